@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Idempotent provisioning of everything the tests, the demo and the stack need, cached under .tools/ (git-ignored):
+#   - the temporal CLI (dev server + Web UI) v1.5.1 and tctl v1.18.4
+#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs in .tools/duckdb-extensions
+#   - PostgreSQL server binaries (Debian's postgresql when missing)
+# A second run finds everything in place and does no network work.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+DUCKDB_VERSION="v1.5.5"
+EXT_DIR="${DUCKDB_EXTENSION_DIR:-$TOOLS/duckdb-extensions}"
+EXT_PLATFORM_DIR="$EXT_DIR/$DUCKDB_VERSION/linux_amd64"
+EXTENSIONS=(ducklake postgres_scanner httpfs)
+mkdir -p "$BIN" "$EXT_PLATFORM_DIR"
+
+say() { printf '[provision] %s\n' "$*"; }
+die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- Node dependencies -------------------------------------------------------------------------------------------
+if [ ! -d "$ROOT/node_modules/@duckdb/node-api" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  say "installing npm dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- Go-built CLIs -----------------------------------------------------------------------------------------------
+# $1 name, $2 env var naming an existing binary, $3 go module@version, $4 expected version substring
+provide_go_tool() {
+  local name="$1" var="$2" module="$3" want="$4" given="${!2:-}"
+  if [ -n "$given" ]; then
+    [ -x "$given" ] || die "$var=$given is not an executable file"
+    ln -sf "$given" "$BIN/$name"; say "$name: using $var=$given"; return
+  fi
+  if [ -x "$BIN/$name" ]; then say "$name: cached ($BIN/$name)"; return; fi
+  local onpath; onpath="$(command -v "$name" || true)"
+  if [ -n "$onpath" ] && "$onpath" --version 2>/dev/null | grep -q "$want"; then
+    ln -sf "$onpath" "$BIN/$name"; say "$name: using $onpath from PATH"; return
+  fi
+  command -v go >/dev/null || die "$name not found and Go is missing. Install Go ≥1.23 or put $name $want on PATH (or set $var)."
+  say "$name: building $module with go install (first time takes several minutes)"
+  GOBIN="$BIN" GOFLAGS=-mod=mod go install "$module" \
+    || die "go install $module failed. Install $name $want yourself and set $var=/path/to/$name."
+}
+provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"
+provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4"
+
+# --- DuckDB extensions -------------------------------------------------------------------------------------------
+missing=()
+for e in "${EXTENSIONS[@]}"; do [ -f "$EXT_PLATFORM_DIR/$e.duckdb_extension" ] || missing+=("$e"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "DuckDB extensions missing: ${missing[*]}; trying INSTALL from DuckDB's repository"
+  if ! (cd "$ROOT" && DUCKDB_EXTENSION_DIR="$EXT_DIR" timeout 120 node scripts/install-extensions.mjs "${missing[@]}"); then
+    say "INSTALL failed (offline?); falling back to the official signed binaries on PyPI"
+    tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+    specs=(); for e in "${missing[@]}"; do specs+=("duckdb-extension-${e//_/-}==${DUCKDB_VERSION#v}"); done
+    command -v pip >/dev/null || command -v pip3 >/dev/null || die "pip is missing: cannot fetch DuckDB extensions offline"
+    "$(command -v pip || command -v pip3)" download --quiet --no-deps -d "$tmp" "${specs[@]}" \
+      || die "could not download ${specs[*]} from PyPI"
+    for e in "${missing[@]}"; do
+      whl="$(ls "$tmp"/duckdb_extension_"$e"-*.whl)"
+      python3 -c "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(z.read('duckdb_extension_$e/extensions/$DUCKDB_VERSION/$e.duckdb_extension'))" \
+        "$whl" > "$EXT_PLATFORM_DIR/$e.duckdb_extension"
+    done
+  fi
+fi
+for e in "${EXTENSIONS[@]}"; do [ -s "$EXT_PLATFORM_DIR/$e.duckdb_extension" ] || die "extension $e missing in $EXT_PLATFORM_DIR"; done
+say "DuckDB extensions ready in $EXT_DIR"
+
+# --- PostgreSQL server -------------------------------------------------------------------------------------------
+find_pg() {
+  for d in ${PG_BINDIR:-} /usr/lib/postgresql/*/bin "$(dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/x)")"; do
+    [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return; }
+  done
+}
+if [ -z "$(find_pg)" ]; then
+  command -v apt-get >/dev/null || die "PostgreSQL server binaries not found; install PostgreSQL ≥14 or set PG_BINDIR"
+  say "installing PostgreSQL server (apt-get install postgresql)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
+fi
+say "PostgreSQL binaries in $(find_pg)"
+say "done"

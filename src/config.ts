@@ -1,0 +1,159 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
+export const QUOTA_PROFILES = {
+  legacy: { unitsPerWindow: 250, windowSeconds: 1, costs: { get: 5, list: 5, history: 2, profile: 1, labels: 1, attachment: 5 } },
+  '2026': { unitsPerWindow: 6000, windowSeconds: 60, costs: { get: 20, list: 5, history: 2, profile: 1, labels: 1, attachment: 20 } },
+  off: { unitsPerWindow: 0, windowSeconds: 1, costs: { get: 0, list: 0, history: 0, profile: 0, labels: 0, attachment: 0 } },
+} as const;
+export type QuotaProfileName = keyof typeof QUOTA_PROFILES;
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Environment variables, each with its default. The README's configuration table mirrors this schema. */
+export const envSchema = z.object({
+  /** Temporal frontend address. Default 127.0.0.1:7233. */
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  /** Temporal namespace. Default `default`. */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue of the extraction workflow and its activities. Default `gmail-extract`. */
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('gmail-extract'),
+  /** Web UI base URL printed in links. Default http://127.0.0.1:8233. */
+  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
+  /** HTTP API bind address. Default 127.0.0.1. */
+  API_HOST: z.string().default('127.0.0.1'),
+  /** HTTP API port. Default 3000. */
+  API_PORT: int(0, 65535).default(3000),
+  /** Root of local state (Temporal SQLite file, lake files, staging). Default ./data. */
+  DATA_DIR: z.string().default('data'),
+  /** Lake catalog kind: `duckdb` (a local file, one writer process) or `postgres`. Default duckdb. */
+  LAKE_CATALOG: z.enum(['duckdb', 'postgres']).default('duckdb'),
+  /** DuckDB catalog file when LAKE_CATALOG=duckdb. Default $DATA_DIR/lake.ducklake. */
+  LAKE_CATALOG_PATH: z.string().optional(),
+  /** libpq connection string of the catalog when LAKE_CATALOG=postgres, e.g. `host=db dbname=lake user=lake`. */
+  LAKE_PG_DSN: z.string().optional(),
+  /** Where Parquet data files go: a local folder or s3://bucket/prefix/. Default $DATA_DIR/lake-files/. */
+  LAKE_DATA_PATH: z.string().optional(),
+  /** Encrypt data files (DuckLake ENCRYPTED). Default false; set true in production. */
+  LAKE_ENCRYPTED: bool.default(false),
+  /** S3 credentials for an s3:// LAKE_DATA_PATH (DuckDB secret). */
+  S3_ENDPOINT: z.string().optional(),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_URL_STYLE: z.enum(['path', 'vhost']).default('path'),
+  S3_USE_SSL: bool.default(true),
+  /** Folder of staged batches between fetch and persist. Default $DATA_DIR/staging. */
+  LAKE_STAGING_DIR: z.string().optional(),
+  /** DuckDB extension directory (ducklake, postgres_scanner, httpfs). Default .tools/duckdb-extensions. */
+  DUCKDB_EXTENSION_DIR: z.string().default('.tools/duckdb-extensions'),
+  /** Gmail API root (the emulator in tests). Default https://gmail.googleapis.com/. */
+  GMAIL_ROOT_URL: z.string().url().default('https://gmail.googleapis.com/'),
+  /** OAuth2 token endpoint. Default https://oauth2.googleapis.com/token. */
+  GMAIL_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
+  /** JSON file with client_id, client_secret, refresh_token (an "authorized_user" file). Required by `npm start`. */
+  GMAIL_CREDENTIALS_FILE: z.string().optional(),
+  /** Client-side quota budget: `legacy`, `2026` or `off`. Default legacy. */
+  GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy'),
+  /** Share of the per-user quota the budget may spend (0–1). Default 0.97. */
+  GMAIL_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.97),
+  /** Concurrent messages.get calls per batch. Default 20. */
+  GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20),
+  /** Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails. Default 8. */
+  GMAIL_REQUEST_ATTEMPTS: int(1, 50).default(8),
+  /** Batches fetched and persisted at once per extraction. Default 2. */
+  EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2),
+  /** Compact the lake every N persisted batches (0 = only at the end). Default 50. */
+  LAKE_COMPACT_EVERY: int(0, 100000).default(50),
+  /** pino log level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface LakeConfig {
+  catalog: 'duckdb' | 'postgres';
+  catalogPath: string;
+  pgDsn: string | undefined;
+  dataPath: string;
+  encrypted: boolean;
+  stagingDir: string;
+  extensionDir: string;
+  s3: { endpoint?: string; region: string; keyId?: string; secret?: string; urlStyle: 'path' | 'vhost'; useSsl: boolean };
+}
+
+export interface GmailConfig {
+  rootUrl: string;
+  tokenUrl: string;
+  credentialsFile: string | undefined;
+  quota: { profile: QuotaProfileName; share: number };
+  fetchConcurrency: number;
+  requestAttempts: number;
+}
+
+/** The validated configuration, passed down from the entry points. */
+export interface Config {
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  api: { host: string; port: number };
+  dataDir: string;
+  lake: LakeConfig;
+  gmail: GmailConfig;
+  pipeline: { depth: number; compactEvery: number };
+  logLevel: string;
+}
+
+/** Thrown by loadConfig with one line per invalid variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; fails naming each invalid variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.LAKE_CATALOG === 'postgres' && !e.LAKE_PG_DSN) {
+    throw new ConfigError('Invalid configuration:\n  LAKE_PG_DSN: required when LAKE_CATALOG=postgres');
+  }
+  const dataDir = resolve(e.DATA_DIR);
+  const dataPath = e.LAKE_DATA_PATH ?? `${dataDir}/lake-files/`;
+  return {
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, uiUrl: e.TEMPORAL_UI_URL },
+    api: { host: e.API_HOST, port: e.API_PORT },
+    dataDir,
+    lake: {
+      catalog: e.LAKE_CATALOG,
+      catalogPath: resolve(e.LAKE_CATALOG_PATH ?? `${dataDir}/lake.ducklake`),
+      pgDsn: e.LAKE_PG_DSN,
+      dataPath: dataPath.startsWith('s3://') ? dataPath : resolve(dataPath) + '/',
+      encrypted: e.LAKE_ENCRYPTED,
+      stagingDir: resolve(e.LAKE_STAGING_DIR ?? `${dataDir}/staging`),
+      extensionDir: resolve(e.DUCKDB_EXTENSION_DIR),
+      s3: {
+        endpoint: e.S3_ENDPOINT,
+        region: e.S3_REGION,
+        keyId: e.S3_ACCESS_KEY_ID,
+        secret: e.S3_SECRET_ACCESS_KEY,
+        urlStyle: e.S3_URL_STYLE,
+        useSsl: e.S3_USE_SSL,
+      },
+    },
+    gmail: {
+      rootUrl: e.GMAIL_ROOT_URL,
+      tokenUrl: e.GMAIL_TOKEN_URL,
+      credentialsFile: e.GMAIL_CREDENTIALS_FILE,
+      quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },
+      fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,
+      requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
+    },
+    pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { QUOTA_PROFILES } from '../config.js';
+import { hash32, rng } from './random.js';
+
+/** Gmail API methods the emulator meters, with their quota-cost keys. */
+export const METHODS = {
+  'messages.get': 'get',
+  'messages.list': 'list',
+  'messages.attachments.get': 'attachment',
+  'history.list': 'history',
+  getProfile: 'profile',
+  'labels.list': 'labels',
+  'labels.get': 'labels',
+} as const;
+export type Method = keyof typeof METHODS;
+
+/** Run-time settings (all faults and quotas off by default). Shares are probabilities per request. */
+export const settingsSchema = z.object({
+  quota: z.enum(['off', 'legacy', '2026']).default('off'),
+  /** Overrides of the profile: units per window, window seconds, per-method costs. */
+  quotaUnits: z.number().positive().optional(),
+  quotaWindowSeconds: z.number().positive().optional(),
+  costs: z.record(z.string(), z.number().min(0)).optional(),
+  /** Per-user concurrent request cap (429 past it); 0 = off. */
+  concurrency: z.number().int().min(0).default(0),
+  faults: z
+    .object({
+      error500: z.number().min(0).max(1).default(0),
+      error503: z.number().min(0).max(1).default(0),
+      error429: z.number().min(0).max(1).default(0),
+      drop: z.number().min(0).max(1).default(0),
+      truncate: z.number().min(0).max(1).default(0),
+      /** Mean added latency in ms (exponentially distributed); 0 = none. */
+      latencyMs: z.number().min(0).default(0),
+    })
+    .default({ error500: 0, error503: 0, error429: 0, drop: 0, truncate: 0, latencyMs: 0 }),
+  /** Access-token lifetime in seconds. */
+  accessTokenTtl: z.number().int().positive().default(3599),
+  /** History records kept per mailbox. */
+  historyRetention: z.number().int().positive().default(100_000),
+});
+export type Settings = z.infer<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+
+export type Fault = 'error500' | 'error503' | 'error429' | 'drop' | 'truncate';
+
+interface MethodStats {
+  served: number;
+  throttled: number;
+  concurrencyRejected: number;
+  faults: number;
+  units: number;
+}
+
+/** Per-user sliding-window quota, concurrency cap, seeded faults and the counters the control endpoints expose. */
+export class Limits {
+  settings: Settings;
+  private readonly windows = new Map<string, { t: number; cost: number }[]>();
+  private readonly sums = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
+  private random: () => number;
+  stats = new Map<string, MethodStats>();
+
+  constructor(
+    input: SettingsInput,
+    private readonly seed: string,
+  ) {
+    this.settings = settingsSchema.parse(input);
+    this.random = rng(hash32(seed, 0xfa017));
+  }
+
+  update(input: SettingsInput): Settings {
+    this.settings = settingsSchema.parse({ ...this.settings, ...input, faults: { ...this.settings.faults, ...(input.faults ?? {}) } });
+    return this.settings;
+  }
+
+  resetStats(): void {
+    this.stats = new Map();
+    this.random = rng(hash32(this.seed, 0xfa017));
+  }
+
+  private stat(method: string): MethodStats {
+    let s = this.stats.get(method);
+    if (!s) {
+      s = { served: 0, throttled: 0, concurrencyRejected: 0, faults: 0, units: 0 };
+      this.stats.set(method, s);
+    }
+    return s;
+  }
+
+  private quota() {
+    const p = QUOTA_PROFILES[this.settings.quota];
+    return {
+      units: this.settings.quotaUnits ?? p.unitsPerWindow,
+      windowMs: (this.settings.quotaWindowSeconds ?? p.windowSeconds) * 1000,
+      cost: (m: Method) => this.settings.costs?.[METHODS[m]] ?? p.costs[METHODS[m]],
+    };
+  }
+
+  /** Charges the user's quota; false when the moving window would exceed it (403 userRateLimitExceeded). */
+  charge(user: string, method: Method, now = performance.now()): boolean {
+    if (this.settings.quota === 'off' && this.settings.quotaUnits === undefined) {
+      return true;
+    }
+    const q = this.quota();
+    const cost = q.cost(method);
+    const log = this.windows.get(user) ?? [];
+    let sum = this.sums.get(user) ?? 0;
+    while (log.length && log[0]!.t <= now - q.windowMs) sum -= log.shift()!.cost;
+    if (sum + cost > q.units) {
+      this.windows.set(user, log);
+      this.sums.set(user, sum);
+      this.stat(method).throttled++;
+      return false;
+    }
+    log.push({ t: now, cost });
+    this.windows.set(user, log);
+    this.sums.set(user, sum + cost);
+    this.stat(method).units += cost;
+    return true;
+  }
+
+  /** Takes a concurrency slot; false past the cap (429). Call release() when the response ends. */
+  acquire(user: string, method: Method): boolean {
+    const n = this.inFlight.get(user) ?? 0;
+    if (this.settings.concurrency > 0 && n >= this.settings.concurrency) {
+      this.stat(method).concurrencyRejected++;
+      return false;
+    }
+    this.inFlight.set(user, n + 1);
+    return true;
+  }
+  release(user: string): void {
+    this.inFlight.set(user, Math.max(0, (this.inFlight.get(user) ?? 1) - 1));
+  }
+
+  /** Draws this request's fault (deterministic by seed and arrival order), if any. */
+  drawFault(method: Method): Fault | undefined {
+    const f = this.settings.faults;
+    let x = this.random();
+    for (const kind of ['error500', 'error503', 'error429', 'drop', 'truncate'] as const) {
+      if (x < f[kind]) {
+        this.stat(method).faults++;
+        return kind;
+      }
+      x -= f[kind];
+    }
+    return undefined;
+  }
+
+  drawLatency(): number {
+    const mean = this.settings.faults.latencyMs;
+    return mean > 0 ? -Math.log(1 - this.random()) * mean : 0;
+  }
+
+  served(method: Method): void {
+    this.stat(method).served++;
+  }
+
+  snapshot(): Record<string, MethodStats> {
+    return Object.fromEntries(this.stats);
+  }
+}

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { GeneratedMailbox, indexOfId, messageIdFor } from './generate.js';
+import type { LoadedMail } from './load.js';
+
+/** What listing, filtering and the Gmail responses need to know of a message, without building its bytes. */
+export interface MessageView {
+  index: number;
+  id: string;
+  threadId: string;
+  internalDate: number;
+  labelIds: string[];
+  from: { name: string; address: string };
+  to: string[];
+  cc: string[];
+  subject: string;
+  hasAttachment: boolean;
+  historyId: number;
+}
+
+export interface HistoryRecord {
+  id: number;
+  messages: { id: string; threadId: string }[];
+  messagesAdded?: { message: { id: string; threadId: string; labelIds: string[] } }[];
+  messagesDeleted?: { message: { id: string; threadId: string; labelIds: string[] } }[];
+  labelsAdded?: { message: { id: string; threadId: string; labelIds: string[] }; labelIds: string[] }[];
+  labelsRemoved?: { message: { id: string; threadId: string; labelIds: string[] }; labelIds: string[] }[];
+}
+
+const INITIAL_HISTORY_ID = 1_000_000;
+
+/**
+ * One user's mailbox: a lazily generated (or loaded) base plus an overlay of the changes made through the control
+ * endpoints. Every change advances historyId and is recorded for history.list; records older than the retention are
+ * dropped, after which an older startHistoryId is answered with 404 as Gmail does.
+ */
+export class Mailbox {
+  private readonly added = new Map<number, { raw: Buffer; view: MessageView }>();
+  private readonly deleted = new Set<number>();
+  private readonly labelOverrides = new Map<number, string[]>();
+  private history: HistoryRecord[] = [];
+  private nextIndex: number;
+  historyId = INITIAL_HISTORY_ID;
+  /** The oldest startHistoryId history.list still accepts. */
+  oldestValidHistoryId = INITIAL_HISTORY_ID;
+
+  constructor(
+    readonly email: string,
+    private readonly base: GeneratedMailbox | LoadedMail,
+    public historyRetention = 100_000,
+  ) {
+    this.nextIndex = base.size;
+  }
+
+  get seed(): string {
+    return this.base.seed;
+  }
+  /** Upper bound (exclusive) of message indices, deleted ones included. */
+  get indexLimit(): number {
+    return this.nextIndex;
+  }
+  get messagesTotal(): number {
+    return this.nextIndex - this.deleted.size;
+  }
+
+  view(index: number): MessageView | undefined {
+    if (index < 0 || index >= this.nextIndex || this.deleted.has(index)) return undefined;
+    const added = this.added.get(index);
+    if (added) return added.view;
+    const m = this.base.meta(index);
+    const labels = this.labelOverrides.get(index);
+    return { ...m, labelIds: labels ?? m.labelIds, historyId: INITIAL_HISTORY_ID };
+  }
+
+  raw(index: number): Buffer {
+    return this.added.get(index)?.raw ?? this.base.raw(index);
+  }
+
+  indexOf(id: string): number | undefined {
+    const i = indexOfId(this.base.seed, id);
+    return i !== undefined && this.view(i) ? i : undefined;
+  }
+
+  /** Smallest index with internalDate ≥ t among the base messages (dates rise with index). */
+  firstIndexAtOrAfter(t: number): number {
+    const i = this.base.firstIndexAtOrAfter(t);
+    return i < this.base.size ? i : this.base.size;
+  }
+
+  /** Adds a message (generated from the seed when raw is not given) as the newest one. */
+  add(options: { raw?: Buffer; labelIds?: string[] } = {}): MessageView {
+    const index = this.nextIndex++;
+    const generated = new GeneratedMailbox(this.base.seed, index + 1, this.email);
+    const meta = generated.meta(index);
+    const raw = options.raw ?? generated.raw(index);
+    const record = this.record();
+    const view: MessageView = {
+      ...meta,
+      id: messageIdFor(this.base.seed, index),
+      threadId: options.raw ? messageIdFor(this.base.seed, index) : meta.threadId,
+      internalDate: Math.max(Date.now(), this.newestDate() + 1),
+      labelIds: options.labelIds ?? ['INBOX', 'UNREAD'],
+      historyId: record.id,
+    };
+    this.added.set(index, { raw, view });
+    const ref = { id: view.id, threadId: view.threadId, labelIds: view.labelIds };
+    record.messages.push({ id: view.id, threadId: view.threadId });
+    record.messagesAdded = [{ message: ref }];
+    return view;
+  }
+
+  delete(index: number): boolean {
+    const view = this.view(index);
+    if (!view) return false;
+    this.deleted.add(index);
+    const record = this.record();
+    record.messages.push({ id: view.id, threadId: view.threadId });
+    record.messagesDeleted = [{ message: { id: view.id, threadId: view.threadId, labelIds: view.labelIds } }];
+    return true;
+  }
+
+  relabel(index: number, add: string[], remove: string[]): MessageView | undefined {
+    const view = this.view(index);
+    if (!view) return undefined;
+    const labels = [...view.labelIds.filter((l) => !remove.includes(l)), ...add.filter((l) => !view.labelIds.includes(l))];
+    const record = this.record();
+    const added = this.added.get(index);
+    if (added) added.view = { ...added.view, labelIds: labels, historyId: record.id };
+    else this.labelOverrides.set(index, labels);
+    const ref = { id: view.id, threadId: view.threadId, labelIds: labels };
+    record.messages.push({ id: view.id, threadId: view.threadId });
+    const addedLabels = add.filter((l) => !view.labelIds.includes(l));
+    const removedLabels = remove.filter((l) => view.labelIds.includes(l));
+    if (addedLabels.length) record.labelsAdded = [{ message: ref, labelIds: addedLabels }];
+    if (removedLabels.length) record.labelsRemoved = [{ message: ref, labelIds: removedLabels }];
+    return this.view(index);
+  }
+
+  /** History records with id > start, oldest first. */
+  historySince(start: number): HistoryRecord[] {
+    return this.history.filter((h) => h.id > start);
+  }
+
+  /** Forgets all history so far: any earlier startHistoryId now gets 404. */
+  expireHistory(): void {
+    this.history = [];
+    this.oldestValidHistoryId = this.historyId;
+  }
+
+  /** sha256 of the raw bytes, the ground truth a lake is checked against. */
+  checksum(index: number): string {
+    return createHash('sha256').update(this.raw(index)).digest('hex');
+  }
+
+  private newestDate(): number {
+    for (let i = this.nextIndex - 1; i >= 0; i--) {
+      const v = this.view(i);
+      if (v) return v.internalDate;
+    }
+    return 0;
+  }
+
+  private record(): HistoryRecord {
+    const record: HistoryRecord = { id: ++this.historyId, messages: [] };
+    this.history.push(record);
+    while (this.history.length > this.historyRetention) {
+      const dropped = this.history.shift()!;
+      this.oldestValidHistoryId = dropped.id;
+    }
+    return record;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `npm run emulator -- --port 8085 --messages 5000 --seed demo --quota legacy --faults error500=0.05,latencyMs=20 --mbox FILE`
+ * Starts the Gmail API emulator and prints the values to point the pipeline at it.
+ */
+import { parseArgs } from 'node:util';
+import { DEFAULT_CLIENT, startEmulator } from './server.js';
+import type { SettingsInput } from './limits.js';
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8085' },
+    host: { type: 'string', default: '127.0.0.1' },
+    messages: { type: 'string', default: '1000' },
+    seed: { type: 'string', default: 'gmail-lake' },
+    owner: { type: 'string', default: 'user@example.com' },
+    quota: { type: 'string', default: 'off' },
+    concurrency: { type: 'string', default: '0' },
+    faults: { type: 'string', default: '' },
+    mbox: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log('usage: npm run emulator -- [--port 8085] [--messages N] [--seed S] [--owner EMAIL] [--quota off|legacy|2026]');
+  console.log('       [--concurrency N] [--faults error500=0.05,error503=0,error429=0,drop=0,truncate=0,latencyMs=0] [--mbox FILE|DIR]');
+  process.exit(0);
+}
+
+function fail(message: string): never {
+  console.error(`emulator: ${message}`);
+  process.exit(2);
+}
+
+const faults: Record<string, number> = {};
+for (const pair of values.faults.split(',').filter(Boolean)) {
+  const [k, v] = pair.split('=');
+  if (!k || v === undefined || !Number.isFinite(Number(v))) fail(`--faults: cannot read "${pair}" (want name=number)`);
+  faults[k] = Number(v);
+}
+const messages = Number(values.messages);
+if (!Number.isInteger(messages) || messages < 0) fail(`--messages must be a whole number, got "${values.messages}"`);
+if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got "${values.quota}"`);
+
+try {
+  const emu = await startEmulator({
+    port: Number(values.port),
+    host: values.host,
+    messages,
+    seed: values.seed,
+    owner: values.owner,
+    mbox: values.mbox,
+    settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults },
+  });
+  console.log(`Gmail emulator listening on ${emu.url} (${values.mbox ?? `${messages} generated messages per mailbox, seed "${values.seed}"`})`);
+  console.log(`  GMAIL_ROOT_URL=${emu.url}`);
+  console.log(`  GMAIL_TOKEN_URL=${emu.tokenUrl}`);
+  console.log(`  credentials: client_id=${DEFAULT_CLIENT.clientId} client_secret=${DEFAULT_CLIENT.clientSecret} refresh_token=${DEFAULT_CLIENT.refreshToken}`);
+  const stop = () => void emu.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (e) {
+  fail(e instanceof Error ? e.message : String(e));
+}
