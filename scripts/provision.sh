@@ -26,7 +26,7 @@ fi
 # --- Go-built CLIs -----------------------------------------------------------------------------------------------
 # $1 name, $2 env var naming an existing binary, $3 go module@version, $4 expected version substring
 provide_go_tool() {
-  local name="$1" var="$2" module="$3" want="$4" given="${!2:-}"
+  local name="$1" var="$2" module="$3" want="$4" optional="${5:-}" given="${!2:-}"
   if [ -n "$given" ]; then
     [ -x "$given" ] || die "$var=$given is not an executable file"
     ln -sf "$given" "$BIN/$name"; say "$name: using $var=$given"; return
@@ -36,20 +36,30 @@ provide_go_tool() {
   if [ -n "$onpath" ] && "$onpath" --version 2>/dev/null | grep -q "$want"; then
     ln -sf "$onpath" "$BIN/$name"; say "$name: using $onpath from PATH"; return
   fi
+  local marker="$TOOLS/.$name-unavailable"
+  if [ -n "$optional" ] && [ -f "$marker" ]; then say "$name: unavailable (optional; see $marker)"; return; fi
   command -v go >/dev/null || die "$name not found and Go is missing. Install Go ≥1.23 or put $name $want on PATH (or set $var)."
   say "$name: building $module with go install (first time takes several minutes)"
-  GOBIN="$BIN" GOFLAGS=-mod=mod go install "$module" \
-    || die "go install $module failed. Install $name $want yourself and set $var=/path/to/$name."
+  if ! GOBIN="$BIN" go install "$module" 2> "$TOOLS/$name-build.log"; then
+    if [ -n "$optional" ]; then
+      cp "$TOOLS/$name-build.log" "$marker"
+      say "$name: WARNING could not build it (optional; put $name on PATH or set $var): $(tail -n 2 "$marker" | tr '\n' ' ')"
+      return
+    fi
+    cat "$TOOLS/$name-build.log" >&2
+    die "go install $module failed. Install $name $want yourself and set $var=/path/to/$name."
+  fi
 }
 provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"
-provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4"
+# tctl is deprecated and optional: the Go module proxy does not serve it everywhere (it answers 403 here).
+provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4" optional
 
 # --- DuckDB extensions -------------------------------------------------------------------------------------------
 missing=()
 for e in "${EXTENSIONS[@]}"; do [ -f "$EXT_PLATFORM_DIR/$e.duckdb_extension" ] || missing+=("$e"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "DuckDB extensions missing: ${missing[*]}; trying INSTALL from DuckDB's repository"
-  if ! (cd "$ROOT" && DUCKDB_EXTENSION_DIR="$EXT_DIR" timeout 120 node scripts/install-extensions.mjs "${missing[@]}"); then
+  if ! (cd "$ROOT" && DUCKDB_EXTENSION_DIR="$EXT_DIR" timeout 120 node scripts/install-extensions.mjs "${missing[@]}" 2> "$TOOLS/duckdb-install.log"); then
     say "INSTALL failed (offline?); falling back to the official signed binaries on PyPI"
     tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
     specs=(); for e in "${missing[@]}"; do specs+=("duckdb-extension-${e//_/-}==${DUCKDB_VERSION#v}"); done

@@ -1,0 +1,82 @@
+-- The lake's tables (DuckLake has no primary keys: uniqueness of (account, id) is kept by the persist step,
+-- which inserts only ids not yet present, inside one transaction per batch).
+
+-- One row per (account, message id).
+CREATE TABLE IF NOT EXISTS lake.messages (
+  account VARCHAR NOT NULL,             -- mailbox address
+  id VARCHAR NOT NULL,                  -- Gmail message id
+  thread_id VARCHAR,
+  history_id BIGINT,
+  internal_date TIMESTAMP,              -- Gmail internalDate (UTC)
+  label_ids VARCHAR[],
+  snippet VARCHAR,
+  size_estimate BIGINT,
+  subject VARCHAR,
+  from_address VARCHAR,                 -- lower-cased address of From
+  from_name VARCHAR,
+  to_addresses VARCHAR[],
+  cc_addresses VARCHAR[],
+  message_id_header VARCHAR,
+  in_reply_to VARCHAR,
+  references_header VARCHAR,
+  date_header VARCHAR,
+  body_text VARCHAR,                    -- first text/plain part, decoded to UTF-8
+  body_html VARCHAR,                    -- first text/html part, decoded to UTF-8
+  headers STRUCT(name VARCHAR, value VARCHAR)[],
+  raw BLOB,                             -- RFC 822 bytes when fetched with format=raw
+  format VARCHAR,                       -- minimal | metadata | full | raw
+  fetched_at TIMESTAMP,
+  parse_error VARCHAR,                  -- NULL when the MIME structure was sound
+  extraction_id VARCHAR                 -- workflow id that stored the row
+);
+
+-- Attachment metadata (content stays in Gmail; fetch it by attachment_id).
+CREATE TABLE IF NOT EXISTS lake.attachments (
+  account VARCHAR NOT NULL,
+  message_id VARCHAR NOT NULL,
+  part_id VARCHAR NOT NULL,
+  filename VARCHAR,
+  mime_type VARCHAR,
+  size BIGINT,
+  attachment_id VARCHAR,
+  content_id VARCHAR,
+  disposition VARCHAR
+);
+
+-- Labels of the mailbox as of each extraction start.
+CREATE TABLE IF NOT EXISTS lake.labels (
+  account VARCHAR NOT NULL,
+  id VARCHAR NOT NULL,
+  name VARCHAR,
+  type VARCHAR,
+  fetched_at TIMESTAMP
+);
+
+-- Checkpoints: one row per committed batch, written in the batch's own transaction. The latest row of an
+-- extraction is where a new POST /extract resumes.
+CREATE TABLE IF NOT EXISTS lake.extraction_batches (
+  account VARCHAR NOT NULL,
+  extraction_key VARCHAR NOT NULL,      -- hash of the request's selection (query, labels, format…)
+  workflow_id VARCHAR,
+  run_id VARCHAR,
+  batch_id VARCHAR,
+  page_token VARCHAR,                   -- list page to resume from ('' = first page)
+  history_id VARCHAR,                   -- mailbox historyId captured before the backfill started
+  listed BIGINT,
+  persisted BIGINT,
+  skipped BIGINT,
+  failed BIGINT,
+  inserted BIGINT,                      -- rows this batch added (0 when it was a re-run)
+  committed_at TIMESTAMP
+);
+
+-- Run records: started / completed / failed / canceled, per workflow run.
+CREATE TABLE IF NOT EXISTS lake.extraction_runs (
+  account VARCHAR NOT NULL,
+  extraction_key VARCHAR NOT NULL,
+  workflow_id VARCHAR,
+  run_id VARCHAR,
+  event VARCHAR,
+  detail VARCHAR,
+  event_at TIMESTAMP
+);

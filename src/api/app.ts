@@ -1,0 +1,116 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import { requestId } from 'hono/request-id';
+import type { Logger } from '../log.js';
+import { ApiError, errorBody } from './errors.js';
+import type { ExtractionService } from './extractions.js';
+import { errorSchema, extractionSchema, extractRequestSchema, idParam, startedSchema } from './schemas.js';
+
+export interface AppDeps {
+  extractions: ExtractionService;
+  /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
+  readiness: Record<string, () => Promise<void>>;
+  logger: Logger;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const errors = {
+  400: json(errorSchema, 'Invalid request'),
+  404: json(errorSchema, 'Unknown extraction'),
+  409: json(errorSchema, 'Extraction is closed'),
+  503: json(errorSchema, 'Temporal unavailable'),
+};
+
+/** The HTTP API: POST/GET /extract, pause/resume/cancel, health, OpenAPI at /openapi.json and docs at /docs. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const details = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        return c.json(errorBody(c, 'INVALID_REQUEST', 'request validation failed', details), 400);
+      }
+    },
+  });
+  app.use(requestId());
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
+    if (err instanceof SyntaxError) return c.json(errorBody(c, 'INVALID_REQUEST', `malformed JSON: ${err.message}`), 400);
+    const unavailable = /UNAVAILABLE|ECONNREFUSED|connect|deadline/i.test(String(err));
+    deps.logger.error({ err: String(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
+    return unavailable
+      ? c.json(errorBody(c, 'UNAVAILABLE', 'Temporal is not reachable'), 503)
+      : c.json(errorBody(c, 'INTERNAL', 'internal error'), 500);
+  });
+  app.notFound((c) => c.json(errorBody(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/extract',
+      summary: 'Start (or join) the extraction of one mailbox',
+      description: '202 when a new extraction starts; 200 with the running one when the mailbox already has one.',
+      request: { body: { content: { 'application/json': { schema: extractRequestSchema } }, required: true } },
+      responses: { 202: json(startedSchema, 'Started'), 200: json(startedSchema, 'Already running'), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const started = await deps.extractions.start(body);
+      const out = { ...started, status: 'running', statusUrl: `/extract/${encodeURIComponent(started.id)}` };
+      deps.logger.info({ extractionId: started.id, runId: started.runId, created: started.created }, 'extraction requested');
+      return c.json(out, started.created ? 202 : 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({ method: 'get', path: '/extract/{id}', summary: 'Progress of an extraction', request: { params: idParam }, responses: { 200: json(extractionSchema, 'Extraction'), ...errors } }),
+    async (c) => c.json(await deps.extractions.get(c.req.valid('param').id), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/extract',
+      summary: 'Recent extractions',
+      responses: {
+        200: json(z.object({ extractions: z.array(z.object({ id: z.string(), runId: z.string(), account: z.string().nullable(), status: z.string(), startedAt: z.string().nullable(), closedAt: z.string().nullable() })) }), 'List'),
+        ...errors,
+      },
+    }),
+    async (c) => c.json({ extractions: await deps.extractions.list() }, 200),
+  );
+
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.openapi(
+      createRoute({
+        method: 'post',
+        path: `/extract/{id}/${action}`,
+        summary: `${action[0]!.toUpperCase()}${action.slice(1)} an extraction`,
+        request: { params: idParam },
+        responses: { 202: json(z.object({ id: z.string(), action: z.string() }), 'Accepted'), ...errors },
+      }),
+      async (c) => {
+        const { id } = c.req.valid('param');
+        await deps.extractions.signal(id, action);
+        return c.json({ id, action }, 202);
+      },
+    );
+  }
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, string> = {};
+    for (const [name, check] of Object.entries(deps.readiness)) {
+      checks[name] = await check().then(
+        () => 'ok',
+        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+      );
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
+  });
+
+  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' } });
+  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  return app;
+}

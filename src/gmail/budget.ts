@@ -1,0 +1,40 @@
+import { QUOTA_PROFILES, type QuotaProfileName } from '../config.js';
+
+export type QuotaMethod = keyof (typeof QUOTA_PROFILES)['legacy']['costs'];
+
+/**
+ * Client-side per-user quota budget: a token bucket that knows each method's cost and refills at `share` of the
+ * profile's rate, so the pipeline stays under Gmail's moving-window limit instead of learning it from 403s.
+ * Capacity is (1 − share) × the window's units (at least one call), which bounds any window's spend by the limit.
+ * Per process: workers sharing a mailbox each hold their own bucket (see README, "Quotas").
+ */
+export class QuotaBudget {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly rate: number;
+  private readonly capacity: number;
+  constructor(
+    readonly profile: QuotaProfileName,
+    share: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    const p = QUOTA_PROFILES[profile];
+    this.rate = (p.unitsPerWindow * share) / (p.windowSeconds * 1000);
+    this.capacity = Math.max(Math.max(...Object.values(p.costs)), (1 - share) * p.unitsPerWindow);
+  }
+
+  cost(method: QuotaMethod): number {
+    return QUOTA_PROFILES[this.profile].costs[method];
+  }
+
+  /** Reserves the method's cost for `user` and resolves when it may be spent. */
+  async take(user: string, method: QuotaMethod): Promise<void> {
+    const cost = this.cost(method);
+    if (cost === 0 || this.rate === 0) return;
+    const t = this.now();
+    const b = this.buckets.get(user) ?? { tokens: this.capacity, at: t };
+    b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.rate) - cost;
+    b.at = t;
+    this.buckets.set(user, b);
+    if (b.tokens < 0) await new Promise((r) => setTimeout(r, -b.tokens / this.rate));
+  }
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { google, type gmail_v1 } from 'googleapis';
+import { z } from 'zod';
+import type { GmailConfig } from '../config.js';
+import { QuotaBudget, type QuotaMethod } from './budget.js';
+import { classifyGmailError } from './errors.js';
+import { withRetry } from './retry.js';
+
+/** An OAuth "authorized_user" credentials file: the client and a refresh token of the mailbox owner. */
+export const credentialsSchema = z.object({
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1),
+  refresh_token: z.string().min(1),
+});
+export type GmailCredentials = z.infer<typeof credentialsSchema>;
+
+export function loadCredentials(file: string): GmailCredentials {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const parsed = credentialsSchema.safeParse(json);
+  if (!parsed.success) throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
+
+export interface ListPageRequest {
+  pageToken?: string;
+  q?: string;
+  labelIds?: string[];
+  includeSpamTrash?: boolean;
+  maxResults: number;
+}
+
+/** The few Gmail calls the pipeline makes, each metered by the quota budget and retried on transient errors. */
+export interface GmailApi {
+  profile(account: string): Promise<{ emailAddress: string; messagesTotal: number; historyId: string }>;
+  labels(account: string): Promise<{ id: string; name: string; type: string }[]>;
+  listPage(account: string, req: ListPageRequest): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
+  /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
+  getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
+}
+
+export interface GmailApiOptions {
+  config: GmailConfig;
+  credentials: GmailCredentials;
+  /** Called on every transient retry (activities heartbeat here). */
+  onRetry?: (err: unknown) => void;
+}
+
+/** Builds the googleapis client (its own retries off: see retry.ts) against config.rootUrl and config.tokenUrl. */
+export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions): GmailApi {
+  const auth = new google.auth.OAuth2({
+    clientId: credentials.client_id,
+    clientSecret: credentials.client_secret,
+    endpoints: { oauth2TokenUrl: config.tokenUrl },
+  } as ConstructorParameters<typeof google.auth.OAuth2>[0]);
+  auth.setCredentials({ refresh_token: credentials.refresh_token });
+  const gmail = google.gmail({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
+  const budget = new QuotaBudget(config.quota.profile, config.quota.share);
+  const call = async <T>(account: string, method: QuotaMethod, fn: () => Promise<T>): Promise<T> =>
+    withRetry(
+      async () => {
+        await budget.take(account, method);
+        return fn();
+      },
+      { attempts: config.requestAttempts, onRetry: (_a, err) => onRetry?.(err) },
+    );
+  return {
+    async profile(account) {
+      const r = await call(account, 'profile', () => gmail.users.getProfile({ userId: account }));
+      return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
+    },
+    async labels(account) {
+      const r = await call(account, 'labels', () => gmail.users.labels.list({ userId: account }));
+      return (r.data.labels ?? []).map((l) => ({ id: l.id ?? '', name: l.name ?? '', type: l.type ?? '' }));
+    },
+    async listPage(account, req) {
+      const r = await call(account, 'list', () =>
+        gmail.users.messages.list({
+          userId: account,
+          pageToken: req.pageToken || undefined,
+          q: req.q,
+          labelIds: req.labelIds,
+          includeSpamTrash: req.includeSpamTrash,
+          maxResults: req.maxResults,
+        }),
+      );
+      return {
+        ids: (r.data.messages ?? []).map((m) => m.id!).filter(Boolean),
+        nextPageToken: r.data.nextPageToken ?? undefined,
+        resultSizeEstimate: r.data.resultSizeEstimate ?? 0,
+      };
+    },
+    async getMessage(account, id, format) {
+      try {
+        const r = await call(account, 'get', () => gmail.users.messages.get({ userId: account, id, format }));
+        return r.data;
+      } catch (err) {
+        if (classifyGmailError(err) === 'notFound') return undefined;
+        throw err;
+      }
+    },
+  };
+}

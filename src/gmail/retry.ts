@@ -1,0 +1,31 @@
+import { classifyGmailError } from './errors.js';
+
+export interface RetryOptions {
+  /** Attempts in all (1 = no retry). */
+  attempts: number;
+  /** First backoff in ms; doubles each attempt up to maxDelayMs, with full jitter. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Called before each wait (e.g. to heartbeat). */
+  onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
+}
+
+/**
+ * Retries transient Gmail errors (429, 403 rate limits, 5xx, network) with exponential backoff and full jitter.
+ * This is the only request-level retry: googleapis' own retry is turned off, and Temporal retries the activity only
+ * after these attempts are spent, so retries do not multiply silently.
+ */
+export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {
+  const base = options.baseDelayMs ?? 200;
+  const max = options.maxDelayMs ?? 10_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= options.attempts || classifyGmailError(err) !== 'transient') throw err;
+      const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
+      options.onRetry?.(attempt, err, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

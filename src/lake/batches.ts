@@ -1,0 +1,199 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { type Lake, sqlLiteral } from './lake.js';
+
+/** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
+export interface MessageRow {
+  account: string;
+  id: string;
+  thread_id: string | null;
+  history_id: number | null;
+  internal_date: number | null;
+  label_ids: string[];
+  snippet: string | null;
+  size_estimate: number | null;
+  subject: string | null;
+  from_address: string | null;
+  from_name: string | null;
+  to_addresses: string[];
+  cc_addresses: string[];
+  message_id_header: string | null;
+  in_reply_to: string | null;
+  references_header: string | null;
+  date_header: string | null;
+  body_text: string | null;
+  body_html: string | null;
+  headers: { name: string; value: string }[];
+  /** base64 of the raw bytes (format=raw only). */
+  raw: string | null;
+  format: string;
+  fetched_at: number;
+  parse_error: string | null;
+  extraction_id: string;
+}
+
+export interface AttachmentRow {
+  account: string;
+  message_id: string;
+  part_id: string;
+  filename: string;
+  mime_type: string;
+  size: number;
+  attachment_id: string | null;
+  content_id: string | null;
+  disposition: string | null;
+}
+
+const MESSAGE_COLUMNS: [string, string, string?][] = [
+  ['account', 'VARCHAR'], ['id', 'VARCHAR'], ['thread_id', 'VARCHAR'], ['history_id', 'BIGINT'],
+  ['internal_date', 'BIGINT', 'epoch_ms(s.internal_date)::TIMESTAMP'], ['label_ids', 'VARCHAR[]'], ['snippet', 'VARCHAR'],
+  ['size_estimate', 'BIGINT'], ['subject', 'VARCHAR'], ['from_address', 'VARCHAR'], ['from_name', 'VARCHAR'],
+  ['to_addresses', 'VARCHAR[]'], ['cc_addresses', 'VARCHAR[]'], ['message_id_header', 'VARCHAR'], ['in_reply_to', 'VARCHAR'],
+  ['references_header', 'VARCHAR'], ['date_header', 'VARCHAR'], ['body_text', 'VARCHAR'], ['body_html', 'VARCHAR'],
+  ['headers', 'STRUCT(name VARCHAR, value VARCHAR)[]'], ['raw', 'VARCHAR', 'from_base64(s.raw)'], ['format', 'VARCHAR'],
+  ['fetched_at', 'BIGINT', 'epoch_ms(s.fetched_at)::TIMESTAMP'], ['parse_error', 'VARCHAR'], ['extraction_id', 'VARCHAR'],
+];
+const ATTACHMENT_COLUMNS: [string, string][] = [
+  ['account', 'VARCHAR'], ['message_id', 'VARCHAR'], ['part_id', 'VARCHAR'], ['filename', 'VARCHAR'], ['mime_type', 'VARCHAR'],
+  ['size', 'BIGINT'], ['attachment_id', 'VARCHAR'], ['content_id', 'VARCHAR'], ['disposition', 'VARCHAR'],
+];
+
+function readJson(path: string, columns: [string, string, string?][]): string {
+  const spec = columns.map(([n, t]) => `${n}: '${t}'`).join(', ');
+  return `read_json(${sqlLiteral(path)}, format = 'newline_delimited', columns = {${spec}})`;
+}
+
+async function writeLines(path: string, items: unknown[]): Promise<void> {
+  const out = createWriteStream(path);
+  for (const item of items) if (!out.write(JSON.stringify(item) + '\n')) await once(out, 'drain');
+  out.end();
+  await once(out, 'finish');
+}
+
+/** Where fetch leaves a batch for persist: `<stagingDir>/<extraction>/<batchId>/`. */
+export function stagedBatchDir(stagingDir: string, extractionId: string, batchId: string): string {
+  return join(stagingDir, encodeURIComponent(extractionId), batchId);
+}
+
+/** Writes a fetched batch to the staging folder; returns its folder (the reference passed through the workflow). */
+export async function stageBatch(dir: string, messages: MessageRow[], attachments: AttachmentRow[]): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await writeLines(join(dir, 'attachments.ndjson'), attachments);
+  await writeLines(join(dir, 'messages.ndjson'), messages);
+  return dir;
+}
+
+export async function isStaged(dir: string): Promise<boolean> {
+  return stat(join(dir, 'messages.ndjson')).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function dropStaged(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export interface Checkpoint {
+  account: string;
+  extractionKey: string;
+  workflowId: string;
+  runId: string;
+  batchId: string;
+  pageToken: string;
+  historyId: string;
+  listed: number;
+  persisted: number;
+  skipped: number;
+  failed: number;
+}
+
+/**
+ * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their
+ * attachments, and the checkpoint row. Re-running the same batch inserts nothing, so retries never duplicate.
+ */
+export async function persistStaged(lake: Lake, dir: string, checkpoint: Checkpoint): Promise<{ inserted: number }> {
+  const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
+  const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
+  const account = sqlLiteral(checkpoint.account);
+  const notStored = (alias: string, idCol: string) =>
+    `NOT EXISTS (SELECT 1 FROM lake.messages m WHERE m.account = ${account} AND m.id = ${alias}.${idCol})`;
+  return lake.write(async (conn) => {
+    await conn.run(`INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a', 'message_id')}`);
+    const result = await conn.run(
+      `INSERT INTO lake.messages SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')} FROM ${m} s WHERE ${notStored('s', 'id')}`,
+    );
+    const inserted = Number(result.rowsChanged);
+    await conn.run(
+      `INSERT INTO lake.extraction_batches VALUES ($account, $key, $wf, $run, $batch, $page, $hist, $listed, $persisted, $skipped, $failed, $inserted, now()::TIMESTAMP)`,
+      {
+        account: checkpoint.account,
+        key: checkpoint.extractionKey,
+        wf: checkpoint.workflowId,
+        run: checkpoint.runId,
+        batch: checkpoint.batchId,
+        page: checkpoint.pageToken,
+        hist: checkpoint.historyId,
+        listed: checkpoint.listed,
+        persisted: checkpoint.persisted,
+        skipped: checkpoint.skipped,
+        failed: checkpoint.failed,
+        inserted,
+      },
+    );
+    return { inserted };
+  });
+}
+
+/** The newest checkpoint of an extraction that has not completed since, if any. */
+export async function resumableCheckpoint(lake: Lake, account: string, extractionKey: string): Promise<Checkpoint | undefined> {
+  const rows = await lake.query<Record<string, string | number>>(
+    `WITH last_done AS (
+       SELECT max(event_at) AS at FROM lake.extraction_runs WHERE account = $account AND extraction_key = $key AND event = 'completed')
+     SELECT b.* FROM lake.extraction_batches b, last_done
+     WHERE b.account = $account AND b.extraction_key = $key AND (last_done.at IS NULL OR b.committed_at > last_done.at)
+     ORDER BY b.committed_at DESC, b.persisted DESC LIMIT 1`,
+    { account, key: extractionKey },
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    account,
+    extractionKey,
+    workflowId: String(r.workflow_id),
+    runId: String(r.run_id),
+    batchId: String(r.batch_id),
+    pageToken: String(r.page_token ?? ''),
+    historyId: String(r.history_id ?? ''),
+    listed: Number(r.listed),
+    persisted: Number(r.persisted),
+    skipped: Number(r.skipped),
+    failed: Number(r.failed),
+  };
+}
+
+/** Appends a run record (started, completed, failed, canceled). */
+export async function recordRun(lake: Lake, r: { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string }): Promise<void> {
+  await lake.write(async (conn) => {
+    await conn.run(`INSERT INTO lake.extraction_runs VALUES ($account, $key, $wf, $run, $event, $detail, now()::TIMESTAMP)`, {
+      account: r.account,
+      key: r.extractionKey,
+      wf: r.workflowId,
+      run: r.runId,
+      event: r.event,
+      detail: r.detail ?? null,
+    });
+  });
+}
+
+/** Replaces the labels snapshot of an account. */
+export async function storeLabels(lake: Lake, account: string, labels: { id: string; name: string; type: string }[]): Promise<void> {
+  await lake.write(async (conn) => {
+    await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
+    for (const l of labels) {
+      await conn.run(`INSERT INTO lake.labels VALUES ($account, $id, $name, $type, now()::TIMESTAMP)`, { account, id: l.id, name: l.name, type: l.type });
+    }
+  });
+}

@@ -1,0 +1,17 @@
+/** `npm run stack`: the local Temporal dev server with a persistent SQLite file under DATA_DIR and the Web UI. */
+import { loadConfig } from '../config.js';
+import { startDevServer } from './dev-server.js';
+
+const config = loadConfig();
+const [host, port] = config.temporal.address.split(':');
+if (host !== '127.0.0.1' && host !== 'localhost') {
+  console.error(`TEMPORAL_ADDRESS=${config.temporal.address} is not local; the stack starts a dev server on 127.0.0.1 only.`);
+  process.exit(2);
+}
+const server = await startDevServer({ dbFile: `${config.dataDir}/temporal.db`, port: Number(port), uiPort: Number(new URL(config.temporal.uiUrl).port || 8233), logStream: process.stderr });
+console.log(`Temporal dev server: ${server.address} (namespace ${config.temporal.namespace}, SQLite ${config.dataDir}/temporal.db)`);
+console.log(`Temporal Web UI:     ${server.uiUrl}`);
+console.log('Ctrl-C stops it.');
+const stop = () => void server.stop().then(() => process.exit(0));
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

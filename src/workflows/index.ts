@@ -1,0 +1,2 @@
+// The worker bundles this file: every workflow the task queue runs is exported here.
+export { extractionWorkflow } from './extraction.js';
