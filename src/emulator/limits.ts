@@ -153,7 +153,8 @@ export class Limits {
     return mean > 0 ? -Math.log(1 - this.random()) * mean : 0;
   }
 
-  served(method: Method): void {
+  /** Counts a served request; `oauth.token` counts token-endpoint calls, granted or not. */
+  served(method: Method | 'oauth.token'): void {
     this.stat(method).served++;
   }
 

@@ -99,6 +99,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const form = new URLSearchParams(await readBody(req));
+    limits.served('oauth.token');
     const fail = (error: string, description: string, status = 400) => send(res, status, { error, error_description: description });
     if (form.get('grant_type') !== 'refresh_token') return fail('unsupported_grant_type', 'Only refresh_token is supported');
     if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) return fail('invalid_client', 'The OAuth client was not found.', 401);

@@ -58,6 +58,8 @@ export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions
     clientId: credentials.client_id,
     clientSecret: credentials.client_secret,
     endpoints: { oauth2TokenUrl: config.tokenUrl },
+    // Refresh once on 401 (an access token revoked or expired early), then the error is permanent.
+    forceRefreshOnFailure: true,
   } as ConstructorParameters<typeof google.auth.OAuth2>[0]);
   auth.setCredentials({ refresh_token: credentials.refresh_token });
   const gmail = google.gmail({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import type { ExtractionProgress } from '../../src/workflows/extraction.js';
+import { GeneratedMailbox } from '../../src/emulator/generate.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { type Pipeline, startPipeline } from '../../src/pipeline.js';
+import { toolPath } from '../../src/stack/tools.js';
+import { waitFor } from '../helpers/ports.js';
+import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
+import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
+
+const OWNER = 'user@example.com';
+let temporal: TestTemporal;
+
+before(async () => {
+  // A low continue-as-new threshold makes several runs chain within one extraction.
+  temporal = await startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 60 });
+});
+after(async () => temporal.stop());
+
+async function api<T = unknown>(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(p.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+const status = (p: Pipeline, id: string) => api<ExtractionProgress>(p, 'GET', `/extract/${id}`).then((r) => r.body);
+const until = (p: Pipeline, id: string, what: string, pred: (s: ExtractionProgress) => boolean, timeoutMs = 180_000) =>
+  waitFor(what, async () => {
+    const s = await status(p, id);
+    return pred(s) ? s : undefined;
+  }, timeoutMs, 250);
+
+/** The real `temporal` CLI binary (async: the worker shares this process's event loop). */
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], { encoding: 'utf8' });
+  return stdout;
+}
+
+describe('extraction of a 3,000-message mailbox with 10% injected faults (format=raw)', () => {
+  let emu: RunningEmulator;
+  let p: Pipeline;
+  before(async () => {
+    emu = await startTestEmulator({ messages: 3000, settings: { faults: { error500: 0.04, error503: 0.02, error429: 0.02, drop: 0.01, truncate: 0.01 } } });
+    p = await startPipeline(testConfig(temporal, emu), credentials);
+  });
+  after(async () => {
+    await p.stop();
+    await emu.close();
+  });
+
+  test('lake rows equal the emulator manifest, no duplicates, raw bytes identical, malformed rows flagged', async () => {
+    const started = await api<{ id: string; runId: string; statusUrl: string }>(p, 'POST', '/extract', { account: OWNER, format: 'raw', batchSize: 100 });
+    assert.equal(started.status, 202);
+    assert.equal(started.body.id, 'gmail-extract-user@example.com');
+    const again = await api<{ id: string; created: boolean }>(p, 'POST', '/extract', { account: OWNER, format: 'raw' });
+    assert.equal(again.status, 200, 'a second request joins the running extraction');
+    assert.equal(again.body.id, started.body.id);
+
+    const done = await until(p, started.body.id, 'completion', (s) => s.status !== 'running');
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const truth = listable(await manifest(emu));
+    const lake = await lakeRows(p.lake, OWNER);
+    assert.equal(lake.rows, truth.length);
+    assert.equal(lake.distinct, lake.rows, 'no duplicate (account, id)');
+    assert.deepEqual([...lake.ids].sort(), truth.map((e) => e.id).sort());
+    assert.deepEqual(await rawMismatches(p.lake, OWNER, truth), []);
+    assert.equal(done.progress.persisted, truth.length);
+    assert.equal(done.progress.percent, 100);
+
+    const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { faults: number }> };
+    assert.ok((stats.methods['messages.get']?.faults ?? 0) > 100, 'faults were really injected');
+
+    // Malformed messages, known independently from the generator, are stored with a parse error.
+    const gen = new GeneratedMailbox(`test:${OWNER}`, 3000, OWNER);
+    const malformed = truth.map((e) => parseInt(e.id.slice(8), 16)).filter((i) => gen.meta(i).kind === 'malformed').map((i) => gen.meta(i).id);
+    assert.ok(malformed.length > 20);
+    const flagged = new Set((await p.lake.query<{ id: string }>(`SELECT id FROM lake.messages WHERE parse_error IS NOT NULL`)).map((r) => r.id));
+    assert.deepEqual(malformed.filter((id) => !flagged.has(id)), [], 'every malformed message is stored and flagged');
+
+    // Continue-as-new chained several runs; no run's history holds a large payload (no message content).
+    assert.ok(done.runs > 1, `expected several runs, got ${done.runs}`);
+    let largest = 0;
+    let runs = 0;
+    for await (const w of p.client.workflow.list({ query: `WorkflowId = '${started.body.id}'` })) {
+      runs++;
+      const history = await p.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      const walk = (v: unknown): void => {
+        if (v instanceof Uint8Array) largest = Math.max(largest, v.length);
+        else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+      };
+      walk(history.events);
+    }
+    assert.ok(runs > 1);
+    assert.ok(largest < 8 * 1024, `largest payload in history is ${largest} bytes`);
+  });
+});
+
+describe('pause, resume and cancel from the temporal CLI and the HTTP API', () => {
+  let emu: RunningEmulator;
+  let p: Pipeline;
+  const account = 'pause@example.com';
+  before(async () => {
+    emu = await startTestEmulator({ messages: 4000, settings: { faults: { latencyMs: 3 } } });
+    p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' }), credentials);
+  });
+  after(async () => {
+    await p.stop();
+    await emu.close();
+  });
+
+  test('counts freeze while paused; cancel keeps a consistent lake; a new POST resumes and completes', async () => {
+    const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'full', batchSize: 50 });
+    const id = body.id;
+    await until(p, id, '300 persisted', (s) => s.progress.persisted >= 300);
+
+    await cli(['workflow', 'signal', '--workflow-id', id, '--name', 'pause']);
+    const paused = await until(p, id, 'paused', (s) => s.status === 'paused');
+    assert.equal(paused.paused, true);
+    await new Promise((r) => setTimeout(r, 2000)); // let in-flight batches drain
+    const frozen = (await status(p, id)).progress.persisted;
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal((await status(p, id)).progress.persisted, frozen, 'no progress while paused');
+    const viaCli = JSON.parse(await cli(['workflow', 'query', '--workflow-id', id, '--name', 'progress', '-o', 'json'])) as { queryResult: ExtractionProgress[] };
+    assert.equal(viaCli.queryResult[0]!.status, 'paused');
+
+    assert.equal((await api(p, 'POST', `/extract/${id}/resume`)).status, 202);
+    await until(p, id, 'progress after resume', (s) => s.status === 'running' && s.progress.persisted > frozen);
+    assert.equal((await api(p, 'POST', `/extract/${id}/pause`)).status, 202);
+    await until(p, id, 'paused via HTTP', (s) => s.status === 'paused');
+    await cli(['workflow', 'signal', '--workflow-id', id, '--name', 'resume']);
+    await until(p, id, 'running again', (s) => s.status === 'running');
+
+    await until(p, id, '1500 persisted', (s) => s.progress.persisted >= 1500);
+    await cli(['workflow', 'cancel', '--workflow-id', id]);
+    const canceled = await until(p, id, 'canceled', (s) => s.status === 'canceled');
+    assert.equal(canceled.status, 'canceled');
+    assert.equal((await api(p, 'POST', `/extract/${id}/pause`)).status, 409, 'closed extractions reject signals');
+    await new Promise((r) => setTimeout(r, 1000));
+    const partial = await lakeRows(p.lake, account);
+    assert.equal(partial.distinct, partial.rows);
+    const truth = listable(await manifest(emu, account));
+    assert.ok(partial.rows >= 1500 && partial.rows < truth.length, `partial lake has ${partial.rows}`);
+
+    const resumed = await api<{ id: string; created: boolean }>(p, 'POST', '/extract', { account, format: 'full', batchSize: 50 });
+    assert.equal(resumed.status, 202);
+    const done = await until(p, id, 'resumed completion', (s) => s.status === 'completed');
+    assert.ok((done.resumedFrom ?? 0) >= 1000, `resumed from ${done.resumedFrom}`);
+    const full = await lakeRows(p.lake, account);
+    assert.equal(full.rows, truth.length);
+    assert.equal(full.distinct, full.rows);
+  });
+});
+
+describe('revoked credentials', () => {
+  test('fail the extraction quickly with a readable reason and no retry storm', async () => {
+    const emu = await startTestEmulator({ messages: 3000, settings: { faults: { latencyMs: 2 } } });
+    const p = await startPipeline(testConfig(temporal, emu), credentials);
+    try {
+      const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account: 'revoked@example.com', batchSize: 50 });
+      await until(p, body.id, 'some progress', (s) => s.progress.persisted >= 100);
+      await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: credentials.refresh_token }) });
+      const revokedAt = Date.now();
+      const failed = await until(p, body.id, 'failure', (s) => s.status !== 'running', 30_000);
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.error ?? '', /credentials/i);
+      assert.match(failed.error ?? '', /invalid_grant|expired or revoked/i);
+      assert.ok(Date.now() - revokedAt < 15_000, 'failed within seconds');
+      const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
+      assert.ok((stats.methods['oauth.token']?.served ?? 0) < 20, `token endpoint hit ${stats.methods['oauth.token']?.served} times`);
+    } finally {
+      await p.stop();
+      await emu.close();
+    }
+  });
+});
