@@ -115,8 +115,8 @@ const gmailRetry = {
   nonRetryableErrorTypes: ['GmailAuthError', 'GmailInvalidRequest', 'GmailPermissionDenied', 'StagedBatchMissing'],
 };
 const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
-const { fetchBatch } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '1m', retry: gmailRetry });
-const { persistBatch } = proxyActivities<Activities>({ startToCloseTimeout: '10m', retry: { ...gmailRetry, maximumInterval: '1m' } });
+const { fetchBatch } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: gmailRetry });
+const { persistBatch } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { ...gmailRetry, maximumInterval: '1m' } });
 const { compactLake, recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '30m', retry: { maximumAttempts: 5 } });
 
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, skipped: 0, failed: 0, malformed: 0 });

@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { projectRoot } from '../../src/stack/tools.js';
+import { waitFor } from './ports.js';
+import { credentials } from './stack.js';
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  /** kill -9: no shutdown, no cleanup. */
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Environment of a worker process configured like `npm run worker`. */
+export function workerEnv(dir: string, temporalAddress: string, taskQueue: string, emu: RunningEmulator, extra: Record<string, string> = {}) {
+  const credentialsFile = join(dir, 'credentials.json');
+  writeFileSync(credentialsFile, JSON.stringify(credentials));
+  return {
+    TEMPORAL_ADDRESS: temporalAddress,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    DATA_DIR: join(dir, 'data'),
+    DUCKDB_EXTENSION_DIR: join(projectRoot, '.tools/duckdb-extensions'),
+    GMAIL_ROOT_URL: emu.url,
+    GMAIL_TOKEN_URL: emu.tokenUrl,
+    GMAIL_CREDENTIALS_FILE: credentialsFile,
+    GMAIL_QUOTA_PROFILE: 'off',
+    GMAIL_REQUEST_ATTEMPTS: '10',
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
+}
+
+/** Starts `src/worker/main.ts` in its own process and waits for its "worker ready" line. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src/worker/main.ts')], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await waitFor('worker process ready', async () => {
+    if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-3000)}`);
+    return out.includes('worker ready');
+  }, 120_000);
+  return {
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
