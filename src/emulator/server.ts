@@ -294,7 +294,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         throw new HttpError(400, { error: 'body is not JSON' });
       }
     };
-    const route = `${m} ${path.map((p, i) => (path[0] === 'users' && (i === 1 || i === 3) ? ':' : p)).join('/')}`;
+    const route = `${m} ${path.map((p, i) => (path[0] === 'users' && (i === 1 || (i === 3 && path[2] === 'messages')) ? ':' : p)).join('/')}`;
     switch (route) {
       case 'GET health':
         return send(res, 200, { ok: true });

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { google, type gmail_v1 } from 'googleapis';
+import { parseMime } from '../../src/mime/parse.js';
+import { attachmentIdFor, INLINE_LIMIT } from '../../src/emulator/gmail-responses.js';
+import { DEFAULT_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { manifest, type ManifestEntry } from '../helpers/verify.js';
+
+/** The unmodified googleapis client with a real OAuth2 refresh-token flow against the emulator. */
+function gmailClient(emu: RunningEmulator, refreshToken = DEFAULT_CLIENT.refreshToken) {
+  const auth = new google.auth.OAuth2({ clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret, endpoints: { oauth2TokenUrl: emu.tokenUrl } } as never);
+  auth.setCredentials({ refresh_token: refreshToken });
+  return { auth, gmail: google.gmail({ version: 'v1', auth, rootUrl: emu.url, retry: false }) };
+}
+
+async function listAll(gmail: gmail_v1.Gmail, params: gmail_v1.Params$Resource$Users$Messages$List = {}): Promise<string[]> {
+  const ids: string[] = [];
+  let pageToken: string | undefined;
+  do {
+    const r = await gmail.users.messages.list({ userId: 'me', maxResults: 500, ...params, pageToken });
+    ids.push(...(r.data.messages ?? []).map((m) => m.id!));
+    pageToken = r.data.nextPageToken ?? undefined;
+  } while (pageToken);
+  return ids;
+}
+
+async function control(emu: RunningEmulator, method: string, path: string, body?: unknown) {
+  const res = await fetch(`${emu.url}_emulator/${path}`, { method, body: body ? JSON.stringify(body) : undefined });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe('a 400-message mailbox through googleapis', () => {
+  let emu: RunningEmulator;
+  let gmail: gmail_v1.Gmail;
+  let truth: ManifestEntry[];
+  before(async () => {
+    emu = await startEmulator({ seed: 'fidelity', messages: 400 });
+    gmail = gmailClient(emu).gmail;
+    truth = await manifest(emu);
+  });
+  after(async () => emu.close());
+
+  test('list pages cover the manifest exactly, newest first; getProfile agrees', async () => {
+    const ids = await listAll(gmail, { includeSpamTrash: true, maxResults: 37 });
+    assert.deepEqual(ids, truth.map((e) => e.id));
+    const dates = truth.map((e) => e.internalDate);
+    assert.deepEqual(dates, [...dates].sort((a, b) => b - a));
+    const profile = await gmail.users.getProfile({ userId: 'me' });
+    assert.equal(profile.data.messagesTotal, 400);
+    assert.equal(profile.data.emailAddress, 'user@example.com');
+    const defaultList = await listAll(gmail);
+    assert.deepEqual(defaultList, truth.filter((e) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH')).map((e) => e.id));
+  });
+
+  test('every message in every format; full agrees with raw; raw matches the manifest checksum; attachments fetchable', async () => {
+    const { createHash } = await import('node:crypto');
+    let attachments = 0;
+    for (const e of truth) {
+      const [minimal, metadata, full, raw] = await Promise.all(
+        (['minimal', 'metadata', 'full', 'raw'] as const).map((format) => gmail.users.messages.get({ userId: 'me', id: e.id, format, metadataHeaders: format === 'metadata' ? ['Subject', 'From'] : undefined })),
+      );
+      const bytes = Buffer.from(raw!.data.raw!, 'base64url');
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), e.sha256);
+      assert.equal(minimal!.data.payload, undefined);
+      assert.deepEqual(metadata!.data.payload!.headers!.map((h) => h.name!.toLowerCase()).sort(), ['from', 'subject']);
+      const expected = parseMime(bytes, { inlineLimit: INLINE_LIMIT, attachmentId: (p) => attachmentIdFor(e.id, p) }).payload;
+      assert.deepEqual(full!.data.payload, JSON.parse(JSON.stringify(expected)));
+      for (const snippetOf of [minimal, metadata, full]) assert.equal(snippetOf!.data.snippet, raw!.data.snippet);
+      assert.equal(full!.data.sizeEstimate, bytes.length);
+      const part = (full!.data.payload!.parts ?? []).flatMap((p) => [p, ...(p.parts ?? [])]).find((p) => p.body?.attachmentId);
+      if (part && attachments < 20) {
+        attachments++;
+        const a = await gmail.users.messages.attachments.get({ userId: 'me', messageId: e.id, id: part.body!.attachmentId! });
+        assert.equal(a.data.size, part.body!.size);
+        assert.equal(Buffer.from(a.data.data!, 'base64url').length, part.body!.size);
+      }
+    }
+    assert.ok(attachments > 5);
+  });
+
+  test('q filters select exactly what an independent filter over the manifest selects', async () => {
+    const day = (s: string) => Date.parse(`${s}T00:00:00Z`);
+    const visible = (e: ManifestEntry) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH');
+    const cases: [string, (e: ManifestEntry) => boolean][] = [
+      ['after:2021/01/01 before:2023/06/30', (e) => e.internalDate >= day('2021-01-01') && e.internalDate < day('2023-06-30')],
+      [`after:${day('2024-03-01') / 1000}`, (e) => e.internalDate >= day('2024-03-01')],
+      ['has:attachment', (e) => e.hasAttachment],
+      ['-has:attachment label:inbox', (e) => !e.hasAttachment && e.labelIds.includes('INBOX')],
+      ['label:projects', (e) => e.labelIds.includes('Label_1')],
+      ['is:unread is:starred', (e) => e.labelIds.includes('UNREAD') && e.labelIds.includes('STARRED')],
+      ['from:example.org', (e) => e.from.includes('example.org')],
+      ['to:user@example.com -in:sent', (e) => e.to.includes('user@example.com') && !e.labelIds.includes('SENT')],
+      ['subject:"Re:"', (e) => e.subject.toLowerCase().includes('re:')],
+      ['older_than:3y', (e) => e.internalDate < new Date(new Date().setUTCFullYear(new Date().getUTCFullYear() - 3)).getTime()],
+    ];
+    for (const [q, pred] of cases) {
+      const got = await listAll(gmail, { q, maxResults: 50 });
+      const want = truth.filter((e) => visible(e) && pred(e)).map((e) => e.id);
+      assert.ok(want.length > 0, `${q} selects something`);
+      assert.deepEqual(got, want, q);
+    }
+    assert.deepEqual(await listAll(gmail, { q: 'in:spam' }), truth.filter((e) => e.labelIds.includes('SPAM')).map((e) => e.id));
+    await assert.rejects(gmail.users.messages.list({ userId: 'me', q: 'bogus:thing' }), (e: { status?: number }) => e.status === 400);
+  });
+
+  test('history.list returns exactly the changes made through the control endpoints, and 404 past retention', async () => {
+    const start = (await gmail.users.getProfile({ userId: 'me' })).data.historyId!;
+    const added = (await control(emu, 'POST', 'users/user@example.com/messages', { count: 2 })) as { messages: { id: string }[] };
+    const victim = truth[5]!.id;
+    await control(emu, 'DELETE', `users/user@example.com/messages/${victim}`);
+    await control(emu, 'POST', `users/user@example.com/messages/${truth[6]!.id}/labels`, { add: ['STARRED'], remove: ['UNREAD', 'INBOX'] });
+    const h = await gmail.users.history.list({ userId: 'me', startHistoryId: start });
+    const records = h.data.history ?? [];
+    assert.equal(records.length, 4);
+    assert.deepEqual(records.flatMap((r) => (r.messagesAdded ?? []).map((a) => a.message!.id)), added.messages.map((m) => m.id));
+    assert.deepEqual(records.flatMap((r) => (r.messagesDeleted ?? []).map((a) => a.message!.id)), [victim]);
+    assert.deepEqual(records.flatMap((r) => r.labelsAdded ?? []).map((l) => l.labelIds), [['STARRED']]);
+    const onlyAdds = await gmail.users.history.list({ userId: 'me', startHistoryId: start, historyTypes: ['messageAdded'] });
+    assert.equal(onlyAdds.data.history?.length, 2);
+    const ids = await listAll(gmail, { includeSpamTrash: true });
+    assert.ok(!ids.includes(victim));
+    assert.deepEqual(ids.slice(0, 2), added.messages.map((m) => m.id).reverse(), 'added messages are the newest');
+    await assert.rejects(gmail.users.messages.get({ userId: 'me', id: victim }), (e: { status?: number }) => e.status === 404);
+    await control(emu, 'POST', 'users/user@example.com/history/expire');
+    await assert.rejects(gmail.users.history.list({ userId: 'me', startHistoryId: start }), (e: { status?: number }) => e.status === 404);
+  });
+});
+
+describe('OAuth token endpoint drives google-auth-library as Google does', () => {
+  test('refresh grants tokens; expired access tokens are refreshed; revoked refresh tokens get invalid_grant', async () => {
+    const emu = await startEmulator({ messages: 10, settings: { accessTokenTtl: 3600 } });
+    try {
+      const { auth, gmail } = gmailClient(emu);
+      const first = await auth.getAccessToken();
+      assert.match(first.token ?? '', /^ya29\./);
+      const unknown = gmailClient(emu, 'not-a-token');
+      await assert.rejects(unknown.gmail.users.getProfile({ userId: 'me' }), /invalid_grant/);
+      const raw = await fetch(`${emu.url}gmail/v1/users/me/profile`, { headers: { authorization: 'Bearer nope' } });
+      assert.equal(raw.status, 401);
+      assert.equal(((await raw.json()) as { error: { status: string } }).error.status, 'UNAUTHENTICATED');
+      await control(emu, 'POST', 'tokens/expire');
+      const expired = await fetch(`${emu.url}gmail/v1/users/me/profile`, { headers: { authorization: `Bearer ${first.token}` } });
+      assert.equal(expired.status, 401);
+      await control(emu, 'POST', 'tokens/revoke', { refresh_token: DEFAULT_CLIENT.refreshToken });
+      const again = gmailClient(emu);
+      await assert.rejects(again.gmail.users.getProfile({ userId: 'me' }), /invalid_grant/);
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
+describe('quotas and faults', () => {
+  async function hammer(emu: RunningEmulator, ms: number, concurrency: number) {
+    const token = (await gmailClient(emu).auth.getAccessToken()).token!;
+    const id = (await manifest(emu))[0]!.id;
+    const counts: Record<string, number> = {};
+    const end = Date.now() + ms;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (Date.now() < end) {
+          const r = await fetch(`${emu.url}gmail/v1/users/me/messages/${id}?format=minimal`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+          const key = r ? String(r.status) : 'dropped';
+          if (r) await r.arrayBuffer().catch(() => undefined);
+          counts[key] = (counts[key] ?? 0) + 1;
+        }
+      }),
+    );
+    return counts;
+  }
+
+  test('legacy profile serves ~50 messages.get/s per user and answers 403 userRateLimitExceeded past it', async () => {
+    const emu = await startEmulator({ messages: 10, settings: { quota: 'legacy' } });
+    try {
+      const counts = await hammer(emu, 3000, 8);
+      const rate = (counts['200'] ?? 0) / 3;
+      assert.ok(rate >= 45 && rate <= 60, `served ${rate}/s (legacy ceiling 50/s)`);
+      assert.ok((counts['403'] ?? 0) > 0);
+      const r = await fetch(`${emu.url}gmail/v1/users/me/profile`, { headers: { authorization: `Bearer ${(await gmailClient(emu).auth.getAccessToken()).token}` } });
+      const body = (await r.json()) as { error?: { errors: { reason: string }[] } };
+      if (r.status === 403) assert.equal(body.error!.errors[0]!.reason, 'userRateLimitExceeded');
+    } finally {
+      await emu.close();
+    }
+  });
+
+  test('2026 profile allows 6,000 units per minute (300 messages.get) and throttles the rest', async () => {
+    const emu = await startEmulator({ messages: 10, settings: { quota: '2026' } });
+    try {
+      const counts = await hammer(emu, 2000, 8);
+      assert.ok((counts['200'] ?? 0) <= 300 && (counts['200'] ?? 0) >= 295, `served ${counts['200']} in the first window`);
+      assert.ok((counts['403'] ?? 0) > 0);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  test('per-user concurrency cap answers 429; faults appear at the configured shares', async () => {
+    const emu = await startEmulator({ messages: 10, settings: { concurrency: 2, faults: { latencyMs: 20 } } });
+    try {
+      const capped = await hammer(emu, 1000, 6);
+      assert.ok((capped['429'] ?? 0) > 0, JSON.stringify(capped));
+      await control(emu, 'PATCH', 'settings', { concurrency: 0, faults: { latencyMs: 0, error500: 0.2, error503: 0.1, drop: 0.05 } });
+      await control(emu, 'POST', 'stats/reset');
+      const counts = await hammer(emu, 1500, 4);
+      const total = Object.values(counts).reduce((a, b) => a + b, 0);
+      const share = (k: string) => (counts[k] ?? 0) / total;
+      assert.ok(total > 500, `${total} requests`);
+      assert.ok(Math.abs(share('500') - 0.2) < 0.05, `500 share ${share('500')}`);
+      assert.ok(Math.abs(share('503') - 0.1) < 0.04, `503 share ${share('503')}`);
+      assert.ok(Math.abs(share('dropped') - 0.05) < 0.03, `dropped share ${share('dropped')}`);
+    } finally {
+      await emu.close();
+    }
+  });
+});
+
+describe('scale', () => {
+  test('a 1,000,000-message mailbox lists end to end with flat memory', async (t) => {
+    const emu = await startEmulator({ seed: 'scale', messages: 1_000_000 });
+    try {
+      const { gmail } = gmailClient(emu);
+      let peak = 0;
+      const sample = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+      const startRss = process.memoryUsage().rss;
+      let count = 0;
+      let pageToken: string | undefined;
+      let rssAt100k = 0;
+      const t0 = Date.now();
+      do {
+        const r = await gmail.users.messages.list({ userId: 'me', maxResults: 500, includeSpamTrash: true, pageToken });
+        count += r.data.messages?.length ?? 0;
+        if (!rssAt100k && count >= 100_000) rssAt100k = process.memoryUsage().rss;
+        pageToken = r.data.nextPageToken ?? undefined;
+      } while (pageToken);
+      clearInterval(sample);
+      const mb = (n: number) => Math.round(n / 2 ** 20);
+      t.diagnostic(`listed ${count} ids in ${((Date.now() - t0) / 1000).toFixed(1)} s; RSS start ${mb(startRss)} MB, at 100k ${mb(rssAt100k)} MB, peak ${mb(peak)} MB`);
+      assert.equal(count, 1_000_000);
+      assert.ok(peak - rssAt100k < 150 * 2 ** 20, 'memory stays flat from 100k to 1M listed ids');
+    } finally {
+      await emu.close();
+    }
+  });
+});
