@@ -9,9 +9,7 @@ export const QUOTA_PROFILES = {
 } as const;
 export type QuotaProfileName = keyof typeof QUOTA_PROFILES;
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Environment variables, each with its default. The README's configuration table mirrors this schema. */

@@ -9,7 +9,10 @@ import { startPipeline } from './pipeline.js';
 
 try {
   const config = loadConfig();
-  if (!config.gmail.credentialsFile) throw new ConfigError('Invalid configuration:\n  GMAIL_CREDENTIALS_FILE: required (an authorized_user JSON with client_id, client_secret, refresh_token)');
+  if (!config.gmail.credentialsFile)
+    throw new ConfigError(
+      'Invalid configuration:\n  GMAIL_CREDENTIALS_FILE: required (an authorized_user JSON with client_id, client_secret, refresh_token)',
+    );
   const pipeline = await startPipeline(config, loadCredentials(config.gmail.credentialsFile));
   console.error(`gmail-lake API on ${pipeline.url} (docs ${pipeline.url}/docs), Temporal UI ${config.temporal.uiUrl}`);
   const stop = () => void pipeline.stop().then(() => process.exit(0));

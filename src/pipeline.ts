@@ -29,11 +29,18 @@ export async function startPipeline(config: Config, credentials: GmailCredential
   const lake = await Lake.open(config.lake);
   const gmail = createGmailApi({ config: config.gmail, credentials });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createWorker(config, { lake, gmail, stagingDir: config.lake.stagingDir, fetchConcurrency: config.gmail.fetchConcurrency, logger }, nativeConnection);
+  const worker = await createWorker(
+    config,
+    { lake, gmail, stagingDir: config.lake.stagingDir, fetchConcurrency: config.gmail.fetchConcurrency, logger },
+    nativeConnection,
+  );
   const workerRun = worker.run();
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const extractions = createExtractionService(client, config.temporal.taskQueue, { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery });
+  const extractions = createExtractionService(client, config.temporal.taskQueue, {
+    pipelineDepth: config.pipeline.depth,
+    compactEvery: config.pipeline.compactEvery,
+  });
   let server: ServerType | undefined;
   let url = '';
   if (opts.api !== false) {
@@ -50,7 +57,10 @@ export async function startPipeline(config: Config, credentials: GmailCredential
     });
     url = `http://${config.api.host}:${(server.address() as AddressInfo).port}`;
   }
-  logger.info({ api: url || null, temporal: config.temporal.address, taskQueue: config.temporal.taskQueue, lake: config.lake.catalog }, 'pipeline started');
+  logger.info(
+    { api: url || null, temporal: config.temporal.address, taskQueue: config.temporal.taskQueue, lake: config.lake.catalog },
+    'pipeline started',
+  );
   return {
     url,
     client,

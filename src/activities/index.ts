@@ -53,7 +53,8 @@ function rethrowGmail(err: unknown, logger: Logger): never {
   const kind = classifyGmailError(err);
   const reason = describeGmailError(err);
   if (kind === 'auth') throw ApplicationFailure.nonRetryable(`Gmail rejected the credentials: ${reason}`, GMAIL_FAILURE.auth);
-  if (kind === 'invalidRequest') throw ApplicationFailure.nonRetryable(`Gmail rejected the request: ${reason}`, GMAIL_FAILURE.invalidRequest);
+  if (kind === 'invalidRequest')
+    throw ApplicationFailure.nonRetryable(`Gmail rejected the request: ${reason}`, GMAIL_FAILURE.invalidRequest);
   if (kind === 'permission') throw ApplicationFailure.nonRetryable(`Gmail denied access: ${reason}`, GMAIL_FAILURE.permission);
   logger.warn({ err: reason }, 'transient Gmail error; Temporal will retry the activity');
   throw ApplicationFailure.retryable(`transient Gmail error: ${reason}`, 'GmailTransientError');
@@ -113,19 +114,42 @@ export function createActivities(deps: ActivityDeps) {
         rethrowGmail(err, logger);
       }
       const checkpoint = await resumableCheckpoint(deps.lake, input.account, input.extractionKey);
-      await recordRun(deps.lake, { account: input.account, extractionKey: input.extractionKey, workflowId: info.workflowId, runId: info.runId, event: 'started', detail: checkpoint ? `resuming at ${checkpoint.persisted}` : undefined });
-      logger.info({ messagesTotal: profile.messagesTotal, historyId: profile.historyId, resume: checkpoint?.persisted }, 'extraction prepared');
+      await recordRun(deps.lake, {
+        account: input.account,
+        extractionKey: input.extractionKey,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        event: 'started',
+        detail: checkpoint ? `resuming at ${checkpoint.persisted}` : undefined,
+      });
+      logger.info(
+        { messagesTotal: profile.messagesTotal, historyId: profile.historyId, resume: checkpoint?.persisted },
+        'extraction prepared',
+      );
       return {
         historyId: checkpoint?.historyId || profile.historyId,
         messagesTotal: profile.messagesTotal,
-        resume: checkpoint && { pageToken: checkpoint.pageToken, historyId: checkpoint.historyId, listed: checkpoint.listed, persisted: checkpoint.persisted, skipped: checkpoint.skipped, failed: checkpoint.failed },
+        resume: checkpoint && {
+          pageToken: checkpoint.pageToken,
+          historyId: checkpoint.historyId,
+          listed: checkpoint.listed,
+          persisted: checkpoint.persisted,
+          skipped: checkpoint.skipped,
+          failed: checkpoint.failed,
+        },
       };
     },
 
     /** Lists one page of message ids. Transient errors: retried per request, then by Temporal. */
     async listPage(input: ListInput): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }> {
       try {
-        return await deps.gmail.listPage(input.account, { pageToken: input.pageToken, q: input.query, labelIds: input.labelIds, includeSpamTrash: input.includeSpamTrash, maxResults: input.maxResults });
+        return await deps.gmail.listPage(input.account, {
+          pageToken: input.pageToken,
+          q: input.query,
+          labelIds: input.labelIds,
+          includeSpamTrash: input.includeSpamTrash,
+          maxResults: input.maxResults,
+        });
       } catch (err) {
         rethrowGmail(err, log(deps));
       }
@@ -173,7 +197,10 @@ export function createActivities(deps: ActivityDeps) {
     async persistBatch(input: PersistInput): Promise<{ inserted: number }> {
       const info = execution();
       if (!(await isStaged(input.staged))) {
-        throw ApplicationFailure.nonRetryable(`staged batch ${input.checkpoint.batchId} is not on this worker`, ACTIVITY_FAILURE.stagedBatchMissing);
+        throw ApplicationFailure.nonRetryable(
+          `staged batch ${input.checkpoint.batchId} is not on this worker`,
+          ACTIVITY_FAILURE.stagedBatchMissing,
+        );
       }
       const result = await persistStaged(deps.lake, input.staged, { ...input.checkpoint, workflowId: info.workflowId, runId: info.runId });
       await dropStaged(input.staged);

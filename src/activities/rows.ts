@@ -1,4 +1,4 @@
-import type { gmail_v1 } from 'googleapis';
+import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import type { AttachmentRow, MessageRow } from '../lake/batches.js';
 import { type GmailHeader, type GmailPart, leafText, parseMime, type ParsedLeaf } from '../mime/parse.js';
 import iconv from 'iconv-lite';
@@ -94,7 +94,12 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
     size_estimate: msg.sizeEstimate ?? null,
     subject: header(headers, 'subject'),
     from_address: fromAddress,
-    from_name: from ? from.replace(/<[^>]*>/, '').replace(/"/g, '').trim() || null : null,
+    from_name: from
+      ? from
+          .replace(/<[^>]*>/, '')
+          .replace(/"/g, '')
+          .trim() || null
+      : null,
     to_addresses: addresses(header(headers, 'to')),
     cc_addresses: addresses(header(headers, 'cc')),
     message_id_header: header(headers, 'message-id'),

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
+import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import { ApiError, errorBody } from './errors.js';
@@ -35,7 +36,10 @@ export function createApp(deps: AppDeps) {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
-    if (err instanceof SyntaxError) return c.json(errorBody(c, 'INVALID_REQUEST', `malformed JSON: ${err.message}`), 400);
+    if (err instanceof HTTPException && err.status < 500) {
+      // Hono's own 4xx (e.g. malformed JSON body) in the same shape.
+      return c.json(errorBody(c, err.status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', err.message), err.status);
+    }
     const unavailable = /UNAVAILABLE|ECONNREFUSED|connect|deadline/i.test(String(err));
     deps.logger.error({ err: String(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
     return unavailable
@@ -63,7 +67,13 @@ export function createApp(deps: AppDeps) {
   );
 
   app.openapi(
-    createRoute({ method: 'get', path: '/extract/{id}', summary: 'Progress of an extraction', request: { params: idParam }, responses: { 200: json(extractionSchema, 'Extraction'), ...errors } }),
+    createRoute({
+      method: 'get',
+      path: '/extract/{id}',
+      summary: 'Progress of an extraction',
+      request: { params: idParam },
+      responses: { 200: json(extractionSchema, 'Extraction'), ...errors },
+    }),
     async (c) => c.json(await deps.extractions.get(c.req.valid('param').id), 200),
   );
 
@@ -73,7 +83,21 @@ export function createApp(deps: AppDeps) {
       path: '/extract',
       summary: 'Recent extractions',
       responses: {
-        200: json(z.object({ extractions: z.array(z.object({ id: z.string(), runId: z.string(), account: z.string().nullable(), status: z.string(), startedAt: z.string().nullable(), closedAt: z.string().nullable() })) }), 'List'),
+        200: json(
+          z.object({
+            extractions: z.array(
+              z.object({
+                id: z.string(),
+                runId: z.string(),
+                account: z.string().nullable(),
+                status: z.string(),
+                startedAt: z.string().nullable(),
+                closedAt: z.string().nullable(),
+              }),
+            ),
+          }),
+          'List',
+        ),
         ...errors,
       },
     }),
@@ -110,7 +134,10 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
 
-  app.doc('/openapi.json', { openapi: '3.0.0', info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' } });
+  app.doc('/openapi.json', {
+    openapi: '3.0.0',
+    info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' },
+  });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;
 }

@@ -18,5 +18,12 @@ export class ApiError extends HTTPException {
 }
 
 export function errorBody(c: Context, code: ErrorCode, message: string, details?: unknown) {
-  return { error: { code, message, requestId: (c.get('requestId' as never) as string | undefined) ?? '', ...(details === undefined ? {} : { details }) } };
+  return {
+    error: {
+      code,
+      message,
+      requestId: (c.get('requestId' as never) as string | undefined) ?? '',
+      ...(details === undefined ? {} : { details }),
+    },
+  };
 }

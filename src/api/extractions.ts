@@ -17,14 +17,22 @@ import { ApiError } from './errors.js';
 
 /** The selection of an extraction as a stable key: resuming from the lake needs the same query, labels and format. */
 export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>): string {
-  const canonical = JSON.stringify([sel.account.toLowerCase(), sel.query ?? '', [...(sel.labelIds ?? [])].sort(), !!sel.includeSpamTrash, sel.format]);
+  const canonical = JSON.stringify([
+    sel.account.toLowerCase(),
+    sel.query ?? '',
+    [...(sel.labelIds ?? [])].sort(),
+    !!sel.includeSpamTrash,
+    sel.format,
+  ]);
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
 export interface ExtractionService {
   start(request: ExtractionRequest): Promise<{ id: string; runId: string; created: boolean }>;
   get(id: string): Promise<ExtractionProgress>;
-  list(): Promise<{ id: string; runId: string; account: string | null; status: string; startedAt: string | null; closedAt: string | null }[]>;
+  list(): Promise<
+    { id: string; runId: string; account: string | null; status: string; startedAt: string | null; closedAt: string | null }[]
+  >;
   signal(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<void>;
 }
 
@@ -103,7 +111,10 @@ export function createExtractionService(client: Client, taskQueue: string, optio
       }
       // canceled / terminated / timed out: the closed workflow's state, replayed by a worker, when one is up.
       try {
-        const last = await Promise.race([handle.query(progressQuery), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('query timeout')), 5000))]);
+        const last = await Promise.race([
+          handle.query(progressQuery),
+          new Promise<never>((_, rej) => setTimeout(() => rej(new Error('query timeout')), 5000)),
+        ]);
         return { ...last, status, paused: false };
       } catch {
         return emptyProgress(id, account, status, null);
@@ -128,7 +139,8 @@ export function createExtractionService(client: Client, taskQueue: string, optio
 
     async signal(id, action) {
       const d = await describe(id);
-      if (d.status.name !== 'RUNNING') throw new ApiError(409, 'CONFLICT', `extraction ${id} is ${CLOSED[d.status.name] ?? d.status.name.toLowerCase()}`);
+      if (d.status.name !== 'RUNNING')
+        throw new ApiError(409, 'CONFLICT', `extraction ${id} is ${CLOSED[d.status.name] ?? d.status.name.toLowerCase()}`);
       const handle = handleOf(id);
       if (action === 'cancel') await handle.cancel();
       else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);

@@ -61,4 +61,9 @@ export const errorSchema = z
   })
   .openapi('Error');
 
-export const idParam = z.object({ id: z.string().min(1).openapi({ param: { name: 'id', in: 'path' }, example: 'gmail-extract-me' }) });
+export const idParam = z.object({
+  id: z
+    .string()
+    .min(1)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'gmail-extract-me' }),
+});

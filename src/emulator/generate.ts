@@ -26,8 +26,19 @@ export interface GeneratedMeta {
 }
 
 export const SYSTEM_LABELS = [
-  'INBOX', 'SENT', 'DRAFT', 'SPAM', 'TRASH', 'UNREAD', 'STARRED', 'IMPORTANT',
-  'CATEGORY_PERSONAL', 'CATEGORY_SOCIAL', 'CATEGORY_PROMOTIONS', 'CATEGORY_UPDATES', 'CATEGORY_FORUMS',
+  'INBOX',
+  'SENT',
+  'DRAFT',
+  'SPAM',
+  'TRASH',
+  'UNREAD',
+  'STARRED',
+  'IMPORTANT',
+  'CATEGORY_PERSONAL',
+  'CATEGORY_SOCIAL',
+  'CATEGORY_PROMOTIONS',
+  'CATEGORY_UPDATES',
+  'CATEGORY_FORUMS',
 ] as const;
 export const USER_LABELS = [
   { id: 'Label_1', name: 'Projects' },
@@ -38,11 +49,76 @@ export const USER_LABELS = [
   { id: 'Label_6', name: 'Archive/2019' },
 ] as const;
 
-const FIRST = ['Alice', 'Bob', 'Chloé', 'Dmitri', 'Eve', 'François', 'Grace', 'Hiro', 'Ines', 'Jürgen', 'Kasia', 'Liam', 'María', 'Noor', 'Olu', 'Priya', 'Quentin', 'Rosa', 'Sven', 'Tomás', '李', 'Ørjan'];
-const LAST = ['Anderson', 'Baker', 'Castillo', 'Dubois', 'Eriksen', 'Fischer', 'García', 'Hansen', 'Ivanova', 'Jones', 'Kowalski', 'Lefèvre', 'Müller', 'Nakamura', 'Okafor', 'Patel', 'Rossi', 'Smith', '王'];
+const FIRST = [
+  'Alice',
+  'Bob',
+  'Chloé',
+  'Dmitri',
+  'Eve',
+  'François',
+  'Grace',
+  'Hiro',
+  'Ines',
+  'Jürgen',
+  'Kasia',
+  'Liam',
+  'María',
+  'Noor',
+  'Olu',
+  'Priya',
+  'Quentin',
+  'Rosa',
+  'Sven',
+  'Tomás',
+  '李',
+  'Ørjan',
+];
+const LAST = [
+  'Anderson',
+  'Baker',
+  'Castillo',
+  'Dubois',
+  'Eriksen',
+  'Fischer',
+  'García',
+  'Hansen',
+  'Ivanova',
+  'Jones',
+  'Kowalski',
+  'Lefèvre',
+  'Müller',
+  'Nakamura',
+  'Okafor',
+  'Patel',
+  'Rossi',
+  'Smith',
+  '王',
+];
 const DOMAINS = ['example.org', 'acme.test', 'mail.example.net', 'shop.example', 'news.example.com', 'univ.example.edu'];
-const TOPICS = ['Quarterly report', 'Lunch on Friday?', 'Invoice #', 'Your order has shipped', 'Meeting notes', 'Trip to Zürich', 'Re: budget', 'Weekly newsletter', 'Photos from the weekend', 'Contract draft', 'Server maintenance window', 'Café opening — invitation', 'Password reset', 'Flight itinerary', 'Über die Planung', 'Résumé attached', 'Project kickoff', 'Happy birthday! 🎉'];
-const WORDS = 'the of and to in is that for it as with was on be at by this had not are but from or have an they which one you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(' ');
+const TOPICS = [
+  'Quarterly report',
+  'Lunch on Friday?',
+  'Invoice #',
+  'Your order has shipped',
+  'Meeting notes',
+  'Trip to Zürich',
+  'Re: budget',
+  'Weekly newsletter',
+  'Photos from the weekend',
+  'Contract draft',
+  'Server maintenance window',
+  'Café opening — invitation',
+  'Password reset',
+  'Flight itinerary',
+  'Über die Planung',
+  'Résumé attached',
+  'Project kickoff',
+  'Happy birthday! 🎉',
+];
+const WORDS =
+  'the of and to in is that for it as with was on be at by this had not are but from or have an they which one you were her all she there would their we him been has when who will more no if out so said what up its about into than them can only other new some could time these two may then do first any my now such like our over man me even most made after also did many before must through back years where much your way well down should because each just those people how too little state good very make world still own see men work long get here between both life being under never day same another know while last might us great old year off come since against go came right used take three'.split(
+    ' ',
+  );
 const ACCENTED = ['naïve', 'café', 'crème', 'façade', 'Grüße', 'año', 'smörgåsbord', 'déjà', 'Ærø'];
 
 const START = Date.UTC(2019, 0, 1);
@@ -67,7 +143,7 @@ class Pools {
       len += w.length + 1;
     }
     this.text = words.join(' ');
-    this.latinText = this.text.replace(/[^\x00-\xff]/g, '?');
+    this.latinText = this.text.replace(/[\u0100-\uffff]/g, '?');
     this.bytes = Buffer.alloc(128 * 1024);
     for (let i = 0; i < this.bytes.length; i += 4) this.bytes.writeUInt32LE(Math.floor(r() * 2 ** 32), i);
     this.qpLines = qpText(this.text).split('\r\n');
@@ -159,7 +235,11 @@ export class GeneratedMailbox {
       const first = pick(r, FIRST);
       const last = pick(r, LAST);
       const domain = pick(r, DOMAINS);
-      const local = `${first}.${last}`.normalize('NFD').replace(/[^\x21-\x7e]/g, '').toLowerCase() || `user${intBetween(r, 1, 99)}`;
+      const local =
+        `${first}.${last}`
+          .normalize('NFD')
+          .replace(/[^\x21-\x7e]/g, '')
+          .toLowerCase() || `user${intBetween(r, 1, 99)}`;
       return { name: `${first} ${last}`, address: `${local}@${domain}` };
     };
     const other = person();
@@ -171,7 +251,19 @@ export class GeneratedMailbox {
     const subject = root === i ? baseSubject : `Re: ${baseSubject}`;
     const k = r();
     const kind: MessageKind =
-      k < 0.02 ? 'malformed' : k < 0.3 ? 'plain' : k < 0.58 ? 'alternative' : k < 0.73 ? 'mixed' : k < 0.8 ? 'related' : k < 0.92 ? 'legacy' : 'nested';
+      k < 0.02
+        ? 'malformed'
+        : k < 0.3
+          ? 'plain'
+          : k < 0.58
+            ? 'alternative'
+            : k < 0.73
+              ? 'mixed'
+              : k < 0.8
+                ? 'related'
+                : k < 0.92
+                  ? 'legacy'
+                  : 'nested';
     const labels: string[] = [];
     const place = r();
     if (sent) labels.push('SENT');
@@ -197,7 +289,8 @@ export class GeneratedMailbox {
       hasAttachment: kind === 'mixed' || kind === 'nested',
       kind,
       messageIdHeader: `<${id}.${hash32(this.seed, i, 4).toString(36)}@mail.example.com>`,
-      inReplyTo: root === i ? undefined : `<${messageIdFor(this.seed, i - 1)}.${hash32(this.seed, i - 1, 4).toString(36)}@mail.example.com>`,
+      inReplyTo:
+        root === i ? undefined : `<${messageIdFor(this.seed, i - 1)}.${hash32(this.seed, i - 1, 4).toString(36)}@mail.example.com>`,
     };
   }
 
@@ -229,14 +322,23 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
   const subject = /^[\x20-\x7e]*$/.test(m.subject) ? m.subject : libmime.encodeWords(m.subject, 'B', 60);
   const headers = [
     `Delivered-To: ${m.to[0]}`,
-    fold('Received', [`from mx${intBetween(r, 1, 9)}.${m.from.address.split('@')[1]} (mx.example.com [192.0.2.${intBetween(r, 1, 254)}])`, `by mail.example.com with ESMTPS id ${m.id}`, `for <${m.to[0]}>; ${date}`]),
+    fold('Received', [
+      `from mx${intBetween(r, 1, 9)}.${m.from.address.split('@')[1]} (mx.example.com [192.0.2.${intBetween(r, 1, 254)}])`,
+      `by mail.example.com with ESMTPS id ${m.id}`,
+      `for <${m.to[0]}>; ${date}`,
+    ]),
     `Date: ${date}`,
     `From: ${latin(address(m.from.name, m.from.address))}`,
     `To: ${m.to.join(', ')}`,
     ...(m.cc.length ? [`Cc: ${m.cc.join(', ')}`] : []),
     `Subject: ${m.kind === 'legacy' ? latin1Word(m.subject) : subject}`,
     `Message-ID: ${m.messageIdHeader}`,
-    ...(m.inReplyTo ? [`In-Reply-To: ${m.inReplyTo}`, fold('References', [m.inReplyTo, ...Array.from({ length: intBetween(r, 0, 3) }, (_, k) => `<ref${k}.${m.id}@mail.example.com>`)])] : []),
+    ...(m.inReplyTo
+      ? [
+          `In-Reply-To: ${m.inReplyTo}`,
+          fold('References', [m.inReplyTo, ...Array.from({ length: intBetween(r, 0, 3) }, (_, k) => `<ref${k}.${m.id}@mail.example.com>`)]),
+        ]
+      : []),
     'MIME-Version: 1.0',
   ];
   const textLen = intBetween(r, 1000, 16000);
@@ -289,7 +391,20 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
       const b = boundary('mix');
       const name = pick(r, ['report.pdf', 'invoice.pdf', 'photo.jpg', 'data.csv', 'Résumé.pdf']);
       const fileName = /^[\x20-\x7e]*$/.test(name) ? name : libmime.encodeWord(name, 'Q');
-      body = [`Content-Type: multipart/mixed; boundary="${b}"`, '', `--${b}`, alternative(boundary('alt')), `--${b}`, attachment(fileName, name.endsWith('.jpg') ? 'image/jpeg' : name.endsWith('.csv') ? 'text/csv' : 'application/pdf', intBetween(r, 3000, 40000)), `--${b}--`, ''].join('\r\n');
+      body = [
+        `Content-Type: multipart/mixed; boundary="${b}"`,
+        '',
+        `--${b}`,
+        alternative(boundary('alt')),
+        `--${b}`,
+        attachment(
+          fileName,
+          name.endsWith('.jpg') ? 'image/jpeg' : name.endsWith('.csv') ? 'text/csv' : 'application/pdf',
+          intBetween(r, 3000, 40000),
+        ),
+        `--${b}--`,
+        '',
+      ].join('\r\n');
       break;
     }
     case 'related': {
@@ -335,9 +450,23 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
     case 'malformed': {
       const variant = intBetween(r, 0, 2);
       if (variant === 0) {
-        body = [`Content-Type: multipart/mixed; boundary="declared-${m.id}"`, '', '--actual-boundary', 'Content-Type: text/plain', '', text, '--actual-boundary--', ''].join('\r\n');
+        body = [
+          `Content-Type: multipart/mixed; boundary="declared-${m.id}"`,
+          '',
+          '--actual-boundary',
+          'Content-Type: text/plain',
+          '',
+          text,
+          '--actual-boundary--',
+          '',
+        ].join('\r\n');
       } else if (variant === 1) {
-        body = ['Content-Type: text/plain; charset="UTF-8"', 'Content-Transfer-Encoding: base64', '', `${b64(Buffer.from(text))}\r\n!!not*base64~~`].join('\r\n');
+        body = [
+          'Content-Type: text/plain; charset="UTF-8"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          `${b64(Buffer.from(text))}\r\n!!not*base64~~`,
+        ].join('\r\n');
       } else {
         body = ['this line is not a header', 'Content-Type: text/plain; charset="x-unknown-charset"', '', text].join('\r\n');
       }
@@ -350,9 +479,14 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
 
 /** An RFC 2047 Q-encoded word in ISO-8859-1, as legacy mailers write them. */
 function latin1Word(text: string): string {
-  const bytes = Buffer.from(text.replace(/[^\x00-\xff]/g, '?'), 'latin1');
+  const bytes = Buffer.from(text.replace(/[\u0100-\uffff]/g, '?'), 'latin1');
   let out = '';
-  for (const b of bytes) out += /[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : b === 32 ? '_' : `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  for (const b of bytes)
+    out += /[A-Za-z0-9]/.test(String.fromCharCode(b))
+      ? String.fromCharCode(b)
+      : b === 32
+        ? '_'
+        : `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
   return `=?ISO-8859-1?Q?${out}?=`;
 }
 

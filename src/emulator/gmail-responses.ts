@@ -5,13 +5,19 @@ import { decode as qpDecode } from 'libqp';
 /** Google's JSON error shape. */
 export function googleError(code: number, message: string, reason: string, domain = 'global', status?: string) {
   const statusByCode: Record<number, string> = {
-    400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
-    429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
+    400: 'INVALID_ARGUMENT',
+    401: 'UNAUTHENTICATED',
+    403: 'PERMISSION_DENIED',
+    404: 'NOT_FOUND',
+    429: 'RESOURCE_EXHAUSTED',
+    500: 'INTERNAL',
+    503: 'UNAVAILABLE',
   };
   return { error: { code, message, errors: [{ message, domain, reason }], status: status ?? statusByCode[code] ?? 'UNKNOWN' } };
 }
 
-export const INLINE_LIMIT = 4096;
+/** Parts without a filename are inline (base64url `data`) up to this size; larger ones, and all attachments, get an attachmentId. */
+export const INLINE_LIMIT = 1024 * 1024;
 
 /** attachmentId of a part: opaque to clients, decodable by the emulator. */
 export function attachmentIdFor(messageId: string, partId: string): string {

@@ -79,7 +79,13 @@ function headerFacts(raw: Buffer, owner: string) {
   const addr = (v: string) => (/<([^>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase();
   const list = (v: string) => (v ? v.split(',').map(addr).filter(Boolean) : []);
   const fromValue = get('from');
-  const from = { name: fromValue.replace(/<[^>]*>/, '').replace(/"/g, '').trim(), address: addr(fromValue) };
+  const from = {
+    name: fromValue
+      .replace(/<[^>]*>/, '')
+      .replace(/"/g, '')
+      .trim(),
+    address: addr(fromValue),
+  };
   const parsedDate = Date.parse(get('date'));
   return {
     date: Number.isFinite(parsedDate) ? parsedDate : 0,

@@ -52,10 +52,14 @@ try {
     mbox: values.mbox,
     settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults },
   });
-  console.log(`Gmail emulator listening on ${emu.url} (${values.mbox ?? `${messages} generated messages per mailbox, seed "${values.seed}"`})`);
+  console.log(
+    `Gmail emulator listening on ${emu.url} (${values.mbox ?? `${messages} generated messages per mailbox, seed "${values.seed}"`})`,
+  );
   console.log(`  GMAIL_ROOT_URL=${emu.url}`);
   console.log(`  GMAIL_TOKEN_URL=${emu.tokenUrl}`);
-  console.log(`  credentials: client_id=${DEFAULT_CLIENT.clientId} client_secret=${DEFAULT_CLIENT.clientSecret} refresh_token=${DEFAULT_CLIENT.refreshToken}`);
+  console.log(
+    `  credentials: client_id=${DEFAULT_CLIENT.clientId} client_secret=${DEFAULT_CLIENT.clientSecret} refresh_token=${DEFAULT_CLIENT.refreshToken}`,
+  );
   const stop = () => void emu.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -17,9 +17,20 @@ export interface ParsedQuery {
 export class QueryError extends Error {}
 
 const SYSTEM_NAMES: Record<string, string> = {
-  inbox: 'INBOX', sent: 'SENT', draft: 'DRAFT', drafts: 'DRAFT', spam: 'SPAM', trash: 'TRASH', unread: 'UNREAD',
-  starred: 'STARRED', important: 'IMPORTANT', personal: 'CATEGORY_PERSONAL', social: 'CATEGORY_SOCIAL',
-  promotions: 'CATEGORY_PROMOTIONS', updates: 'CATEGORY_UPDATES', forums: 'CATEGORY_FORUMS',
+  inbox: 'INBOX',
+  sent: 'SENT',
+  draft: 'DRAFT',
+  drafts: 'DRAFT',
+  spam: 'SPAM',
+  trash: 'TRASH',
+  unread: 'UNREAD',
+  starred: 'STARRED',
+  important: 'IMPORTANT',
+  personal: 'CATEGORY_PERSONAL',
+  social: 'CATEGORY_SOCIAL',
+  promotions: 'CATEGORY_PROMOTIONS',
+  updates: 'CATEGORY_UPDATES',
+  forums: 'CATEGORY_FORUMS',
 };
 
 /** Resolves a label name or id as Gmail's search does (case-insensitive; "/" and " " may be written "-"). */

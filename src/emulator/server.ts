@@ -29,7 +29,11 @@ export interface EmulatorOptions {
   settings?: SettingsInput;
 }
 
-export const DEFAULT_CLIENT = { clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret', refreshToken: 'emulator-refresh-token' };
+export const DEFAULT_CLIENT = {
+  clientId: 'emulator-client-id',
+  clientSecret: 'emulator-client-secret',
+  refreshToken: 'emulator-refresh-token',
+};
 
 export interface RunningEmulator {
   url: string;
@@ -102,24 +106,40 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     limits.served('oauth.token');
     const fail = (error: string, description: string, status = 400) => send(res, status, { error, error_description: description });
     if (form.get('grant_type') !== 'refresh_token') return fail('unsupported_grant_type', 'Only refresh_token is supported');
-    if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret) return fail('invalid_client', 'The OAuth client was not found.', 401);
+    if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret)
+      return fail('invalid_client', 'The OAuth client was not found.', 401);
     const rt = form.get('refresh_token') ?? '';
     const grant = refreshTokens.get(rt);
     if (!grant || revoked.has(rt)) return fail('invalid_grant', 'Token has been expired or revoked.');
     const accessToken = `ya29.emu-${randomBytes(18).toString('base64url')}`;
     accessTokens.set(accessToken, { refreshToken: rt, grant, expiresAt: Date.now() + limits.settings.accessTokenTtl * 1000 });
-    send(res, 200, { access_token: accessToken, expires_in: limits.settings.accessTokenTtl, scope: 'https://www.googleapis.com/auth/gmail.readonly', token_type: 'Bearer' });
+    send(res, 200, {
+      access_token: accessToken,
+      expires_in: limits.settings.accessTokenTtl,
+      scope: 'https://www.googleapis.com/auth/gmail.readonly',
+      token_type: 'Bearer',
+    });
   }
 
   function authenticate(req: IncomingMessage, userId: string): string {
     const header = req.headers.authorization ?? '';
     const t = accessTokens.get(header.replace(/^Bearer\s+/i, ''));
     if (!t || t.expiresAt < Date.now() || revoked.has(t.refreshToken)) {
-      throw new HttpError(401, googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', 'authError', 'global', 'UNAUTHENTICATED'));
+      throw new HttpError(
+        401,
+        googleError(
+          401,
+          'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+          'authError',
+          'global',
+          'UNAUTHENTICATED',
+        ),
+      );
     }
     const user = userId === 'me' ? (t.grant === '*' ? owner : t.grant) : userId.toLowerCase();
     if (t.grant !== '*' && t.grant !== user) throw new HttpError(403, googleError(403, 'Delegation denied for ' + user, 'forbidden'));
-    if (!/^[^@\s]+@[^@\s]+$/.test(user)) throw new HttpError(400, googleError(400, 'Invalid user id specified in request/Delegation denied', 'invalidArgument'));
+    if (!/^[^@\s]+@[^@\s]+$/.test(user))
+      throw new HttpError(400, googleError(400, 'Invalid user id specified in request/Delegation denied', 'invalidArgument'));
     return user;
   }
 
@@ -146,7 +166,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const latency = limits.drawLatency();
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
       if (!limits.charge(user, method)) {
-        throw new HttpError(403, googleError(403, `User-rate limit exceeded. Retry after ${new Date(Date.now() + 1000).toISOString()}`, 'userRateLimitExceeded', 'usageLimits'));
+        throw new HttpError(
+          403,
+          googleError(
+            403,
+            `User-rate limit exceeded. Retry after ${new Date(Date.now() + 1000).toISOString()}`,
+            'userRateLimitExceeded',
+            'usageLimits',
+          ),
+        );
       }
       const fault = limits.drawFault(method);
       if (fault === 'drop') {
@@ -155,7 +183,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       }
       if (fault === 'error500') throw new HttpError(500, googleError(500, 'Backend Error', 'backendError'));
       if (fault === 'error503') throw new HttpError(503, googleError(503, 'The service is currently unavailable.', 'backendError'));
-      if (fault === 'error429') throw new HttpError(429, googleError(429, 'Too many concurrent requests for user', 'rateLimitExceeded', 'usageLimits'));
+      if (fault === 'error429')
+        throw new HttpError(429, googleError(429, 'Too many concurrent requests for user', 'rateLimitExceeded', 'usageLimits'));
       const body = serve(mailbox(user), method, rest, url);
       limits.served(method);
       if (fault === 'truncate') {
@@ -175,7 +204,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const q = url.searchParams;
     switch (method) {
       case 'getProfile':
-        return { emailAddress: mb.email, messagesTotal: mb.messagesTotal, threadsTotal: Math.round(mb.messagesTotal * 0.65), historyId: String(mb.historyId) };
+        return {
+          emailAddress: mb.email,
+          messagesTotal: mb.messagesTotal,
+          threadsTotal: Math.round(mb.messagesTotal * 0.65),
+          historyId: String(mb.historyId),
+        };
       case 'labels.list':
         return { labels: labelResources() };
       case 'labels.get': {
@@ -189,14 +223,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         const index = mb.indexOf(rest[1]!);
         if (index === undefined) throw new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
         const format = (q.get('format') ?? 'full') as Format;
-        if (!['minimal', 'metadata', 'full', 'raw'].includes(format)) throw new HttpError(400, googleError(400, `Invalid value at 'format' (${format})`, 'invalidArgument'));
+        if (!['minimal', 'metadata', 'full', 'raw'].includes(format))
+          throw new HttpError(400, googleError(400, `Invalid value at 'format' (${format})`, 'invalidArgument'));
         return messageResource(mb, mb.view(index)!, format, q.getAll('metadataHeaders'));
       }
       case 'messages.attachments.get': {
         const ref = parseAttachmentId(rest[3]!);
         const index = mb.indexOf(rest[1]!);
-        if (!ref || index === undefined || ref.messageId !== rest[1]) throw new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
-        const leaf = parseMime(mb.raw(index), { inlineLimit: INLINE_LIMIT, attachmentId: (p) => attachmentIdFor(rest[1]!, p) }).leaves.find((l) => l.partId === ref.partId);
+        if (!ref || index === undefined || ref.messageId !== rest[1])
+          throw new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
+        const leaf = parseMime(mb.raw(index), { inlineLimit: INLINE_LIMIT, attachmentId: (p) => attachmentIdFor(rest[1]!, p) }).leaves.find(
+          (l) => l.partId === ref.partId,
+        );
         if (!leaf) throw new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
         return { size: leaf.content.length, data: leaf.content.toString('base64url') };
       }
@@ -222,7 +260,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       throw e;
     }
     const labelIds = q.getAll('labelIds');
-    const includeSpamTrash = q.get('includeSpamTrash') === 'true' || query.mentionsSpamTrash || labelIds.some((l) => l === 'SPAM' || l === 'TRASH');
+    const includeSpamTrash =
+      q.get('includeSpamTrash') === 'true' || query.mentionsSpamTrash || labelIds.some((l) => l === 'SPAM' || l === 'TRASH');
     const token = q.get('pageToken');
     let start = mb.indexLimit - 1;
     if (token) {
@@ -251,7 +290,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     }
     const more = i >= Math.max(lo, 0);
     const filtered = query.predicates.length > 0 || labelIds.length > 0;
-    const estimate = filtered ? messages.length + (more ? Math.round((i - lo) * (messages.length / Math.max(start - i, 1))) : 0) : Math.max(0, mb.messagesTotal);
+    const estimate = filtered
+      ? messages.length + (more ? Math.round((i - lo) * (messages.length / Math.max(start - i, 1))) : 0)
+      : Math.max(0, mb.messagesTotal);
     return {
       ...(messages.length ? { messages } : {}),
       ...(more ? { nextPageToken: Buffer.from(`p${i}`).toString('base64url') } : {}),
@@ -268,7 +309,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const types = q.getAll('historyTypes');
     const labelId = q.get('labelId');
     const offset = q.get('pageToken') ? Number(Buffer.from(q.get('pageToken')!, 'base64url').toString()) : 0;
-    const keys = { messageAdded: 'messagesAdded', messageDeleted: 'messagesDeleted', labelAdded: 'labelsAdded', labelRemoved: 'labelsRemoved' } as const;
+    const keys = {
+      messageAdded: 'messagesAdded',
+      messageDeleted: 'messagesDeleted',
+      labelAdded: 'labelsAdded',
+      labelRemoved: 'labelsRemoved',
+    } as const;
     const wanted = types.length ? types.map((t) => keys[t as keyof typeof keys]).filter(Boolean) : Object.values(keys);
     const records = mb
       .historySince(start)
@@ -278,7 +324,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return out;
       })
       .filter((h) => wanted.some((k) => h[k] !== undefined))
-      .filter((h) => !labelId || wanted.some((k) => (h[k] as { message: { labelIds: string[] }; labelIds?: string[] }[] | undefined)?.some((e) => e.message.labelIds.includes(labelId) || e.labelIds?.includes(labelId))));
+      .filter(
+        (h) =>
+          !labelId ||
+          wanted.some((k) =>
+            (h[k] as { message: { labelIds: string[] }; labelIds?: string[] }[] | undefined)?.some(
+              (e) => e.message.labelIds.includes(labelId) || e.labelIds?.includes(labelId),
+            ),
+          ),
+      );
     const page = records.slice(offset, offset + max);
     const next = offset + max < records.length ? Buffer.from(String(offset + max)).toString('base64url') : undefined;
     return { ...(page.length ? { history: page } : {}), ...(next ? { nextPageToken: next } : {}), historyId: String(mb.historyId) };
@@ -302,7 +356,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return send(res, 200, limits.settings);
       case 'PATCH settings':
         try {
-          const s = limits.update((await body()) as SettingsInput);
+          const s = limits.update(await body());
           for (const mb of mailboxes.values()) mb.historyRetention = s.historyRetention;
           return send(res, 200, s);
         } catch (e) {
@@ -315,7 +369,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         limits.resetStats();
         return send(res, 200, { ok: true });
       case 'POST tokens/revoke': {
-        const rt = String((await body()).refresh_token ?? '');
+        const given = (await body()).refresh_token;
+        const rt = typeof given === 'string' ? given : '';
         revoked.add(rt);
         return send(res, 200, { revoked: rt });
       }
@@ -328,7 +383,17 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         for (let i = mb.indexLimit - 1; i >= 0; i--) {
           const v = mb.view(i);
           if (!v) continue;
-          const line = JSON.stringify({ id: v.id, threadId: v.threadId, internalDate: v.internalDate, labelIds: v.labelIds, from: v.from.address, to: v.to, subject: v.subject, hasAttachment: v.hasAttachment, sha256: mb.checksum(i) });
+          const line = JSON.stringify({
+            id: v.id,
+            threadId: v.threadId,
+            internalDate: v.internalDate,
+            labelIds: v.labelIds,
+            from: v.from.address,
+            to: v.to,
+            subject: v.subject,
+            hasAttachment: v.hasAttachment,
+            sha256: mb.checksum(i),
+          });
           if (!res.write(line + '\n')) await new Promise((r) => res.once('drain', r));
         }
         res.end();

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { google, type gmail_v1 } from 'googleapis';
+import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { z } from 'zod';
 import type { GmailConfig } from '../config.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
@@ -22,7 +22,8 @@ export function loadCredentials(file: string): GmailCredentials {
     throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const parsed = credentialsSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -54,15 +55,15 @@ export interface GmailApiOptions {
 
 /** Builds the googleapis client (its own retries off: see retry.ts) against config.rootUrl and config.tokenUrl. */
 export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions): GmailApi {
-  const auth = new google.auth.OAuth2({
+  const auth = new googleAuth.OAuth2({
     clientId: credentials.client_id,
     clientSecret: credentials.client_secret,
     endpoints: { oauth2TokenUrl: config.tokenUrl },
     // Refresh once on 401 (an access token revoked or expired early), then the error is permanent.
     forceRefreshOnFailure: true,
-  } as ConstructorParameters<typeof google.auth.OAuth2>[0]);
+  });
   auth.setCredentials({ refresh_token: credentials.refresh_token });
-  const gmail = google.gmail({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
+  const gmail = gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
   const budget = new QuotaBudget(config.quota.profile, config.quota.share);
   const call = async <T>(account: string, method: QuotaMethod, fn: () => Promise<T>): Promise<T> =>
     withRetry(

@@ -52,6 +52,9 @@ export function describeGmailError(err: unknown): string {
   const e = (err ?? {}) as ErrorLike;
   const status = e.response?.status ?? e.status;
   const data = e.response?.data as { error?: { message?: string } | string; error_description?: string } | undefined;
-  const detail = typeof data?.error === 'object' ? data.error.message : data?.error_description ?? (typeof data?.error === 'string' ? data.error : undefined);
+  const detail =
+    typeof data?.error === 'object'
+      ? data.error.message
+      : (data?.error_description ?? (typeof data?.error === 'string' ? data.error : undefined));
   return [status ? `HTTP ${status}` : undefined, detail ?? e.message].filter(Boolean).join(': ');
 }

@@ -47,17 +47,42 @@ export interface AttachmentRow {
 }
 
 const MESSAGE_COLUMNS: [string, string, string?][] = [
-  ['account', 'VARCHAR'], ['id', 'VARCHAR'], ['thread_id', 'VARCHAR'], ['history_id', 'BIGINT'],
-  ['internal_date', 'BIGINT', 'epoch_ms(s.internal_date)::TIMESTAMP'], ['label_ids', 'VARCHAR[]'], ['snippet', 'VARCHAR'],
-  ['size_estimate', 'BIGINT'], ['subject', 'VARCHAR'], ['from_address', 'VARCHAR'], ['from_name', 'VARCHAR'],
-  ['to_addresses', 'VARCHAR[]'], ['cc_addresses', 'VARCHAR[]'], ['message_id_header', 'VARCHAR'], ['in_reply_to', 'VARCHAR'],
-  ['references_header', 'VARCHAR'], ['date_header', 'VARCHAR'], ['body_text', 'VARCHAR'], ['body_html', 'VARCHAR'],
-  ['headers', 'STRUCT(name VARCHAR, value VARCHAR)[]'], ['raw', 'VARCHAR', 'from_base64(s.raw)'], ['format', 'VARCHAR'],
-  ['fetched_at', 'BIGINT', 'epoch_ms(s.fetched_at)::TIMESTAMP'], ['parse_error', 'VARCHAR'], ['extraction_id', 'VARCHAR'],
+  ['account', 'VARCHAR'],
+  ['id', 'VARCHAR'],
+  ['thread_id', 'VARCHAR'],
+  ['history_id', 'BIGINT'],
+  ['internal_date', 'BIGINT', 'epoch_ms(s.internal_date)::TIMESTAMP'],
+  ['label_ids', 'VARCHAR[]'],
+  ['snippet', 'VARCHAR'],
+  ['size_estimate', 'BIGINT'],
+  ['subject', 'VARCHAR'],
+  ['from_address', 'VARCHAR'],
+  ['from_name', 'VARCHAR'],
+  ['to_addresses', 'VARCHAR[]'],
+  ['cc_addresses', 'VARCHAR[]'],
+  ['message_id_header', 'VARCHAR'],
+  ['in_reply_to', 'VARCHAR'],
+  ['references_header', 'VARCHAR'],
+  ['date_header', 'VARCHAR'],
+  ['body_text', 'VARCHAR'],
+  ['body_html', 'VARCHAR'],
+  ['headers', 'STRUCT(name VARCHAR, value VARCHAR)[]'],
+  ['raw', 'VARCHAR', 'from_base64(s.raw)'],
+  ['format', 'VARCHAR'],
+  ['fetched_at', 'BIGINT', 'epoch_ms(s.fetched_at)::TIMESTAMP'],
+  ['parse_error', 'VARCHAR'],
+  ['extraction_id', 'VARCHAR'],
 ];
 const ATTACHMENT_COLUMNS: [string, string][] = [
-  ['account', 'VARCHAR'], ['message_id', 'VARCHAR'], ['part_id', 'VARCHAR'], ['filename', 'VARCHAR'], ['mime_type', 'VARCHAR'],
-  ['size', 'BIGINT'], ['attachment_id', 'VARCHAR'], ['content_id', 'VARCHAR'], ['disposition', 'VARCHAR'],
+  ['account', 'VARCHAR'],
+  ['message_id', 'VARCHAR'],
+  ['part_id', 'VARCHAR'],
+  ['filename', 'VARCHAR'],
+  ['mime_type', 'VARCHAR'],
+  ['size', 'BIGINT'],
+  ['attachment_id', 'VARCHAR'],
+  ['content_id', 'VARCHAR'],
+  ['disposition', 'VARCHAR'],
 ];
 
 function readJson(path: string, columns: [string, string, string?][]): string {
@@ -121,7 +146,9 @@ export async function persistStaged(lake: Lake, dir: string, checkpoint: Checkpo
   const notStored = (alias: string, idCol: string) =>
     `NOT EXISTS (SELECT 1 FROM lake.messages m WHERE m.account = ${account} AND m.id = ${alias}.${idCol})`;
   return lake.write(async (conn) => {
-    await conn.run(`INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a', 'message_id')}`);
+    await conn.run(
+      `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a', 'message_id')}`,
+    );
     const result = await conn.run(
       `INSERT INTO lake.messages SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')} FROM ${m} s WHERE ${notStored('s', 'id')}`,
     );
@@ -175,7 +202,10 @@ export async function resumableCheckpoint(lake: Lake, account: string, extractio
 }
 
 /** Appends a run record (started, completed, failed, canceled). */
-export async function recordRun(lake: Lake, r: { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string }): Promise<void> {
+export async function recordRun(
+  lake: Lake,
+  r: { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string },
+): Promise<void> {
   await lake.write(async (conn) => {
     await conn.run(`INSERT INTO lake.extraction_runs VALUES ($account, $key, $wf, $run, $event, $detail, now()::TIMESTAMP)`, {
       account: r.account,
@@ -193,7 +223,12 @@ export async function storeLabels(lake: Lake, account: string, labels: { id: str
   await lake.write(async (conn) => {
     await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
     for (const l of labels) {
-      await conn.run(`INSERT INTO lake.labels VALUES ($account, $id, $name, $type, now()::TIMESTAMP)`, { account, id: l.id, name: l.name, type: l.type });
+      await conn.run(`INSERT INTO lake.labels VALUES ($account, $id, $name, $type, now()::TIMESTAMP)`, {
+        account,
+        id: l.id,
+        name: l.name,
+        type: l.type,
+      });
     }
   });
 }

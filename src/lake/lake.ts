@@ -115,14 +115,15 @@ export class Lake {
   /** Rows of a read query as plain objects (BIGINT as number, TIMESTAMP as ISO string). */
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<T[]> {
     return this.withConnection(async (conn) => {
-      const reader = await conn.runAndReadAll(sql, params as never);
+      const reader = await conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJson() as T[];
     });
   }
 
   /** Merges small adjacent data files and removes the replaced ones (the lake's routine maintenance). */
   async compact(): Promise<{ filesBefore: number; filesAfter: number }> {
-    const files = async () => (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
+    const files = async () =>
+      (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
     const filesBefore = await files();
     await this.write(async (conn) => {
       await conn.run(`CALL ducklake_merge_adjacent_files('lake')`);

@@ -30,14 +30,22 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const uiPort = options.uiPort ?? 8233;
   mkdirSync(dirname(options.dbFile), { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--db-filename', options.dbFile,
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--ui-port', String(uiPort),
-    '--namespace', options.namespace ?? 'default',
-    '--search-attribute', `${ACCOUNT_SEARCH_ATTRIBUTE}=Keyword`,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    options.dbFile,
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--namespace',
+    options.namespace ?? 'default',
+    '--search-attribute',
+    `${ACCOUNT_SEARCH_ATTRIBUTE}=Keyword`,
+    '--log-level',
+    'warn',
   ];
   for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   const child = spawn(toolPath('temporal', 'TEMPORAL_CLI'), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -8,7 +8,12 @@ if (host !== '127.0.0.1' && host !== 'localhost') {
   console.error(`TEMPORAL_ADDRESS=${config.temporal.address} is not local; the stack starts a dev server on 127.0.0.1 only.`);
   process.exit(2);
 }
-const server = await startDevServer({ dbFile: `${config.dataDir}/temporal.db`, port: Number(port), uiPort: Number(new URL(config.temporal.uiUrl).port || 8233), logStream: process.stderr });
+const server = await startDevServer({
+  dbFile: `${config.dataDir}/temporal.db`,
+  port: Number(port),
+  uiPort: Number(new URL(config.temporal.uiUrl).port || 8233),
+  logStream: process.stderr,
+});
 console.log(`Temporal dev server: ${server.address} (namespace ${config.temporal.namespace}, SQLite ${config.dataDir}/temporal.db)`);
 console.log(`Temporal Web UI:     ${server.uiUrl}`);
 console.log('Ctrl-C stops it.');

@@ -144,7 +144,12 @@ function initialState(extractionKey: string): ExtractionState {
   };
 }
 
-function snapshot(request: ExtractionRequest, state: ExtractionState, phase: ExtractionPhase, status?: ExtractionStatus): ExtractionProgress {
+function snapshot(
+  request: ExtractionRequest,
+  state: ExtractionState,
+  phase: ExtractionPhase,
+  status?: ExtractionStatus,
+): ExtractionProgress {
   const c = state.counters;
   const total = Math.max(state.total, c.listed);
   const doneCount = c.persisted + c.skipped + c.failed;
@@ -204,7 +209,9 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   });
   setHandler(progressQuery, () => snapshot(request, state, phase));
   const event = (name: string, detail?: string) =>
-    CancellationScope.nonCancellable(() => recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }));
+    CancellationScope.nonCancellable(() =>
+      recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),
+    );
 
   try {
     if (!state.prepared) {
@@ -214,7 +221,14 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       if (prepared.resume) {
         const r = prepared.resume;
         state.pageToken = r.pageToken;
-        state.counters = { ...zero(), listed: r.listed, fetched: r.persisted, persisted: r.persisted, skipped: r.skipped, failed: r.failed };
+        state.counters = {
+          ...zero(),
+          listed: r.listed,
+          fetched: r.persisted,
+          persisted: r.persisted,
+          skipped: r.skipped,
+          failed: r.failed,
+        };
         state.committed = { ...state.counters, pageToken: r.pageToken };
         state.resumedFrom = r.persisted;
       }
@@ -258,7 +272,14 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
           if (type !== 'StagedBatchMissing' || attempt >= 3) throw err;
         }
       }
-      b.counts = { listed: b.counts.listed, fetched: fetched.fetched, persisted: fetched.fetched, skipped: fetched.skipped, failed: 0, malformed: fetched.malformed };
+      b.counts = {
+        listed: b.counts.listed,
+        fetched: fetched.fetched,
+        persisted: fetched.fetched,
+        skipped: fetched.skipped,
+        failed: 0,
+        malformed: fetched.malformed,
+      };
       state.counters.fetched += fetched.fetched;
       state.counters.persisted += fetched.fetched;
       state.counters.skipped += fetched.skipped;
@@ -287,7 +308,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       state.pageToken = page.nextPageToken ?? '';
       state.listingDone = !page.nextPageToken;
       state.counters.listed += ids.length;
-      if (pageToken === '' && (request.query || request.labelIds?.length)) state.total = request.maxMessages ? Math.min(request.maxMessages, page.resultSizeEstimate) : page.resultSizeEstimate;
+      if (pageToken === '' && (request.query || request.labelIds?.length))
+        state.total = request.maxMessages ? Math.min(request.maxMessages, page.resultSizeEstimate) : page.resultSizeEstimate;
       const b: InFlight = { seq: state.batchSeq++, pageToken, counts: { ...zero(), listed: ids.length }, done: false };
       if (ids.length === 0) {
         if (inflight.length === 0) state.committed.pageToken = state.pageToken;
@@ -326,7 +348,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     const cause = err instanceof ActivityFailure ? err.cause : err;
     const message = cause instanceof Error ? cause.message : String(cause);
     state.error = message;
-    const type = cause instanceof ApplicationFailure ? cause.type ?? 'ExtractionFailed' : 'ExtractionFailed';
+    const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ExtractionFailed') : 'ExtractionFailed';
     await event('failed', message);
     throw ApplicationFailure.nonRetryable(message, type, snapshot(request, state, phase, 'failed'));
   }

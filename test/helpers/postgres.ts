@@ -7,7 +7,15 @@ import { stopProcessGroup } from '../../src/stack/dev-server.js';
 import { freePort, waitFor } from './ports.js';
 
 function pgBinDir(): string {
-  const dirs = [process.env.PG_BINDIR, ...(existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse().map((v) => `/usr/lib/postgresql/${v}/bin`) : [])];
+  const dirs = [
+    process.env.PG_BINDIR,
+    ...(existsSync('/usr/lib/postgresql')
+      ? readdirSync('/usr/lib/postgresql')
+          .sort()
+          .reverse()
+          .map((v) => `/usr/lib/postgresql/${v}/bin`)
+      : []),
+  ];
   for (const d of dirs) if (d && existsSync(join(d, 'postgres')) && existsSync(join(d, 'initdb'))) return d;
   throw new Error('PostgreSQL server binaries not found: run `npm run provision` (installs Debian postgresql) or set PG_BINDIR');
 }
@@ -24,7 +32,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   const bin = pgBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-pg-'));
   const asRoot = process.getuid?.() === 0;
-  const run = (cmd: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
+  const run = (cmd: string, args: string[]) =>
+    (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
   if (asRoot) {
     const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString());
@@ -33,17 +42,24 @@ export async function startPostgres(): Promise<TestPostgres> {
   const data = join(dir, 'data');
   execFileSync(...run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']), { stdio: 'pipe' });
   const port = await freePort();
-  const child: ChildProcess = spawn(...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']), { stdio: 'ignore', detached: true });
+  const child: ChildProcess = spawn(
+    ...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']),
+    { stdio: 'ignore', detached: true },
+  );
   const connect = async (database: string) => {
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database });
     await c.connect();
     return c;
   };
-  await waitFor('postgres to accept connections', async () => {
-    const c = await connect('postgres');
-    await c.end();
-    return true;
-  }, 60_000);
+  await waitFor(
+    'postgres to accept connections',
+    async () => {
+      const c = await connect('postgres');
+      await c.end();
+      return true;
+    },
+    60_000,
+  );
   return {
     port,
     dsn: (db) => `host=127.0.0.1 port=${port} user=postgres dbname=${db}`,

@@ -7,7 +7,11 @@ import { DEFAULT_CLIENT, type EmulatorOptions, type RunningEmulator, startEmulat
 import { projectRoot } from '../../src/stack/tools.js';
 import { freePort } from './ports.js';
 
-export const credentials = { client_id: DEFAULT_CLIENT.clientId, client_secret: DEFAULT_CLIENT.clientSecret, refresh_token: DEFAULT_CLIENT.refreshToken };
+export const credentials = {
+  client_id: DEFAULT_CLIENT.clientId,
+  client_secret: DEFAULT_CLIENT.clientSecret,
+  refresh_token: DEFAULT_CLIENT.refreshToken,
+};
 
 /** A temporary data dir and a real Temporal dev server on free ports (one per test file). */
 export async function startTestTemporal(dynamicConfig: Record<string, unknown> = {}) {
@@ -38,7 +42,11 @@ export async function startTestTemporal(dynamicConfig: Record<string, unknown> =
 
 export type TestTemporal = Awaited<ReturnType<typeof startTestTemporal>>;
 
-export function testConfig(temporal: { address: string; dir: string }, emulator: RunningEmulator, env: Record<string, string> = {}): Config {
+export function testConfig(
+  temporal: { address: string; dir: string },
+  emulator: RunningEmulator,
+  env: Record<string, string> = {},
+): Config {
   return loadConfig({
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: `test-${Math.random().toString(36).slice(2, 8)}`,

@@ -15,7 +15,13 @@ export interface WorkerProcess {
 }
 
 /** Environment of a worker process configured like `npm run worker`. */
-export function workerEnv(dir: string, temporalAddress: string, taskQueue: string, emu: RunningEmulator, extra: Record<string, string> = {}) {
+export function workerEnv(
+  dir: string,
+  temporalAddress: string,
+  taskQueue: string,
+  emu: RunningEmulator,
+  extra: Record<string, string> = {},
+) {
   const credentialsFile = join(dir, 'credentials.json');
   writeFileSync(credentialsFile, JSON.stringify(credentials));
   return {
@@ -44,10 +50,14 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitFor('worker process ready', async () => {
-    if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-3000)}`);
-    return out.includes('worker ready');
-  }, 120_000);
+  await waitFor(
+    'worker process ready',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-3000)}`);
+      return out.includes('worker ready');
+    },
+    120_000,
+  );
   return {
     child,
     output: () => out,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { google, type gmail_v1 } from 'googleapis';
+import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { parseMime } from '../../src/mime/parse.js';
 import { attachmentIdFor, INLINE_LIMIT } from '../../src/emulator/gmail-responses.js';
 import { DEFAULT_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
@@ -8,9 +8,14 @@ import { manifest, type ManifestEntry } from '../helpers/verify.js';
 
 /** The unmodified googleapis client with a real OAuth2 refresh-token flow against the emulator. */
 function gmailClient(emu: RunningEmulator, refreshToken = DEFAULT_CLIENT.refreshToken) {
-  const auth = new google.auth.OAuth2({ clientId: DEFAULT_CLIENT.clientId, clientSecret: DEFAULT_CLIENT.clientSecret, endpoints: { oauth2TokenUrl: emu.tokenUrl } } as never);
+  const auth = new googleAuth.OAuth2({
+    clientId: DEFAULT_CLIENT.clientId,
+    clientSecret: DEFAULT_CLIENT.clientSecret,
+    endpoints: { oauth2TokenUrl: emu.tokenUrl },
+    forceRefreshOnFailure: true,
+  });
   auth.setCredentials({ refresh_token: refreshToken });
-  return { auth, gmail: google.gmail({ version: 'v1', auth, rootUrl: emu.url, retry: false }) };
+  return { auth, gmail: gmailApi({ version: 'v1', auth, rootUrl: emu.url, retry: false }) };
 }
 
 async function listAll(gmail: gmail_v1.Gmail, params: gmail_v1.Params$Resource$Users$Messages$List = {}): Promise<string[]> {
@@ -42,14 +47,23 @@ describe('a 400-message mailbox through googleapis', () => {
 
   test('list pages cover the manifest exactly, newest first; getProfile agrees', async () => {
     const ids = await listAll(gmail, { includeSpamTrash: true, maxResults: 37 });
-    assert.deepEqual(ids, truth.map((e) => e.id));
+    assert.deepEqual(
+      ids,
+      truth.map((e) => e.id),
+    );
     const dates = truth.map((e) => e.internalDate);
-    assert.deepEqual(dates, [...dates].sort((a, b) => b - a));
+    assert.deepEqual(
+      dates,
+      [...dates].sort((a, b) => b - a),
+    );
     const profile = await gmail.users.getProfile({ userId: 'me' });
     assert.equal(profile.data.messagesTotal, 400);
     assert.equal(profile.data.emailAddress, 'user@example.com');
     const defaultList = await listAll(gmail);
-    assert.deepEqual(defaultList, truth.filter((e) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH')).map((e) => e.id));
+    assert.deepEqual(
+      defaultList,
+      truth.filter((e) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH')).map((e) => e.id),
+    );
   });
 
   test('every message in every format; full agrees with raw; raw matches the manifest checksum; attachments fetchable', async () => {
@@ -57,7 +71,14 @@ describe('a 400-message mailbox through googleapis', () => {
     let attachments = 0;
     for (const e of truth) {
       const [minimal, metadata, full, raw] = await Promise.all(
-        (['minimal', 'metadata', 'full', 'raw'] as const).map((format) => gmail.users.messages.get({ userId: 'me', id: e.id, format, metadataHeaders: format === 'metadata' ? ['Subject', 'From'] : undefined })),
+        (['minimal', 'metadata', 'full', 'raw'] as const).map((format) =>
+          gmail.users.messages.get({
+            userId: 'me',
+            id: e.id,
+            format,
+            metadataHeaders: format === 'metadata' ? ['Subject', 'From'] : undefined,
+          }),
+        ),
       );
       const bytes = Buffer.from(raw!.data.raw!, 'base64url');
       assert.equal(createHash('sha256').update(bytes).digest('hex'), e.sha256);
@@ -99,7 +120,10 @@ describe('a 400-message mailbox through googleapis', () => {
       assert.ok(want.length > 0, `${q} selects something`);
       assert.deepEqual(got, want, q);
     }
-    assert.deepEqual(await listAll(gmail, { q: 'in:spam' }), truth.filter((e) => e.labelIds.includes('SPAM')).map((e) => e.id));
+    assert.deepEqual(
+      await listAll(gmail, { q: 'in:spam' }),
+      truth.filter((e) => e.labelIds.includes('SPAM')).map((e) => e.id),
+    );
     await assert.rejects(gmail.users.messages.list({ userId: 'me', q: 'bogus:thing' }), (e: { status?: number }) => e.status === 400);
   });
 
@@ -112,9 +136,18 @@ describe('a 400-message mailbox through googleapis', () => {
     const h = await gmail.users.history.list({ userId: 'me', startHistoryId: start });
     const records = h.data.history ?? [];
     assert.equal(records.length, 4);
-    assert.deepEqual(records.flatMap((r) => (r.messagesAdded ?? []).map((a) => a.message!.id)), added.messages.map((m) => m.id));
-    assert.deepEqual(records.flatMap((r) => (r.messagesDeleted ?? []).map((a) => a.message!.id)), [victim]);
-    assert.deepEqual(records.flatMap((r) => r.labelsAdded ?? []).map((l) => l.labelIds), [['STARRED']]);
+    assert.deepEqual(
+      records.flatMap((r) => (r.messagesAdded ?? []).map((a) => a.message!.id)),
+      added.messages.map((m) => m.id),
+    );
+    assert.deepEqual(
+      records.flatMap((r) => (r.messagesDeleted ?? []).map((a) => a.message!.id)),
+      [victim],
+    );
+    assert.deepEqual(
+      records.flatMap((r) => r.labelsAdded ?? []).map((l) => l.labelIds),
+      [['STARRED']],
+    );
     const onlyAdds = await gmail.users.history.list({ userId: 'me', startHistoryId: start, historyTypes: ['messageAdded'] });
     assert.equal(onlyAdds.data.history?.length, 2);
     const ids = await listAll(gmail, { includeSpamTrash: true });
@@ -141,6 +174,9 @@ describe('OAuth token endpoint drives google-auth-library as Google does', () =>
       await control(emu, 'POST', 'tokens/expire');
       const expired = await fetch(`${emu.url}gmail/v1/users/me/profile`, { headers: { authorization: `Bearer ${first.token}` } });
       assert.equal(expired.status, 401);
+      const refreshed = await gmail.users.getProfile({ userId: 'me' });
+      assert.equal(refreshed.status, 200, 'a 401 on an expired token is followed by one refresh');
+      assert.notEqual((await auth.getAccessToken()).token, first.token);
       await control(emu, 'POST', 'tokens/revoke', { refresh_token: DEFAULT_CLIENT.refreshToken });
       const again = gmailClient(emu);
       await assert.rejects(again.gmail.users.getProfile({ userId: 'me' }), /invalid_grant/);
@@ -159,7 +195,9 @@ describe('quotas and faults', () => {
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (Date.now() < end) {
-          const r = await fetch(`${emu.url}gmail/v1/users/me/messages/${id}?format=minimal`, { headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
+          const r = await fetch(`${emu.url}gmail/v1/users/me/messages/${id}?format=minimal`, {
+            headers: { authorization: `Bearer ${token}` },
+          }).catch(() => undefined);
           const key = r ? String(r.status) : 'dropped';
           if (r) await r.arrayBuffer().catch(() => undefined);
           counts[key] = (counts[key] ?? 0) + 1;
@@ -176,7 +214,9 @@ describe('quotas and faults', () => {
       const rate = (counts['200'] ?? 0) / 3;
       assert.ok(rate >= 45 && rate <= 60, `served ${rate}/s (legacy ceiling 50/s)`);
       assert.ok((counts['403'] ?? 0) > 0);
-      const r = await fetch(`${emu.url}gmail/v1/users/me/profile`, { headers: { authorization: `Bearer ${(await gmailClient(emu).auth.getAccessToken()).token}` } });
+      const r = await fetch(`${emu.url}gmail/v1/users/me/profile`, {
+        headers: { authorization: `Bearer ${(await gmailClient(emu).auth.getAccessToken()).token}` },
+      });
       const body = (await r.json()) as { error?: { errors: { reason: string }[] } };
       if (r.status === 403) assert.equal(body.error!.errors[0]!.reason, 'userRateLimitExceeded');
     } finally {
@@ -235,7 +275,9 @@ describe('scale', () => {
       } while (pageToken);
       clearInterval(sample);
       const mb = (n: number) => Math.round(n / 2 ** 20);
-      t.diagnostic(`listed ${count} ids in ${((Date.now() - t0) / 1000).toFixed(1)} s; RSS start ${mb(startRss)} MB, at 100k ${mb(rssAt100k)} MB, peak ${mb(peak)} MB`);
+      t.diagnostic(
+        `listed ${count} ids in ${((Date.now() - t0) / 1000).toFixed(1)} s; RSS start ${mb(startRss)} MB, at 100k ${mb(rssAt100k)} MB, peak ${mb(peak)} MB`,
+      );
       assert.equal(count, 1_000_000);
       assert.ok(peak - rssAt100k < 150 * 2 ** 20, 'memory stays flat from 100k to 1M listed ids');
     } finally {

@@ -21,20 +21,31 @@ before(async () => {
 after(async () => temporal.stop());
 
 async function api<T = unknown>(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(p.url + path, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(p.url + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
 const status = (p: Pipeline, id: string) => api<ExtractionProgress>(p, 'GET', `/extract/${id}`).then((r) => r.body);
 const until = (p: Pipeline, id: string, what: string, pred: (s: ExtractionProgress) => boolean, timeoutMs = 180_000) =>
-  waitFor(what, async () => {
-    const s = await status(p, id);
-    return pred(s) ? s : undefined;
-  }, timeoutMs, 250);
+  waitFor(
+    what,
+    async () => {
+      const s = await status(p, id);
+      return pred(s) ? s : undefined;
+    },
+    timeoutMs,
+    250,
+  );
 
 /** The real `temporal` CLI binary (async: the worker shares this process's event loop). */
 async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], { encoding: 'utf8' });
+  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], {
+    encoding: 'utf8',
+  });
   return stdout;
 }
 
@@ -42,7 +53,10 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
   let emu: RunningEmulator;
   let p: Pipeline;
   before(async () => {
-    emu = await startTestEmulator({ messages: 3000, settings: { faults: { error500: 0.04, error503: 0.02, error429: 0.02, drop: 0.01, truncate: 0.01 } } });
+    emu = await startTestEmulator({
+      messages: 3000,
+      settings: { faults: { error500: 0.04, error503: 0.02, error429: 0.02, drop: 0.01, truncate: 0.01 } },
+    });
     p = await startPipeline(testConfig(temporal, emu), credentials);
   });
   after(async () => {
@@ -51,7 +65,11 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
   });
 
   test('lake rows equal the emulator manifest, no duplicates, raw bytes identical, malformed rows flagged', async () => {
-    const started = await api<{ id: string; runId: string; statusUrl: string }>(p, 'POST', '/extract', { account: OWNER, format: 'raw', batchSize: 100 });
+    const started = await api<{ id: string; runId: string; statusUrl: string }>(p, 'POST', '/extract', {
+      account: OWNER,
+      format: 'raw',
+      batchSize: 100,
+    });
     assert.equal(started.status, 202);
     assert.equal(started.body.id, 'gmail-extract-user@example.com');
     const again = await api<{ id: string; created: boolean }>(p, 'POST', '/extract', { account: OWNER, format: 'raw' });
@@ -74,10 +92,19 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
 
     // Malformed messages, known independently from the generator, are stored with a parse error.
     const gen = new GeneratedMailbox(`test:${OWNER}`, 3000, OWNER);
-    const malformed = truth.map((e) => parseInt(e.id.slice(8), 16)).filter((i) => gen.meta(i).kind === 'malformed').map((i) => gen.meta(i).id);
+    const malformed = truth
+      .map((e) => parseInt(e.id.slice(8), 16))
+      .filter((i) => gen.meta(i).kind === 'malformed')
+      .map((i) => gen.meta(i).id);
     assert.ok(malformed.length > 20);
-    const flagged = new Set((await p.lake.query<{ id: string }>(`SELECT id FROM lake.messages WHERE parse_error IS NOT NULL`)).map((r) => r.id));
-    assert.deepEqual(malformed.filter((id) => !flagged.has(id)), [], 'every malformed message is stored and flagged');
+    const flagged = new Set(
+      (await p.lake.query<{ id: string }>(`SELECT id FROM lake.messages WHERE parse_error IS NOT NULL`)).map((r) => r.id),
+    );
+    assert.deepEqual(
+      malformed.filter((id) => !flagged.has(id)),
+      [],
+      'every malformed message is stored and flagged',
+    );
 
     // Continue-as-new chained several runs; no run's history holds a large payload (no message content).
     assert.ok(done.runs > 1, `expected several runs, got ${done.runs}`);
@@ -122,7 +149,9 @@ describe('pause, resume and cancel from the temporal CLI and the HTTP API', () =
     const frozen = (await status(p, id)).progress.persisted;
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal((await status(p, id)).progress.persisted, frozen, 'no progress while paused');
-    const viaCli = JSON.parse(await cli(['workflow', 'query', '--workflow-id', id, '--name', 'progress', '-o', 'json'])) as { queryResult: ExtractionProgress[] };
+    const viaCli = JSON.parse(await cli(['workflow', 'query', '--workflow-id', id, '--name', 'progress', '-o', 'json'])) as {
+      queryResult: ExtractionProgress[];
+    };
     assert.equal(viaCli.queryResult[0]!.status, 'paused');
 
     assert.equal((await api(p, 'POST', `/extract/${id}/resume`)).status, 202);
@@ -160,7 +189,10 @@ describe('revoked credentials', () => {
     try {
       const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account: 'revoked@example.com', batchSize: 50 });
       await until(p, body.id, 'some progress', (s) => s.progress.persisted >= 100);
-      await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: credentials.refresh_token }) });
+      await fetch(`${emu.url}_emulator/tokens/revoke`, {
+        method: 'POST',
+        body: JSON.stringify({ refresh_token: credentials.refresh_token }),
+      });
       const revokedAt = Date.now();
       const failed = await until(p, body.id, 'failure', (s) => s.status !== 'running', 30_000);
       assert.equal(failed.status, 'failed');

@@ -25,7 +25,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const lakeEnv = (extra: Record<string, string>) => ({ DATA_DIR: join(dir, Math.random().toString(36).slice(2)), DUCKDB_EXTENSION_DIR: join(projectRoot, '.tools/duckdb-extensions'), ...extra });
+const lakeEnv = (extra: Record<string, string>) => ({
+  DATA_DIR: join(dir, Math.random().toString(36).slice(2)),
+  DUCKDB_EXTENSION_DIR: join(projectRoot, '.tools/duckdb-extensions'),
+  ...extra,
+});
 
 async function writeAndRead(env: Record<string, string>) {
   const config = loadConfig(lakeEnv(env)).lake;
@@ -49,7 +53,9 @@ describe('DuckLake smoke', () => {
 
   test('PostgreSQL catalog: written, reopened, read; metadata lives in PostgreSQL', async () => {
     await postgres.createDatabase('smoke');
-    assert.deepEqual(await writeAndRead({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('smoke') }), [{ id: 'INBOX', name: 'Inbox' }]);
+    assert.deepEqual(await writeAndRead({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('smoke') }), [
+      { id: 'INBOX', name: 'Inbox' },
+    ]);
     const c = new pg.Client({ host: '127.0.0.1', port: postgres.port, user: 'postgres', database: 'smoke' });
     await c.connect();
     const r = await c.query(`SELECT count(*)::int AS n FROM ducklake_snapshot`);
@@ -58,7 +64,14 @@ describe('DuckLake smoke', () => {
   });
 
   test('an invalid catalog fails with a LakeError naming the catalog', async () => {
-    await assert.rejects(Lake.open(loadConfig(lakeEnv({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: `host=127.0.0.1 port=${postgres.port} user=postgres dbname=missing_db` })).lake), /cannot open the lake \(postgres catalog\)/);
+    await assert.rejects(
+      Lake.open(
+        loadConfig(
+          lakeEnv({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: `host=127.0.0.1 port=${postgres.port} user=postgres dbname=missing_db` }),
+        ).lake,
+      ),
+      /cannot open the lake \(postgres catalog\)/,
+    );
   });
 });
 
@@ -80,18 +93,30 @@ describe('extraction into a PostgreSQL-catalog lake', () => {
 
   test('with 10% faults the lake equals the manifest, without duplicates', async () => {
     const account = 'pg@example.com';
-    const res = await fetch(`${p.url}/extract`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account, batchSize: 100 }) });
+    const res = await fetch(`${p.url}/extract`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account, batchSize: 100 }),
+    });
     const { id } = (await res.json()) as { id: string };
-    const done = await waitFor('completion', async () => {
-      const s = (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string };
-      return s.status !== 'running' ? s : undefined;
-    }, 180_000, 300);
+    const done = await waitFor(
+      'completion',
+      async () => {
+        const s = (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string };
+        return s.status !== 'running' ? s : undefined;
+      },
+      180_000,
+      300,
+    );
     assert.equal(done.status, 'completed');
     const truth = listable(await manifest(emu, account));
     const rows = await lakeRows(p.lake, account);
     assert.equal(rows.rows, truth.length);
     assert.equal(rows.distinct, rows.rows);
-    const withBodies = await p.lake.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $a AND (body_text IS NOT NULL OR body_html IS NOT NULL)`, { a: account });
+    const withBodies = await p.lake.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $a AND (body_text IS NOT NULL OR body_html IS NOT NULL)`,
+      { a: account },
+    );
     assert.ok(withBodies[0]!.n > truth.length * 0.9, 'bodies parsed from format=full');
   });
 });

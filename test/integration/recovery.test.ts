@@ -29,16 +29,29 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
   const env = workerEnv(temporal.dir, temporal.address, 'recovery', emu, { GMAIL_FETCH_CONCURRENCY: '4' });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
-  const app = createApp({ extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20 }), readiness: {}, logger: createLogger('silent') });
+  const app = createApp({
+    extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20 }),
+    readiness: {},
+    logger: createLogger('silent'),
+  });
   const get = async (id: string) => (await (await app.request(`/extract/${id}`)).json()) as ExtractionProgress;
   const until = (id: string, what: string, pred: (s: ExtractionProgress) => boolean) =>
-    waitFor(what, async () => {
-      const s = await get(id);
-      return pred(s) ? s : undefined;
-    }, 240_000, 300);
+    waitFor(
+      what,
+      async () => {
+        const s = await get(id);
+        return pred(s) ? s : undefined;
+      },
+      240_000,
+      300,
+    );
 
   let worker = await startWorkerProcess(env);
-  const res = await app.request('/extract', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ account, batchSize: 50 }) });
+  const res = await app.request('/extract', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ account, batchSize: 50 }),
+  });
   assert.equal(res.status, 202);
   const { id } = (await res.json()) as { id: string };
 
@@ -63,7 +76,9 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
   const truth = listable(await manifest(emu, account));
   const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
   const gets = stats.methods['messages.get']?.served ?? 0;
-  t.diagnostic(`messages.get served ${gets} for ${truth.length} messages: ${gets - truth.length} fetched twice (crash at ${beforeKill.progress.persisted}, ${statsAtKill.methods['messages.get']?.served} gets by then)`);
+  t.diagnostic(
+    `messages.get served ${gets} for ${truth.length} messages: ${gets - truth.length} fetched twice (crash at ${beforeKill.progress.persisted}, ${statsAtKill.methods['messages.get']?.served} gets by then)`,
+  );
 
   const lake = await Lake.open(loadConfig(env).lake);
   try {
@@ -71,7 +86,10 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
     assert.equal(rows.rows, truth.length);
     assert.equal(rows.distinct, rows.rows, 'no duplicates after crash and restart');
     assert.deepEqual([...rows.ids].sort(), truth.map((e) => e.id).sort());
-    const reruns = await lake.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM lake.extraction_batches WHERE account = $a AND inserted = 0`, { a: account });
+    const reruns = await lake.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM lake.extraction_batches WHERE account = $a AND inserted = 0`,
+      { a: account },
+    );
     t.diagnostic(`batches re-run with nothing to insert: ${reruns[0]?.n}`);
   } finally {
     lake.close();

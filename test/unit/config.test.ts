@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+test('defaults: local DuckDB catalog under ./data, legacy quota, gmail-extract task queue', () => {
+  const c = loadConfig({});
+  assert.equal(c.temporal.taskQueue, 'gmail-extract');
+  assert.equal(c.lake.catalog, 'duckdb');
+  assert.match(c.lake.catalogPath, /data\/lake\.ducklake$/);
+  assert.match(c.lake.dataPath, /data\/lake-files\/$/);
+  assert.equal(c.gmail.quota.profile, 'legacy');
+});
+
+test('invalid values fail at start naming each variable', () => {
+  assert.throws(
+    () => loadConfig({ API_PORT: 'http', GMAIL_QUOTA_PROFILE: 'fast', LAKE_ENCRYPTED: 'yes' }),
+    (e: Error) => {
+      assert.ok(e instanceof ConfigError);
+      for (const name of ['API_PORT', 'GMAIL_QUOTA_PROFILE', 'LAKE_ENCRYPTED']) assert.match(e.message, new RegExp(name));
+      return true;
+    },
+  );
+});
+
+test('a PostgreSQL catalog needs its DSN; s3 data paths are kept as URLs', () => {
+  assert.throws(() => loadConfig({ LAKE_CATALOG: 'postgres' }), /LAKE_PG_DSN/);
+  const c = loadConfig({
+    LAKE_CATALOG: 'postgres',
+    LAKE_PG_DSN: 'host=db dbname=lake',
+    LAKE_DATA_PATH: 's3://bucket/lake/',
+    LAKE_ENCRYPTED: 'true',
+  });
+  assert.equal(c.lake.dataPath, 's3://bucket/lake/');
+  assert.equal(c.lake.encrypted, true);
+});

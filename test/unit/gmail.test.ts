@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { QuotaBudget } from '../../src/gmail/budget.js';
+import { classifyGmailError } from '../../src/gmail/errors.js';
+import { withRetry } from '../../src/gmail/retry.js';
+
+const httpError = (status: number, reason?: string, error?: string) =>
+  Object.assign(new Error(`HTTP ${status}`), {
+    response: { status, data: error ? { error } : { error: { code: status, errors: reason ? [{ reason }] : [] } } },
+  });
+
+test('errors are classified once: rate limits and 5xx transient, auth and bad requests permanent', () => {
+  assert.equal(classifyGmailError(httpError(429)), 'transient');
+  assert.equal(classifyGmailError(httpError(403, 'userRateLimitExceeded')), 'transient');
+  assert.equal(classifyGmailError(httpError(403, 'rateLimitExceeded')), 'transient');
+  assert.equal(classifyGmailError(httpError(403, 'forbidden')), 'permission');
+  assert.equal(classifyGmailError(httpError(500, 'backendError')), 'transient');
+  assert.equal(classifyGmailError(httpError(503)), 'transient');
+  assert.equal(classifyGmailError(httpError(401)), 'auth');
+  assert.equal(classifyGmailError(httpError(400, undefined, 'invalid_grant')), 'auth');
+  assert.equal(classifyGmailError(httpError(400, 'invalidArgument')), 'invalidRequest');
+  assert.equal(classifyGmailError(httpError(404)), 'notFound');
+  assert.equal(classifyGmailError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 'transient');
+});
+
+test('withRetry retries transient errors only, up to the attempt limit', async () => {
+  let calls = 0;
+  const ok = await withRetry(async () => (++calls < 3 ? Promise.reject(httpError(503)) : 'done'), { attempts: 5, baseDelayMs: 1 });
+  assert.equal(ok, 'done');
+  assert.equal(calls, 3);
+  calls = 0;
+  await assert.rejects(withRetry(async () => (calls++, Promise.reject(httpError(401))), { attempts: 5, baseDelayMs: 1 }));
+  assert.equal(calls, 1, 'permanent errors are not retried');
+  calls = 0;
+  await assert.rejects(withRetry(async () => (calls++, Promise.reject(httpError(429))), { attempts: 4, baseDelayMs: 1 }));
+  assert.equal(calls, 4);
+});
+
+test('quota budget spends at share × the profile rate and never more than one window allows', async () => {
+  // legacy × 0.9 = 225 units/s; capacity (1 − 0.9) × 250 = 25 units = 5 gets, then one 5-unit get every 22 ms.
+  const budget = new QuotaBudget('legacy', 0.9);
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) await budget.take('u', 'get');
+  const waited = performance.now() - t0;
+  assert.ok(waited >= 100, `5 gets past the burst must wait ≥ 5 × 22 ms, waited ${waited.toFixed(0)} ms`);
+  assert.equal(budget.cost('history'), 2);
+  const off = new QuotaBudget('off', 1);
+  const t1 = performance.now();
+  for (let i = 0; i < 1000; i++) await off.take('u', 'get');
+  assert.ok(performance.now() - t1 < 100);
+});
