@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
@@ -20,12 +20,25 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
+let runtimeInstalled = false;
+/** Temporal's own SDK logs at WARN unless debugging (its INFO lines drown the JSON logs). Once per process. */
+function installTemporalRuntime(level: string): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN') });
+  } catch {
+    /* a runtime already exists (e.g. created by a test harness): keep it */
+  }
+}
+
 /**
  * The composition root: one process with the lake, a worker and the HTTP API (a DuckDB-file catalog admits one
  * writer process, so API readiness checks and activities share this process's lake).
  */
 export async function startPipeline(config: Config, credentials: GmailCredentials, opts: { api?: boolean } = {}): Promise<Pipeline> {
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
+  installTemporalRuntime(config.logLevel);
   const lake = await Lake.open(config.lake);
   const gmail = createGmailApi({ config: config.gmail, credentials });
   const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });

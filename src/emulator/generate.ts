@@ -235,11 +235,12 @@ export class GeneratedMailbox {
       const first = pick(r, FIRST);
       const last = pick(r, LAST);
       const domain = pick(r, DOMAINS);
-      const local =
-        `${first}.${last}`
+      const ascii = (w: string) =>
+        w
           .normalize('NFD')
-          .replace(/[^\x21-\x7e]/g, '')
-          .toLowerCase() || `user${intBetween(r, 1, 99)}`;
+          .replace(/[^a-zA-Z]/g, '')
+          .toLowerCase();
+      const local = [ascii(first), ascii(last)].filter(Boolean).join('.') || `user${intBetween(r, 1, 99)}`;
       return { name: `${first} ${last}`, address: `${local}@${domain}` };
     };
     const other = person();

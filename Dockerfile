@@ -1,0 +1,14 @@
+# The pipeline image (API + worker). Extensions come from DuckDB's repository at build time (internet required).
+FROM node:20.20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY sql ./sql
+COPY scripts/install-extensions.mjs ./scripts/
+ENV DUCKDB_EXTENSION_DIR=/app/.tools/duckdb-extensions
+RUN node scripts/install-extensions.mjs ducklake postgres_scanner httpfs
+USER node
+EXPOSE 3000
+CMD ["npx", "tsx", "src/main.ts"]

@@ -1,0 +1,142 @@
+/**
+ * `npm run demo`: the whole product on the embedded default. Starts (or reuses) the Temporal dev server with its Web UI,
+ * the Gmail emulator with a sample mailbox, a worker and the API; starts an extraction over HTTP; shows live progress;
+ * then answers a few SQL questions from the lake. `--keep` leaves everything running until Ctrl-C.
+ * Options: --messages N (default 3000), --quota off|legacy|2026 (default off), --format full|raw|metadata|minimal.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Connection } from '@temporalio/client';
+import cliProgress from 'cli-progress';
+import { loadConfig } from '../src/config.js';
+import { DEFAULT_CLIENT, startEmulator } from '../src/emulator/server.js';
+import { startPipeline } from '../src/pipeline.js';
+import { type DevServer, startDevServer } from '../src/stack/dev-server.js';
+import type { ExtractionProgress } from '../src/workflows/extraction.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '3000' },
+    quota: { type: 'string', default: 'off' },
+    format: { type: 'string', default: 'full' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const messages = Number(values.messages);
+if (!Number.isInteger(messages) || messages < 1) throw new Error(`--messages must be a positive whole number, got ${values.messages}`);
+if (!['off', 'legacy', '2026'].includes(values.quota)) throw new Error(`--quota must be off, legacy or 2026, got ${values.quota}`);
+
+const dataDir = process.env.DATA_DIR ?? 'data/demo';
+mkdirSync(dataDir, { recursive: true });
+const emulator = await startEmulator({ seed: 'demo', messages, settings: { quota: values.quota as 'off' } });
+const credentialsFile = `${dataDir}/emulator-credentials.json`;
+writeFileSync(
+  credentialsFile,
+  JSON.stringify(
+    { client_id: DEFAULT_CLIENT.clientId, client_secret: DEFAULT_CLIENT.clientSecret, refresh_token: DEFAULT_CLIENT.refreshToken },
+    null,
+    2,
+  ),
+);
+const config = loadConfig({
+  ...process.env,
+  DATA_DIR: dataDir,
+  GMAIL_ROOT_URL: emulator.url,
+  GMAIL_TOKEN_URL: emulator.tokenUrl,
+  GMAIL_CREDENTIALS_FILE: credentialsFile,
+  GMAIL_QUOTA_PROFILE: values.quota,
+  API_PORT: process.env.API_PORT ?? '0',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+});
+
+let devServer: DevServer | undefined;
+try {
+  const c = await Connection.connect({ address: config.temporal.address, connectTimeout: 1000 });
+  await c.close();
+  console.log(`Using the Temporal server already running at ${config.temporal.address}`);
+} catch {
+  devServer = await startDevServer({
+    dbFile: `${config.dataDir}/temporal.db`,
+    port: Number(config.temporal.address.split(':')[1]),
+    uiPort: Number(new URL(config.temporal.uiUrl).port),
+  });
+  console.log(`Started the Temporal dev server at ${devServer.address} (Web UI ${devServer.uiUrl})`);
+}
+const pipeline = await startPipeline(config, {
+  client_id: DEFAULT_CLIENT.clientId,
+  client_secret: DEFAULT_CLIENT.clientSecret,
+  refresh_token: DEFAULT_CLIENT.refreshToken,
+});
+console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)\n`);
+
+const account = 'user@example.com';
+const res = await fetch(`${pipeline.url}/extract`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ account, format: values.format }),
+});
+const started = (await res.json()) as { id: string; statusUrl: string };
+console.log(`POST /extract → ${res.status} ${JSON.stringify(started)}`);
+
+const bar = new cliProgress.SingleBar(
+  {
+    format: ' {bar} {percentage}% | {value}/{total} messages | {rate} msg/s | ETA {eta_s}s | {phase}',
+    hideCursor: true,
+    noTTYOutput: true,
+    notTTYSchedule: 2000,
+  },
+  cliProgress.Presets.shades_classic,
+);
+bar.start(1, 0, { rate: 0, phase: 'preparing', eta_s: '?' });
+let status: ExtractionProgress;
+for (;;) {
+  status = (await (await fetch(`${pipeline.url}${started.statusUrl}`)).json()) as ExtractionProgress;
+  const done = status.progress.persisted + status.progress.skipped;
+  bar.setTotal(Math.max(status.progress.total, 1));
+  bar.update(done, { rate: status.ratePerSecond, phase: status.phase, eta_s: status.etaSeconds ?? '?' });
+  if (status.status !== 'running' && status.status !== 'paused') break;
+  await new Promise((r) => setTimeout(r, 500));
+}
+bar.stop();
+console.log(
+  `\nExtraction ${status.status}: ${status.progress.persisted} persisted, ${status.progress.skipped} skipped, ${status.progress.malformed} malformed (stored with parse_error), ${status.runs} workflow run(s)${status.error ? `, error: ${status.error}` : ''}\n`,
+);
+
+const show = async (title: string, sql: string) => {
+  console.log(`-- ${title}`);
+  console.table(await pipeline.lake.query(sql));
+};
+await show(
+  'Top senders',
+  `SELECT from_address, count(*)::INTEGER AS messages FROM lake.messages WHERE account = '${account}' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`,
+);
+await show(
+  'Messages per month (latest 6)',
+  `SELECT strftime(date_trunc('month', internal_date), '%Y-%m') AS month, count(*)::INTEGER AS messages FROM lake.messages WHERE account = '${account}' GROUP BY 1 ORDER BY 1 DESC LIMIT 6`,
+);
+await show(
+  'Attachments by type',
+  `SELECT mime_type, count(*)::INTEGER AS n, round(sum(size) / 1e6, 1) AS mb FROM lake.attachments WHERE account = '${account}' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`,
+);
+await show('Data files in the lake', `SELECT count(*)::INTEGER AS parquet_files FROM ducklake_list_files('lake', 'messages')`);
+
+console.log(
+  `\nTemporal Web UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(started.id)}`,
+);
+console.log(
+  `Query the lake yourself (after this process exits):\n  duckdb -c "ATTACH 'ducklake:${config.lake.catalogPath}' AS lake; SELECT count(*) FROM lake.messages;"`,
+);
+
+const shutdown = async () => {
+  await pipeline.stop();
+  await emulator.close();
+  await devServer?.stop();
+};
+if (values.keep) {
+  console.log('\n--keep: everything stays up; Ctrl-C stops it.');
+  const stop = () => void shutdown().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} else {
+  await shutdown();
+}
