@@ -19,8 +19,10 @@ die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- Node dependencies -------------------------------------------------------------------------------------------
 if [ ! -d "$ROOT/node_modules/@duckdb/node-api" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
-  say "installing npm dependencies (npm ci)"
-  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  # `npm install` from the committed lock, not `npm ci`: some registries lack @swc/core's optional binaries for other
+  # platforms, which leaves them out of the lock and makes `npm ci` refuse an otherwise complete install.
+  say "installing npm dependencies (npm install from package-lock.json)"
+  (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # --- Go-built CLIs -----------------------------------------------------------------------------------------------

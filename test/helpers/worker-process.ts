@@ -19,7 +19,7 @@ export function workerEnv(
   dir: string,
   temporalAddress: string,
   taskQueue: string,
-  emu: RunningEmulator,
+  emu: Pick<RunningEmulator, 'url' | 'tokenUrl'>,
   extra: Record<string, string> = {},
 ) {
   const credentialsFile = join(dir, 'credentials.json');

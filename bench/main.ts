@@ -1,0 +1,61 @@
+/**
+ * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
+ * and writes bench/results/latest.json with the machine's description. `--only quota,ceiling,many,lake,scale,recovery`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startBenchTemporal } from './harness.js';
+import { lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
+
+const { values } = parseArgs({
+  options: { full: { type: 'boolean', default: false }, only: { type: 'string', default: 'quota,ceiling,many,lake,scale,recovery' } },
+});
+const full = values.full;
+const only = new Set(values.only.split(','));
+const size = {
+  quotaSeconds: full ? 130 : 30,
+  ceiling: full ? 50_000 : 5_000,
+  many: full ? 2_500 : 250,
+  manyQuota: full ? 1_000 : 150,
+  lake: full ? 50_000 : 5_000,
+  scale: full ? 1_000_000 : 20_000,
+  recovery: full ? 20_000 : 5_000,
+};
+
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  platform: process.platform,
+};
+const results: Row[] = [];
+const env = await startBenchTemporal();
+const record = (rows: Row | Row[]) => {
+  for (const r of [rows].flat()) {
+    results.push(r);
+    console.table([r]);
+  }
+};
+try {
+  if (only.has('quota')) for (const p of ['legacy', '2026'] as const) record(await quotaBound(env, p, size.quotaSeconds));
+  if (only.has('ceiling')) for (const f of ['full', 'raw'] as const) record(await unthrottled(env, f, size.ceiling));
+  if (only.has('many')) {
+    record(await manyMailboxes(env, 20, size.many, 'off'));
+    record(await manyMailboxes(env, 20, size.manyQuota, 'legacy'));
+  }
+  if (only.has('lake')) record(await lakeWrites(env, size.lake));
+  if (only.has('scale')) record(await scale(env, size.scale));
+  if (only.has('recovery')) record(await recovery(env, size.recovery));
+} finally {
+  await env.stop();
+}
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${full ? 'full' : 'quick'}-latest.json`;
+writeFileSync(
+  file,
+  JSON.stringify({ at: new Date().toISOString(), mode: full ? 'full' : 'quick', sizes: size, machine, results }, null, 2),
+);
+console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`);
+process.exit(0);

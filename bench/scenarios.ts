@@ -1,0 +1,352 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
+import { createActivities } from '../src/activities/index.js';
+import { toRows } from '../src/activities/rows.js';
+import { createApp } from '../src/api/app.js';
+import { createExtractionService } from '../src/api/extractions.js';
+import { QUOTA_PROFILES, loadConfig } from '../src/config.js';
+import { GeneratedMailbox } from '../src/emulator/generate.js';
+import { messageResource } from '../src/emulator/gmail-responses.js';
+import { Mailbox } from '../src/emulator/mailbox.js';
+import { createGmailApi } from '../src/gmail/client.js';
+import { type Checkpoint, type MessageRow, type AttachmentRow, persistStaged, stageBatch } from '../src/lake/batches.js';
+import { Lake } from '../src/lake/lake.js';
+import { createLogger } from '../src/log.js';
+import { startPipeline } from '../src/pipeline.js';
+import type { ExtractionProgress } from '../src/workflows/extraction.js';
+import { startPostgres } from '../test/helpers/postgres.js';
+import { waitFor } from '../test/helpers/ports.js';
+import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
+import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess, steadyRate } from './harness.js';
+
+export type Row = Record<string, string | number | null>;
+const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** 1. Quota-bound: achieved messages/s ÷ the profile's ceiling, and the share of throttled responses. */
+export async function quotaBound(env: BenchEnv, profile: 'legacy' | '2026', seconds: number): Promise<Row> {
+  const p = QUOTA_PROFILES[profile];
+  const batch = 100;
+  const ceiling = p.unitsPerWindow / p.windowSeconds / (p.costs.get + p.costs.list / batch);
+  const messages = Math.ceil(ceiling * seconds);
+  const emu = await startEmulatorProcess({ messages: Math.ceil(messages / 0.96) + 50, seed: `quota-${profile}`, quota: profile });
+  const pipeline = await startPipeline(benchConfig(env, emu, { GMAIL_QUOTA_PROFILE: profile }), credentials);
+  try {
+    const run = await runExtraction(pipeline, { account: `${profile}@example.com`, batchSize: batch });
+    const stats = await emu.stats();
+    const served = Object.values(stats).reduce((a, s) => a + s.served, 0);
+    const throttled = Object.values(stats).reduce((a, s) => a + s.throttled, 0);
+    const rate = steadyRate(run.series);
+    return {
+      scenario: `quota ${profile}`,
+      messages: run.final.progress.persisted,
+      seconds: round(run.seconds),
+      'msg/s': round(rate, 2),
+      ceiling: round(ceiling, 2),
+      'of ceiling': round(rate / ceiling, 3),
+      throttled: `${round((100 * throttled) / Math.max(1, served + throttled), 2)}%`,
+    };
+  } finally {
+    await pipeline.stop();
+    await emu.stop();
+  }
+}
+
+/** Drives the same activities in one process without Temporal (MockActivityEnvironment), depth-2 pipelined. */
+async function direct(
+  env: BenchEnv,
+  emu: { url: string; tokenUrl: string },
+  account: string,
+  format: string,
+  batchSize: number,
+): Promise<{ n: number; seconds: number }> {
+  const config = benchConfig(env, emu);
+  const lake = await Lake.open(config.lake);
+  const activities = createActivities({
+    lake,
+    gmail: createGmailApi({ config: config.gmail, credentials }),
+    stagingDir: config.lake.stagingDir,
+    fetchConcurrency: config.gmail.fetchConcurrency,
+    logger: createLogger('warn'),
+  });
+  const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });
+  type A = typeof activities;
+  const listPage = (i: Parameters<A['listPage']>[0]) =>
+    env0().run<[typeof i], Awaited<ReturnType<A['listPage']>>, A['listPage']>((x) => activities.listPage(x), i);
+  const fetchBatch = (i: Parameters<A['fetchBatch']>[0]) =>
+    env0().run<[typeof i], Awaited<ReturnType<A['fetchBatch']>>, A['fetchBatch']>((x) => activities.fetchBatch(x), i);
+  const persistBatch = (i: Parameters<A['persistBatch']>[0]) =>
+    env0().run<[typeof i], Awaited<ReturnType<A['persistBatch']>>, A['persistBatch']>((x) => activities.persistBatch(x), i);
+  const t0 = performance.now();
+  let token = '';
+  let n = 0;
+  let seq = 0;
+  const inflight: Promise<void>[] = [];
+  for (;;) {
+    const page = await listPage({ account, pageToken: token, maxResults: batchSize });
+    const id = `b${seq++}`;
+    const task = (async () => {
+      const f = await fetchBatch({ account, batchId: id, ids: page.ids, format: format as 'full' });
+      const checkpoint: Omit<Checkpoint, 'workflowId' | 'runId'> = {
+        account,
+        extractionKey: 'direct',
+        batchId: id,
+        pageToken: token,
+        historyId: '',
+        listed: 0,
+        persisted: 0,
+        skipped: 0,
+        failed: 0,
+      };
+      await persistBatch({ staged: f.staged, checkpoint });
+      n += f.fetched;
+    })();
+    inflight.push(task);
+    if (inflight.length >= config.pipeline.depth) await inflight.shift();
+    if (!page.nextPageToken) break;
+    token = page.nextPageToken;
+  }
+  await Promise.all(inflight);
+  const seconds = (performance.now() - t0) / 1000;
+  lake.close();
+  return { n, seconds };
+}
+
+/** 2. Unthrottled ceiling through Temporal, and the same code driven directly. */
+export async function unthrottled(env: BenchEnv, format: 'full' | 'raw', messages: number): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages, seed: 'ceiling' });
+  const pipeline = await startPipeline(benchConfig(env, emu), credentials);
+  let e2e;
+  try {
+    e2e = await runExtraction(pipeline, { account: `temporal-${format}@example.com`, format, batchSize: 500 });
+  } finally {
+    await pipeline.stop();
+  }
+  const baseline = await direct(env, emu, `direct-${format}@example.com`, format, 500);
+  await emu.stop();
+  const rate = e2e.final.progress.persisted / e2e.seconds;
+  const directRate = baseline.n / baseline.seconds;
+  return {
+    scenario: `unthrottled ${format}`,
+    messages: e2e.final.progress.persisted,
+    seconds: round(e2e.seconds),
+    'msg/s': round(rate),
+    'direct msg/s': round(directRate),
+    'temporal/direct': round(rate / directRate, 2),
+  };
+}
+
+/** 3. Many mailboxes at once: aggregate rate and fairness (slowest ÷ fastest per-mailbox rate). */
+export async function manyMailboxes(env: BenchEnv, mailboxes: number, perMailbox: number, quota: 'off' | 'legacy'): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages: perMailbox, seed: 'many', quota });
+  const pipeline = await startPipeline(benchConfig(env, emu, { GMAIL_QUOTA_PROFILE: quota }), credentials);
+  try {
+    const t0 = performance.now();
+    const runs = await Promise.all(
+      Array.from({ length: mailboxes }, (_, i) => runExtraction(pipeline, { account: `box${i}@example.com`, batchSize: 100 })),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const total = runs.reduce((a, r) => a + r.final.progress.persisted, 0);
+    const rates = runs.map((r) => r.final.progress.persisted / r.seconds);
+    return {
+      scenario: `${mailboxes} mailboxes, quota ${quota}`,
+      messages: total,
+      seconds: round(seconds),
+      'msg/s': round(total / seconds),
+      fairness: round(Math.min(...rates) / Math.max(...rates), 2),
+    };
+  } finally {
+    await pipeline.stop();
+    await emu.stop();
+  }
+}
+
+function syntheticRows(n: number, account: string): { messages: MessageRow[]; attachments: AttachmentRow[] } {
+  const mb = new Mailbox(account, new GeneratedMailbox(`lake:${account}`, n, account));
+  const messages: MessageRow[] = [];
+  const attachments: AttachmentRow[] = [];
+  for (let i = 0; i < n; i++) {
+    const rows = toRows(messageResource(mb, mb.view(i)!, 'full', []), {
+      account,
+      format: 'full',
+      extractionId: 'bench',
+      fetchedAt: Date.now(),
+    });
+    messages.push(rows.message);
+    attachments.push(...rows.attachments);
+  }
+  return { messages, attachments };
+}
+
+/** 4. The lake write path alone: rows/s per batch size and catalog; data files before and after maintenance. */
+export async function lakeWrites(env: BenchEnv, total: number): Promise<Row[]> {
+  const out: Row[] = [];
+  const pg = await startPostgres();
+  try {
+    for (const catalog of ['duckdb', 'postgres'] as const) {
+      for (const batch of [100, 500, 5000]) {
+        const account = `lake-${catalog}-${batch}@example.com`;
+        const db = `lake_${batch}`;
+        if (catalog === 'postgres') await pg.createDatabase(db);
+        const config = loadConfig({
+          DATA_DIR: `${env.dir}/lake-${catalog}-${batch}`,
+          DUCKDB_EXTENSION_DIR: benchConfig(env, { url: 'http://x/', tokenUrl: 'http://x/t' }).lake.extensionDir,
+          LAKE_CATALOG: catalog,
+          LAKE_PG_DSN: pg.dsn(db),
+        });
+        const lake = await Lake.open(config.lake);
+        const rows = syntheticRows(total, account);
+        const dirs: string[] = [];
+        for (let i = 0; i * batch < total; i++) {
+          const slice = rows.messages.slice(i * batch, (i + 1) * batch);
+          const ids = new Set(slice.map((m) => m.id));
+          dirs.push(
+            await stageBatch(
+              `${config.lake.stagingDir}/b${i}`,
+              slice,
+              rows.attachments.filter((a) => ids.has(a.message_id)),
+            ),
+          );
+        }
+        const t0 = performance.now();
+        for (const [i, dir] of dirs.entries()) {
+          await persistStaged(lake, dir, {
+            account,
+            extractionKey: 'bench',
+            workflowId: 'bench',
+            runId: 'bench',
+            batchId: `b${i}`,
+            pageToken: '',
+            historyId: '',
+            listed: 0,
+            persisted: 0,
+            skipped: 0,
+            failed: 0,
+          });
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        const compactT0 = performance.now();
+        const files = await lake.compact();
+        out.push({
+          scenario: `persist ${catalog} batch ${batch}`,
+          messages: total,
+          seconds: round(seconds, 2),
+          'rows/s': round(total / seconds),
+          'files before': files.filesBefore,
+          'files after': files.filesAfter,
+          'compact s': round((performance.now() - compactT0) / 1000, 2),
+        });
+        lake.close();
+      }
+    }
+  } finally {
+    await pg.stop();
+  }
+  return out;
+}
+
+/** 5. Scale: one large mailbox; worker peak RSS, runs, largest history, files and three typical queries. */
+export async function scale(env: BenchEnv, messages: number): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages, seed: 'scale' });
+  const config = benchConfig(env, emu);
+  const pipeline = await startPipeline(config, credentials);
+  let peak = 0;
+  const rssSamples: number[] = [];
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss;
+    peak = Math.max(peak, rss);
+    rssSamples.push(rss);
+  }, 1000);
+  try {
+    const run = await runExtraction(pipeline, { account: 'scale@example.com', batchSize: 500 });
+    clearInterval(timer);
+    let largest = 0;
+    let runs = 0;
+    for await (const w of pipeline.client.workflow.list({ query: `WorkflowId = '${run.final.id}'` })) {
+      runs++;
+      const h = await pipeline.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+      largest = Math.max(largest, JSON.stringify(h).length);
+    }
+    const files = (
+      await pipeline.lake.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`)
+    )[0]!.n;
+    const time = async (sql: string) => {
+      const t0 = performance.now();
+      await pipeline.lake.query(sql);
+      return round((performance.now() - t0) / 1000, 3);
+    };
+    const q1 = await time(`SELECT from_address, count(*) FROM lake.messages GROUP BY 1 ORDER BY 2 DESC LIMIT 10`);
+    const q2 = await time(`SELECT date_trunc('month', internal_date) m, count(*) FROM lake.messages GROUP BY 1 ORDER BY 1`);
+    const q3 = await time(`SELECT count(*) FROM lake.messages WHERE subject ILIKE '%invoice%'`);
+    const mid = rssSamples[Math.floor(rssSamples.length / 2)] ?? 0;
+    return {
+      scenario: `scale ${messages}`,
+      messages: run.final.progress.persisted,
+      seconds: round(run.seconds),
+      'msg/s': round(run.final.progress.persisted / run.seconds),
+      'peak RSS MB': Math.round(peak / 2 ** 20),
+      'mid RSS MB': Math.round(mid / 2 ** 20),
+      runs,
+      'largest history KB': Math.round(largest / 1024),
+      'data files': files,
+      'top senders s': q1,
+      'per month s': q2,
+      'ILIKE s': q3,
+    };
+  } finally {
+    clearInterval(timer);
+    await pipeline.stop();
+    await emu.stop();
+  }
+}
+
+/** 6. Recovery after kill -9 of the worker process: seconds to the next committed batch, messages fetched twice. */
+export async function recovery(env: BenchEnv, messages: number): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages, seed: 'recovery' });
+  const wenv = workerEnv(env.dir, env.temporal.address, 'bench-recovery', emu);
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const client = new Client({ connection });
+  const app = createApp({
+    extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50 }),
+    readiness: {},
+    logger: createLogger('silent'),
+  });
+  const get = async (id: string) => (await (await app.request(`/extract/${id}`)).json()) as ExtractionProgress;
+  let worker = await startWorkerProcess(wenv);
+  try {
+    const res = await app.request('/extract', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'recovery@example.com', batchSize: 100 }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    const atKill = await waitFor(
+      '40%',
+      async () => {
+        const s = await get(id);
+        return s.progress.persisted >= messages * 0.4 ? s : undefined;
+      },
+      600_000,
+      100,
+    );
+    await worker.kill9();
+    const killedAt = performance.now();
+    worker = await startWorkerProcess(wenv);
+    const restartedAt = performance.now();
+    await waitFor('next committed batch', async () => (await get(id)).progress.persisted > atKill.progress.persisted, 600_000, 100);
+    const nextBatch = (performance.now() - killedAt) / 1000;
+    await waitFor('completion', async () => (await get(id)).status === 'completed', 600_000, 500);
+    const stats = await emu.stats();
+    const final = await get(id);
+    return {
+      scenario: 'recovery after kill -9',
+      messages: final.progress.persisted,
+      'worker restart s': round((restartedAt - killedAt) / 1000),
+      'next batch after kill s': round(nextBatch),
+      'fetched twice': (stats['messages.get']?.served ?? 0) - final.progress.persisted,
+    };
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await emu.stop();
+  }
+}
