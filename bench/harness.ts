@@ -128,11 +128,3 @@ export async function runExtraction(
     await new Promise((r) => setTimeout(r, 500));
   }
 }
-
-/** Messages per second between the first sample at ≥ from and the last below to (the steady state). */
-export function steadyRate(series: [number, number][], fromShare = 0.1, toShare = 0.95): number {
-  const total = series[series.length - 1]![1];
-  const a = series.find(([, n]) => n >= total * fromShare);
-  const b = [...series].reverse().find(([, n]) => n <= total * toShare);
-  return a && b && b[0] > a[0] ? (b[1] - a[1]) / (b[0] - a[0]) : total / series[series.length - 1]![0];
-}

@@ -1,15 +1,18 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
- * and writes bench/results/latest.json with the machine's description. `--only quota,ceiling,many,lake,scale,recovery`.
+ * and writes bench/results/latest.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
-import { lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
+import { emulatorThroughput, lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
 
 const { values } = parseArgs({
-  options: { full: { type: 'boolean', default: false }, only: { type: 'string', default: 'quota,ceiling,many,lake,scale,recovery' } },
+  options: {
+    full: { type: 'boolean', default: false },
+    only: { type: 'string', default: 'emulator,quota,ceiling,many,lake,scale,recovery' },
+  },
 });
 const full = values.full;
 const only = new Set(values.only.split(','));
@@ -39,6 +42,7 @@ const record = (rows: Row | Row[]) => {
   }
 };
 try {
+  if (only.has('emulator')) for (const f of ['raw', 'full'] as const) record(await emulatorThroughput(f, full ? 30 : 10));
   if (only.has('quota')) for (const p of ['legacy', '2026'] as const) record(await quotaBound(env, p, size.quotaSeconds));
   if (only.has('ceiling')) for (const f of ['full', 'raw'] as const) record(await unthrottled(env, f, size.ceiling));
   if (only.has('many')) {

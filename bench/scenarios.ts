@@ -17,12 +17,12 @@ import type { ExtractionProgress } from '../src/workflows/extraction.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
-import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess, steadyRate } from './harness.js';
+import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess } from './harness.js';
 
 export type Row = Record<string, string | number | null>;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** 1. Quota-bound: achieved messages/s ÷ the profile's ceiling, and the share of throttled responses. */
+/** 1. Quota-bound: achieved messages/s at the Gmail side ÷ the profile's ceiling, and the share of throttled responses. */
 export async function quotaBound(env: BenchEnv, profile: 'legacy' | '2026', seconds: number): Promise<Row> {
   const p = QUOTA_PROFILES[profile];
   const batch = 100;
@@ -30,12 +30,21 @@ export async function quotaBound(env: BenchEnv, profile: 'legacy' | '2026', seco
   const messages = Math.ceil(ceiling * seconds);
   const emu = await startEmulatorProcess({ messages: Math.ceil(messages / 0.96) + 50, seed: `quota-${profile}`, quota: profile });
   const pipeline = await startPipeline(benchConfig(env, emu, { GMAIL_QUOTA_PROFILE: profile }), credentials);
+  const gets: [number, number][] = [];
+  const poll = setInterval(() => {
+    void emu.stats().then((s) => gets.push([performance.now() / 1000, s['messages.get']?.served ?? 0]));
+  }, 1000);
   try {
     const run = await runExtraction(pipeline, { account: `${profile}@example.com`, batchSize: batch });
+    clearInterval(poll);
     const stats = await emu.stats();
     const served = Object.values(stats).reduce((a, s) => a + s.served, 0);
     const throttled = Object.values(stats).reduce((a, s) => a + s.throttled, 0);
-    const rate = steadyRate(run.series);
+    // Steady state: from the sample where 10% of the gets were served to the one where 90% were.
+    const total = gets[gets.length - 1]?.[1] ?? 0;
+    const a = gets.find(([, n]) => n >= total * 0.1);
+    const b = [...gets].reverse().find(([, n]) => n <= total * 0.9);
+    const rate = a && b && b[0] > a[0] ? (b[1] - a[1]) / (b[0] - a[0]) : 0;
     return {
       scenario: `quota ${profile}`,
       messages: run.final.progress.persisted,
@@ -46,6 +55,7 @@ export async function quotaBound(env: BenchEnv, profile: 'legacy' | '2026', seco
       throttled: `${round((100 * throttled) / Math.max(1, served + throttled), 2)}%`,
     };
   } finally {
+    clearInterval(poll);
     await pipeline.stop();
     await emu.stop();
   }
@@ -250,11 +260,13 @@ export async function scale(env: BenchEnv, messages: number): Promise<Row> {
   const config = benchConfig(env, emu);
   const pipeline = await startPipeline(config, credentials);
   let peak = 0;
+  let peakHeap = 0;
   const rssSamples: number[] = [];
   const timer = setInterval(() => {
-    const rss = process.memoryUsage().rss;
-    peak = Math.max(peak, rss);
-    rssSamples.push(rss);
+    const m = process.memoryUsage();
+    peak = Math.max(peak, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed + m.external);
+    rssSamples.push(m.rss);
   }, 1000);
   try {
     const run = await runExtraction(pipeline, { account: 'scale@example.com', batchSize: 500 });
@@ -347,6 +359,74 @@ export async function recovery(env: BenchEnv, messages: number): Promise<Row> {
   } finally {
     await worker.stop();
     await connection.close();
+    await emu.stop();
+  }
+}
+
+/** Emulator alone: messages.get responses/s on keep-alive connections (emulator process on one core). */
+export async function emulatorThroughput(format: 'raw' | 'full', seconds: number): Promise<Row> {
+  const { Agent, request } = await import('node:http');
+  const emu = await startEmulatorProcess({ messages: 20_000, seed: 'throughput' });
+  try {
+    const token = (
+      (await (
+        await fetch(emu.tokenUrl, {
+          method: 'POST',
+          body: new URLSearchParams({
+            grant_type: 'refresh_token',
+            client_id: credentials.client_id,
+            client_secret: credentials.client_secret,
+            refresh_token: credentials.refresh_token,
+          }),
+        })
+      ).json()) as { access_token: string }
+    ).access_token;
+    const ids = (await (await fetch(`${emu.url}_emulator/users/user@example.com/manifest`)).text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    const url = new URL(emu.url);
+    let done = 0;
+    let bytes = 0;
+    const end = performance.now() + seconds * 1000;
+    const one = (id: string) =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(
+          {
+            agent,
+            host: url.hostname,
+            port: url.port,
+            path: `/gmail/v1/users/me/messages/${id}?format=${format}`,
+            headers: { authorization: `Bearer ${token}` },
+          },
+          (res) => {
+            res.on('data', (c: Buffer) => (bytes += c.length));
+            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, k) => {
+        for (let i = k; performance.now() < end; i += 16) {
+          await one(ids[i % ids.length]!);
+          done++;
+        }
+      }),
+    );
+    const s = (performance.now() - t0) / 1000;
+    agent.destroy();
+    return {
+      scenario: `emulator messages.get ${format}`,
+      requests: done,
+      seconds: round(s),
+      'responses/s': round(done / s),
+      'avg KB': round(bytes / done / 1024),
+    };
+  } finally {
     await emu.stop();
   }
 }

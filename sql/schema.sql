@@ -1,6 +1,10 @@
 -- The lake's tables (DuckLake has no primary keys: uniqueness of (account, id) is kept by the persist step,
 -- which inserts only ids not yet present, inside one transaction per batch).
 
+-- Messages are wide (bodies, headers): small row groups keep the Parquet writer's buffer, and so compaction's memory,
+-- bounded (DuckDB's default of 122,880 rows per group would buffer gigabytes).
+CALL lake.set_option('parquet_row_group_size', 2048);
+
 -- One row per (account, message id).
 CREATE TABLE IF NOT EXISTS lake.messages (
   account VARCHAR NOT NULL,             -- mailbox address

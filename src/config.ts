@@ -47,6 +47,13 @@ export const envSchema = z.object({
   S3_USE_SSL: bool.default(true),
   /** Folder of staged batches between fetch and persist. Default $DATA_DIR/staging. */
   LAKE_STAGING_DIR: z.string().optional(),
+  /** DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM). Default 256MB. */
+  LAKE_MEMORY_LIMIT: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 256MB or 1GiB')
+    .default('256MB'),
+  /** DuckDB threads of a worker's lake connection. Default 1 (bounded memory; persist is not CPU-bound). */
+  LAKE_THREADS: int(1, 64).default(1),
   /** DuckDB extension directory (ducklake, postgres_scanner, httpfs). Default .tools/duckdb-extensions. */
   DUCKDB_EXTENSION_DIR: z.string().default('.tools/duckdb-extensions'),
   /** Gmail API root (the emulator in tests). Default https://gmail.googleapis.com/. */
@@ -81,6 +88,10 @@ export interface LakeConfig {
   encrypted: boolean;
   stagingDir: string;
   extensionDir: string;
+  memoryLimit: string;
+  threads: number;
+  /** DuckDB spill directory. */
+  tempDir: string;
   s3: { endpoint?: string; region: string; keyId?: string; secret?: string; urlStyle: 'path' | 'vhost'; useSsl: boolean };
 }
 
@@ -134,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       encrypted: e.LAKE_ENCRYPTED,
       stagingDir: resolve(e.LAKE_STAGING_DIR ?? `${dataDir}/staging`),
       extensionDir: resolve(e.DUCKDB_EXTENSION_DIR),
+      memoryLimit: e.LAKE_MEMORY_LIMIT,
+      threads: e.LAKE_THREADS,
+      tempDir: resolve(`${dataDir}/duckdb-tmp`),
       s3: {
         endpoint: e.S3_ENDPOINT,
         region: e.S3_REGION,

@@ -3,15 +3,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi, MessageFormat } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
 import {
-  type AttachmentRow,
   type Checkpoint,
   dropStaged,
   isStaged,
-  type MessageRow,
+  openStagedBatch,
   persistStaged,
   recordRun,
   resumableCheckpoint,
-  stageBatch,
   stagedBatchDir,
   storeLabels,
 } from '../lake/batches.js';
@@ -160,8 +158,8 @@ export function createActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const logger = log(deps);
       const extractionId = execution().workflowId;
-      const messages: MessageRow[] = [];
-      const attachments: AttachmentRow[] = [];
+      const staged = await openStagedBatch(stagedBatchDir(deps.stagingDir, extractionId, input.batchId));
+      let fetched = 0;
       let skipped = 0;
       let malformed = 0;
       let bytes = 0;
@@ -169,7 +167,7 @@ export function createActivities(deps: ActivityDeps) {
       const fetchedAt = Date.now();
       const worker = async () => {
         while (next < input.ids.length) {
-          ctx.heartbeat({ batchId: input.batchId, done: messages.length + skipped, of: input.ids.length });
+          ctx.heartbeat({ batchId: input.batchId, done: fetched + skipped, of: input.ids.length });
           const id = input.ids[next++]!;
           const msg = await deps.gmail.getMessage(input.account, id, input.format);
           if (!msg) {
@@ -179,18 +177,21 @@ export function createActivities(deps: ActivityDeps) {
           const rows = toRows(msg, { account: input.account, format: input.format, extractionId, fetchedAt });
           if (rows.message.parse_error) malformed++;
           bytes += msg.sizeEstimate ?? 0;
-          messages.push(rows.message);
-          attachments.push(...rows.attachments);
+          fetched++;
+          await staged.message(rows.message);
+          for (const a of rows.attachments) await staged.attachment(a);
         }
       };
       try {
         await Promise.all(Array.from({ length: Math.min(deps.fetchConcurrency, input.ids.length) }, worker));
       } catch (err) {
+        await staged.close().catch(() => undefined);
+        await dropStaged(staged.dir);
         rethrowGmail(err, logger);
       }
-      const staged = await stageBatch(stagedBatchDir(deps.stagingDir, extractionId, input.batchId), messages, attachments);
-      logger.debug({ batchId: input.batchId, fetched: messages.length, skipped, malformed }, 'batch fetched');
-      return { staged, fetched: messages.length, skipped, malformed, bytes };
+      const dir = await staged.close();
+      logger.debug({ batchId: input.batchId, fetched, skipped, malformed }, 'batch fetched');
+      return { staged: dir, fetched, skipped, malformed, bytes };
     },
 
     /** Commits a staged batch and its checkpoint in one lake transaction (idempotent); then drops the staging. */

@@ -94,7 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const url = new URL(req.url ?? '/', 'http://emulator');
     const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (req.method === 'POST' && url.pathname === '/token') return token(req, res);
-    if (path[0] === '_emulator') return control(req, res, path.slice(1), url);
+    if (path[0] === '_emulator') return control(req, res, path.slice(1));
     if (path[0] === 'gmail' && path[1] === 'v1' && path[2] === 'users' && path[3]) {
       return gmail(req, res, path[3], path.slice(4), url);
     }
@@ -338,7 +338,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     return { ...(page.length ? { history: page } : {}), ...(next ? { nextPageToken: next } : {}), historyId: String(mb.historyId) };
   }
 
-  async function control(req: IncomingMessage, res: ServerResponse, path: string[], url: URL): Promise<void> {
+  async function control(req: IncomingMessage, res: ServerResponse, path: string[]): Promise<void> {
     const m = req.method ?? 'GET';
     const body = async () => {
       const text = await readBody(req);
@@ -428,7 +428,6 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         return send(res, 200, { oldestValidHistoryId: String(mb.oldestValidHistoryId) });
       }
       default:
-        void url;
         throw new HttpError(404, { error: `no control route ${route}` });
     }
   }

@@ -1,5 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { type Lake, sqlLiteral } from './lake.js';
@@ -90,24 +90,52 @@ function readJson(path: string, columns: [string, string, string?][]): string {
   return `read_json(${sqlLiteral(path)}, format = 'newline_delimited', columns = {${spec}})`;
 }
 
-async function writeLines(path: string, items: unknown[]): Promise<void> {
-  const out = createWriteStream(path);
-  for (const item of items) if (!out.write(JSON.stringify(item) + '\n')) await once(out, 'drain');
-  out.end();
-  await once(out, 'finish');
-}
-
 /** Where fetch leaves a batch for persist: `<stagingDir>/<extraction>/<batchId>/`. */
 export function stagedBatchDir(stagingDir: string, extractionId: string, batchId: string): string {
   return join(stagingDir, encodeURIComponent(extractionId), batchId);
 }
 
-/** Writes a fetched batch to the staging folder; returns its folder (the reference passed through the workflow). */
-export async function stageBatch(dir: string, messages: MessageRow[], attachments: AttachmentRow[]): Promise<string> {
+/** JSON-lines writer with backpressure. */
+class LineWriter {
+  private readonly out: WriteStream;
+  constructor(path: string) {
+    this.out = createWriteStream(path);
+  }
+  async write(item: unknown): Promise<void> {
+    if (!this.out.write(JSON.stringify(item) + '\n')) await once(this.out, 'drain');
+  }
+  async close(): Promise<void> {
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+}
+
+/**
+ * A batch being staged: rows are written as they are fetched (a batch is never held in memory whole). The messages
+ * file is renamed into place on close, so a half-written batch is never taken for a staged one.
+ */
+export async function openStagedBatch(dir: string) {
   await mkdir(dir, { recursive: true });
-  await writeLines(join(dir, 'attachments.ndjson'), attachments);
-  await writeLines(join(dir, 'messages.ndjson'), messages);
-  return dir;
+  const messages = new LineWriter(join(dir, 'messages.ndjson.part'));
+  const attachments = new LineWriter(join(dir, 'attachments.ndjson'));
+  return {
+    dir,
+    message: (row: MessageRow) => messages.write(row),
+    attachment: (row: AttachmentRow) => attachments.write(row),
+    async close(): Promise<string> {
+      await Promise.all([messages.close(), attachments.close()]);
+      await rename(join(dir, 'messages.ndjson.part'), join(dir, 'messages.ndjson'));
+      return dir;
+    },
+  };
+}
+
+/** Stages a whole batch at once (benchmarks and tests). */
+export async function stageBatch(dir: string, messages: MessageRow[], attachments: AttachmentRow[]): Promise<string> {
+  const batch = await openStagedBatch(dir);
+  for (const a of attachments) await batch.attachment(a);
+  for (const m of messages) await batch.message(m);
+  return batch.close();
 }
 
 export async function isStaged(dir: string): Promise<boolean> {

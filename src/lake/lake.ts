@@ -42,6 +42,11 @@ export class Lake {
       extension_directory: config.extensionDir,
       allow_unsigned_extensions: 'false',
       autoinstall_known_extensions: 'false',
+      memory_limit: config.memoryLimit,
+      threads: String(config.threads),
+      // Without a spill directory an in-memory instance fails with "Out of Memory" instead of spilling (compaction).
+      temp_directory: config.tempDir,
+      preserve_insertion_order: 'false',
     });
     const lake = new Lake(instance, config);
     const conn = await instance.connect();
@@ -126,7 +131,8 @@ export class Lake {
       (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
     const filesBefore = await files();
     await this.write(async (conn) => {
-      await conn.run(`CALL ducklake_merge_adjacent_files('lake')`);
+      // Bounded merges keep one call's memory bounded; files already at the target size are left alone.
+      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 50)`);
     });
     await this.withConnection(async (conn) => {
       await conn.run(`CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 1 HOUR)`);

@@ -1,14 +1,7 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config.js';
-
-/** The bundled workflows (source under tsx, compiled JavaScript under dist/). */
-export function workflowsPath(): string {
-  const ts = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-  return existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
-}
+import { bundleWorkflowsOutOfProcess } from './bundle.js';
 
 /** Creates a worker on the extraction task queue with activities built from `deps`. */
 export async function createWorker(config: Config, deps: ActivityDeps, connection?: NativeConnection): Promise<Worker> {
@@ -17,7 +10,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, connectio
     connection: conn,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: workflowsPath(),
+    workflowBundle: { codePath: bundleWorkflowsOutOfProcess() },
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: 32,
   });

@@ -8,6 +8,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  log,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -70,8 +71,8 @@ export interface ExtractionProgress {
   progress: Counters & { total: number; percent: number };
   ratePerSecond: number;
   etaSeconds: number | null;
-  startedAt: string;
-  updatedAt: string;
+  startedAt: string | null;
+  updatedAt: string | null;
   runs: number;
   resumedFrom: number | null;
   historyId: string | null;
@@ -208,6 +209,15 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     state.updatedAt = Date.now();
   });
   setHandler(progressQuery, () => snapshot(request, state, phase));
+  /** Maintenance never fails an extraction: a compaction that keeps failing is logged and skipped. */
+  const compact = async () => {
+    try {
+      await compactLake();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
+    }
+  };
   const event = (name: string, detail?: string) =>
     CancellationScope.nonCancellable(() =>
       recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),
@@ -321,7 +331,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       });
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
         state.batchesSinceCompaction = 0;
-        await compactLake();
+        await compact();
       }
     }
     phase = inflight.length ? 'draining' : phase;
@@ -333,7 +343,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       await continueAsNew<typeof extractionWorkflow>({ request, options, extractionKey: state.extractionKey, state });
     }
     phase = 'compacting';
-    await compactLake();
+    await compact();
     state.total = state.counters.listed;
     phase = 'done';
     touch();

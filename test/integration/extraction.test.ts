@@ -86,6 +86,11 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
     assert.deepEqual(await rawMismatches(p.lake, OWNER, truth), []);
     assert.equal(done.progress.persisted, truth.length);
     assert.equal(done.progress.percent, 100);
+    const listed = await waitFor('the extraction in GET /extract', async () => {
+      const l = await api<{ extractions: { id: string; account: string | null; status: string }[] }>(p, 'GET', '/extract');
+      return l.body.extractions.find((e) => e.id === started.body.id && e.status === 'completed');
+    });
+    assert.equal(listed.account, OWNER, 'the GmailAccount search attribute holds the mailbox');
 
     const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { faults: number }> };
     assert.ok((stats.methods['messages.get']?.faults ?? 0) > 100, 'faults were really injected');
