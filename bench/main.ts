@@ -56,7 +56,7 @@ try {
   await env.stop();
 }
 mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/${full ? 'full' : 'quick'}-latest.json`;
+const file = `bench/results/${full ? 'full' : 'quick'}-${values.only === DEFAULT_ONLY ? 'all' : values.only.replaceAll(',', '-')}.json`;
 writeFileSync(
   file,
   JSON.stringify({ at: new Date().toISOString(), mode: full ? 'full' : 'quick', sizes: size, machine, results }, null, 2),

@@ -52,8 +52,8 @@ export const envSchema = z.object({
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 256MB or 1GiB')
     .default('256MB'),
-  /** DuckDB threads of a worker's lake connection. Default 1 (bounded memory; persist is not CPU-bound). */
-  LAKE_THREADS: int(1, 64).default(1),
+  /** DuckDB threads of a worker's lake connection. Default 2. */
+  LAKE_THREADS: int(1, 64).default(2),
   /** DuckDB extension directory (ducklake, postgres_scanner, httpfs). Default .tools/duckdb-extensions. */
   DUCKDB_EXTENSION_DIR: z.string().default('.tools/duckdb-extensions'),
   /** Gmail API root (the emulator in tests). Default https://gmail.googleapis.com/. */

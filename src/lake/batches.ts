@@ -101,8 +101,14 @@ class LineWriter {
   constructor(path: string) {
     this.out = createWriteStream(path);
   }
+  private drained: Promise<unknown> | undefined;
+  /** Concurrent writers share one wait for 'drain' (one listener, not one per writer). */
   async write(item: unknown): Promise<void> {
-    if (!this.out.write(JSON.stringify(item) + '\n')) await once(this.out, 'drain');
+    if (this.drained) await this.drained;
+    if (!this.out.write(JSON.stringify(item) + '\n')) {
+      this.drained ??= once(this.out, 'drain').finally(() => (this.drained = undefined));
+      await this.drained;
+    }
   }
   async close(): Promise<void> {
     this.out.end();

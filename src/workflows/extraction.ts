@@ -118,7 +118,8 @@ const gmailRetry = {
 const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
 const { fetchBatch } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: gmailRetry });
 const { persistBatch } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { ...gmailRetry, maximumInterval: '1m' } });
-const { compactLake, recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '30m', retry: { maximumAttempts: 5 } });
+const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
+const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', retry: { maximumAttempts: 2 } });
 
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, skipped: 0, failed: 0, malformed: 0 });
 
