@@ -1,6 +1,6 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
- * and writes bench/results/latest.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`.
+ * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -8,10 +8,11 @@ import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
 import { emulatorThroughput, lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
 
+const DEFAULT_ONLY = 'emulator,quota,ceiling,many,lake,scale,recovery';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
-    only: { type: 'string', default: 'emulator,quota,ceiling,many,lake,scale,recovery' },
+    only: { type: 'string', default: DEFAULT_ONLY },
   },
 });
 const full = values.full;
