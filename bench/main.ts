@@ -36,13 +36,22 @@ const machine = {
 };
 const results: Row[] = [];
 const env = await startBenchTemporal();
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/${full ? 'full' : 'quick'}-${values.only === DEFAULT_ONLY ? 'all' : values.only.replaceAll(',', '-')}.json`;
+/** Prints each result and rewrites the results file at once, so a later failure keeps what was measured. */
 const record = (rows: Row | Row[]) => {
   for (const r of [rows].flat()) {
     results.push(r);
     console.table([r]);
   }
+  writeFileSync(
+    file,
+    JSON.stringify({ at: new Date().toISOString(), mode: full ? 'full' : 'quick', sizes: size, machine, results }, null, 2),
+  );
 };
 try {
+  // Scale first: it reports the process's peak RSS, which earlier scenarios would inflate (freed memory stays mapped).
+  if (only.has('scale')) record(await scale(env, size.scale));
   if (only.has('emulator')) for (const f of ['raw', 'full'] as const) record(await emulatorThroughput(f, full ? 30 : 10));
   if (only.has('quota')) for (const p of ['legacy', '2026'] as const) record(await quotaBound(env, p, size.quotaSeconds));
   if (only.has('ceiling')) for (const f of ['full', 'raw'] as const) record(await unthrottled(env, f, size.ceiling));
@@ -51,16 +60,9 @@ try {
     record(await manyMailboxes(env, 20, size.manyQuota, 'legacy'));
   }
   if (only.has('lake')) record(await lakeWrites(env, size.lake));
-  if (only.has('scale')) record(await scale(env, size.scale));
   if (only.has('recovery')) record(await recovery(env, size.recovery));
 } finally {
   await env.stop();
 }
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/${full ? 'full' : 'quick'}-${values.only === DEFAULT_ONLY ? 'all' : values.only.replaceAll(',', '-')}.json`;
-writeFileSync(
-  file,
-  JSON.stringify({ at: new Date().toISOString(), mode: full ? 'full' : 'quick', sizes: size, machine, results }, null, 2),
-);
 console.log(`\nmachine: ${JSON.stringify(machine)}\nresults: ${file}`);
 process.exit(0);

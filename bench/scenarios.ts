@@ -201,6 +201,8 @@ export async function lakeWrites(env: BenchEnv, total: number): Promise<Row[]> {
           DATA_DIR: `${env.dir}/lake-${catalog}-${batch}`,
           DUCKDB_EXTENSION_DIR: benchConfig(env, { url: 'http://x/', tokenUrl: 'http://x/t' }).lake.extensionDir,
           LAKE_CATALOG: catalog,
+          // The write path alone, up to 5,000-row batches (the API caps batches at 500): measured with room to spare.
+          LAKE_MEMORY_LIMIT: '1GB',
           LAKE_PG_DSN: pg.dsn(db),
         });
         const lake = await Lake.open(config.lake);

@@ -3,7 +3,7 @@
 
 -- Messages are wide (bodies, headers): small row groups keep the Parquet writer's buffer, and so compaction's memory,
 -- bounded (DuckDB's default of 122,880 rows per group would buffer gigabytes).
-CALL lake.set_option('parquet_row_group_size', 1024);
+CALL lake.set_option('parquet_row_group_size', 512);
 -- Merged files stop at 128 MB, which bounds what one compaction rewrites.
 CALL lake.set_option('target_file_size', '128MB');
 
