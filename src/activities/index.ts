@@ -40,6 +40,21 @@ function execution(): { workflowId: string; runId: string } {
   return e;
 }
 
+/**
+ * Heartbeats every few seconds while a long lake operation runs, so that the activity's heartbeat timeout (not its
+ * much longer start-to-close timeout) bounds how long Temporal waits before retrying it after a worker dies.
+ */
+async function heartbeating<T>(work: () => Promise<T>, everyMs = 5_000): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat();
+  const timer = setInterval(() => ctx.heartbeat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 function log(deps: ActivityDeps): Logger {
   const info = Context.current().info;
   const { workflowId, runId } = execution();
@@ -203,7 +218,9 @@ export function createActivities(deps: ActivityDeps) {
           ACTIVITY_FAILURE.stagedBatchMissing,
         );
       }
-      const result = await persistStaged(deps.lake, input.staged, { ...input.checkpoint, workflowId: info.workflowId, runId: info.runId });
+      const result = await heartbeating(() =>
+        persistStaged(deps.lake, input.staged, { ...input.checkpoint, workflowId: info.workflowId, runId: info.runId }),
+      );
       await dropStaged(input.staged);
       log(deps).debug({ batchId: input.checkpoint.batchId, inserted: result.inserted }, 'batch persisted');
       return result;
@@ -211,7 +228,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Merges small data files (routine maintenance; safe to run any time). */
     async compactLake(): Promise<{ filesBefore: number; filesAfter: number }> {
-      const r = await deps.lake.compact();
+      const r = await heartbeating(() => deps.lake.compact());
       log(deps).info(r, 'lake compacted');
       return r;
     },

@@ -117,9 +117,15 @@ const gmailRetry = {
 };
 const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
 const { fetchBatch } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: gmailRetry });
-const { persistBatch } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: { ...gmailRetry, maximumInterval: '1m' } });
+// Lake activities heartbeat while DuckDB works, so a dead worker is noticed within the heartbeat timeout rather than
+// the start-to-close timeout (a worker killed mid-compaction used to stall the extraction for 30 minutes).
+const { persistBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  heartbeatTimeout: '30s',
+  retry: { ...gmailRetry, maximumInterval: '1m' },
+});
 const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
-const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', retry: { maximumAttempts: 2 } });
+const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, skipped: 0, failed: 0, malformed: 0 });
 

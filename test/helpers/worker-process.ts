@@ -11,7 +11,8 @@ export interface WorkerProcess {
   output(): string;
   /** kill -9: no shutdown, no cleanup. */
   kill9(): Promise<void>;
-  stop(): Promise<void>;
+  /** SIGTERM (graceful shutdown), then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Environment of a worker process configured like `npm run worker`. */
@@ -65,9 +66,12 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
       child.kill('SIGKILL');
       await exited;
     },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -47,6 +47,13 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
     );
 
   let worker = await startWorkerProcess(env);
+  // A failed assertion must not leave the worker (or the client connection) holding the test file open.
+  let finished = false;
+  t.after(async () => {
+    if (!finished) t.diagnostic(`worker output (tail):\n${worker.output().slice(-4000)}`);
+    await worker.stop();
+    await connection.close().catch(() => undefined);
+  });
   const res = await app.request('/extract', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -55,8 +62,23 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
   assert.equal(res.status, 202);
   const { id } = (await res.json()) as { id: string };
 
-  const beforeKill = await until(id, '1000 persisted', (s) => s.progress.persisted >= 1000);
+  await until(id, '1000 persisted', (s) => s.progress.persisted >= 1000);
+  // Kill while a lake activity runs, a compaction if one is caught within 30 s (the case that once stalled for 30 min
+  // because compaction did not heartbeat), else a persist: either must be retried within the heartbeat timeout.
+  const handle = client.workflow.getHandle(id);
+  const pendingLake = async () =>
+    (await handle.describe()).raw.pendingActivities
+      ?.map((a) => a.activityType?.name ?? '')
+      .filter((n) => n === 'compactLake' || n === 'persistBatch') ?? [];
+  const caught = await waitFor(
+    'a compaction in flight',
+    async () => ((await pendingLake()).includes('compactLake') ? ['compactLake'] : undefined),
+    30_000,
+    50,
+  ).catch(() => waitFor('a persist in flight', async () => ((await pendingLake()).length ? pendingLake() : undefined), 30_000, 20));
+  const beforeKill = await get(id);
   await worker.kill9();
+  t.diagnostic(`worker killed at ${beforeKill.progress.persisted} persisted while running: ${caught.join(', ')}`);
   const statsAtKill = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
   worker = await startWorkerProcess(env);
   const afterKill = await until(id, 'progress after the new worker', (s) => s.progress.persisted > beforeKill.progress.persisted + 200);
@@ -70,8 +92,7 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
 
   const done = await until(id, 'completion', (s) => s.status !== 'running');
   assert.equal(done.status, 'completed', JSON.stringify(done));
-  await worker.stop();
-  await connection.close();
+  await worker.stop(); // releases the DuckDB catalog file for the checks below
 
   const truth = listable(await manifest(emu, account));
   const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
@@ -94,4 +115,5 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
   } finally {
     lake.close();
   }
+  finished = true;
 });
