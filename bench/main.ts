@@ -49,18 +49,30 @@ const record = (rows: Row | Row[]) => {
     JSON.stringify({ at: new Date().toISOString(), mode: full ? 'full' : 'quick', sizes: size, machine, results }, null, 2),
   );
 };
+/** Runs one scenario; a failure is recorded as a row with its error, so one broken scenario never loses the others. */
+const measure = async (scenario: string, run: () => Promise<Row | Row[]>) => {
+  try {
+    record(await run());
+  } catch (e) {
+    console.error(`scenario ${scenario} failed:`, e);
+    record({ scenario, error: e instanceof Error ? e.message : String(e) });
+  }
+};
 try {
   // Scale first: it reports the process's peak RSS, which earlier scenarios would inflate (freed memory stays mapped).
-  if (only.has('scale')) record(await scale(env, size.scale));
-  if (only.has('emulator')) for (const f of ['raw', 'full'] as const) record(await emulatorThroughput(f, full ? 30 : 10));
-  if (only.has('quota')) for (const p of ['legacy', '2026'] as const) record(await quotaBound(env, p, size.quotaSeconds));
-  if (only.has('ceiling')) for (const f of ['full', 'raw'] as const) record(await unthrottled(env, f, size.ceiling));
+  if (only.has('scale')) await measure(`scale ${size.scale}`, () => scale(env, size.scale));
+  if (only.has('emulator'))
+    for (const f of ['raw', 'full'] as const) await measure(`emulator ${f}`, () => emulatorThroughput(f, full ? 30 : 10));
+  if (only.has('quota'))
+    for (const p of ['legacy', '2026'] as const) await measure(`quota ${p}`, () => quotaBound(env, p, size.quotaSeconds));
+  if (only.has('ceiling'))
+    for (const f of ['full', 'raw'] as const) await measure(`unthrottled ${f}`, () => unthrottled(env, f, size.ceiling));
   if (only.has('many')) {
-    record(await manyMailboxes(env, 20, size.many, 'off'));
-    record(await manyMailboxes(env, 20, size.manyQuota, 'legacy'));
+    await measure('many off', () => manyMailboxes(env, 20, size.many, 'off'));
+    await measure('many legacy', () => manyMailboxes(env, 20, size.manyQuota, 'legacy'));
   }
-  if (only.has('lake')) record(await lakeWrites(env, size.lake));
-  if (only.has('recovery')) record(await recovery(env, size.recovery));
+  if (only.has('lake')) await measure('lake writes', () => lakeWrites(env, size.lake));
+  if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
 } finally {
   await env.stop();
 }
