@@ -1,11 +1,13 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
- * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`.
+ * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`;
+ * `--report FILE` prints a results file as the README's Markdown table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
+import { markdownReport } from './report.js';
 import { emulatorThroughput, lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
 
 const DEFAULT_ONLY = 'emulator,quota,ceiling,many,lake,scale,recovery';
@@ -13,8 +15,13 @@ const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
     only: { type: 'string', default: DEFAULT_ONLY },
+    report: { type: 'string' },
   },
 });
+if (values.report) {
+  console.log(markdownReport(values.report));
+  process.exit(0);
+}
 const full = values.full;
 const only = new Set(values.only.split(','));
 const size = {

@@ -1,20 +1,17 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../src/activities/index.js';
-import { toRows } from '../src/activities/rows.js';
 import { createApp } from '../src/api/app.js';
 import { createExtractionService } from '../src/api/extractions.js';
 import { QUOTA_PROFILES, loadConfig } from '../src/config.js';
-import { GeneratedMailbox } from '../src/emulator/generate.js';
-import { messageResource } from '../src/emulator/gmail-responses.js';
-import { Mailbox } from '../src/emulator/mailbox.js';
 import { createGmailApi } from '../src/gmail/client.js';
-import { type Checkpoint, type MessageRow, type AttachmentRow, persistStaged, stageBatch } from '../src/lake/batches.js';
+import { type Checkpoint, persistStaged, stageBatch } from '../src/lake/batches.js';
 import { Lake } from '../src/lake/lake.js';
 import { createLogger } from '../src/log.js';
 import { startPipeline } from '../src/pipeline.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
 import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess } from './harness.js';
@@ -170,23 +167,6 @@ export async function manyMailboxes(env: BenchEnv, mailboxes: number, perMailbox
   }
 }
 
-function syntheticRows(n: number, account: string): { messages: MessageRow[]; attachments: AttachmentRow[] } {
-  const mb = new Mailbox(account, new GeneratedMailbox(`lake:${account}`, n, account));
-  const messages: MessageRow[] = [];
-  const attachments: AttachmentRow[] = [];
-  for (let i = 0; i < n; i++) {
-    const rows = toRows(messageResource(mb, mb.view(i)!, 'full', []), {
-      account,
-      format: 'full',
-      extractionId: 'bench',
-      fetchedAt: Date.now(),
-    });
-    messages.push(rows.message);
-    attachments.push(...rows.attachments);
-  }
-  return { messages, attachments };
-}
-
 /** 4. The lake write path alone: rows/s per batch size and catalog; data files before and after maintenance. */
 export async function lakeWrites(env: BenchEnv, total: number): Promise<Row[]> {
   const out: Row[] = [];
@@ -221,19 +201,7 @@ export async function lakeWrites(env: BenchEnv, total: number): Promise<Row[]> {
         }
         const t0 = performance.now();
         for (const [i, dir] of dirs.entries()) {
-          await persistStaged(lake, dir, {
-            account,
-            extractionKey: 'bench',
-            workflowId: 'bench',
-            runId: 'bench',
-            batchId: `b${i}`,
-            pageToken: '',
-            historyId: '',
-            listed: 0,
-            persisted: 0,
-            skipped: 0,
-            failed: 0,
-          });
+          await persistStaged(lake, dir, syntheticCheckpoint(account, `b${i}`));
         }
         const seconds = (performance.now() - t0) / 1000;
         const compactT0 = performance.now();

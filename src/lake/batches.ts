@@ -172,19 +172,24 @@ export interface Checkpoint {
 /**
  * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their
  * attachments, and the checkpoint row. Re-running the same batch inserts nothing, so retries never duplicate.
+ * The lake is probed once per batch for the batch's ids already stored (a semi-join the lake can answer from its
+ * file statistics); the inserts then filter on that short list instead of anti-joining the whole table twice.
  */
 export async function persistStaged(lake: Lake, dir: string, checkpoint: Checkpoint): Promise<{ inserted: number }> {
   const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
   const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
-  const account = sqlLiteral(checkpoint.account);
-  const notStored = (alias: string, idCol: string) =>
-    `NOT EXISTS (SELECT 1 FROM lake.messages m WHERE m.account = ${account} AND m.id = ${alias}.${idCol})`;
   return lake.write(async (conn) => {
+    const probe = await conn.runAndReadAll(
+      `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
+      { account: checkpoint.account },
+    );
+    const stored = probe.getRows().map(([id]) => sqlLiteral(String(id)));
+    const notStored = (col: string) => (stored.length ? `${col} NOT IN (${stored.join(', ')})` : 'true');
     await conn.run(
-      `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a', 'message_id')}`,
+      `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a.message_id')}`,
     );
     const result = await conn.run(
-      `INSERT INTO lake.messages SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')} FROM ${m} s WHERE ${notStored('s', 'id')}`,
+      `INSERT INTO lake.messages SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')} FROM ${m} s WHERE ${notStored('s.id')}`,
     );
     const inserted = Number(result.rowsChanged);
     await conn.run(

@@ -132,7 +132,7 @@ export class Lake {
     const filesBefore = await files();
     await this.write(async (conn) => {
       // Bounded merges keep one call's memory bounded; files already at the target size are left alone.
-      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 50)`);
+      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20)`);
     });
     await this.withConnection(async (conn) => {
       await conn.run(`CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 1 HOUR)`);

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
+import { persistStaged, stageBatch } from '../../src/lake/batches.js';
 import { Lake } from '../../src/lake/lake.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { syntheticCheckpoint, syntheticRows } from '../helpers/rows.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
 
@@ -72,6 +74,49 @@ describe('DuckLake smoke', () => {
       ),
       /cannot open the lake \(postgres catalog\)/,
     );
+  });
+});
+
+describe('persisting staged batches', () => {
+  test('only ids not yet stored are inserted: a re-run adds nothing, an overlapping batch adds only the new ones', async () => {
+    const config = loadConfig(lakeEnv({})).lake;
+    const lake = await Lake.open(config);
+    const account = 'persist@example.com';
+    const rows = syntheticRows(60, account);
+    const checkpoint = (batchId: string) => syntheticCheckpoint(account, batchId);
+    const stage = (name: string, from: number, to: number) => {
+      const messages = rows.messages.slice(from, to);
+      const ids = new Set(messages.map((m) => m.id));
+      return stageBatch(
+        join(config.stagingDir, name),
+        messages,
+        rows.attachments.filter((a) => ids.has(a.message_id)),
+      );
+    };
+    const counts = async () =>
+      (
+        await lake.query<{ m: number; d: number; a: number }>(
+          `SELECT (SELECT count(*)::INT FROM lake.messages WHERE account = $account) AS m,
+                  (SELECT count(DISTINCT id)::INT FROM lake.messages WHERE account = $account) AS d,
+                  (SELECT count(*)::INT FROM lake.attachments WHERE account = $account) AS a`,
+          { account },
+        )
+      )[0];
+    try {
+      const first = await stage('first', 0, 40);
+      assert.deepEqual(await persistStaged(lake, first, checkpoint('first')), { inserted: 40 });
+      const once = await counts();
+      assert.deepEqual(await persistStaged(lake, first, checkpoint('first-again')), { inserted: 0 });
+      assert.deepEqual(await counts(), once, 'a re-run batch changes nothing');
+      assert.deepEqual(await persistStaged(lake, await stage('overlap', 30, 60), checkpoint('overlap')), { inserted: 20 });
+      const all = await counts();
+      assert.equal(all?.m, 60);
+      assert.equal(all?.d, 60, 'no duplicate ids');
+      assert.equal(all?.a, rows.attachments.length, 'every attachment exactly once');
+      assert.ok(rows.attachments.length > 0, 'the generated mailbox has attachments');
+    } finally {
+      lake.close();
+    }
   });
 });
 
