@@ -10,6 +10,10 @@ import { Lake } from '../src/lake/lake.js';
 import { createLogger } from '../src/log.js';
 import { startPipeline } from '../src/pipeline.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
+import { toRows } from '../src/activities/rows.js';
+import { GeneratedMailbox } from '../src/emulator/generate.js';
+import { messageResource } from '../src/emulator/gmail-responses.js';
+import { Mailbox } from '../src/emulator/mailbox.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { waitFor } from '../test/helpers/ports.js';
@@ -65,7 +69,7 @@ async function direct(
   account: string,
   format: string,
   batchSize: number,
-): Promise<{ n: number; seconds: number }> {
+): Promise<{ n: number; seconds: number; stages: Record<'list' | 'fetch' | 'persist', number> }> {
   const config = benchConfig(env, emu);
   const lake = await Lake.open(config.lake);
   const activities = createActivities({
@@ -77,12 +81,31 @@ async function direct(
   });
   const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });
   type A = typeof activities;
+  // Seconds spent inside each kind of activity (summed; fetch and persist of consecutive batches overlap).
+  const stages = { list: 0, fetch: 0, persist: 0 };
+  const timed = async <T>(stage: keyof typeof stages, p: Promise<T>): Promise<T> => {
+    const t = performance.now();
+    try {
+      return await p;
+    } finally {
+      stages[stage] += (performance.now() - t) / 1000;
+    }
+  };
   const listPage = (i: Parameters<A['listPage']>[0]) =>
-    env0().run<[typeof i], Awaited<ReturnType<A['listPage']>>, A['listPage']>((x) => activities.listPage(x), i);
+    timed(
+      'list',
+      env0().run<[typeof i], Awaited<ReturnType<A['listPage']>>, A['listPage']>((x) => activities.listPage(x), i),
+    );
   const fetchBatch = (i: Parameters<A['fetchBatch']>[0]) =>
-    env0().run<[typeof i], Awaited<ReturnType<A['fetchBatch']>>, A['fetchBatch']>((x) => activities.fetchBatch(x), i);
+    timed(
+      'fetch',
+      env0().run<[typeof i], Awaited<ReturnType<A['fetchBatch']>>, A['fetchBatch']>((x) => activities.fetchBatch(x), i),
+    );
   const persistBatch = (i: Parameters<A['persistBatch']>[0]) =>
-    env0().run<[typeof i], Awaited<ReturnType<A['persistBatch']>>, A['persistBatch']>((x) => activities.persistBatch(x), i);
+    timed(
+      'persist',
+      env0().run<[typeof i], Awaited<ReturnType<A['persistBatch']>>, A['persistBatch']>((x) => activities.persistBatch(x), i),
+    );
   const t0 = performance.now();
   let token = '';
   let n = 0;
@@ -115,7 +138,19 @@ async function direct(
   await Promise.all(inflight);
   const seconds = (performance.now() - t0) / 1000;
   lake.close();
-  return { n, seconds };
+  return { n, seconds, stages };
+}
+
+/** CPU milliseconds per message, in this process, of the emulator's response building and the worker's MIME parse + row mapping. */
+function cpuPerMessage(format: 'full' | 'raw', n: number): { emulator: number; parse: number } {
+  const account = `cpu-${format}@example.com`;
+  const mb = new Mailbox(account, new GeneratedMailbox(`cpu:${format}`, n, account));
+  let t = performance.now();
+  const resources = Array.from({ length: n }, (_, i) => JSON.parse(JSON.stringify(messageResource(mb, mb.view(i)!, format, []))));
+  const emulator = (performance.now() - t) / n;
+  t = performance.now();
+  for (const r of resources) toRows(r, { account, format, extractionId: 'cpu', fetchedAt: Date.now() });
+  return { emulator: round(emulator, 2), parse: round((performance.now() - t) / n, 2) };
 }
 
 /** 2. Unthrottled ceiling through Temporal, and the same code driven directly. */
@@ -132,6 +167,8 @@ export async function unthrottled(env: BenchEnv, format: 'full' | 'raw', message
   await emu.stop();
   const rate = e2e.final.progress.persisted / e2e.seconds;
   const directRate = baseline.n / baseline.seconds;
+  const cpu = cpuPerMessage(format, 2000);
+  const perMessage = (s: number) => round((s * 1000) / baseline.n, 2);
   return {
     scenario: `unthrottled ${format}`,
     messages: e2e.final.progress.persisted,
@@ -139,6 +176,12 @@ export async function unthrottled(env: BenchEnv, format: 'full' | 'raw', message
     'msg/s': round(rate),
     'direct msg/s': round(directRate),
     'temporal/direct': round(rate / directRate, 2),
+    // Where the time goes (direct run, wall ms per message inside each activity kind) and CPU per message measured alone.
+    'list ms/msg': perMessage(baseline.stages.list),
+    'fetch ms/msg': perMessage(baseline.stages.fetch),
+    'persist ms/msg': perMessage(baseline.stages.persist),
+    'emulator cpu ms/msg': cpu.emulator,
+    'parse+map cpu ms/msg': cpu.parse,
   };
 }
 
