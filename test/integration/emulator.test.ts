@@ -1,22 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { parseMime } from '../../src/mime/parse.js';
 import { attachmentIdFor, INLINE_LIMIT } from '../../src/emulator/gmail-responses.js';
 import { DEFAULT_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
+import { control, gmailClient } from '../helpers/emulator.js';
 import { manifest, type ManifestEntry } from '../helpers/verify.js';
-
-/** The unmodified googleapis client with a real OAuth2 refresh-token flow against the emulator. */
-function gmailClient(emu: RunningEmulator, refreshToken = DEFAULT_CLIENT.refreshToken) {
-  const auth = new googleAuth.OAuth2({
-    clientId: DEFAULT_CLIENT.clientId,
-    clientSecret: DEFAULT_CLIENT.clientSecret,
-    endpoints: { oauth2TokenUrl: emu.tokenUrl },
-    forceRefreshOnFailure: true,
-  });
-  auth.setCredentials({ refresh_token: refreshToken });
-  return { auth, gmail: gmailApi({ version: 'v1', auth, rootUrl: emu.url, retry: false }) };
-}
 
 async function listAll(gmail: gmail_v1.Gmail, params: gmail_v1.Params$Resource$Users$Messages$List = {}): Promise<string[]> {
   const ids: string[] = [];
@@ -27,11 +16,6 @@ async function listAll(gmail: gmail_v1.Gmail, params: gmail_v1.Params$Resource$U
     pageToken = r.data.nextPageToken ?? undefined;
   } while (pageToken);
   return ids;
-}
-
-async function control(emu: RunningEmulator, method: string, path: string, body?: unknown) {
-  const res = await fetch(`${emu.url}_emulator/${path}`, { method, body: body ? JSON.stringify(body) : undefined });
-  return (await res.json()) as Record<string, unknown>;
 }
 
 describe('a 400-message mailbox through googleapis', () => {

@@ -7,6 +7,7 @@ import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { toolPath } from '../../src/stack/tools.js';
+import { control, gmailClient } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
@@ -206,6 +207,37 @@ describe('revoked credentials', () => {
       assert.ok(Date.now() - revokedAt < 15_000, 'failed within seconds');
       const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
       assert.ok((stats.methods['oauth.token']?.served ?? 0) < 20, `token endpoint hit ${stats.methods['oauth.token']?.served} times`);
+    } finally {
+      await p.stop();
+      await emu.close();
+    }
+  });
+});
+
+describe('a message deleted between list and get', () => {
+  test('is counted as skipped; every other message is stored', async () => {
+    const account = 'deleted@example.com';
+    const emu = await startTestEmulator({ messages: 60 });
+    // One get at a time, each delayed (mean 150 ms): the first batch's last get comes seconds after its list page.
+    const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '1' }), credentials);
+    try {
+      const firstPage = await gmailClient(emu).gmail.users.messages.list({ userId: account, maxResults: 20 });
+      const victim = firstPage.data.messages!.at(-1)!.id!;
+      await control(emu, 'PATCH', 'settings', { faults: { latencyMs: 150 } });
+      const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'metadata', batchSize: 20 });
+      const listed = await until(p, body.id, 'the first page listed', (s) => s.progress.listed >= 20, 60_000);
+      assert.ok(listed.progress.fetched < 19, `the victim must still be unfetched (fetched ${listed.progress.fetched})`);
+      await control(emu, 'DELETE', `users/${account}/messages/${victim}`);
+
+      const done = await until(p, body.id, 'completion', (s) => s.status !== 'running', 120_000);
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      const truth = listable(await manifest(emu, account)).map((e) => e.id);
+      assert.ok(!truth.includes(victim) && truth.length > 40);
+      assert.equal(done.progress.skipped, 1);
+      assert.equal(done.progress.persisted, truth.length);
+      const lake = await lakeRows(p.lake, account);
+      assert.equal(lake.rows, truth.length);
+      assert.deepEqual([...lake.ids].sort(), truth.sort(), 'every other message is stored; the deleted one is not');
     } finally {
       await p.stop();
       await emu.close();
