@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`;
- * `--report FILE` prints a results file as the README's Markdown table.
+ * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     full: { type: 'boolean', default: false },
     only: { type: 'string', default: DEFAULT_ONLY },
     report: { type: 'string' },
+    // Overrides the scale scenario's mailbox size (diagnostic runs between full ones).
+    scale: { type: 'string' },
   },
 });
 if (values.report) {
@@ -30,7 +32,7 @@ const size = {
   many: full ? 2_500 : 250,
   manyQuota: full ? 1_000 : 150,
   lake: full ? 50_000 : 5_000,
-  scale: full ? 1_000_000 : 20_000,
+  scale: values.scale ? Number(values.scale) : full ? 1_000_000 : 20_000,
   recovery: full ? 20_000 : 5_000,
 };
 

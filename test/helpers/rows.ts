@@ -4,12 +4,15 @@ import { messageResource } from '../../src/emulator/gmail-responses.js';
 import { Mailbox } from '../../src/emulator/mailbox.js';
 import type { AttachmentRow, Checkpoint, MessageRow } from '../../src/lake/batches.js';
 
-/** Lake rows of a generated mailbox's first n messages, as fetch would stage them with format=full. */
-export function syntheticRows(n: number, account: string): { messages: MessageRow[]; attachments: AttachmentRow[] } {
+/**
+ * Lake rows of messages [from, to) of an n-message generated mailbox, as fetch would stage them with format=full
+ * (slices keep large mailboxes out of memory).
+ */
+export function syntheticRows(n: number, account: string, from = 0, to = n): { messages: MessageRow[]; attachments: AttachmentRow[] } {
   const mb = new Mailbox(account, new GeneratedMailbox(`lake:${account}`, n, account));
   const messages: MessageRow[] = [];
   const attachments: AttachmentRow[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < Math.min(to, n); i++) {
     const rows = toRows(messageResource(mb, mb.view(i)!, 'full', []), {
       account,
       format: 'full',
