@@ -131,7 +131,8 @@ export class Lake {
       (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
     const filesBefore = await files();
     await this.write(async (conn) => {
-      // Bounded merges keep one call's memory bounded; files already at the target size are left alone.
+      // At most 20 merged output files per call (the cap counts outputs, not inputs, so it bounds a call's work but not
+      // its peak memory: see Known limits in the README); files already at the target size are left alone.
       await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20)`);
     });
     await this.withConnection(async (conn) => {
