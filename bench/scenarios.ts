@@ -1,19 +1,19 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../src/activities/index.js';
+import { toRows } from '../src/activities/rows.js';
 import { createApp } from '../src/api/app.js';
 import { createExtractionService } from '../src/api/extractions.js';
 import { QUOTA_PROFILES, loadConfig } from '../src/config.js';
+import { GeneratedMailbox } from '../src/emulator/generate.js';
+import { messageResource } from '../src/emulator/gmail-responses.js';
+import { Mailbox } from '../src/emulator/mailbox.js';
 import { createGmailApi } from '../src/gmail/client.js';
 import { type Checkpoint, persistStaged, stageBatch } from '../src/lake/batches.js';
 import { Lake } from '../src/lake/lake.js';
 import { createLogger } from '../src/log.js';
 import { startPipeline } from '../src/pipeline.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
-import { toRows } from '../src/activities/rows.js';
-import { GeneratedMailbox } from '../src/emulator/generate.js';
-import { messageResource } from '../src/emulator/gmail-responses.js';
-import { Mailbox } from '../src/emulator/mailbox.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { waitFor } from '../test/helpers/ports.js';
@@ -80,32 +80,22 @@ async function direct(
     logger: createLogger('warn'),
   });
   const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });
-  type A = typeof activities;
   // Seconds spent inside each kind of activity (summed; fetch and persist of consecutive batches overlap).
   const stages = { list: 0, fetch: 0, persist: 0 };
-  const timed = async <T>(stage: keyof typeof stages, p: Promise<T>): Promise<T> => {
-    const t = performance.now();
-    try {
-      return await p;
-    } finally {
-      stages[stage] += (performance.now() - t) / 1000;
-    }
-  };
-  const listPage = (i: Parameters<A['listPage']>[0]) =>
-    timed(
-      'list',
-      env0().run<[typeof i], Awaited<ReturnType<A['listPage']>>, A['listPage']>((x) => activities.listPage(x), i),
-    );
-  const fetchBatch = (i: Parameters<A['fetchBatch']>[0]) =>
-    timed(
-      'fetch',
-      env0().run<[typeof i], Awaited<ReturnType<A['fetchBatch']>>, A['fetchBatch']>((x) => activities.fetchBatch(x), i),
-    );
-  const persistBatch = (i: Parameters<A['persistBatch']>[0]) =>
-    timed(
-      'persist',
-      env0().run<[typeof i], Awaited<ReturnType<A['persistBatch']>>, A['persistBatch']>((x) => activities.persistBatch(x), i),
-    );
+  /** An activity run in a mock activity context, its wall time added to its stage. */
+  const timed =
+    <I, O>(stage: keyof typeof stages, activity: (input: I) => Promise<O>) =>
+    async (input: I): Promise<O> => {
+      const t = performance.now();
+      try {
+        return await env0().run<[I], O, typeof activity>(activity, input);
+      } finally {
+        stages[stage] += (performance.now() - t) / 1000;
+      }
+    };
+  const listPage = timed('list', (i: Parameters<typeof activities.listPage>[0]) => activities.listPage(i));
+  const fetchBatch = timed('fetch', (i: Parameters<typeof activities.fetchBatch>[0]) => activities.fetchBatch(i));
+  const persistBatch = timed('persist', (i: Parameters<typeof activities.persistBatch>[0]) => activities.persistBatch(i));
   const t0 = performance.now();
   let token = '';
   let n = 0;

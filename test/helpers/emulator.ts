@@ -18,3 +18,8 @@ export async function control(emu: RunningEmulator, method: string, path: string
   const res = await fetch(`${emu.url}_emulator/${path}`, { method, body: body ? JSON.stringify(body) : undefined });
   return (await res.json()) as Record<string, unknown>;
 }
+
+/** Per-method counters of served, throttled and faulted requests, from the control endpoint `stats`. */
+export async function emulatorStats(emu: RunningEmulator): Promise<Record<string, { served: number; throttled: number; faults: number }>> {
+  return (await control(emu, 'GET', 'stats')).methods as Record<string, { served: number; throttled: number; faults: number }>;
+}

@@ -7,7 +7,7 @@ import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { toolPath } from '../../src/stack/tools.js';
-import { control, gmailClient } from '../helpers/emulator.js';
+import { control, emulatorStats, gmailClient } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
@@ -93,8 +93,8 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
     });
     assert.equal(listed.account, OWNER, 'the GmailAccount search attribute holds the mailbox');
 
-    const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { faults: number }> };
-    assert.ok((stats.methods['messages.get']?.faults ?? 0) > 100, 'faults were really injected');
+    const stats = await emulatorStats(emu);
+    assert.ok((stats['messages.get']?.faults ?? 0) > 100, 'faults were really injected');
 
     // Malformed messages, known independently from the generator, are stored with a parse error.
     const gen = new GeneratedMailbox(`test:${OWNER}`, 3000, OWNER);
@@ -195,18 +195,15 @@ describe('revoked credentials', () => {
     try {
       const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account: 'revoked@example.com', batchSize: 50 });
       await until(p, body.id, 'some progress', (s) => s.progress.persisted >= 100);
-      await fetch(`${emu.url}_emulator/tokens/revoke`, {
-        method: 'POST',
-        body: JSON.stringify({ refresh_token: credentials.refresh_token }),
-      });
+      await control(emu, 'POST', 'tokens/revoke', { refresh_token: credentials.refresh_token });
       const revokedAt = Date.now();
       const failed = await until(p, body.id, 'failure', (s) => s.status !== 'running', 30_000);
       assert.equal(failed.status, 'failed');
       assert.match(failed.error ?? '', /credentials/i);
       assert.match(failed.error ?? '', /invalid_grant|expired or revoked/i);
       assert.ok(Date.now() - revokedAt < 15_000, 'failed within seconds');
-      const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
-      assert.ok((stats.methods['oauth.token']?.served ?? 0) < 20, `token endpoint hit ${stats.methods['oauth.token']?.served} times`);
+      const stats = await emulatorStats(emu);
+      assert.ok((stats['oauth.token']?.served ?? 0) < 20, `token endpoint hit ${stats['oauth.token']?.served} times`);
     } finally {
       await p.stop();
       await emu.close();

@@ -8,6 +8,7 @@ import { Lake } from '../../src/lake/lake.js';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { ExtractionProgress } from '../../src/workflows/extraction.js';
+import { emulatorStats } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
@@ -75,11 +76,21 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
     async () => ((await pendingLake()).includes('compactLake') ? ['compactLake'] : undefined),
     30_000,
     50,
-  ).catch(() => waitFor('a persist in flight', async () => ((await pendingLake()).length ? pendingLake() : undefined), 30_000, 20));
+  ).catch(() =>
+    waitFor(
+      'a persist in flight',
+      async () => {
+        const running = await pendingLake();
+        return running.length ? running : undefined;
+      },
+      30_000,
+      20,
+    ),
+  );
   const beforeKill = await get(id);
   await worker.kill9();
   t.diagnostic(`worker killed at ${beforeKill.progress.persisted} persisted while running: ${caught.join(', ')}`);
-  const statsAtKill = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
+  const statsAtKill = await emulatorStats(emu);
   worker = await startWorkerProcess(env);
   const afterKill = await until(id, 'progress after the new worker', (s) => s.progress.persisted > beforeKill.progress.persisted + 200);
   assert.equal(afterKill.status, 'running');
@@ -95,10 +106,10 @@ test('kill -9 of the worker and a Temporal server restart mid-backfill: same exa
   await worker.stop(); // releases the DuckDB catalog file for the checks below
 
   const truth = listable(await manifest(emu, account));
-  const stats = (await (await fetch(`${emu.url}_emulator/stats`)).json()) as { methods: Record<string, { served: number }> };
-  const gets = stats.methods['messages.get']?.served ?? 0;
+  const stats = await emulatorStats(emu);
+  const gets = stats['messages.get']?.served ?? 0;
   t.diagnostic(
-    `messages.get served ${gets} for ${truth.length} messages: ${gets - truth.length} fetched twice (crash at ${beforeKill.progress.persisted}, ${statsAtKill.methods['messages.get']?.served} gets by then)`,
+    `messages.get served ${gets} for ${truth.length} messages: ${gets - truth.length} fetched twice (crash at ${beforeKill.progress.persisted}, ${statsAtKill['messages.get']?.served} gets by then)`,
   );
 
   const lake = await Lake.open(loadConfig(env).lake);
