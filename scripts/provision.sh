@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent provisioning of everything the tests, the demo and the stack need, cached under .tools/ (git-ignored):
-#   - the temporal CLI (dev server + Web UI) v1.5.1 and tctl v1.18.4
+#   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
 #   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs in .tools/duckdb-extensions
 #   - PostgreSQL server binaries (Debian's postgresql when missing)
 # A second run finds everything in place and does no network work.
@@ -53,6 +53,8 @@ provide_go_tool() {
   fi
 }
 provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"
+# MinIO: the S3-compatible object store the production-topology tests start (pinned: @latest resolved to this on 2026-11-23).
+provide_go_tool minio MINIO_SERVER github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c "DEVELOPMENT"
 # tctl is deprecated and optional: the Go module proxy does not serve it everywhere (it answers 403 here).
 provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4" optional
 

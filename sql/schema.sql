@@ -1,5 +1,6 @@
--- The lake's tables (DuckLake has no primary keys: uniqueness of (account, id) is kept by the persist step,
--- which inserts only ids not yet present, inside one transaction per batch).
+-- The lake's tables (DuckLake has no primary keys: uniqueness of (account, id) is kept by the persist step, which
+-- inserts only ids not yet present, inside one transaction per batch that also bumps the account's write_guard row,
+-- so two processes persisting one account at once conflict in DuckLake and the later one re-checks: see write_guard).
 
 -- Messages are wide (bodies, headers): small row groups keep the Parquet writer's buffer, and so compaction's memory,
 -- bounded (DuckDB's default of 122,880 rows per group would buffer gigabytes).
@@ -85,4 +86,12 @@ CREATE TABLE IF NOT EXISTS lake.extraction_runs (
   event VARCHAR,
   detail VARCHAR,
   event_at TIMESTAMP
+);
+
+-- One row per account, bumped by every transaction that adds messages of that account. DuckLake detects two
+-- concurrent transactions changing this row and lets only the first commit; the other is retried, re-reads which ids
+-- are stored and inserts only the rest. This is what keeps (account, id) unique across processes and hosts.
+CREATE TABLE IF NOT EXISTS lake.write_guard (
+  account VARCHAR NOT NULL,
+  seq BIGINT                            -- number of batches committed for the account
 );

@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
+import { removeOrphanedStaging } from './activities/index.js';
 import type { Config } from './config.js';
 import { createGmailApi, type GmailCredentials } from './gmail/client.js';
 import { Lake } from './lake/lake.js';
@@ -13,8 +14,9 @@ import { createWorker } from './worker/worker.js';
 export interface Pipeline {
   url: string;
   client: Client;
+  /** The lake, when this process runs a worker. */
   lake: Lake;
-  worker: Worker;
+  worker: Worker | undefined;
   extractions: ExtractionService;
   logger: Logger;
   stop(): Promise<void>;
@@ -33,27 +35,41 @@ function installTemporalRuntime(level: string): void {
 }
 
 /**
- * The composition root: one process with the lake, a worker and the HTTP API (a DuckDB-file catalog admits one
- * writer process, so API readiness checks and activities share this process's lake).
+ * Wires a process from its parts: the HTTP API (`api`), a worker with the lake (`worker`), or both (`npm start`, the
+ * demo and the tests: a DuckDB-file catalog admits one writer process, so the API's lake check shares the worker's
+ * lake). `npm run api` and `npm run worker` are the two separate composition roots of the scaled-out layout.
  */
-export async function startPipeline(config: Config, credentials: GmailCredentials, opts: { api?: boolean } = {}): Promise<Pipeline> {
+export async function startPipeline(
+  config: Config,
+  credentials: GmailCredentials,
+  opts: { api?: boolean; worker?: boolean } = {},
+): Promise<Pipeline> {
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   installTemporalRuntime(config.logLevel);
-  const lake = await Lake.open(config.lake);
   const gmail = createGmailApi({ config: config.gmail, credentials });
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-  const worker = await createWorker(
-    config,
-    { lake, gmail, stagingDir: config.lake.stagingDir, fetchConcurrency: config.gmail.fetchConcurrency, logger },
-    nativeConnection,
-  );
-  const workerRun = worker.run();
+  let lake: Lake | undefined;
+  let worker: Worker | undefined;
+  let workerRun: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+  if (opts.worker !== false) {
+    lake = await Lake.open(config.lake);
+    nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+    await removeOrphanedStaging(config.lake.stagingDir, 60 * 60_000, logger);
+    worker = await createWorker(
+      config,
+      { lake, gmail, stagingDir: config.lake.stagingDir, fetchConcurrency: config.gmail.fetchConcurrency, logger },
+      nativeConnection,
+    );
+    workerRun = worker.run();
+  }
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
-  const extractions = createExtractionService(client, config.temporal.taskQueue, {
-    pipelineDepth: config.pipeline.depth,
-    compactEvery: config.pipeline.compactEvery,
-  });
+  const extractions = createExtractionService(
+    client,
+    config.temporal.taskQueue,
+    { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery },
+    async (account) => (account === 'me' ? (await gmail.profile('me')).emailAddress : account),
+  );
   let server: ServerType | undefined;
   let url = '';
   if (opts.api !== false) {
@@ -62,7 +78,7 @@ export async function startPipeline(config: Config, credentials: GmailCredential
       logger,
       readiness: {
         temporal: async () => void (await connection.workflowService.getSystemInfo({})),
-        lake: async () => void (await lake.query('SELECT count(*) FROM lake.extraction_runs')),
+        ...(lake ? { lake: async () => void (await lake.query('SELECT count(*) FROM lake.extraction_runs')) } : {}),
       },
     });
     server = await new Promise<ServerType>((resolve) => {
@@ -77,17 +93,20 @@ export async function startPipeline(config: Config, credentials: GmailCredential
   return {
     url,
     client,
-    lake,
+    get lake(): Lake {
+      if (!lake) throw new Error('this process runs no worker, so it has no lake open');
+      return lake;
+    },
     worker,
     extractions,
     logger,
     async stop() {
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-      worker.shutdown();
+      worker?.shutdown();
       await workerRun;
       await connection.close();
-      await nativeConnection.close();
-      lake.close();
+      await nativeConnection?.close();
+      lake?.close();
     },
   };
 }

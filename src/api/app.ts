@@ -18,7 +18,7 @@ const json = <T extends z.ZodType>(schema: T, description: string) => ({ content
 const errors = {
   400: json(errorSchema, 'Invalid request'),
   404: json(errorSchema, 'Unknown extraction'),
-  409: json(errorSchema, 'Extraction is closed'),
+  409: json(errorSchema, 'Extraction is closed, or the mailbox runs an extraction with a different selection'),
   503: json(errorSchema, 'Temporal unavailable'),
 };
 
@@ -53,7 +53,8 @@ export function createApp(deps: AppDeps) {
       method: 'post',
       path: '/extract',
       summary: 'Start (or join) the extraction of one mailbox',
-      description: '202 when a new extraction starts; 200 with the running one when the mailbox already has one.',
+      description:
+        '`me` is resolved to the mailbox address first. 202 when a new extraction starts; 200 with the running one when the mailbox already has one with the same selection; 409 when its selection differs.',
       request: { body: { content: { 'application/json': { schema: extractRequestSchema } }, required: true } },
       responses: { 202: json(startedSchema, 'Started'), 200: json(startedSchema, 'Already running'), ...errors },
     }),

@@ -27,8 +27,26 @@ export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' |
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
+/** The running extraction's selection, kept in its memo so a differing request can be refused without a worker. */
+interface SelectionMemo {
+  extractionKey: string;
+  selection: Selection;
+}
+type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
+
+const selectionOf = (r: ExtractionRequest): Selection => ({
+  query: r.query ?? '',
+  labelIds: [...(r.labelIds ?? [])].sort(),
+  includeSpamTrash: !!r.includeSpamTrash,
+  format: r.format,
+});
+
+/** Turns `me` into the mailbox's address (users.getProfile), so `me` and the address are one extraction. */
+export type AccountResolver = (account: string) => Promise<string>;
+
 export interface ExtractionService {
-  start(request: ExtractionRequest): Promise<{ id: string; runId: string; created: boolean }>;
+  /** Starts or joins the extraction of the request's mailbox (`me` resolved to its address first). */
+  start(request: ExtractionRequest): Promise<{ id: string; runId: string; created: boolean; account: string }>;
   get(id: string): Promise<ExtractionProgress>;
   list(): Promise<
     { id: string; runId: string; account: string | null; status: string; startedAt: string | null; closedAt: string | null }[]
@@ -51,20 +69,30 @@ function emptyProgress(id: string, account: string, status: ExtractionStatus, er
     status,
     phase: 'done',
     paused: false,
-    progress: { listed: 0, fetched: 0, persisted: 0, skipped: 0, failed: 0, malformed: 0, total: 0, percent: 0 },
+    progress: { listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0, total: 0, percent: 0 },
     ratePerSecond: 0,
     etaSeconds: null,
     startedAt: null,
     updatedAt: null,
     runs: 0,
     resumedFrom: null,
+    relists: 0,
     historyId: null,
     error,
   };
 }
 
-/** Extractions as Temporal workflows: ids from the account, state from the `progress` query or the closed result. */
-export function createExtractionService(client: Client, taskQueue: string, options: ExtractionOptions): ExtractionService {
+/**
+ * Extractions as Temporal workflows: ids from the resolved mailbox address, state from the `progress` query or the
+ * closed result. A request for a mailbox whose extraction runs joins it when the selection is the same, and is refused
+ * (409) when it differs: one mailbox never has two writers.
+ */
+export function createExtractionService(
+  client: Client,
+  taskQueue: string,
+  options: ExtractionOptions,
+  resolveAccount: AccountResolver = async (a) => a,
+): ExtractionService {
   const handleOf = (id: string) => client.workflow.getHandle(id);
   const describe = async (id: string) => {
     try {
@@ -75,20 +103,33 @@ export function createExtractionService(client: Client, taskQueue: string, optio
     }
   };
   return {
-    async start(request) {
-      const id = extractionWorkflowId(request.account);
+    async start(asked) {
+      const account = (await resolveAccount(asked.account)).trim().toLowerCase();
+      const request = { ...asked, account };
+      const id = extractionWorkflowId(account);
+      const key = extractionKey(request);
       try {
+        const memo: SelectionMemo = { extractionKey: key, selection: selectionOf(request) };
         const handle = await client.workflow.start(extractionWorkflow, {
           workflowId: id,
           taskQueue,
-          args: [{ request, options, extractionKey: extractionKey(request) }],
-          searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [request.account] },
+          args: [{ request, options, extractionKey: key }],
+          searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [account] },
+          memo: memo as unknown as Record<string, unknown>,
         });
-        return { id, runId: handle.firstExecutionRunId, created: true };
+        return { id, runId: handle.firstExecutionRunId, created: true, account };
       } catch (e) {
         if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
         const d = await describe(id);
-        return { id, runId: d.runId, created: false };
+        const running = d.memo as Partial<SelectionMemo> | undefined;
+        if (running?.extractionKey && running.extractionKey !== key)
+          throw new ApiError(
+            409,
+            'CONFLICT',
+            `mailbox ${account} already has a running extraction (${id}) with a different selection; cancel it or wait for it to end`,
+            { running: running.selection, requested: selectionOf(request) },
+          );
+        return { id, runId: d.runId, created: false, account };
       }
     },
 

@@ -22,7 +22,8 @@ export const extractRequestSchema = z
 export const counters = z.object({
   listed: z.number(),
   fetched: z.number(),
-  persisted: z.number(),
+  persisted: z.number().openapi({ description: 'rows this extraction added to the lake' }),
+  present: z.number().openapi({ description: 'listed ids already in the lake, not fetched again' }),
   skipped: z.number().openapi({ description: 'deleted between list and get (404)' }),
   failed: z.number(),
   malformed: z.number().openapi({ description: 'stored with a parse_error' }),
@@ -44,13 +45,21 @@ export const extractionSchema = z
     updatedAt: z.string().nullable(),
     runs: z.number().optional(),
     resumedFrom: z.number().nullable().optional(),
+    relists: z.number().optional().openapi({ description: 'listings restarted because Gmail stopped accepting a page token' }),
     historyId: z.string().nullable().optional(),
     error: z.string().nullable(),
   })
   .openapi('Extraction');
 
 export const startedSchema = z
-  .object({ id: z.string(), runId: z.string(), status: z.string(), statusUrl: z.string(), created: z.boolean() })
+  .object({
+    id: z.string(),
+    runId: z.string(),
+    account: z.string().openapi({ description: 'the mailbox address (`me` resolved through users.getProfile)' }),
+    status: z.string(),
+    statusUrl: z.string(),
+    created: z.boolean(),
+  })
   .openapi('ExtractionStarted');
 
 /** Closed set of error codes; every error response has this shape. */

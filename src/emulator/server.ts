@@ -17,6 +17,8 @@ export interface EmulatorOptions {
   seed?: string;
   /** Messages per generated mailbox. Default 1000. */
   messages?: number;
+  /** Sizes of particular mailboxes (address → messages), overriding `messages` for them. */
+  sizes?: Record<string, number>;
   /** The address `me` resolves to. Default user@example.com. */
   owner?: string;
   /** Serve this .mbox file or folder of .eml files as the owner's mailbox instead of generated mail. */
@@ -66,6 +68,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const accessTokens = new Map<string, { refreshToken: string; grant: string; expiresAt: number }>();
   const limits = new Limits(options.settings ?? {}, seed);
   const mailboxes = new Map<string, Mailbox>();
+  /** Page tokens carry the generation they were issued in; `pageTokens/expire` starts a new one (Gmail's expire too). */
+  let pageTokenGeneration = 0;
   const loaded = options.mbox ? readMailSource(options.mbox) : undefined;
 
   const mailbox = (email = owner): Mailbox => {
@@ -73,7 +77,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     let m = mailboxes.get(key);
     if (!m) {
       const mbSeed = `${seed}:${key}`;
-      const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, size, key);
+      const n = options.sizes?.[key] ?? size;
+      const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key);
       m = new Mailbox(key, base, limits.settings.historyRetention);
       mailboxes.set(key, m);
     }
@@ -265,9 +270,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const token = q.get('pageToken');
     let start = mb.indexLimit - 1;
     if (token) {
-      const parsed = Number(Buffer.from(token, 'base64url').toString().replace(/^p/, ''));
-      if (!Number.isInteger(parsed) || parsed < -1) throw new HttpError(400, googleError(400, 'Invalid pageToken', 'invalidArgument'));
-      start = Math.min(parsed, mb.indexLimit - 1);
+      const [index, generation] = Buffer.from(token, 'base64url').toString().replace(/^p/, '').split('.').map(Number);
+      if (!Number.isInteger(index) || index! < -1 || generation !== pageTokenGeneration)
+        throw new HttpError(400, googleError(400, 'Invalid pageToken', 'invalidArgument'));
+      start = Math.min(index!, mb.indexLimit - 1);
     }
     const baseSize = mb.firstIndexAtOrAfter(Infinity);
     const hi = query.before !== undefined ? mb.firstIndexAtOrAfter(query.before) : baseSize;
@@ -295,7 +301,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       : Math.max(0, mb.messagesTotal);
     return {
       ...(messages.length ? { messages } : {}),
-      ...(more ? { nextPageToken: Buffer.from(`p${i}`).toString('base64url') } : {}),
+      ...(more ? { nextPageToken: Buffer.from(`p${i}.${pageTokenGeneration}`).toString('base64url') } : {}),
       resultSizeEstimate: estimate,
     };
   }
@@ -374,6 +380,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         revoked.add(rt);
         return send(res, 200, { revoked: rt });
       }
+      case 'POST pageTokens/expire':
+        pageTokenGeneration++;
+        return send(res, 200, { generation: pageTokenGeneration });
       case 'POST tokens/expire':
         for (const t of accessTokens.values()) t.expiresAt = 0;
         return send(res, 200, { ok: true });

@@ -1,4 +1,5 @@
 import { QUOTA_PROFILES, type QuotaProfileName } from '../config.js';
+import { sleep } from './retry.js';
 
 export type QuotaMethod = keyof (typeof QUOTA_PROFILES)['legacy']['costs'];
 
@@ -6,7 +7,8 @@ export type QuotaMethod = keyof (typeof QUOTA_PROFILES)['legacy']['costs'];
  * Client-side per-user quota budget: a token bucket that knows each method's cost and refills at `share` of the
  * profile's rate, so the pipeline stays under Gmail's moving-window limit instead of learning it from 403s.
  * Capacity is (1 − share) × the window's units (at least one call), which bounds any window's spend by the limit.
- * Per process: workers sharing a mailbox each hold their own bucket (see README, "Quotas").
+ * One bucket covers what one holder spends: the process-wide client holds one per mailbox for profile/list calls, and
+ * each batch gets its own at the share of the mailbox's rate its workflow gave it (see GmailApi.scoped).
  */
 export class QuotaBudget {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -26,8 +28,8 @@ export class QuotaBudget {
     return QUOTA_PROFILES[this.profile].costs[method];
   }
 
-  /** Reserves the method's cost for `user` and resolves when it may be spent. */
-  async take(user: string, method: QuotaMethod): Promise<void> {
+  /** Reserves the method's cost for `user` and resolves when it may be spent (rejects at once if `signal` aborts). */
+  async take(user: string, method: QuotaMethod, signal?: AbortSignal): Promise<void> {
     const cost = this.cost(method);
     if (cost === 0 || this.rate === 0) return;
     const t = this.now();
@@ -35,6 +37,6 @@ export class QuotaBudget {
     b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.rate) - cost;
     b.at = t;
     this.buckets.set(user, b);
-    if (b.tokens < 0) await new Promise((r) => setTimeout(r, -b.tokens / this.rate));
+    if (b.tokens < 0) await sleep(-b.tokens / this.rate, signal);
   }
 }

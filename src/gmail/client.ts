@@ -44,17 +44,27 @@ export interface GmailApi {
   listPage(account: string, req: ListPageRequest): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
+  /**
+   * The same calls for one batch: they spend at most `share` of the mailbox's quota budget (the workflow splits the
+   * mailbox's budget among its batches in flight, so the total holds whatever worker runs them), stop when `signal`
+   * aborts (the activity was cancelled), and report each transient retry to `onRetry` (activities heartbeat there).
+   */
+  scoped(options: ScopeOptions): GmailApi;
+}
+
+export interface ScopeOptions {
+  share?: number;
+  signal?: AbortSignal;
+  onRetry?: (err: unknown) => void;
 }
 
 export interface GmailApiOptions {
   config: GmailConfig;
   credentials: GmailCredentials;
-  /** Called on every transient retry (activities heartbeat here). */
-  onRetry?: (err: unknown) => void;
 }
 
 /** Builds the googleapis client (its own retries off: see retry.ts) against config.rootUrl and config.tokenUrl. */
-export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions): GmailApi {
+export function createGmailApi({ config, credentials }: GmailApiOptions): GmailApi {
   const auth = new googleAuth.OAuth2({
     clientId: credentials.client_id,
     clientSecret: credentials.client_secret,
@@ -64,34 +74,41 @@ export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions
   });
   auth.setCredentials({ refresh_token: credentials.refresh_token });
   const gmail = gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
-  const budget = new QuotaBudget(config.quota.profile, config.quota.share);
-  const call = async <T>(account: string, method: QuotaMethod, fn: () => Promise<T>): Promise<T> =>
+  return scopedApi(gmail, config, new QuotaBudget(config.quota.profile, config.quota.share), {});
+}
+
+function scopedApi(gmail: gmail_v1.Gmail, config: GmailConfig, budget: QuotaBudget, scope: ScopeOptions): GmailApi {
+  const { signal, onRetry } = scope;
+  const call = async <T>(account: string, method: QuotaMethod, fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> =>
     withRetry(
       async () => {
-        await budget.take(account, method);
-        return fn();
+        await budget.take(account, method, signal);
+        return fn({ signal });
       },
-      { attempts: config.requestAttempts, onRetry: (_a, err) => onRetry?.(err) },
+      { attempts: config.requestAttempts, signal, onRetry: (_a, err) => onRetry?.(err) },
     );
   return {
     async profile(account) {
-      const r = await call(account, 'profile', () => gmail.users.getProfile({ userId: account }));
+      const r = await call(account, 'profile', (o) => gmail.users.getProfile({ userId: account }, o));
       return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
     },
     async labels(account) {
-      const r = await call(account, 'labels', () => gmail.users.labels.list({ userId: account }));
+      const r = await call(account, 'labels', (o) => gmail.users.labels.list({ userId: account }, o));
       return (r.data.labels ?? []).map((l) => ({ id: l.id ?? '', name: l.name ?? '', type: l.type ?? '' }));
     },
     async listPage(account, req) {
-      const r = await call(account, 'list', () =>
-        gmail.users.messages.list({
-          userId: account,
-          pageToken: req.pageToken || undefined,
-          q: req.q,
-          labelIds: req.labelIds,
-          includeSpamTrash: req.includeSpamTrash,
-          maxResults: req.maxResults,
-        }),
+      const r = await call(account, 'list', (o) =>
+        gmail.users.messages.list(
+          {
+            userId: account,
+            pageToken: req.pageToken || undefined,
+            q: req.q,
+            labelIds: req.labelIds,
+            includeSpamTrash: req.includeSpamTrash,
+            maxResults: req.maxResults,
+          },
+          o,
+        ),
       );
       return {
         ids: (r.data.messages ?? []).map((m) => m.id!).filter(Boolean),
@@ -101,12 +118,19 @@ export function createGmailApi({ config, credentials, onRetry }: GmailApiOptions
     },
     async getMessage(account, id, format) {
       try {
-        const r = await call(account, 'get', () => gmail.users.messages.get({ userId: account, id, format }));
+        const r = await call(account, 'get', (o) => gmail.users.messages.get({ userId: account, id, format }, o));
         return r.data;
       } catch (err) {
         if (classifyGmailError(err) === 'notFound') return undefined;
         throw err;
       }
+    },
+    scoped(next) {
+      const share = next.share ?? 1;
+      return scopedApi(gmail, config, share === 1 ? budget : new QuotaBudget(config.quota.profile, config.quota.share * share), {
+        signal: next.signal ?? signal,
+        onRetry: next.onRetry ?? onRetry,
+      });
     },
   };
 }

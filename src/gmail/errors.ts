@@ -1,17 +1,17 @@
+import { FAILURE } from '../failures.js';
+
 /**
  * Gmail failures, classified once. Transient ones (429, 403 rate limits, 5xx, network, truncated bodies) are retried
  * with backoff by `withRetry`, then rethrown for Temporal's retry policy; permanent ones become non-retryable activity
  * failures with one of these types (the workflow reads `type`, never `instanceof`).
  */
 export const GMAIL_FAILURE = {
-  /** Credentials invalid, expired past refresh, or revoked (401, invalid_grant). */
-  auth: 'GmailAuthError',
-  /** The request itself is wrong (400: bad query, bad page token…). */
-  invalidRequest: 'GmailInvalidRequest',
-  /** 403 other than rate limits: no access to this mailbox or API disabled. */
-  permission: 'GmailPermissionDenied',
-  /** history.list start id too old (404): a full re-list is needed. */
-  historyExpired: 'GmailHistoryExpired',
+  auth: FAILURE.gmailAuth,
+  invalidRequest: FAILURE.gmailInvalidRequest,
+  permission: FAILURE.gmailPermission,
+  pageTokenExpired: FAILURE.gmailPageTokenExpired,
+  historyExpired: FAILURE.gmailHistoryExpired,
+  transient: FAILURE.gmailTransient,
 } as const;
 
 export type GmailErrorKind = 'transient' | 'notFound' | 'auth' | 'invalidRequest' | 'permission';

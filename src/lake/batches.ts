@@ -2,6 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { listValue } from '@duckdb/node-api';
 import { type Lake, sqlLiteral } from './lake.js';
 
 /** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
@@ -169,16 +170,66 @@ export interface Checkpoint {
   failed: number;
 }
 
+/** Thrown when a staged batch holds ids the workflow did not ask for (a stale or foreign batch): never loaded. */
+export class StagedBatchMismatch extends Error {
+  override name = 'StagedBatchMismatch';
+}
+
+/** The subset of `ids` already stored for `account` (one probe; the lake answers from file statistics). */
+export async function storedIds(lake: Lake, account: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await lake.query<{ id: string }>(
+    `SELECT DISTINCT id FROM lake.messages WHERE account = $account AND id IN (SELECT unnest($ids::VARCHAR[]))`,
+    {
+      account,
+      ids: listValue(ids),
+    },
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+const guarded = new Set<string>();
+/** Makes sure the account has its write_guard row (its own transaction, so later batches conflict on a committed row). */
+async function ensureGuard(lake: Lake, account: string): Promise<void> {
+  if (guarded.has(`${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`)) return;
+  await lake.write(async (conn) => {
+    await conn.run(
+      `INSERT INTO lake.write_guard SELECT $account, 0 WHERE NOT EXISTS (SELECT 1 FROM lake.write_guard WHERE account = $account)`,
+      {
+        account,
+      },
+    );
+  });
+  guarded.add(`${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`);
+}
+
 /**
- * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their
- * attachments, and the checkpoint row. Re-running the same batch inserts nothing, so retries never duplicate.
- * The lake is probed once per batch for the batch's ids already stored (a semi-join the lake can answer from its
- * file statistics); the inserts then filter on that short list instead of anti-joining the whole table twice.
+ * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their attachments,
+ * the checkpoint row, and a bump of the account's write_guard row. The staged ids are first checked against
+ * `expected` (what the workflow asked for): a batch with any other id is refused, never loaded. Exactly once across
+ * processes: a concurrent transaction of the same account makes DuckLake refuse one commit, which `lake.write` runs
+ * again, and the re-run sees the other's ids and skips them. Returns the rows it really inserted.
  */
-export async function persistStaged(lake: Lake, dir: string, checkpoint: Checkpoint): Promise<{ inserted: number }> {
+export async function persistStaged(
+  lake: Lake,
+  dir: string,
+  checkpoint: Checkpoint,
+  expected?: string[],
+): Promise<{ inserted: number; staged: number }> {
   const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
   const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
-  return lake.write(async (conn) => {
+  const stagedIds = (await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${m}`)).map((r) => r);
+  if (expected) {
+    const want = new Set(expected);
+    const foreign = stagedIds.filter((r) => !want.has(r.id) || r.account !== checkpoint.account);
+    if (foreign.length)
+      throw new StagedBatchMismatch(
+        `staged batch ${checkpoint.batchId} holds ${foreign.length} message(s) not asked for (e.g. ${foreign[0]!.account}/${foreign[0]!.id})`,
+      );
+  }
+  await ensureGuard(lake, checkpoint.account);
+  const result = await lake.write(async (conn) => {
+    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account: checkpoint.account });
     const probe = await conn.runAndReadAll(
       `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
       { account: checkpoint.account },
@@ -211,6 +262,7 @@ export async function persistStaged(lake: Lake, dir: string, checkpoint: Checkpo
     );
     return { inserted };
   });
+  return { inserted: result.inserted, staged: stagedIds.length };
 }
 
 /** The newest checkpoint of an extraction that has not completed since, if any. */

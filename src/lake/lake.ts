@@ -26,18 +26,52 @@ export function renderSql(file: string, values: Record<string, string>): string 
 }
 
 /**
+ * Errors another writer can cause and a retry resolves: DuckLake's optimistic-commit conflicts (two processes
+ * committing to one catalog), a SQLite catalog busy with another process, and the races of several processes creating
+ * a new catalog at once (PostgreSQL `duplicate key … pg_type_typname_nsp_index`, "already exists").
+ */
+const RETRYABLE_LAKE_ERROR = /Transaction conflict|database is locked|duplicate key value|already exists|could not serialize/i;
+
+/** True when `err` is a conflict with another writer that a retry resolves. */
+export function isLakeConflict(err: unknown): boolean {
+  return RETRYABLE_LAKE_ERROR.test(err instanceof Error ? err.message : String(err));
+}
+
+/** Runs `fn` again after a jittered backoff while it fails with a conflict with another writer. */
+async function retryingConflicts<T>(fn: () => Promise<T>, attempts = 30, onConflict?: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= attempts || !isLakeConflict(e)) throw e;
+      onConflict?.();
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 25 * 2 ** attempt)));
+    }
+  }
+}
+
+/**
  * One DuckDB instance per process with the DuckLake catalog attached as `lake`. Writes are serialized within the
- * process (DuckLake commits are optimistic; one writer per process avoids self-conflicts); reads run concurrently.
+ * process and retried on conflicts with other processes (DuckLake commits are optimistic); reads run concurrently.
  */
 export class Lake {
   private writeChain: Promise<unknown> = Promise.resolve();
+  /** Commits retried because another process committed a conflicting change first (for tests and benchmarks). */
+  conflicts = 0;
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly config: LakeConfig,
   ) {}
 
-  /** Opens DuckDB with the project's extension directory, loads DuckLake and attaches the catalog. */
+  /**
+   * Opens DuckDB with the project's extension directory, loads DuckLake and attaches the catalog (creating it and the
+   * schema when new). Several processes may do this at once against a new catalog: the loser of a creation race retries.
+   */
   static async open(config: LakeConfig): Promise<Lake> {
+    return retryingConflicts(() => Lake.openOnce(config), 10);
+  }
+
+  private static async openOnce(config: LakeConfig): Promise<Lake> {
     const instance = await DuckDBInstance.create(':memory:', {
       extension_directory: config.extensionDir,
       allow_unsigned_extensions: 'false',
@@ -82,6 +116,7 @@ export class Lake {
     } catch (e) {
       conn.closeSync();
       instance.closeSync();
+      if (isLakeConflict(e)) throw e;
       throw new LakeError(`cannot open the lake (${config.catalog} catalog): ${e instanceof Error ? e.message : String(e)}`);
     }
     conn.closeSync();
@@ -98,9 +133,13 @@ export class Lake {
     }
   }
 
-  /** Runs fn inside BEGIN/COMMIT (ROLLBACK on error), one writer at a time in this process. */
+  /**
+   * Runs fn inside BEGIN/COMMIT (ROLLBACK on error), one writer at a time in this process. When another process
+   * committed a conflicting change first, the whole transaction (fn included) runs again, so fn must read what it
+   * depends on inside the transaction.
+   */
   write<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const next = this.writeChain.then(() =>
+    const once = () =>
       this.withConnection(async (conn) => {
         await conn.run('BEGIN TRANSACTION');
         try {
@@ -111,8 +150,8 @@ export class Lake {
           await conn.run('ROLLBACK').catch(() => undefined);
           throw e;
         }
-      }),
-    );
+      });
+    const next = this.writeChain.then(() => retryingConflicts(once, 30, () => this.conflicts++));
     this.writeChain = next.catch(() => undefined);
     return next;
   }

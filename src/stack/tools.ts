@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Finds a provisioned CLI: $<ENV>, then .tools/bin, then PATH; fails with how to get it. */
-export function toolPath(name: 'temporal' | 'tctl', envVar: string): string {
+export function toolPath(name: 'temporal' | 'tctl' | 'minio', envVar: string): string {
   const candidates = [process.env[envVar], `${ROOT}.tools/bin/${name}`];
   for (const c of candidates) if (c && existsSync(c)) return c;
   try {

@@ -13,5 +13,8 @@ export async function createWorker(config: Config, deps: ActivityDeps, connectio
     workflowBundle: { codePath: bundleWorkflowsOutOfProcess() },
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: 32,
+    // A workflow cached on a worker that dies (kill -9) is handed to another after this long instead of 10 s: the cost
+    // is a replay when a busy live worker does not poll its sticky queue within 3 s.
+    stickyQueueScheduleToStartTimeout: '3s',
   });
 }

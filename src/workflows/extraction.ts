@@ -9,11 +9,13 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, FetchResult } from '../activities/index.js';
+import type { Activities, BatchResult, FetchResult } from '../activities/index.js';
+import { FAILURE, NON_RETRYABLE } from '../failures.js';
 
 /** Signal names users send from the CLIs: `temporal workflow signal --workflow-id ID --name pause`. */
 export const pauseSignal = defineSignal('pause');
@@ -55,7 +57,10 @@ export type ExtractionPhase = 'preparing' | 'extracting' | 'draining' | 'compact
 export interface Counters {
   listed: number;
   fetched: number;
+  /** Rows this extraction added to the lake. */
   persisted: number;
+  /** Listed ids already in the lake (not fetched again). */
+  present: number;
   skipped: number;
   failed: number;
   malformed: number;
@@ -75,6 +80,8 @@ export interface ExtractionProgress {
   updatedAt: string | null;
   runs: number;
   resumedFrom: number | null;
+  /** Listings restarted because Gmail stopped accepting a page token. */
+  relists: number;
   historyId: string | null;
   error: string | null;
 }
@@ -99,6 +106,10 @@ export interface ExtractionState {
   resumedFrom: number | null;
   samples: [number, number][];
   error: string | null;
+  /** Listings restarted because Gmail stopped accepting a page token. */
+  relists: number;
+  /** Progress of the current listing pass (a relist starts a new one): listed ids and ids done with. */
+  pass: { listed: number; done: number };
 }
 
 export interface ExtractionInput {
@@ -113,9 +124,19 @@ const gmailRetry = {
   initialInterval: '1s',
   backoffCoefficient: 2,
   maximumInterval: '5m',
-  nonRetryableErrorTypes: ['GmailAuthError', 'GmailInvalidRequest', 'GmailPermissionDenied', 'StagedBatchMissing'],
+  nonRetryableErrorTypes: NON_RETRYABLE,
 };
 const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
+/**
+ * The batch activity heartbeats every second, so a 5 s heartbeat timeout notices a dead worker (kill -9, lost host)
+ * within 5 s and Temporal retries the batch on another worker at once: the trade-off is one heartbeat RPC per second
+ * per batch in flight, and a false timeout (a redone batch, never a duplicate row) if a worker stalls for 5 s.
+ */
+const { extractBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '5s',
+  retry: { ...gmailRetry, initialInterval: '500ms', maximumInterval: '1m' },
+});
 const { fetchBatch } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '30s', retry: gmailRetry });
 // Lake activities heartbeat while DuckDB works, so a dead worker is noticed within the heartbeat timeout rather than
 // the start-to-close timeout (a worker killed mid-compaction used to stall the extraction for 30 minutes).
@@ -127,7 +148,25 @@ const { persistBatch } = proxyActivities<Activities>({
 const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
-const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, skipped: 0, failed: 0, malformed: 0 });
+const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0 });
+
+/**
+ * State carried across continue-as-new, merged with today's defaults: a run continued from older workflow code lacks
+ * the fields added since, and gets their defaults instead of `undefined`.
+ */
+export function withDefaults(extractionKey: string, carried?: Partial<ExtractionState>): ExtractionState {
+  const base = initialState(extractionKey);
+  if (!carried) return base;
+  const counters = { ...zero(), ...carried.counters };
+  return {
+    ...base,
+    ...carried,
+    counters,
+    committed: { ...zero(), pageToken: '', ...carried.committed },
+    samples: carried.samples ?? [],
+    pass: carried.pass ?? { listed: counters.listed, done: counters.persisted + counters.present + counters.skipped + counters.failed },
+  };
+}
 
 function initialState(extractionKey: string): ExtractionState {
   const now = Date.now();
@@ -149,6 +188,8 @@ function initialState(extractionKey: string): ExtractionState {
     resumedFrom: null,
     samples: [],
     error: null,
+    relists: 0,
+    pass: { listed: 0, done: 0 },
   };
 }
 
@@ -159,8 +200,8 @@ function snapshot(
   status?: ExtractionStatus,
 ): ExtractionProgress {
   const c = state.counters;
-  const total = Math.max(state.total, c.listed);
-  const doneCount = c.persisted + c.skipped + c.failed;
+  const total = Math.max(state.total, state.pass.listed);
+  const doneCount = state.pass.done;
   const first = state.samples[0];
   const last = state.samples[state.samples.length - 1];
   const rate = first && last && last[0] > first[0] ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
@@ -177,6 +218,7 @@ function snapshot(
     updatedAt: new Date(state.updatedAt).toISOString(),
     runs: state.runs,
     resumedFrom: state.resumedFrom,
+    relists: state.relists,
     historyId: state.historyId,
     error: state.error,
   };
@@ -188,21 +230,37 @@ interface InFlight {
   pageToken: string;
   counts: Counters;
   done: boolean;
+  /** The listing pass the batch belongs to (its counts stop counting toward progress after a relist). */
+  pass: number;
+}
+
+/** Patch ids (see "Changing workflow code" in the README): each marks where a change of command sequence began. */
+export const PATCHES = {
+  /** v2: one `extractBatch` activity per batch (fetch + persist on one worker) instead of fetchBatch → persistBatch. */
+  batchV2: 'batch-v2',
+} as const;
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
 /**
- * Extracts one mailbox into the lake: lists pages of ids, fetches each page as a batch (staged on the worker), and
- * persists it in one lake transaction with its checkpoint. Up to `pipelineDepth` batches are in flight. Guarantees:
- * no message content in history; every committed batch survives worker and server crashes; pause stops scheduling
- * new batches; cancel keeps committed batches; histories stay small through continue-as-new, carrying only the cursor.
+ * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
+ * in the lake yet are fetched and committed with their checkpoint in one lake transaction, on whichever worker takes
+ * it). Up to `pipelineDepth` batches are in flight, each spending 1/pipelineDepth of the mailbox's quota budget, so the
+ * mailbox stays under its quota whatever the number of workers. Guarantees: no message content in history; every
+ * committed batch survives worker, host and server crashes; each (account, id) stored once; pause stops scheduling
+ * new batches; cancel keeps committed batches; an expired page token restarts the listing (stored ids are skipped
+ * before fetching); histories stay small through continue-as-new, carrying only the cursor.
  */
 export async function extractionWorkflow(input: ExtractionInput): Promise<ExtractionProgress> {
   const { request, options } = input;
-  const state = input.state ?? initialState(input.extractionKey);
+  const state = withDefaults(input.extractionKey, input.state);
   let phase: ExtractionPhase = state.prepared ? 'extracting' : 'preparing';
   const touch = () => {
     state.updatedAt = Date.now();
-    state.samples.push([state.updatedAt, state.counters.persisted + state.counters.skipped]);
+    state.samples.push([state.updatedAt, state.pass.done]);
     while (state.samples.length > 2 && state.samples[0]![0] < state.updatedAt - 60_000) state.samples.shift();
     if (state.samples.length > 30) state.samples.shift();
   };
@@ -247,6 +305,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
           failed: r.failed,
         };
         state.committed = { ...state.counters, pageToken: r.pageToken };
+        state.pass = { listed: r.listed, done: r.persisted + r.skipped + r.failed };
         state.resumedFrom = r.persisted;
       }
       state.prepared = true;
@@ -263,48 +322,56 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
         state.committed.pageToken = inflight[0]?.pageToken ?? state.pageToken;
       }
     };
-    const runBatch = async (b: InFlight, ids: string[]) => {
-      const batchId = `b${b.seq}`;
-      let fetched: FetchResult | undefined;
-      for (let attempt = 0; ; attempt++) {
-        fetched = await fetchBatch({ account: request.account, batchId, ids, format: request.format });
-        try {
-          await persistBatch({
-            staged: fetched.staged,
-            checkpoint: {
-              account: request.account,
-              extractionKey: state.extractionKey,
-              batchId,
-              pageToken: state.committed.pageToken,
-              historyId: state.historyId ?? '',
-              listed: state.committed.listed,
-              persisted: state.committed.persisted,
-              skipped: state.committed.skipped,
-              failed: state.committed.failed,
-            },
-          });
-          break;
-        } catch (err) {
-          const type = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure ? err.cause.type : undefined;
-          if (type !== 'StagedBatchMissing' || attempt >= 3) throw err;
-        }
-      }
-      b.counts = {
-        listed: b.counts.listed,
-        fetched: fetched.fetched,
-        persisted: fetched.fetched,
-        skipped: fetched.skipped,
-        failed: 0,
-        malformed: fetched.malformed,
-      };
-      state.counters.fetched += fetched.fetched;
-      state.counters.persisted += fetched.fetched;
-      state.counters.skipped += fetched.skipped;
-      state.counters.malformed += fetched.malformed;
+    const checkpoint = () => ({
+      account: request.account,
+      extractionKey: state.extractionKey,
+      pageToken: state.committed.pageToken,
+      historyId: state.historyId ?? '',
+      listed: state.committed.listed,
+      persisted: state.committed.persisted,
+      skipped: state.committed.skipped,
+      failed: state.committed.failed,
+    });
+    const finish = (b: InFlight, r: Omit<BatchResult, 'inserted'> & { inserted: number }) => {
+      b.counts = { ...b.counts, fetched: r.fetched, persisted: r.inserted, present: r.present, skipped: r.skipped, malformed: r.malformed };
+      state.counters.fetched += r.fetched;
+      state.counters.persisted += r.inserted;
+      state.counters.present += r.present;
+      state.counters.skipped += r.skipped;
+      state.counters.malformed += r.malformed;
+      if (b.pass === state.relists) state.pass.done += r.inserted + r.present + r.skipped;
       b.done = true;
       advanceCommitted();
       state.batchesSinceCompaction++;
       touch();
+    };
+    /** v2: fetch and persist in one activity, on any worker. */
+    const runBatch = async (b: InFlight, ids: string[]) => {
+      const r = await extractBatch({
+        account: request.account,
+        batchId: `${workflowInfo().runId.slice(0, 8)}-${b.seq}`,
+        ids,
+        format: request.format,
+        quotaShare: 1 / options.pipelineDepth,
+        checkpoint: checkpoint(),
+      });
+      finish(b, r);
+    };
+    /** v1 (runs started before batch-v2 only): fetch, then persist from the fetching worker's disk. */
+    const runBatchV1 = async (b: InFlight, ids: string[]) => {
+      const batchId = `b${b.seq}`;
+      let fetched: FetchResult | undefined;
+      let inserted = 0;
+      for (let attempt = 0; ; attempt++) {
+        fetched = await fetchBatch({ account: request.account, batchId, ids, format: request.format });
+        try {
+          inserted = (await persistBatch({ staged: fetched.staged, checkpoint: { ...checkpoint(), batchId } })).inserted;
+          break;
+        } catch (err) {
+          if (failureType(err) !== FAILURE.stagedBatchMissing || attempt >= 3) throw err;
+        }
+      }
+      finish(b, { ...fetched, inserted, present: fetched.fetched - inserted });
     };
 
     const limitReached = () => request.maxMessages !== undefined && state.counters.listed >= request.maxMessages;
@@ -313,27 +380,42 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       if (failure !== undefined) break;
       if (workflowInfo().continueAsNewSuggested) break;
       const pageToken = state.pageToken;
-      const page = await listPage({
-        account: request.account,
-        pageToken,
-        query: request.query,
-        labelIds: request.labelIds,
-        includeSpamTrash: request.includeSpamTrash,
-        maxResults: request.maxMessages ? Math.min(request.batchSize, request.maxMessages - state.counters.listed) : request.batchSize,
-      });
+      let page;
+      try {
+        page = await listPage({
+          account: request.account,
+          pageToken,
+          query: request.query,
+          labelIds: request.labelIds,
+          includeSpamTrash: request.includeSpamTrash,
+          maxResults: request.maxMessages ? Math.min(request.batchSize, request.maxMessages - state.counters.listed) : request.batchSize,
+        });
+      } catch (err) {
+        if (failureType(err) !== FAILURE.gmailPageTokenExpired || pageToken === '') throw err;
+        // Gmail's page tokens expire. Relist from the first page: ids already stored are skipped before fetching.
+        log.warn('page token expired; restarting the listing', { relists: state.relists + 1 });
+        state.relists++;
+        state.pageToken = '';
+        state.pass = { listed: 0, done: 0 };
+        state.counters.listed = 0;
+        state.samples = [];
+        if (inflight.length === 0) state.committed.pageToken = '';
+        continue;
+      }
       const ids = page.ids;
       state.pageToken = page.nextPageToken ?? '';
       state.listingDone = !page.nextPageToken;
       state.counters.listed += ids.length;
+      state.pass.listed += ids.length;
       if (pageToken === '' && (request.query || request.labelIds?.length))
         state.total = request.maxMessages ? Math.min(request.maxMessages, page.resultSizeEstimate) : page.resultSizeEstimate;
-      const b: InFlight = { seq: state.batchSeq++, pageToken, counts: { ...zero(), listed: ids.length }, done: false };
+      const b: InFlight = { seq: state.batchSeq++, pageToken, counts: { ...zero(), listed: ids.length }, done: false, pass: state.relists };
       if (ids.length === 0) {
         if (inflight.length === 0) state.committed.pageToken = state.pageToken;
         continue;
       }
       inflight.push(b);
-      runBatch(b, ids).catch((err: unknown) => {
+      (patched(PATCHES.batchV2) ? runBatch(b, ids) : runBatchV1(b, ids)).catch((err: unknown) => {
         failure ??= err;
       });
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
@@ -351,10 +433,13 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     }
     phase = 'compacting';
     await compact();
-    state.total = state.counters.listed;
+    state.total = state.pass.listed;
     phase = 'done';
     touch();
-    await event('completed', `${state.counters.persisted} persisted, ${state.counters.skipped} skipped`);
+    await event(
+      'completed',
+      `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped`,
+    );
     return snapshot(request, state, phase, 'completed');
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;

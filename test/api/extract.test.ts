@@ -15,7 +15,7 @@ function memoryService() {
       const id = `gmail-extract-${request.account}`;
       const created = !started.some((r) => r.account === request.account);
       started.push(request);
-      return { id, runId: 'run-1', created };
+      return { id, runId: 'run-1', created, account: request.account };
     },
     async get(id) {
       if (!started.some((r) => `gmail-extract-${r.account}` === id)) throw new ApiError(404, 'NOT_FOUND', `no extraction ${id}`);
@@ -25,13 +25,14 @@ function memoryService() {
         status: 'running',
         phase: 'extracting',
         paused: false,
-        progress: { listed: 10, fetched: 5, persisted: 5, skipped: 0, failed: 0, malformed: 0, total: 10, percent: 50 },
+        progress: { listed: 10, fetched: 5, persisted: 5, present: 0, skipped: 0, failed: 0, malformed: 0, total: 10, percent: 50 },
         ratePerSecond: 1,
         etaSeconds: 5,
         startedAt: 'x',
         updatedAt: 'x',
         runs: 1,
         resumedFrom: null,
+        relists: 0,
         historyId: '1',
         error: null,
       } satisfies ExtractionProgress;
@@ -71,6 +72,7 @@ describe('POST /extract', () => {
     assert.deepEqual(await res.json(), {
       id: 'gmail-extract-me',
       runId: 'run-1',
+      account: 'me',
       created: true,
       status: 'running',
       statusUrl: '/extract/gmail-extract-me',

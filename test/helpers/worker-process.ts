@@ -40,9 +40,38 @@ export function workerEnv(
   };
 }
 
-/** Starts `src/worker/main.ts` in its own process and waits for its "worker ready" line. */
-export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src/worker/main.ts')], {
+export interface ProcessOptions {
+  /** The entry under src/ (default the worker). */
+  entry?: string;
+  /** The line that says it is ready (default "worker ready"). */
+  ready?: string;
+  /**
+   * Run it as a separate host: its own mount namespace with a private, empty tmpfs mounted over each of these folders
+   * (the same absolute paths as every other "host", but a different filesystem), so nothing it writes there can be
+   * reached from another process, whatever path that process uses. Needs root (unshare -m).
+   */
+  privateDirs?: string[];
+}
+
+/** Starts `src/worker/main.ts` (or `entry`) in its own process and waits for its ready line. */
+export async function startWorkerProcess(env: Record<string, string>, options: ProcessOptions = {}): Promise<WorkerProcess> {
+  const node = [process.execPath, '--import', 'tsx', join(projectRoot, options.entry ?? 'src/worker/main.ts')];
+  const [cmd, ...args] = options.privateDirs?.length
+    ? [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        // Mount a private tmpfs over each folder, then become the node process (exec keeps the pid for kill -9).
+        `set -e; for d in ${options.privateDirs.map((d) => `'${d}'`).join(' ')}; do mkdir -p "$d"; mount -t tmpfs -o size=1g tmpfs "$d"; done; exec "$@"`,
+        'host',
+        ...node,
+      ]
+    : node;
+  const child = spawn(cmd!, args, {
     cwd: projectRoot,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -51,11 +80,12 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const ready = options.ready ?? 'worker ready';
   await waitFor(
-    'worker process ready',
+    `${options.entry ?? 'worker'} process ready`,
     async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}: ${out.slice(-3000)}`);
-      return out.includes('worker ready');
+      if (child.exitCode !== null) throw new Error(`process exited ${child.exitCode}: ${out.slice(-3000)}`);
+      return out.includes(ready);
     },
     120_000,
   );

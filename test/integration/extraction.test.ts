@@ -241,3 +241,84 @@ describe('a message deleted between list and get', () => {
     }
   });
 });
+
+describe('one mailbox, one extraction', () => {
+  test('`me` and its address are one extraction; a differing selection → 409; a re-run after completion fetches nothing', async () => {
+    const emu = await startTestEmulator({ messages: 700, settings: { faults: { latencyMs: 2 } } });
+    const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' }), credentials);
+    try {
+      const first = await api<{ id: string; account: string; created: boolean }>(p, 'POST', '/extract', {
+        account: 'me',
+        format: 'metadata',
+      });
+      assert.equal(first.status, 202);
+      assert.equal(first.body.account, OWNER, '`me` is resolved through users.getProfile');
+      assert.equal(first.body.id, `gmail-extract-${OWNER}`);
+      const same = await api<{ id: string; created: boolean }>(p, 'POST', '/extract', { account: OWNER, format: 'metadata' });
+      assert.equal(same.status, 200, 'the address joins the extraction `me` started');
+      assert.equal(same.body.id, first.body.id);
+      const other = await api<{ error: { code: string; message: string; details: { running: unknown; requested: unknown } } }>(
+        p,
+        'POST',
+        '/extract',
+        { account: 'me', format: 'raw' },
+      );
+      assert.equal(other.status, 409);
+      assert.equal(other.body.error.code, 'CONFLICT');
+      assert.match(other.body.error.message, /different selection/);
+      assert.deepEqual(other.body.error.details, {
+        running: { query: '', labelIds: [], includeSpamTrash: false, format: 'metadata' },
+        requested: { query: '', labelIds: [], includeSpamTrash: false, format: 'raw' },
+      });
+      const done = await until(p, first.body.id, 'completion', (s) => s.status !== 'running');
+      const truth = listable(await manifest(emu));
+      assert.equal(done.status, 'completed');
+      assert.equal(done.progress.persisted, truth.length);
+      assert.equal((await lakeRows(p.lake, OWNER)).rows, truth.length);
+
+      await control(emu, 'POST', 'stats/reset');
+      const again = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata' });
+      assert.equal(again.status, 202, 'a completed extraction can run again');
+      const rerun = await until(p, again.body.id, 'the re-run to complete', (s) => s.status !== 'running' && s.runs > 0);
+      assert.equal(rerun.status, 'completed');
+      assert.equal((await emulatorStats(emu))['messages.get']?.served ?? 0, 0, 'the re-run fetched no message');
+      assert.equal(rerun.progress.persisted, 0, 'the re-run reports 0 new');
+      assert.equal(rerun.progress.present, truth.length, 'and every listed message as already present');
+      assert.equal(rerun.progress.percent, 100);
+      const rows = await lakeRows(p.lake, OWNER);
+      assert.equal(rows.rows, truth.length);
+      assert.equal(rows.distinct, rows.rows);
+    } finally {
+      await p.stop();
+      await emu.close();
+    }
+  });
+});
+
+describe('a page token Gmail no longer accepts', () => {
+  test('on resume after a pause: the listing restarts and the extraction completes exactly', async () => {
+    const account = 'stale@example.com';
+    const emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 3 } } });
+    const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '3' }), credentials);
+    try {
+      const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'metadata', batchSize: 50 });
+      await until(p, body.id, '300 persisted', (s) => s.progress.persisted >= 300);
+      assert.equal((await api(p, 'POST', `/extract/${body.id}/pause`)).status, 202);
+      await until(p, body.id, 'paused', (s) => s.status === 'paused');
+      await control(emu, 'POST', 'pageTokens/expire');
+      assert.equal((await api(p, 'POST', `/extract/${body.id}/resume`)).status, 202);
+      const done = await until(p, body.id, 'completion', (s) => s.status !== 'running' && s.status !== 'paused');
+      assert.equal(done.status, 'completed', JSON.stringify(done));
+      assert.equal(done.relists, 1, 'the listing restarted once');
+      const truth = listable(await manifest(emu, account));
+      const rows = await lakeRows(p.lake, account);
+      assert.equal(rows.distinct, rows.rows, 'no duplicates');
+      assert.deepEqual([...rows.ids].sort(), truth.map((e) => e.id).sort());
+      assert.equal(done.progress.persisted, truth.length, 'every message stored once, counted once');
+      assert.equal(done.progress.percent, 100);
+    } finally {
+      await p.stop();
+      await emu.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,11 +99,11 @@ describe('persisting staged batches', () => {
       )[0];
     try {
       const first = await stage('first', 0, 40);
-      assert.deepEqual(await persistStaged(lake, first, checkpoint('first')), { inserted: 40 });
+      assert.equal((await persistStaged(lake, first, checkpoint('first'))).inserted, 40);
       const once = await counts();
-      assert.deepEqual(await persistStaged(lake, first, checkpoint('first-again')), { inserted: 0 });
+      assert.equal((await persistStaged(lake, first, checkpoint('first-again'))).inserted, 0);
       assert.deepEqual(await counts(), once, 'a re-run batch changes nothing');
-      assert.deepEqual(await persistStaged(lake, await stage('overlap', 30, 60), checkpoint('overlap')), { inserted: 20 });
+      assert.equal((await persistStaged(lake, await stage('overlap', 30, 60), checkpoint('overlap'))).inserted, 20);
       const all = await counts();
       assert.equal(all?.m, 60);
       assert.equal(all?.d, 60, 'no duplicate ids');
@@ -112,6 +113,95 @@ describe('persisting staged batches', () => {
     } finally {
       lake.close();
     }
+  });
+});
+
+describe('two processes persisting overlapping batches of one account at the same moment', () => {
+  test('store each id once; each reports only the rows it really inserted', async (t) => {
+    await postgres.createDatabase('race');
+    const env = lakeEnv({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('race') });
+    const account = 'race@example.com';
+    const size = 600;
+    let conflicts = 0;
+    // Three rounds, each two overlapping id ranges [from, to) released together; `fresh` = ids not stored before.
+    const rounds = [
+      {
+        ranges: [
+          [0, 150],
+          [50, 200],
+        ],
+        fresh: 200,
+        total: 200,
+      },
+      {
+        ranges: [
+          [200, 400],
+          [200, 400],
+        ],
+        fresh: 200,
+        total: 400,
+      },
+      {
+        ranges: [
+          [380, 500],
+          [400, 600],
+        ],
+        fresh: 200,
+        total: 600,
+      },
+    ];
+    for (const [i, round] of rounds.entries()) {
+      const writers = round.ranges.map(([from, to], w) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(projectRoot, 'test/helpers/persist-child.ts'),
+            account,
+            String(from),
+            String(to),
+            String(size),
+            `r${i}w${w}`,
+          ],
+          { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const exited = new Promise<number | null>((r) => child.once('exit', r));
+        return { child, output: () => out, exited };
+      });
+      await waitFor('both writers ready', async () => writers.every((w) => w.output().includes('ready')), 120_000, 50);
+      for (const w of writers) w.child.stdin.write('go\n');
+      assert.deepEqual(await Promise.all(writers.map((w) => w.exited)), [0, 0]);
+      const results = writers.map(
+        (w) =>
+          JSON.parse(
+            w
+              .output()
+              .split('\n')
+              .find((l) => l.startsWith('{'))!,
+          ) as { inserted: number; conflicts: number },
+      );
+      conflicts += results.reduce((n, r) => n + r.conflicts, 0);
+      const lake = await Lake.open(loadConfig(env).lake);
+      try {
+        const rows = await lakeRows(lake, account);
+        assert.equal(rows.distinct, rows.rows, `round ${i}: no duplicate ids`);
+        assert.equal(rows.rows, round.total, `round ${i}: every id stored`);
+      } finally {
+        lake.close();
+      }
+      assert.equal(
+        results.reduce((n, r) => n + r.inserted, 0),
+        round.fresh,
+        `round ${i}: the writers report exactly the rows that were new`,
+      );
+      t.diagnostic(
+        `round ${i}: inserted ${results.map((r) => r.inserted).join(' + ')}, commits retried after a conflict ${results.map((r) => r.conflicts).join(' + ')}`,
+      );
+    }
+    assert.ok(conflicts > 0, 'the writers really raced: DuckLake refused at least one concurrent commit, which was retried');
   });
 });
 

@@ -1,0 +1,54 @@
+/**
+ * `npx tsx scripts/record-histories.ts NAME`: runs a small extraction with the workflow code of this checkout against
+ * a real Temporal dev server and the emulator (pause and resume signals, several continue-as-new runs, a completed
+ * end) and writes every run's history to test/replay/histories/NAME-runN.json. Run it before changing workflow code,
+ * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { toolPath } from '../src/stack/tools.js';
+import { startPipeline } from '../src/pipeline.js';
+import { credentials, startTestEmulator, startTestTemporal, testConfig } from '../test/helpers/stack.js';
+import { waitFor } from '../test/helpers/ports.js';
+
+const name = process.argv[2];
+if (!name || !/^[\w-]+$/.test(name)) {
+  console.error('usage: npx tsx scripts/record-histories.ts NAME   (letters, digits, - and _)');
+  process.exit(2);
+}
+const outDir = new URL('../test/replay/histories/', import.meta.url);
+mkdirSync(outDir, { recursive: true });
+
+const temporal = await startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 60 });
+const emu = await startTestEmulator({ messages: 900, settings: { faults: { latencyMs: 2, error500: 0.02 } } });
+const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' }), credentials);
+try {
+  const res = await fetch(`${p.url}/extract`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ account: 'replay@example.com', batchSize: 50 }),
+  });
+  const { id } = (await res.json()) as { id: string };
+  const status = async () => (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string; progress: { persisted: number } };
+  await waitFor('200 persisted', async () => (await status()).progress.persisted >= 200);
+  await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST' });
+  await waitFor('paused', async () => (await status()).status === 'paused');
+  await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST' });
+  await waitFor('completed', async () => (await status()).status === 'completed', 180_000);
+  let n = 0;
+  for await (const w of p.client.workflow.list({ query: `WorkflowId = '${id}'` })) {
+    // The CLI writes the standard JSON history format (what historyFromJSON and other SDKs' replayers read).
+    const json = execFileSync(
+      toolPath('temporal', 'TEMPORAL_CLI'),
+      ['workflow', 'show', '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json', '--address', temporal.address],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    const file = new URL(`${name}-run${++n}.json`, outDir);
+    writeFileSync(file, json);
+    console.log(`wrote ${file.pathname} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
+  }
+} finally {
+  await p.stop();
+  await emu.close();
+  await temporal.stop();
+}

@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { FAILURE } from '../failures.js';
+import type { GmailApi, MessageFormat } from '../gmail/client.js';
+import { type Checkpoint, dropStaged, openStagedBatch, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
+import type { Logger } from '../log.js';
+import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
+import { toRows } from './rows.js';
+
+export interface BatchInput {
+  account: string;
+  /** Unique within the extraction: the run id's prefix and the batch's sequence number. */
+  batchId: string;
+  ids: string[];
+  format: MessageFormat;
+  /** Share of the mailbox's quota budget this batch may spend (1 / batches in flight). Default 1. */
+  quotaShare?: number;
+  checkpoint: Omit<Checkpoint, 'workflowId' | 'runId' | 'batchId'>;
+}
+
+export interface BatchResult {
+  /** Messages fetched from Gmail. */
+  fetched: number;
+  /** Rows this batch added to the lake. */
+  inserted: number;
+  /** Ids already in the lake, so not fetched (or stored by another writer in the meantime). */
+  present: number;
+  /** Deleted between list and get (404). */
+  skipped: number;
+  /** Stored with a parse_error. */
+  malformed: number;
+}
+
+export interface FetchCounts {
+  fetched: number;
+  skipped: number;
+  malformed: number;
+  bytes: number;
+}
+
+/**
+ * Fetches `ids` concurrently with `gmail` (a scoped, quota-metered view) and writes their rows to a staged batch,
+ * calling `progress` after every message. Rejects with the first Gmail error that survived the request retries.
+ */
+export async function fetchToStaging(
+  deps: ActivityDeps,
+  gmail: GmailApi,
+  staged: Awaited<ReturnType<typeof openStagedBatch>>,
+  input: { account: string; ids: string[]; format: MessageFormat; extractionId: string },
+  progress: (counts: FetchCounts) => void,
+): Promise<FetchCounts> {
+  const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0 };
+  const fetchedAt = Date.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < input.ids.length) {
+      const id = input.ids[next++]!;
+      const msg = await gmail.getMessage(input.account, id, input.format);
+      if (!msg) counts.skipped++;
+      else {
+        const rows = toRows(msg, { account: input.account, format: input.format, extractionId: input.extractionId, fetchedAt });
+        if (rows.message.parse_error) counts.malformed++;
+        counts.bytes += msg.sizeEstimate ?? 0;
+        counts.fetched++;
+        await staged.message(rows.message);
+        for (const a of rows.attachments) await staged.attachment(a);
+      }
+      progress(counts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.fetchConcurrency, input.ids.length) }, worker));
+  return counts;
+}
+
+/** Where one attempt of one batch stages: unique per extraction, batch and attempt, so nothing stale is ever loaded. */
+function attemptDir(stagingDir: string, extractionId: string, batchId: string, attempt: number): string {
+  return join(stagingDir, encodeURIComponent(extractionId), `${batchId}-a${attempt}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Removes staged batches older than `olderThanMs` (left by a worker that died mid-batch; a live attempt never lasts
+ * that long: see the batch activity's start-to-close timeout). Called when a worker starts.
+ */
+export async function removeOrphanedStaging(stagingDir: string, olderThanMs: number, logger: Logger): Promise<number> {
+  let removed = 0;
+  const cutoff = Date.now() - olderThanMs;
+  for (const extraction of await readdir(stagingDir).catch(() => [] as string[])) {
+    for (const batch of await readdir(join(stagingDir, extraction)).catch(() => [] as string[])) {
+      const path = join(stagingDir, extraction, batch);
+      const s = await stat(path).catch(() => undefined);
+      if (s && s.mtimeMs < cutoff) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      }
+    }
+  }
+  if (removed) logger.info({ removed, stagingDir }, 'removed orphaned staged batches');
+  return removed;
+}
+
+/** The batch activity: fetch and persist on one worker, so no batch ever depends on another host's disk. */
+export function batchActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Fetches the batch's ids that the lake does not hold yet and commits them with the checkpoint in one lake
+     * transaction. Host-independent: it stages only on its own worker's disk for the span of this attempt and removes
+     * that in every case; any worker can run any attempt. Idempotent: a re-run (retry, crash, re-run of a completed
+     * mailbox) fetches only what is missing and inserts each (account, id) once, even against a concurrent writer.
+     * Heartbeats every second (progress as details), also while requests back off; stops promptly when cancelled.
+     * Retries: transient Gmail errors per request, then Temporal's policy; permanent ones are non-retryable.
+     */
+    async extractBatch(input: BatchInput): Promise<BatchResult> {
+      const ctx = Context.current();
+      const logger = activityLog(deps);
+      const { workflowId, runId } = execution();
+      const known = await storedIds(deps.lake, input.account, input.ids);
+      const wanted = input.ids.filter((id) => !known.has(id));
+      const detail = { batchId: input.batchId, phase: 'fetching', done: 0, of: wanted.length, present: known.size };
+      const dir = attemptDir(deps.stagingDir, workflowId, input.batchId, ctx.info.attempt);
+      try {
+        return await heartbeating(
+          async () => {
+            let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0 };
+            if (wanted.length) {
+              const staged = await openStagedBatch(dir);
+              const gmail = deps.gmail.scoped({
+                share: input.quotaShare ?? 1,
+                signal: ctx.cancellationSignal,
+                onRetry: () => ctx.heartbeat(detail),
+              });
+              try {
+                counts = await fetchToStaging(deps, gmail, staged, { ...input, ids: wanted, extractionId: workflowId }, (c) => {
+                  detail.done = c.fetched + c.skipped;
+                });
+              } catch (err) {
+                await staged.close().catch(() => undefined);
+                rethrowGmail(err, logger);
+              }
+              await staged.close();
+              ctx.cancellationSignal.throwIfAborted();
+            } else {
+              await openStagedBatch(dir).then((s) => s.close());
+            }
+            detail.phase = 'persisting';
+            const { inserted } = await persistStaged(
+              deps.lake,
+              dir,
+              { ...input.checkpoint, batchId: input.batchId, workflowId, runId },
+              wanted,
+            ).catch((err: unknown) => {
+              if (err instanceof StagedBatchMismatch) throw ApplicationFailure.retryable(err.message, FAILURE.stagedBatchMismatch);
+              throw err;
+            });
+            const result = {
+              fetched: counts.fetched,
+              inserted,
+              present: known.size + (counts.fetched - inserted),
+              skipped: counts.skipped,
+              malformed: counts.malformed,
+            };
+            logger.debug({ batchId: input.batchId, ...result }, 'batch committed');
+            return result;
+          },
+          () => detail,
+        );
+      } finally {
+        await dropStaged(dir);
+      }
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { GmailApi } from '../gmail/client.js';
+import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
+import type { Lake } from '../lake/lake.js';
+import type { Logger } from '../log.js';
+
+/** What every activity area is built from (injected by the worker's composition root). */
+export interface ActivityDeps {
+  lake: Lake;
+  /** The Gmail API (one client per credentials; batches take scoped views of it). */
+  gmail: GmailApi;
+  /** Local scratch space of this worker: a batch stages there only while its own activity runs. */
+  stagingDir: string;
+  fetchConcurrency: number;
+  logger: Logger;
+}
+
+/** The workflow execution this activity serves (these activities only run inside the extraction workflow). */
+export function execution(): { workflowId: string; runId: string } {
+  const e = Context.current().info.workflowExecution;
+  if (!e) throw ApplicationFailure.nonRetryable('activity called outside a workflow', 'NoWorkflowContext');
+  return e;
+}
+
+/** The activity's logger: every line carries the extraction id, run, activity type and attempt. */
+export function activityLog(deps: ActivityDeps): Logger {
+  const info = Context.current().info;
+  const { workflowId, runId } = execution();
+  return deps.logger.child({ extractionId: workflowId, runId, activity: info.activityType, attempt: info.attempt });
+}
+
+/**
+ * Heartbeats every `everyMs` while `work` runs, so the activity's short heartbeat timeout (not its long start-to-close
+ * timeout) bounds how long Temporal waits before retrying it after its worker dies. `details` are the latest
+ * heartbeat details (shown as the pending activity's progress in the Web UI).
+ */
+export async function heartbeating<T>(work: () => Promise<T>, details?: () => unknown, everyMs = 1_000): Promise<T> {
+  const ctx = Context.current();
+  ctx.heartbeat(details?.());
+  const timer = setInterval(() => ctx.heartbeat(details?.()), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Rethrows a Gmail error as Temporal expects: permanent kinds non-retryable with a typed failure, the rest retryable. */
+export function rethrowGmail(err: unknown, logger: Logger): never {
+  if (Context.current().cancellationSignal.aborted) throw err; // cancelled: let the SDK report the cancellation
+  const kind = classifyGmailError(err);
+  const reason = describeGmailError(err);
+  if (kind === 'auth') throw ApplicationFailure.nonRetryable(`Gmail rejected the credentials: ${reason}`, GMAIL_FAILURE.auth);
+  if (kind === 'invalidRequest')
+    throw ApplicationFailure.nonRetryable(`Gmail rejected the request: ${reason}`, GMAIL_FAILURE.invalidRequest);
+  if (kind === 'permission') throw ApplicationFailure.nonRetryable(`Gmail denied access: ${reason}`, GMAIL_FAILURE.permission);
+  logger.warn({ err: reason }, 'transient Gmail error; Temporal will retry the activity');
+  throw ApplicationFailure.retryable(`transient Gmail error: ${reason}`, GMAIL_FAILURE.transient);
+}

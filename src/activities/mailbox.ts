@@ -1,0 +1,95 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
+import { type Checkpoint, recordRun, resumableCheckpoint, storeLabels } from '../lake/batches.js';
+import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
+
+export interface PrepareInput {
+  account: string;
+  extractionKey: string;
+}
+export interface PrepareResult {
+  historyId: string;
+  messagesTotal: number;
+  resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
+}
+
+export interface ListInput {
+  account: string;
+  pageToken: string;
+  query?: string;
+  labelIds?: string[];
+  includeSpamTrash?: boolean;
+  maxResults: number;
+}
+export interface ListResult {
+  ids: string[];
+  nextPageToken?: string;
+  resultSizeEstimate: number;
+}
+
+/** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
+export function mailboxActivities(deps: ActivityDeps) {
+  return {
+    /** Reads the profile (validating credentials), snapshots labels and finds a checkpoint to resume from. Retries: Temporal's. */
+    async prepareExtraction(input: PrepareInput): Promise<PrepareResult> {
+      const logger = activityLog(deps);
+      const info = execution();
+      let profile;
+      try {
+        profile = await deps.gmail.profile(input.account);
+        await storeLabels(deps.lake, input.account, await deps.gmail.labels(input.account));
+      } catch (err) {
+        rethrowGmail(err, logger);
+      }
+      const checkpoint = await resumableCheckpoint(deps.lake, input.account, input.extractionKey);
+      await recordRun(deps.lake, {
+        account: input.account,
+        extractionKey: input.extractionKey,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        event: 'started',
+        detail: checkpoint ? `resuming at ${checkpoint.persisted}` : undefined,
+      });
+      logger.info(
+        { messagesTotal: profile.messagesTotal, historyId: profile.historyId, resume: checkpoint?.persisted },
+        'extraction prepared',
+      );
+      return {
+        historyId: checkpoint?.historyId || profile.historyId,
+        messagesTotal: profile.messagesTotal,
+        resume: checkpoint && {
+          pageToken: checkpoint.pageToken,
+          historyId: checkpoint.historyId,
+          listed: checkpoint.listed,
+          persisted: checkpoint.persisted,
+          skipped: checkpoint.skipped,
+          failed: checkpoint.failed,
+        },
+      };
+    },
+
+    /**
+     * Lists one page of message ids. Transient errors: retried per request, then by Temporal. A 400 on a page token
+     * (Gmail's tokens expire: after a long pause, or a resume from an old checkpoint) is `GmailPageTokenExpired`, on
+     * which the workflow restarts the listing — cheap, since stored ids are skipped before fetching.
+     */
+    async listPage(input: ListInput): Promise<ListResult> {
+      try {
+        return await deps.gmail.listPage(input.account, {
+          pageToken: input.pageToken,
+          q: input.query,
+          labelIds: input.labelIds,
+          includeSpamTrash: input.includeSpamTrash,
+          maxResults: input.maxResults,
+        });
+      } catch (err) {
+        if (input.pageToken && classifyGmailError(err) === 'invalidRequest')
+          throw ApplicationFailure.nonRetryable(
+            `Gmail no longer accepts the page token: ${describeGmailError(err)}`,
+            GMAIL_FAILURE.pageTokenExpired,
+          );
+        rethrowGmail(err, activityLog(deps));
+      }
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'minio';
+import { stopProcessGroup } from '../../src/stack/dev-server.js';
+import { toolPath } from '../../src/stack/tools.js';
+import { freePort, waitFor } from './ports.js';
+
+export interface TestMinio {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  client: Client;
+  /** The S3_* environment of a lake whose data path is in `bucket`. */
+  env(bucket: string): Record<string, string>;
+  createBucket(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real MinIO server (provisioned binary) on a free port over a temporary folder, removed on stop. */
+export async function startMinio(): Promise<TestMinio> {
+  const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-minio-'));
+  const port = await freePort();
+  const consolePort = await freePort();
+  const accessKey = 'lake-test-access';
+  const secretKey = `lake-test-secret-${Math.random().toString(36).slice(2)}`;
+  let out = '';
+  const child = spawn(
+    toolPath('minio', 'MINIO_SERVER'),
+    ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+    {
+      env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const endpoint = `127.0.0.1:${port}`;
+  await waitFor(
+    'MinIO to serve',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`minio exited ${child.exitCode}: ${out.slice(-2000)}`);
+      return (await fetch(`http://${endpoint}/minio/health/live`)).ok;
+    },
+    60_000,
+  );
+  const client = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey, secretKey });
+  return {
+    endpoint,
+    accessKey,
+    secretKey,
+    client,
+    env: (bucket) => ({
+      LAKE_DATA_PATH: `s3://${bucket}/lake/`,
+      S3_ENDPOINT: endpoint,
+      S3_ACCESS_KEY_ID: accessKey,
+      S3_SECRET_ACCESS_KEY: secretKey,
+      S3_URL_STYLE: 'path',
+      S3_USE_SSL: 'false',
+    }),
+    createBucket: (name) => client.makeBucket(name),
+    async stop() {
+      await stopProcessGroup(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
