@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent provisioning of everything the tests, the demo and the stack need, cached under .tools/ (git-ignored):
 #   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
-#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs in .tools/duckdb-extensions
+#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner in .tools/duckdb-extensions
 #   - PostgreSQL server binaries (Debian's postgresql when missing)
 # A second run finds everything in place and does no network work.
 set -euo pipefail
@@ -11,7 +11,7 @@ BIN="$TOOLS/bin"
 DUCKDB_VERSION="v1.5.5"
 EXT_DIR="${DUCKDB_EXTENSION_DIR:-$TOOLS/duckdb-extensions}"
 EXT_PLATFORM_DIR="$EXT_DIR/$DUCKDB_VERSION/linux_amd64"
-EXTENSIONS=(ducklake postgres_scanner httpfs)
+EXTENSIONS=(ducklake postgres_scanner httpfs sqlite_scanner)
 mkdir -p "$BIN" "$EXT_PLATFORM_DIR"
 
 say() { printf '[provision] %s\n' "$*"; }

@@ -28,9 +28,13 @@ export const envSchema = z.object({
   API_PORT: int(0, 65535).default(3000),
   /** Root of local state (Temporal SQLite file, lake files, staging). Default ./data. */
   DATA_DIR: z.string().default('data'),
-  /** Lake catalog kind: `duckdb` (a local file, one writer process) or `postgres`. Default duckdb. */
-  LAKE_CATALOG: z.enum(['duckdb', 'postgres']).default('duckdb'),
-  /** DuckDB catalog file when LAKE_CATALOG=duckdb. Default $DATA_DIR/lake.ducklake. */
+  /**
+   * Lake catalog kind: `sqlite` (a local file that other processes — the DuckDB CLI, Python — can read while the
+   * pipeline writes), `duckdb` (a local DuckDB file: one process at a time, readers included) or `postgres` (many
+   * writers on many hosts). Default sqlite.
+   */
+  LAKE_CATALOG: z.enum(['sqlite', 'duckdb', 'postgres']).default('sqlite'),
+  /** Catalog file when LAKE_CATALOG=sqlite or duckdb. Default $DATA_DIR/lake.sqlite (sqlite) or $DATA_DIR/lake.ducklake (duckdb). */
   LAKE_CATALOG_PATH: z.string().optional(),
   /** libpq connection string of the catalog when LAKE_CATALOG=postgres, e.g. `host=db dbname=lake user=lake`. */
   LAKE_PG_DSN: z.string().optional(),
@@ -81,7 +85,7 @@ export const envSchema = z.object({
 export type Env = z.input<typeof envSchema>;
 
 export interface LakeConfig {
-  catalog: 'duckdb' | 'postgres';
+  catalog: 'sqlite' | 'duckdb' | 'postgres';
   catalogPath: string;
   pgDsn: string | undefined;
   dataPath: string;
@@ -139,7 +143,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     lake: {
       catalog: e.LAKE_CATALOG,
-      catalogPath: resolve(e.LAKE_CATALOG_PATH ?? `${dataDir}/lake.ducklake`),
+      catalogPath: resolve(e.LAKE_CATALOG_PATH ?? `${dataDir}/${e.LAKE_CATALOG === 'duckdb' ? 'lake.ducklake' : 'lake.sqlite'}`),
       pgDsn: e.LAKE_PG_DSN,
       dataPath: dataPath.startsWith('s3://') ? dataPath : resolve(dataPath) + '/',
       encrypted: e.LAKE_ENCRYPTED,

@@ -87,6 +87,7 @@ export class Lake {
     try {
       await conn.run('LOAD ducklake');
       if (config.catalog === 'postgres') await conn.run('LOAD postgres_scanner');
+      if (config.catalog === 'sqlite') await conn.run('LOAD sqlite_scanner');
       if (config.dataPath.startsWith('s3://')) {
         await conn.run('LOAD httpfs');
         const s3 = config.s3;
@@ -103,10 +104,13 @@ export class Lake {
       } else {
         mkdirSync(config.dataPath, { recursive: true });
       }
-      const uri = config.catalog === 'postgres' ? `ducklake:postgres:${config.pgDsn}` : `ducklake:${config.catalogPath}`;
-      if (config.catalog === 'duckdb') mkdirSync(dirname(config.catalogPath), { recursive: true });
+      const uri =
+        config.catalog === 'postgres'
+          ? `ducklake:postgres:${config.pgDsn}`
+          : `ducklake:${config.catalog === 'sqlite' ? 'sqlite:' : ''}${config.catalogPath}`;
+      if (config.catalog !== 'postgres') mkdirSync(dirname(config.catalogPath), { recursive: true });
       await conn.run(
-        renderSql(config.catalog === 'postgres' ? 'attach-postgres.sql' : 'attach-duckdb.sql', {
+        renderSql(config.catalog === 'postgres' ? 'attach-postgres.sql' : 'attach-local.sql', {
           ducklake_uri: uri,
           data_path: config.dataPath,
           encrypted: config.encrypted ? ', ENCRYPTED' : '',
@@ -158,10 +162,17 @@ export class Lake {
 
   /** Rows of a read query as plain objects (BIGINT as number, TIMESTAMP as ISO string). */
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<T[]> {
-    return this.withConnection(async (conn) => {
-      const reader = await conn.runAndReadAll(sql, params);
-      return reader.getRowObjectsJson() as T[];
-    });
+    const read = () =>
+      this.withConnection(async (conn) => {
+        const reader = await conn.runAndReadAll(sql, params);
+        return reader.getRowObjectsJson() as T[];
+      });
+    if (this.config.catalog !== 'sqlite') return read();
+    // A SQLite catalog locks the whole file while one connection commits: this process's reads wait their turn behind
+    // its writes (instead of failing with "database is locked"), and retry when another process holds the lock.
+    const next = this.writeChain.then(() => retryingConflicts(read));
+    this.writeChain = next.catch(() => undefined);
+    return next;
   }
 
   /** Merges small adjacent data files and removes the replaced ones (the lake's routine maintenance). */
@@ -174,8 +185,10 @@ export class Lake {
       // its peak memory: see Known limits in the README); files already at the target size are left alone.
       await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20)`);
     });
-    await this.withConnection(async (conn) => {
+    await this.write(async (conn) => {
       await conn.run(`CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 1 HOUR)`);
+    });
+    await this.write(async (conn) => {
       await conn.run(`CALL ducklake_cleanup_old_files('lake', older_than => now() - INTERVAL 1 HOUR)`);
     });
     return { filesBefore, filesAfter: await files() };

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import { toolPath } from '../../src/stack/tools.js';
+import { projectRoot, toolPath } from '../../src/stack/tools.js';
 import { control, emulatorStats, gmailClient } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
@@ -317,6 +318,51 @@ describe('a page token Gmail no longer accepts', () => {
       assert.equal(done.progress.persisted, truth.length, 'every message stored once, counted once');
       assert.equal(done.progress.percent, 100);
     } finally {
+      await p.stop();
+      await emu.close();
+    }
+  });
+});
+
+describe('the default lake while an extraction writes it', () => {
+  test('another process reads it (SQLite catalog, READ_ONLY) and sees the rows grow, without errors', async () => {
+    const account = 'reader@example.com';
+    const emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 3 } } });
+    const config = testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' });
+    assert.equal(config.lake.catalog, 'sqlite', 'the default catalog');
+    const p = await startPipeline(config, credentials);
+    const reader = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(projectRoot, 'test/helpers/lake-reader.ts'), config.lake.catalogPath, config.lake.extensionDir, account],
+      { cwd: projectRoot, stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const readerExit = new Promise<number | null>((r) => reader.once('exit', r));
+    try {
+      await waitFor('the reader', async () => out.includes('"ready"'), 60_000, 50);
+      const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'metadata', batchSize: 50 });
+      const done = await until(p, body.id, 'completion', (s) => s.status !== 'running');
+      assert.equal(done.status, 'completed');
+      const total = listable(await manifest(emu, account)).length;
+      await waitFor('the reader to see every row', async () => out.includes(`{"count":${total}}`), 30_000, 100);
+      reader.stdin.end();
+      assert.equal(await readerExit, 0);
+      const lines = out.split('\n').filter((l) => l.startsWith('{"count') || l.startsWith('{"error'));
+      const errors = lines.filter((l) => l.startsWith('{"error'));
+      const counts = lines.filter((l) => l.startsWith('{"count')).map((l) => (JSON.parse(l) as { count: number }).count);
+      assert.deepEqual(errors, [], 'the reader never failed');
+      assert.ok(
+        counts.some((c) => c > 0 && c < total),
+        `the reader saw the lake mid-extraction (counts ${[...new Set(counts)].join(', ')})`,
+      );
+      assert.deepEqual(
+        counts,
+        [...counts].sort((a, b) => a - b),
+        'counts never go back: readers see whole batches only',
+      );
+    } finally {
+      reader.kill();
       await p.stop();
       await emu.close();
     }

@@ -50,8 +50,12 @@ async function writeAndRead(env: Record<string, string>) {
 }
 
 describe('DuckLake smoke', () => {
-  test('DuckDB-file catalog: written, closed, reopened, read', async () => {
+  test('SQLite catalog (the default): written, closed, reopened, read', async () => {
     assert.deepEqual(await writeAndRead({}), [{ id: 'INBOX', name: 'Inbox' }]);
+  });
+
+  test('DuckDB-file catalog: written, closed, reopened, read', async () => {
+    assert.deepEqual(await writeAndRead({ LAKE_CATALOG: 'duckdb' }), [{ id: 'INBOX', name: 'Inbox' }]);
   });
 
   test('PostgreSQL catalog: written, reopened, read; metadata lives in PostgreSQL', async () => {

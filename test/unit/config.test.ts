@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
-test('defaults: local DuckDB catalog under ./data, legacy quota, gmail-extract task queue', () => {
+test('defaults: local SQLite catalog under ./data, legacy quota, gmail-extract task queue', () => {
   const c = loadConfig({});
   assert.equal(c.temporal.taskQueue, 'gmail-extract');
-  assert.equal(c.lake.catalog, 'duckdb');
-  assert.match(c.lake.catalogPath, /data\/lake\.ducklake$/);
+  assert.equal(c.lake.catalog, 'sqlite');
+  assert.match(c.lake.catalogPath, /data\/lake\.sqlite$/);
+  assert.match(loadConfig({ LAKE_CATALOG: 'duckdb' }).lake.catalogPath, /data\/lake\.ducklake$/);
   assert.match(c.lake.dataPath, /data\/lake-files\/$/);
   assert.equal(c.gmail.quota.profile, 'legacy');
 });
