@@ -1,6 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
- * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description. `--only emulator,quota,ceiling,many,lake,scale,recovery`;
+ * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -8,9 +9,20 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
 import { markdownReport } from './report.js';
-import { emulatorThroughput, lakeWrites, manyMailboxes, quotaBound, recovery, type Row, scale, unthrottled } from './scenarios.js';
+import {
+  emulatorThroughput,
+  lakeWrites,
+  manyMailboxes,
+  projectQuota,
+  quotaBound,
+  quotaWorkers,
+  recovery,
+  type Row,
+  scale,
+  unthrottled,
+} from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,ceiling,many,lake,scale,recovery';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -34,6 +46,7 @@ const size = {
   lake: full ? 50_000 : 5_000,
   scale: values.scale ? Number(values.scale) : full ? 1_000_000 : 20_000,
   recovery: full ? 20_000 : 5_000,
+  project: full ? 600 : 150,
 };
 
 const machine = {
@@ -74,6 +87,8 @@ try {
     for (const f of ['raw', 'full'] as const) await measure(`emulator ${f}`, () => emulatorThroughput(f, full ? 30 : 10));
   if (only.has('quota'))
     for (const p of ['legacy', '2026'] as const) await measure(`quota ${p}`, () => quotaBound(env, p, size.quotaSeconds));
+  if (only.has('workers')) await measure('quota legacy, 3 workers', () => quotaWorkers(env, 3, size.quotaSeconds));
+  if (only.has('project')) await measure('project quota', () => projectQuota(env, 20, size.project));
   if (only.has('ceiling'))
     for (const f of ['full', 'raw'] as const) await measure(`unthrottled ${f}`, () => unthrottled(env, f, size.ceiling));
   if (only.has('many')) {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { createActivities } from '../src/activities/index.js';
@@ -434,4 +435,132 @@ export async function emulatorThroughput(format: 'raw' | 'full', seconds: number
   } finally {
     await emu.stop();
   }
+}
+
+/**
+ * Mailboxes read by several worker processes on a PostgreSQL catalog (the scaled-out layout), driven through the
+ * extraction service; returns the emulator's steady-state messages.get rate, its 403 shares and per-mailbox rates.
+ */
+async function acrossWorkers(
+  env: BenchEnv,
+  args: {
+    workers: number;
+    accounts: string[];
+    messages: number;
+    seed: string;
+    settings: Record<string, unknown>;
+    workerEnv: Record<string, string>;
+  },
+) {
+  const emu = await startEmulatorProcess({ messages: args.messages, seed: args.seed, quota: 'legacy' });
+  await fetch(`${emu.url}_emulator/settings`, { method: 'PATCH', body: JSON.stringify(args.settings) });
+  const postgres = await startPostgres();
+  await postgres.createDatabase('lake');
+  const queue = `bench-${args.seed}`;
+  const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
+    DATA_DIR: join(env.dir, `${args.seed}-data`),
+    LAKE_CATALOG: 'postgres',
+    LAKE_PG_DSN: postgres.dsn('lake'),
+    LOG_LEVEL: 'warn',
+    ...args.workerEnv,
+  });
+  const workers = await Promise.all(Array.from({ length: args.workers }, () => startWorkerProcess(wenv)));
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const service = createExtractionService(new Client({ connection }), queue, { pipelineDepth: 2, compactEvery: 50 });
+  const gets: [number, number][] = [];
+  const poll = setInterval(() => void emu.stats().then((s) => gets.push([performance.now() / 1000, s['messages.get']?.served ?? 0])), 1000);
+  try {
+    const t0 = performance.now();
+    const runs = await Promise.all(
+      args.accounts.map(async (account) => {
+        const { id } = await service.start({ account, format: 'metadata', batchSize: 100 });
+        const final = await waitFor(
+          id,
+          async () => {
+            const s = await service.get(id);
+            return s.status !== 'running' ? s : undefined;
+          },
+          3_600_000,
+          500,
+        );
+        return { final, seconds: (performance.now() - t0) / 1000 };
+      }),
+    );
+    clearInterval(poll);
+    const stats = (await emu.stats()) as Record<string, { served: number; throttled: number; projectThrottled?: number }>;
+    const all = Object.values(stats);
+    const requests = all.reduce((a, s) => a + s.served + s.throttled + (s.projectThrottled ?? 0), 0);
+    const total = gets[gets.length - 1]?.[1] ?? 0;
+    const a = gets.find(([, n]) => n >= total * 0.1);
+    const b = [...gets].reverse().find(([, n]) => n <= total * 0.9);
+    return {
+      runs,
+      seconds: (performance.now() - t0) / 1000,
+      steadyRate: a && b && b[0] > a[0] ? (b[1] - a[1]) / (b[0] - a[0]) : 0,
+      userThrottled: (100 * all.reduce((n, s) => n + s.throttled, 0)) / Math.max(1, requests),
+      projectThrottled: (100 * all.reduce((n, s) => n + (s.projectThrottled ?? 0), 0)) / Math.max(1, requests),
+    };
+  } finally {
+    clearInterval(poll);
+    await Promise.all(workers.map((w) => w.stop()));
+    await connection.close();
+    await emu.stop();
+    await postgres.stop();
+  }
+}
+
+/** Quota-bound with several workers on one mailbox: the per-user quota holds whatever the number of workers. */
+export async function quotaWorkers(env: BenchEnv, workers: number, seconds: number): Promise<Row> {
+  const p = QUOTA_PROFILES.legacy;
+  const ceiling = p.unitsPerWindow / p.windowSeconds / (p.costs.get + p.costs.list / 100);
+  const messages = Math.ceil(ceiling * seconds);
+  const r = await acrossWorkers(env, {
+    workers,
+    accounts: ['workers@example.com'],
+    messages: Math.ceil(messages / 0.96) + 50,
+    seed: 'quota-workers',
+    settings: {},
+    workerEnv: { GMAIL_QUOTA_PROFILE: 'legacy' },
+  });
+  return {
+    scenario: `quota legacy, ${workers} workers`,
+    messages: r.runs[0]!.final.progress.persisted,
+    seconds: round(r.seconds),
+    'msg/s': round(r.steadyRate, 2),
+    ceiling: round(ceiling, 2),
+    'of ceiling': round(r.steadyRate / ceiling, 3),
+    throttled: `${round(r.userThrottled, 2)}%`,
+  };
+}
+
+/** Many mailboxes under a project quota scaled down so it binds: the aggregate stays under it, shared fairly. */
+export async function projectQuota(env: BenchEnv, mailboxes: number, perMailbox: number): Promise<Row> {
+  // 5,000 units per 10 s = 500 units/s = 100 messages.get/s for all mailboxes (20 legacy mailboxes alone could do 1,000).
+  const units = 5000;
+  const window = 10;
+  const ceiling = units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);
+  const r = await acrossWorkers(env, {
+    workers: 2,
+    accounts: Array.from({ length: mailboxes }, (_, i) => `project${i}@example.com`),
+    messages: perMailbox,
+    seed: 'project-quota',
+    settings: { projectQuotaUnits: units, projectQuotaWindowSeconds: window },
+    workerEnv: {
+      GMAIL_QUOTA_PROFILE: 'legacy',
+      GMAIL_PROJECT_QUOTA_UNITS: String(units),
+      GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: String(window),
+    },
+  });
+  const rates = r.runs.map((x) => x.final.progress.persisted / x.seconds);
+  return {
+    scenario: `${mailboxes} mailboxes, scaled project quota, 2 workers`,
+    messages: r.runs.reduce((a, x) => a + x.final.progress.persisted, 0),
+    seconds: round(r.seconds),
+    'msg/s': round(r.steadyRate, 2),
+    'project ceiling': round(ceiling, 2),
+    'of ceiling': round(r.steadyRate / ceiling, 3),
+    'project throttled': `${round(r.projectThrottled, 2)}%`,
+    'user throttled': `${round(r.userThrottled, 2)}%`,
+    fairness: round(Math.min(...rates) / Math.max(...rates), 2),
+  };
 }

@@ -70,6 +70,16 @@ export const envSchema = z.object({
   GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy'),
   /** Share of the per-user quota the budget may spend (0–1). Default 0.97. */
   GMAIL_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.97),
+  /**
+   * Per-project quota, shared by every mailbox the credentials' Google Cloud project reads: units per window (Gmail:
+   * 1,200,000 per minute in both profiles). Enforced with the profile's costs at GMAIL_QUOTA_SHARE, booked in the
+   * PostgreSQL catalog when LAKE_CATALOG=postgres (all workers on all hosts), else per process. Default 1200000.
+   */
+  GMAIL_PROJECT_QUOTA_UNITS: z.coerce.number().positive().default(1_200_000),
+  /** Window of GMAIL_PROJECT_QUOTA_UNITS in seconds. Default 60. */
+  GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: z.coerce.number().positive().default(60),
+  /** Name of the project's reservations in the catalog (one per Google Cloud project). Default `default`. */
+  GMAIL_PROJECT: z.string().min(1).max(200).default('default'),
   /** Concurrent messages.get calls per batch. Default 20. */
   GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20),
   /** Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails. Default 8. */
@@ -104,6 +114,7 @@ export interface GmailConfig {
   tokenUrl: string;
   credentialsFile: string | undefined;
   quota: { profile: QuotaProfileName; share: number };
+  project: { name: string; units: number; windowSeconds: number };
   fetchConcurrency: number;
   requestAttempts: number;
 }
@@ -166,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       tokenUrl: e.GMAIL_TOKEN_URL,
       credentialsFile: e.GMAIL_CREDENTIALS_FILE,
       quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },
+      project: { name: e.GMAIL_PROJECT, units: e.GMAIL_PROJECT_QUOTA_UNITS, windowSeconds: e.GMAIL_PROJECT_QUOTA_WINDOW_SECONDS },
       fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
     },

@@ -3,22 +3,11 @@
  * OAuth credentials in GMAIL_CREDENTIALS_FILE, and the Temporal server at TEMPORAL_ADDRESS (`npm run stack` locally).
  */
 import 'dotenv/config';
-import { ConfigError, loadConfig } from './config.js';
-import { loadCredentials } from './gmail/client.js';
+import { runEntryPoint } from './entry.js';
 import { startPipeline } from './pipeline.js';
 
-try {
-  const config = loadConfig();
-  if (!config.gmail.credentialsFile)
-    throw new ConfigError(
-      'Invalid configuration:\n  GMAIL_CREDENTIALS_FILE: required (an authorized_user JSON with client_id, client_secret, refresh_token)',
-    );
-  const pipeline = await startPipeline(config, loadCredentials(config.gmail.credentialsFile));
+await runEntryPoint(async (config, credentials) => {
+  const pipeline = await startPipeline(config, credentials);
   console.error(`gmail-lake API on ${pipeline.url} (docs ${pipeline.url}/docs), Temporal UI ${config.temporal.uiUrl}`);
-  const stop = () => void pipeline.stop().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-} catch (e) {
-  console.error(e instanceof Error ? e.message : String(e));
-  process.exit(e instanceof ConfigError ? 2 : 1);
-}
+  return pipeline;
+});

@@ -6,7 +6,7 @@ import { createApp } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { removeOrphanedStaging } from './activities/index.js';
 import type { Config } from './config.js';
-import { createGmailApi, type GmailCredentials } from './gmail/client.js';
+import { createGmailApi, createProjectQuota, type GmailCredentials } from './gmail/client.js';
 import { Lake } from './lake/lake.js';
 import { createLogger, type Logger } from './log.js';
 import { createWorker } from './worker/worker.js';
@@ -46,7 +46,11 @@ export async function startPipeline(
 ): Promise<Pipeline> {
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   installTemporalRuntime(config.logLevel);
-  const gmail = createGmailApi({ config: config.gmail, credentials });
+  const project =
+    opts.worker !== false
+      ? createProjectQuota(config.gmail, config.lake.catalog === 'postgres' ? config.lake.pgDsn : undefined)
+      : undefined;
+  const gmail = createGmailApi({ config: config.gmail, credentials, project });
   let lake: Lake | undefined;
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
@@ -107,6 +111,7 @@ export async function startPipeline(
       await connection.close();
       await nativeConnection?.close();
       lake?.close();
+      await project?.close();
     },
   };
 }

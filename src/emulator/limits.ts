@@ -14,6 +14,8 @@ export const METHODS = {
 } as const;
 export type Method = keyof typeof METHODS;
 
+const PROJECT = '\u0000project';
+
 /** Run-time settings (all faults and quotas off by default). Shares are probabilities per request. */
 export const settingsSchema = z.object({
   quota: z.enum(['off', 'legacy', '2026']).default('off'),
@@ -21,6 +23,12 @@ export const settingsSchema = z.object({
   quotaUnits: z.number().positive().optional(),
   quotaWindowSeconds: z.number().positive().optional(),
   costs: z.record(z.string(), z.number().min(0)).optional(),
+  /**
+   * Per-project quota: units per window shared by every mailbox (Gmail: 1,200,000 per minute), 403
+   * rateLimitExceeded past it. Off unless set; tests and benchmarks scale it down so it can be reached.
+   */
+  projectQuotaUnits: z.number().positive().optional(),
+  projectQuotaWindowSeconds: z.number().positive().default(60),
   /** Per-user concurrent request cap (429 past it); 0 = off. */
   concurrency: z.number().int().min(0).default(0),
   faults: z
@@ -46,7 +54,10 @@ export type Fault = 'error500' | 'error503' | 'error429' | 'drop' | 'truncate';
 
 interface MethodStats {
   served: number;
+  /** 403 userRateLimitExceeded (per-user quota). */
   throttled: number;
+  /** 403 rateLimitExceeded (per-project quota). */
+  projectThrottled: number;
   concurrencyRejected: number;
   faults: number;
   units: number;
@@ -82,7 +93,7 @@ export class Limits {
   private stat(method: string): MethodStats {
     let s = this.stats.get(method);
     if (!s) {
-      s = { served: 0, throttled: 0, concurrencyRejected: 0, faults: 0, units: 0 };
+      s = { served: 0, throttled: 0, projectThrottled: 0, concurrencyRejected: 0, faults: 0, units: 0 };
       this.stats.set(method, s);
     }
     return s;
@@ -97,27 +108,42 @@ export class Limits {
     };
   }
 
-  /** Charges the user's quota; false when the moving window would exceed it (403 userRateLimitExceeded). */
-  charge(user: string, method: Method, now = performance.now()): boolean {
-    if (this.settings.quota === 'off' && this.settings.quotaUnits === undefined) {
-      return true;
-    }
+  /**
+   * Charges the user's and the project's quotas: 'user' or 'project' when the moving window would exceed that quota
+   * (403 userRateLimitExceeded / rateLimitExceeded), and then nothing is charged.
+   */
+  charge(user: string, method: Method, now = performance.now()): 'ok' | 'user' | 'project' {
     const q = this.quota();
+    const userQuota = !(this.settings.quota === 'off' && this.settings.quotaUnits === undefined);
+    const projectUnits = this.settings.projectQuotaUnits;
+    if (!userQuota && projectUnits === undefined) return 'ok';
     const cost = q.cost(method);
-    const log = this.windows.get(user) ?? [];
-    let sum = this.sums.get(user) ?? 0;
-    while (log.length && log[0]!.t <= now - q.windowMs) sum -= log.shift()!.cost;
-    if (sum + cost > q.units) {
-      this.windows.set(user, log);
-      this.sums.set(user, sum);
+    if (userQuota && !this.fits(user, cost, q.units, q.windowMs, now)) {
       this.stat(method).throttled++;
-      return false;
+      return 'user';
     }
-    log.push({ t: now, cost });
-    this.windows.set(user, log);
-    this.sums.set(user, sum + cost);
+    if (projectUnits !== undefined && !this.fits(PROJECT, cost, projectUnits, this.settings.projectQuotaWindowSeconds * 1000, now)) {
+      this.stat(method).projectThrottled++;
+      return 'project';
+    }
+    if (userQuota) this.spend(user, cost, now);
+    if (projectUnits !== undefined) this.spend(PROJECT, cost, now);
     this.stat(method).units += cost;
-    return true;
+    return 'ok';
+  }
+
+  private fits(key: string, cost: number, units: number, windowMs: number, now: number): boolean {
+    const log = this.windows.get(key) ?? [];
+    let sum = this.sums.get(key) ?? 0;
+    while (log.length && log[0]!.t <= now - windowMs) sum -= log.shift()!.cost;
+    this.windows.set(key, log);
+    this.sums.set(key, sum);
+    return sum + cost <= units;
+  }
+
+  private spend(key: string, cost: number, now: number): void {
+    this.windows.get(key)!.push({ t: now, cost });
+    this.sums.set(key, this.sums.get(key)! + cost);
   }
 
   /** Takes a concurrency slot; false past the cap (429). Call release() when the response ends. */

@@ -170,13 +170,25 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     try {
       const latency = limits.drawLatency();
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
-      if (!limits.charge(user, method)) {
+      const charged = limits.charge(user, method);
+      if (charged === 'user') {
         throw new HttpError(
           403,
           googleError(
             403,
             `User-rate limit exceeded. Retry after ${new Date(Date.now() + 1000).toISOString()}`,
             'userRateLimitExceeded',
+            'usageLimits',
+          ),
+        );
+      }
+      if (charged === 'project') {
+        throw new HttpError(
+          403,
+          googleError(
+            403,
+            "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute' of service 'gmail.googleapis.com'",
+            'rateLimitExceeded',
             'usageLimits',
           ),
         );

@@ -1,4 +1,5 @@
 import { QUOTA_PROFILES, type QuotaProfileName } from '../config.js';
+import type { ProjectQuota } from './project-quota.js';
 import { sleep } from './retry.js';
 
 export type QuotaMethod = keyof (typeof QUOTA_PROFILES)['legacy']['costs'];
@@ -18,6 +19,8 @@ export class QuotaBudget {
     readonly profile: QuotaProfileName,
     share: number,
     private readonly now: () => number = () => performance.now(),
+    /** The project-wide quota every call also spends from (shared by all mailboxes), if any. */
+    private readonly project?: ProjectQuota,
   ) {
     const p = QUOTA_PROFILES[profile];
     this.rate = (p.unitsPerWindow * share) / (p.windowSeconds * 1000);
@@ -38,5 +41,6 @@ export class QuotaBudget {
     b.at = t;
     this.buckets.set(user, b);
     if (b.tokens < 0) await sleep(-b.tokens / this.rate, signal);
+    await this.project?.take(cost, signal);
   }
 }

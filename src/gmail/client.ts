@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { z } from 'zod';
 import type { GmailConfig } from '../config.js';
+import { QUOTA_PROFILES } from '../config.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
+import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError } from './errors.js';
 import { withRetry } from './retry.js';
 
@@ -61,10 +63,24 @@ export interface ScopeOptions {
 export interface GmailApiOptions {
   config: GmailConfig;
   credentials: GmailCredentials;
+  /** The project-wide quota every call spends from (see createProjectQuota); none = unlimited. */
+  project?: ProjectQuota;
+}
+
+/**
+ * The per-project quota of these settings: booked in `pgDsn`'s database when given (every worker on every host shares
+ * it), else in this process. None when the quota profile is `off`.
+ */
+export function createProjectQuota(config: GmailConfig, pgDsn?: string): ProjectQuota | undefined {
+  if (config.quota.profile === 'off') return undefined;
+  const unitsPerMs = (config.project.units * config.quota.share) / (config.project.windowSeconds * 1000);
+  const store = pgDsn ? new PostgresReservations(pgDsn, config.project.name, unitsPerMs) : new LocalReservations(unitsPerMs);
+  // Chunks of ten messages.get: one booking per ten requests, small enough to keep bookings and spending in step.
+  return new ProjectQuota(store, 10 * QUOTA_PROFILES[config.quota.profile].costs.get);
 }
 
 /** Builds the googleapis client (its own retries off: see retry.ts) against config.rootUrl and config.tokenUrl. */
-export function createGmailApi({ config, credentials }: GmailApiOptions): GmailApi {
+export function createGmailApi({ config, credentials, project }: GmailApiOptions): GmailApi {
   const auth = new googleAuth.OAuth2({
     clientId: credentials.client_id,
     clientSecret: credentials.client_secret,
@@ -74,10 +90,17 @@ export function createGmailApi({ config, credentials }: GmailApiOptions): GmailA
   });
   auth.setCredentials({ refresh_token: credentials.refresh_token });
   const gmail = gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
-  return scopedApi(gmail, config, new QuotaBudget(config.quota.profile, config.quota.share), {});
+  const budgetAt = (share: number) => new QuotaBudget(config.quota.profile, config.quota.share * share, undefined, project);
+  return scopedApi(gmail, config, budgetAt, budgetAt(1), {});
 }
 
-function scopedApi(gmail: gmail_v1.Gmail, config: GmailConfig, budget: QuotaBudget, scope: ScopeOptions): GmailApi {
+function scopedApi(
+  gmail: gmail_v1.Gmail,
+  config: GmailConfig,
+  budgetAt: (share: number) => QuotaBudget,
+  budget: QuotaBudget,
+  scope: ScopeOptions,
+): GmailApi {
   const { signal, onRetry } = scope;
   const call = async <T>(account: string, method: QuotaMethod, fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> =>
     withRetry(
@@ -127,7 +150,7 @@ function scopedApi(gmail: gmail_v1.Gmail, config: GmailConfig, budget: QuotaBudg
     },
     scoped(next) {
       const share = next.share ?? 1;
-      return scopedApi(gmail, config, share === 1 ? budget : new QuotaBudget(config.quota.profile, config.quota.share * share), {
+      return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), {
         signal: next.signal ?? signal,
         onRetry: next.onRetry ?? onRetry,
       });

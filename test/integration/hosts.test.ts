@@ -138,3 +138,82 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
   assert.equal(magic, 'PARE', 'data files are encrypted');
   finished = true;
 });
+
+test('one quota whatever the number of workers: per mailbox and per project, across two worker processes', async (t) => {
+  // Four mailboxes under the legacy per-user quota (50 messages/s each) and a project quota scaled down to 300 units/s
+  // (60 messages/s for all of them together), read by two worker processes that book the project's quota in PostgreSQL.
+  const accounts = ['q1@example.com', 'q2@example.com', 'q3@example.com', 'q4@example.com'];
+  const quotaEmu = await startTestEmulator({
+    seed: 'quota',
+    messages: 300,
+    settings: { quota: 'legacy', projectQuotaUnits: 3000, projectQuotaWindowSeconds: 10 },
+  });
+  await postgres.createDatabase('quota');
+  const env = workerEnv(temporal.dir, temporal.address, 'quota', quotaEmu, {
+    DATA_DIR: join(temporal.dir, 'quota-data'),
+    LAKE_DATA_PATH: join(temporal.dir, 'quota-files/'),
+    LAKE_CATALOG: 'postgres',
+    LAKE_PG_DSN: postgres.dsn('quota'),
+    GMAIL_QUOTA_PROFILE: 'legacy',
+    GMAIL_PROJECT_QUOTA_UNITS: '3000',
+    GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: '10',
+  });
+  const workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+  const apiPort = await freePort();
+  const api = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
+  try {
+    const url = `http://127.0.0.1:${apiPort}`;
+    const ids = await Promise.all(
+      accounts.map(async (account) => {
+        const res = await fetch(`${url}/extract`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ account, format: 'metadata', batchSize: 100 }),
+        });
+        assert.equal(res.status, 202);
+        return ((await res.json()) as { id: string }).id;
+      }),
+    );
+    const started = Date.now();
+    const done = await Promise.all(
+      ids.map((id) =>
+        waitFor(
+          `${id} to end`,
+          async () => {
+            const s = (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`)).json()) as ExtractionProgress;
+            return s.status !== 'running' ? s : undefined;
+          },
+          300_000,
+          500,
+        ),
+      ),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
+    const stats = Object.values(await emulatorStats(quotaEmu)) as { served: number; throttled: number; projectThrottled?: number }[];
+    const served = stats.reduce((n, s) => n + s.served, 0);
+    const userThrottled = stats.reduce((n, s) => n + s.throttled, 0);
+    const projectThrottled = stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0);
+    const gets = (await emulatorStats(quotaEmu))['messages.get']?.served ?? 0;
+    t.diagnostic(
+      `${gets} messages in ${seconds} s = ${(gets / seconds).toFixed(1)} msg/s (project ceiling 60 msg/s); ` +
+        `403 per-user ${userThrottled}, per-project ${projectThrottled} of ${served} requests`,
+    );
+    assert.ok(projectThrottled <= served * 0.01, `the project quota was exceeded ${projectThrottled} times`);
+    assert.ok(userThrottled <= served * 0.01, `a per-user quota was exceeded ${userThrottled} times`);
+    const lake = await Lake.open(loadConfig({ ...env, DATA_DIR: join(temporal.dir, 'quota-verify') }).lake);
+    try {
+      for (const account of accounts) {
+        const truth = listable(await manifest(quotaEmu, account));
+        const rows = await lakeRows(lake, account);
+        assert.equal(rows.distinct, rows.rows);
+        assert.equal(rows.rows, truth.length, `${account}: every message stored`);
+      }
+    } finally {
+      lake.close();
+    }
+  } finally {
+    await Promise.all([api, ...workers].map((p) => p.stop()));
+    await quotaEmu.close();
+  }
+});

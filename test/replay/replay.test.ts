@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
-import { workflowsPath } from '../../src/worker/bundle.js';
+import { bundleWorkflowsOutOfProcess } from '../../src/worker/bundle.js';
 
 /**
  * Histories recorded from real runs of earlier workflow code (scripts/record-histories.ts), replayed with today's
@@ -23,7 +23,7 @@ test('recorded histories replay with the current workflow code', async () => {
   }));
   const failures: string[] = [];
   let replayed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowsPath: workflowsPath() }, histories)) {
+  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundleWorkflowsOutOfProcess() } }, histories)) {
     replayed++;
     if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
   }

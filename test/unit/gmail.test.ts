@@ -1,3 +1,4 @@
+import { LocalReservations, parseLibpqDsn, ProjectQuota } from '../../src/gmail/project-quota.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuotaBudget } from '../../src/gmail/budget.js';
@@ -48,4 +49,34 @@ test('quota budget spends at share × the profile rate and never more than one w
   const t1 = performance.now();
   for (let i = 0; i < 1000; i++) await off.take('u', 'get');
   assert.ok(performance.now() - t1 < 100);
+});
+
+test('project quota: books in chunks, never less than it spends, and waits as the store says', async () => {
+  const booked: number[] = [];
+  const quota = new ProjectQuota(
+    {
+      reserve: async (units) => (booked.push(units), 0),
+      close: async () => undefined,
+    },
+    50,
+  );
+  await Promise.all(Array.from({ length: 23 }, () => quota.take(5)));
+  assert.deepEqual(booked, [50, 50, 50], '115 units spent in three bookings of 50');
+  await quota.take(0);
+  assert.equal(booked.length, 3, 'free calls book nothing');
+
+  const local = new LocalReservations(1); // 1 unit per ms
+  assert.equal(await local.reserve(100), 0);
+  const wait = await local.reserve(100);
+  assert.ok(wait > 90 && wait <= 100, `the second booking waits for the first one's 100 ms (${wait})`);
+});
+
+test('libpq DSNs become node-postgres options (quoted values, passwords with spaces)', () => {
+  assert.deepEqual(parseLibpqDsn("host=db port=5433 dbname=lake user=lake password='p w\\'d'"), {
+    host: 'db',
+    port: 5433,
+    database: 'lake',
+    user: 'lake',
+    password: "p w'd",
+  });
 });

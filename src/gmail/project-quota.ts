@@ -1,0 +1,107 @@
+import pg from 'pg';
+import { sleep } from './retry.js';
+
+/**
+ * Where the project's quota reservations are kept. `reserve(units)` books `units` at the project's rate and answers how
+ * long to wait before spending them (GCRA: a theoretical arrival time pushed forward by units / rate per booking).
+ */
+export interface ReservationStore {
+  reserve(units: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Reservations kept in this process: right when one process (or one host's one worker) reads the project's mailboxes. */
+export class LocalReservations implements ReservationStore {
+  private tat = 0;
+  constructor(private readonly unitsPerMs: number) {}
+  async reserve(units: number): Promise<number> {
+    const now = Date.now();
+    const start = Math.max(this.tat, now);
+    this.tat = start + units / this.unitsPerMs;
+    return start - now;
+  }
+  async close(): Promise<void> {}
+}
+
+/**
+ * Reservations kept in PostgreSQL (the lake catalog's database): every worker on every host books from the same row,
+ * with the database's clock, so the project's quota holds whatever the number of workers. One round trip per chunk.
+ */
+export class PostgresReservations implements ReservationStore {
+  private readonly pool: pg.Pool;
+  private ready: Promise<unknown> | undefined;
+  constructor(
+    dsn: string,
+    private readonly project: string,
+    private readonly unitsPerMs: number,
+  ) {
+    this.pool = new pg.Pool({ ...parseLibpqDsn(dsn), max: 2 });
+  }
+  async reserve(units: number): Promise<number> {
+    this.ready ??= this.pool.query(
+      `CREATE TABLE IF NOT EXISTS gmail_lake_project_quota (project TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL);
+       INSERT INTO gmail_lake_project_quota VALUES ('${this.project.replace(/'/g, "''")}', 0) ON CONFLICT DO NOTHING`,
+    );
+    await this.ready;
+    const r = await this.pool.query<{ wait: number }>(
+      `WITH now AS (SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms)
+       UPDATE gmail_lake_project_quota SET tat = GREATEST(tat, now.ms) + $2 FROM now
+       WHERE project = $1 RETURNING tat - $2 - now.ms AS wait`,
+      [this.project, units / this.unitsPerMs],
+    );
+    return Number(r.rows[0]?.wait ?? 0);
+  }
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** A libpq keyword/value DSN (`host=… port=… dbname=… user=… password=…`) as node-postgres options. */
+export function parseLibpqDsn(dsn: string): pg.ClientConfig {
+  const out: Record<string, string> = {};
+  for (const m of dsn.matchAll(/(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/g)) {
+    const v = m[2]!;
+    out[m[1]!] = v.startsWith("'") ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v;
+  }
+  return {
+    host: out.host ?? out.hostaddr,
+    port: out.port ? Number(out.port) : undefined,
+    database: out.dbname,
+    user: out.user,
+    password: out.password,
+  };
+}
+
+/**
+ * The per-project quota (Gmail: 1,200,000 units per minute shared by every mailbox of a Google Cloud project), spent
+ * by every request on top of its mailbox's budget. Units are booked from the store in chunks (one booking covers
+ * several requests, so a shared store sees one round trip per chunk, not per request) at `share` of the project's rate.
+ */
+export class ProjectQuota {
+  private balance = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  constructor(
+    private readonly store: ReservationStore,
+    private readonly chunkUnits: number,
+  ) {}
+
+  /** Resolves when `units` of the project's quota may be spent (rejects if `signal` aborts while waiting). */
+  take(units: number, signal?: AbortSignal): Promise<void> {
+    if (units <= 0) return Promise.resolve();
+    const next = this.chain.then(async () => {
+      if (this.balance < units) {
+        const chunk = Math.max(units, this.chunkUnits);
+        const wait = await this.store.reserve(chunk);
+        this.balance += chunk;
+        if (wait > 0) await sleep(wait, signal);
+      }
+      this.balance -= units;
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
