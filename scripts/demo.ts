@@ -124,7 +124,9 @@ console.log(
   `\nTemporal Web UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(started.id)}`,
 );
 console.log(
-  `Query the lake yourself (after this process exits):\n  duckdb -c "ATTACH 'ducklake:${config.lake.catalogPath}' AS lake; SELECT count(*) FROM lake.messages;"`,
+  `Query the lake yourself, even while an extraction writes it (DuckDB 1.5.5 CLI or \`pip install duckdb==1.5.5\`):\n` +
+    `  duckdb -c "SET extension_directory='${config.lake.extensionDir}'; LOAD ducklake; LOAD sqlite_scanner; ` +
+    `ATTACH 'ducklake:sqlite:${config.lake.catalogPath}' AS lake (READ_ONLY); SELECT count(*) FROM lake.messages;"`,
 );
 
 const shutdown = async () => {
