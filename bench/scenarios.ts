@@ -206,7 +206,7 @@ export async function lakeWrites(env: BenchEnv, total: number): Promise<Row[]> {
   const out: Row[] = [];
   const pg = await startPostgres();
   try {
-    for (const catalog of ['duckdb', 'postgres'] as const) {
+    for (const catalog of ['sqlite', 'duckdb', 'postgres'] as const) {
       for (const batch of [100, 500, 5000]) {
         const account = `lake-${catalog}-${batch}@example.com`;
         const db = `lake_${batch}`;
@@ -461,7 +461,6 @@ async function acrossWorkers(
     DATA_DIR: join(env.dir, `${args.seed}-data`),
     LAKE_CATALOG: 'postgres',
     LAKE_PG_DSN: postgres.dsn('lake'),
-    LOG_LEVEL: 'warn',
     ...args.workerEnv,
   });
   const workers = await Promise.all(Array.from({ length: args.workers }, () => startWorkerProcess(wenv)));

@@ -21,10 +21,15 @@ export class QuotaBudget {
     private readonly now: () => number = () => performance.now(),
     /** The project-wide quota every call also spends from (shared by all mailboxes), if any. */
     private readonly project?: ProjectQuota,
+    /**
+     * The fraction of the mailbox's budget this bucket holds (a batch's share, 1 / batches in flight): its rate and
+     * its burst both scale with it, so the buckets of a mailbox's batches in flight add up to one budget.
+     */
+    fraction = 1,
   ) {
     const p = QUOTA_PROFILES[profile];
-    this.rate = (p.unitsPerWindow * share) / (p.windowSeconds * 1000);
-    this.capacity = Math.max(Math.max(...Object.values(p.costs)), (1 - share) * p.unitsPerWindow);
+    this.rate = (p.unitsPerWindow * share * fraction) / (p.windowSeconds * 1000);
+    this.capacity = Math.max(p.costs.get, (1 - share) * p.unitsPerWindow * fraction);
   }
 
   cost(method: QuotaMethod): number {

@@ -90,7 +90,7 @@ export function createGmailApi({ config, credentials, project }: GmailApiOptions
   });
   auth.setCredentials({ refresh_token: credentials.refresh_token });
   const gmail = gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
-  const budgetAt = (share: number) => new QuotaBudget(config.quota.profile, config.quota.share * share, undefined, project);
+  const budgetAt = (share: number) => new QuotaBudget(config.quota.profile, config.quota.share, undefined, project, share);
   return scopedApi(gmail, config, budgetAt, budgetAt(1), {});
 }
 
