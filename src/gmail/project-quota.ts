@@ -29,7 +29,7 @@ export class LocalReservations implements ReservationStore {
  */
 export class PostgresReservations implements ReservationStore {
   private readonly pool: pg.Pool;
-  private ready: Promise<unknown> | undefined;
+  private ready: Promise<void> | undefined;
   constructor(
     dsn: string,
     private readonly project: string,
@@ -37,11 +37,32 @@ export class PostgresReservations implements ReservationStore {
   ) {
     this.pool = new pg.Pool({ ...parseLibpqDsn(dsn), max: 2 });
   }
+  /**
+   * Creates the bookings table and the project's row once. Several workers start at once: an advisory lock serializes
+   * them (a concurrent CREATE TABLE IF NOT EXISTS can still collide in PostgreSQL's catalog), and a failure is retried
+   * by the next booking rather than remembered.
+   */
+  private async setup(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(`SELECT pg_advisory_xact_lock(hashtext('gmail_lake_project_quota'))`);
+      await c.query(`CREATE TABLE IF NOT EXISTS gmail_lake_project_quota (project TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)`);
+      await c.query(`INSERT INTO gmail_lake_project_quota VALUES ($1, 0) ON CONFLICT DO NOTHING`, [this.project]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
   async reserve(units: number): Promise<number> {
-    this.ready ??= this.pool.query(
-      `CREATE TABLE IF NOT EXISTS gmail_lake_project_quota (project TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL);
-       INSERT INTO gmail_lake_project_quota VALUES ('${this.project.replace(/'/g, "''")}', 0) ON CONFLICT DO NOTHING`,
-    );
+    this.ready ??= this.setup().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
     await this.ready;
     const r = await this.pool.query<{ wait: number }>(
       `WITH now AS (SELECT extract(epoch FROM clock_timestamp()) * 1000 AS ms)
