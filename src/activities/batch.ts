@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -114,6 +115,8 @@ export function batchActivities(deps: ActivityDeps) {
      */
     async extractBatch(input: BatchInput): Promise<BatchResult> {
       const ctx = Context.current();
+      // Each concurrent request and backoff listens on the cancellation signal: more than Node's default of 10.
+      setMaxListeners(4 * deps.fetchConcurrency + 10, ctx.cancellationSignal);
       const logger = activityLog(deps);
       const { workflowId, runId } = execution();
       const known = await storedIds(deps.lake, input.account, input.ids);
