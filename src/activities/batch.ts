@@ -119,7 +119,8 @@ export function batchActivities(deps: ActivityDeps) {
       setMaxListeners(4 * deps.fetchConcurrency + 10, ctx.cancellationSignal);
       const logger = activityLog(deps);
       const { workflowId, runId } = execution();
-      const known = await storedIds(deps.lake, input.account, input.ids);
+      // listPage left out the ids stored when it listed; a retry asks again (its earlier attempt may have committed).
+      const known = ctx.info.attempt > 1 ? await storedIds(deps.lake, input.account, input.ids) : new Set<string>();
       const wanted = input.ids.filter((id) => !known.has(id));
       const detail = { batchId: input.batchId, phase: 'fetching', done: 0, of: wanted.length, present: known.size };
       const dir = attemptDir(deps.stagingDir, workflowId, input.batchId, ctx.info.attempt);

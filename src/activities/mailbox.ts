@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
-import { type Checkpoint, recordRun, resumableCheckpoint, storeLabels } from '../lake/batches.js';
+import { type Checkpoint, recordRun, resumableCheckpoint, storedIds, storeLabels } from '../lake/batches.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
 
 export interface PrepareInput {
@@ -22,13 +22,38 @@ export interface ListInput {
   maxResults: number;
 }
 export interface ListResult {
+  /** The page's ids the lake does not hold yet (the ones to fetch). */
   ids: string[];
+  /** Ids on the page in all. */
+  listed: number;
+  /** Ids on the page the lake already holds (not fetched again). */
+  present: number;
   nextPageToken?: string;
   resultSizeEstimate: number;
 }
 
 /** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
 export function mailboxActivities(deps: ActivityDeps) {
+  /** One page of ids from Gmail (a rejected page token becomes GmailPageTokenExpired). */
+  async function listOnePage(input: ListInput) {
+    try {
+      return await deps.gmail.listPage(input.account, {
+        pageToken: input.pageToken,
+        q: input.query,
+        labelIds: input.labelIds,
+        includeSpamTrash: input.includeSpamTrash,
+        maxResults: input.maxResults,
+      });
+    } catch (err) {
+      if (input.pageToken && classifyGmailError(err) === 'invalidRequest')
+        throw ApplicationFailure.nonRetryable(
+          `Gmail no longer accepts the page token: ${describeGmailError(err)}`,
+          GMAIL_FAILURE.pageTokenExpired,
+        );
+      rethrowGmail(err, activityLog(deps));
+    }
+  }
+
   return {
     /** Reads the profile (validating credentials), snapshots labels and finds a checkpoint to resume from. Retries: Temporal's. */
     async prepareExtraction(input: PrepareInput): Promise<PrepareResult> {
@@ -69,27 +94,16 @@ export function mailboxActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Lists one page of message ids. Transient errors: retried per request, then by Temporal. A 400 on a page token
-     * (Gmail's tokens expire: after a long pause, or a resume from an old checkpoint) is `GmailPageTokenExpired`, on
-     * which the workflow restarts the listing — cheap, since stored ids are skipped before fetching.
+     * Lists one page of message ids and asks the lake which it holds already, so a batch fetches only the rest (a
+     * re-run of a stored mailbox fetches nothing, and no batch spends its quota share waiting on that probe).
+     * Transient errors: retried per request, then by Temporal. A 400 on a page token (Gmail's tokens expire: after a
+     * long pause, or a resume from an old checkpoint) is `GmailPageTokenExpired`, on which the workflow restarts the
+     * listing — cheap, since stored ids are skipped before fetching.
      */
     async listPage(input: ListInput): Promise<ListResult> {
-      try {
-        return await deps.gmail.listPage(input.account, {
-          pageToken: input.pageToken,
-          q: input.query,
-          labelIds: input.labelIds,
-          includeSpamTrash: input.includeSpamTrash,
-          maxResults: input.maxResults,
-        });
-      } catch (err) {
-        if (input.pageToken && classifyGmailError(err) === 'invalidRequest')
-          throw ApplicationFailure.nonRetryable(
-            `Gmail no longer accepts the page token: ${describeGmailError(err)}`,
-            GMAIL_FAILURE.pageTokenExpired,
-          );
-        rethrowGmail(err, activityLog(deps));
-      }
+      const page = await listOnePage(input);
+      const stored = await storedIds(deps.lake, input.account, page.ids);
+      return { ...page, ids: page.ids.filter((id) => !stored.has(id)), listed: page.ids.length, present: stored.size };
     },
   };
 }

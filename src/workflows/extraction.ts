@@ -333,7 +333,14 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       failed: state.committed.failed,
     });
     const finish = (b: InFlight, r: Omit<BatchResult, 'inserted'> & { inserted: number }) => {
-      b.counts = { ...b.counts, fetched: r.fetched, persisted: r.inserted, present: r.present, skipped: r.skipped, malformed: r.malformed };
+      b.counts = {
+        ...b.counts,
+        fetched: r.fetched,
+        persisted: r.inserted,
+        present: b.counts.present + r.present,
+        skipped: r.skipped,
+        malformed: r.malformed,
+      };
       state.counters.fetched += r.fetched;
       state.counters.persisted += r.inserted;
       state.counters.present += r.present;
@@ -402,16 +409,33 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
         if (inflight.length === 0) state.committed.pageToken = '';
         continue;
       }
+      // `ids` are the page's ids the lake lacks; `present` those it already holds (absent from older results: 0).
       const ids = page.ids;
+      const listed = page.listed ?? ids.length;
+      const present = page.present ?? 0;
       state.pageToken = page.nextPageToken ?? '';
       state.listingDone = !page.nextPageToken;
-      state.counters.listed += ids.length;
-      state.pass.listed += ids.length;
+      state.counters.listed += listed;
+      state.counters.present += present;
+      state.pass.listed += listed;
+      state.pass.done += present;
       if (pageToken === '' && (request.query || request.labelIds?.length))
         state.total = request.maxMessages ? Math.min(request.maxMessages, page.resultSizeEstimate) : page.resultSizeEstimate;
-      const b: InFlight = { seq: state.batchSeq++, pageToken, counts: { ...zero(), listed: ids.length }, done: false, pass: state.relists };
+      const b: InFlight = {
+        seq: state.batchSeq++,
+        pageToken,
+        counts: { ...zero(), listed, present },
+        done: false,
+        pass: state.relists,
+      };
       if (ids.length === 0) {
-        if (inflight.length === 0) state.committed.pageToken = state.pageToken;
+        if (listed > 0) {
+          // Every id of the page is stored already: nothing to fetch, the page counts as committed in its turn.
+          b.done = true;
+          inflight.push(b);
+          advanceCommitted();
+          touch();
+        } else if (inflight.length === 0) state.committed.pageToken = state.pageToken;
         continue;
       }
       inflight.push(b);
