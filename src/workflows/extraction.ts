@@ -238,6 +238,8 @@ interface InFlight {
 export const PATCHES = {
   /** v2: one `extractBatch` activity per batch (fetch + persist on one worker) instead of fetchBatch → persistBatch. */
   batchV2: 'batch-v2',
+  /** The next page is listed while the batches in flight run, and dispatched the moment a slot frees. */
+  listAhead: 'list-ahead',
 } as const;
 
 function failureType(err: unknown): string | undefined {
@@ -315,11 +317,13 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
 
     const inflight: InFlight[] = [];
     let failure: unknown;
+    /** The page token of a page listed ahead and not dispatched yet: nothing from it is committed. */
+    let listedAhead: string | undefined;
     const advanceCommitted = () => {
       while (inflight[0]?.done) {
         const b = inflight.shift()!;
         for (const k of Object.keys(b.counts) as (keyof Counters)[]) state.committed[k] += b.counts[k];
-        state.committed.pageToken = inflight[0]?.pageToken ?? state.pageToken;
+        state.committed.pageToken = inflight[0]?.pageToken ?? listedAhead ?? state.pageToken;
       }
     };
     const checkpoint = () => ({
@@ -383,7 +387,10 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
 
     const limitReached = () => request.maxMessages !== undefined && state.counters.listed >= request.maxMessages;
     while (!state.listingDone && !limitReached()) {
-      await condition(() => (!state.paused && inflight.length < options.pipelineDepth) || failure !== undefined);
+      const listAhead = patched(PATCHES.listAhead);
+      const slotFree = () => (!state.paused && inflight.length < options.pipelineDepth) || failure !== undefined;
+      // Listing ahead keeps a batch's quota share from idling while its successor is listed.
+      await condition(listAhead ? () => !state.paused || failure !== undefined : slotFree);
       if (failure !== undefined) break;
       if (workflowInfo().continueAsNewSuggested) break;
       const pageToken = state.pageToken;
@@ -437,6 +444,12 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
           touch();
         } else if (inflight.length === 0) state.committed.pageToken = state.pageToken;
         continue;
+      }
+      if (listAhead) {
+        listedAhead = pageToken;
+        await condition(slotFree);
+        listedAhead = undefined;
+        if (failure !== undefined) break;
       }
       inflight.push(b);
       (patched(PATCHES.batchV2) ? runBatch(b, ids) : runBatchV1(b, ids)).catch((err: unknown) => {
