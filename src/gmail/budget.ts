@@ -25,7 +25,7 @@ export class QuotaBudget {
      * The fraction of the mailbox's budget this bucket holds (a batch's share, 1 / batches in flight): its rate and
      * its burst both scale with it, so the buckets of a mailbox's batches in flight add up to one budget.
      */
-    fraction = 1,
+    private readonly fraction = 1,
   ) {
     const p = QUOTA_PROFILES[profile];
     this.rate = (p.unitsPerWindow * share * fraction) / (p.windowSeconds * 1000);
@@ -41,7 +41,9 @@ export class QuotaBudget {
     const cost = this.cost(method);
     if (cost === 0 || this.rate === 0) return;
     const t = this.now();
-    const b = this.buckets.get(user) ?? { tokens: this.capacity, at: t };
+    // A batch's bucket starts empty: batches start while their mailbox's other batches spend, so a full start would
+    // add a burst above the mailbox's rate each time one starts.
+    const b = this.buckets.get(user) ?? { tokens: this.fraction < 1 ? 0 : this.capacity, at: t };
     b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.rate) - cost;
     b.at = t;
     this.buckets.set(user, b);
