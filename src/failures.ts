@@ -16,6 +16,8 @@ export const FAILURE = {
   gmailHistoryExpired: 'GmailHistoryExpired',
   /** Transient Gmail trouble left after the per-request retries (429, 403 rate limits, 5xx, network). Retryable. */
   gmailTransient: 'GmailTransientError',
+  /** The per-project quota's bookings could not be made (its PostgreSQL unreachable). Retryable. */
+  projectQuotaUnavailable: 'ProjectQuotaUnavailable',
   /** A staged batch holds ids the workflow did not ask for: refused, never loaded. Retryable (a new attempt restages). */
   stagedBatchMismatch: 'StagedBatchMismatch',
   /** v1 only: the staged batch is not on this worker's disk (another host fetched it). */

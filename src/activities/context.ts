@@ -1,7 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi } from '../gmail/client.js';
+import { FAILURE } from '../failures.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
+import { ProjectQuotaError } from '../gmail/project-quota.js';
 import type { Lake } from '../lake/lake.js';
 import type { Logger } from '../log.js';
 
@@ -49,6 +51,10 @@ export async function heartbeating<T>(work: () => Promise<T>, details?: () => un
 /** Rethrows a Gmail error as Temporal expects: permanent kinds non-retryable with a typed failure, the rest retryable. */
 export function rethrowGmail(err: unknown, logger: Logger): never {
   if (Context.current().cancellationSignal.aborted) throw err; // cancelled: let the SDK report the cancellation
+  if (err instanceof ProjectQuotaError) {
+    logger.warn({ err: err.message }, 'project quota unavailable; Temporal will retry the activity');
+    throw ApplicationFailure.retryable(err.message, FAILURE.projectQuotaUnavailable);
+  }
   const kind = classifyGmailError(err);
   const reason = describeGmailError(err);
   if (kind === 'auth') throw ApplicationFailure.nonRetryable(`Gmail rejected the credentials: ${reason}`, GMAIL_FAILURE.auth);

@@ -93,6 +93,11 @@ export function parseLibpqDsn(dsn: string): pg.ClientConfig {
   };
 }
 
+/** The project's bookings could not be made (its store, e.g. PostgreSQL, is unreachable): retried like a transient error. */
+export class ProjectQuotaError extends Error {
+  override name = 'ProjectQuotaError';
+}
+
 /**
  * The per-project quota (Gmail: 1,200,000 units per minute shared by every mailbox of a Google Cloud project), spent
  * by every request on top of its mailbox's budget. Units are booked from the store in chunks (one booking covers
@@ -112,7 +117,9 @@ export class ProjectQuota {
     const next = this.chain.then(async () => {
       if (this.balance < units) {
         const chunk = Math.max(units, this.chunkUnits);
-        const wait = await this.store.reserve(chunk);
+        const wait = await this.store.reserve(chunk).catch((e: unknown) => {
+          throw new ProjectQuotaError(`cannot book the project's quota: ${e instanceof Error ? e.message : String(e)}`);
+        });
         this.balance += chunk;
         if (wait > 0) await sleep(wait, signal);
       }

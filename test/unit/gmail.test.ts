@@ -1,4 +1,4 @@
-import { LocalReservations, parseLibpqDsn, ProjectQuota } from '../../src/gmail/project-quota.js';
+import { LocalReservations, parseLibpqDsn, ProjectQuota, ProjectQuotaError } from '../../src/gmail/project-quota.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuotaBudget } from '../../src/gmail/budget.js';
@@ -79,4 +79,21 @@ test('libpq DSNs become node-postgres options (quoted values, passwords with spa
     user: 'lake',
     password: "p w'd",
   });
+});
+
+test('project quota: a store that cannot book fails the call as ProjectQuotaError, and the next call books again', async () => {
+  let calls = 0;
+  const quota = new ProjectQuota(
+    {
+      reserve: async () => {
+        if (++calls === 1) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+        return 0;
+      },
+      close: async () => undefined,
+    },
+    50,
+  );
+  await assert.rejects(quota.take(5), (e: Error) => e instanceof ProjectQuotaError && /ECONNREFUSED/.test(e.message));
+  await quota.take(5);
+  assert.equal(calls, 2);
 });
