@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
 import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import { ApiError, errorBody } from './errors.js';
@@ -33,6 +34,13 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  // Requests are small JSON documents: anything over 64 KB is refused before it is read whole.
+  app.use(
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: (c) => c.json(errorBody(c, 'INVALID_REQUEST', 'request body larger than 64 KB'), 413),
+    }),
+  );
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
@@ -56,7 +64,12 @@ export function createApp(deps: AppDeps) {
       description:
         '`me` is resolved to the mailbox address first. 202 when a new extraction starts; 200 with the running one when the mailbox already has one with the same selection; 409 when its selection differs.',
       request: { body: { content: { 'application/json': { schema: extractRequestSchema } }, required: true } },
-      responses: { 202: json(startedSchema, 'Started'), 200: json(startedSchema, 'Already running'), ...errors },
+      responses: {
+        202: json(startedSchema, 'Started'),
+        200: json(startedSchema, 'Already running'),
+        ...errors,
+        413: json(errorSchema, 'Request body larger than 64 KB'),
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');

@@ -183,8 +183,14 @@ export function createExtractionService(
       if (d.status.name !== 'RUNNING')
         throw new ApiError(409, 'CONFLICT', `extraction ${id} is ${CLOSED[d.status.name] ?? d.status.name.toLowerCase()}`);
       const handle = handleOf(id);
-      if (action === 'cancel') await handle.cancel();
-      else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
+      try {
+        if (action === 'cancel') await handle.cancel();
+        else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
+      } catch (e) {
+        // It closed between the describe and the signal (a race with its completion).
+        if (e instanceof WorkflowNotFoundError) throw new ApiError(409, 'CONFLICT', `extraction ${id} has just closed`);
+        throw e;
+      }
     },
   };
 }

@@ -7,8 +7,13 @@ export const extractRequestSchema = z
       .string()
       .trim()
       .toLowerCase()
-      .refine((v) => v === 'me' || /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(v), { message: 'must be "me" or an email address' })
-      .openapi({ example: 'me' }),
+      .max(320)
+      // Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake).
+      .regex(/^(me|[^@\s\p{Cc}]{1,64}@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+)$/u, { message: 'must be "me" or an email address' })
+      .openapi({
+        example: 'me',
+        description: "`me` (the credentials' own mailbox, resolved to its address) or an email address; at most 320 characters",
+      }),
     query: z.string().max(2000).optional().openapi({ description: 'Gmail search syntax, e.g. "after:2024/01/01 -in:chats"' }),
     labelIds: z.array(z.string().min(1)).max(50).optional(),
     includeSpamTrash: z.boolean().optional(),

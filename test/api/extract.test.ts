@@ -94,6 +94,20 @@ describe('POST /extract', () => {
     assert.equal((await post('/extract', {})).status, 400);
   });
 
+  test('errors: accounts with control characters or over 320 characters → 400; a body over 64 KB → 413', async () => {
+    const { post, started } = setup();
+    for (const account of ['a\u0000b@example.com', 'a\nb@example.com', `${'a'.repeat(320)}@example.com`, 'a b@example.com']) {
+      const res = await post('/extract', { account });
+      assert.equal(res.status, 400, JSON.stringify(account));
+      const body = (await res.json()) as { error: { details: { path: string }[] } };
+      assert.deepEqual([...new Set(body.error.details.map((d) => d.path))], ['account']);
+    }
+    const big = await post('/extract', { account: 'me', query: 'x'.repeat(70_000) });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'INVALID_REQUEST');
+    assert.equal(started.length, 0, 'nothing was started');
+  });
+
   test('security: a query string cannot smuggle extra fields; ids are path-encoded', async () => {
     const { post, app } = setup();
     assert.equal((await post('/extract?account=x', { account: 'me', labelIds: 'INBOX' })).status, 400);
