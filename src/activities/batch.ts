@@ -130,11 +130,8 @@ export function batchActivities(deps: ActivityDeps) {
             let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0 };
             if (wanted.length) {
               const staged = await openStagedBatch(dir);
-              const gmail = deps.gmail.scoped({
-                share: input.quotaShare ?? 1,
-                signal: ctx.cancellationSignal,
-                onRetry: () => ctx.heartbeat(detail),
-              });
+              // No heartbeat per retry needed: `heartbeating` beats every second, request backoffs included.
+              const gmail = deps.gmail.scoped({ share: input.quotaShare ?? 1, signal: ctx.cancellationSignal });
               try {
                 counts = await fetchToStaging(deps, gmail, staged, { ...input, ids: wanted, extractionId: workflowId }, (c) => {
                   detail.done = c.fetched + c.skipped;

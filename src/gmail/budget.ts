@@ -1,6 +1,6 @@
 import { QUOTA_PROFILES, type QuotaProfileName } from '../config.js';
 import type { ProjectQuota } from './project-quota.js';
-import { sleep } from './retry.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export type QuotaMethod = keyof (typeof QUOTA_PROFILES)['legacy']['costs'];
 
@@ -47,7 +47,7 @@ export class QuotaBudget {
     b.tokens = Math.min(this.capacity, b.tokens + (t - b.at) * this.rate) - cost;
     b.at = t;
     this.buckets.set(user, b);
-    if (b.tokens < 0) await sleep(-b.tokens / this.rate, signal);
+    if (b.tokens < 0) await delay(-b.tokens / this.rate, undefined, { signal });
     await this.project?.take(cost, signal);
   }
 }

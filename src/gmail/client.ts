@@ -48,8 +48,8 @@ export interface GmailApi {
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
   /**
    * The same calls for one batch: they spend at most `share` of the mailbox's quota budget (the workflow splits the
-   * mailbox's budget among its batches in flight, so the total holds whatever worker runs them), stop when `signal`
-   * aborts (the activity was cancelled), and report each transient retry to `onRetry` (activities heartbeat there).
+   * mailbox's budget among its batches in flight, so the total holds whatever worker runs them) and stop when
+   * `signal` aborts (the activity was cancelled).
    */
   scoped(options: ScopeOptions): GmailApi;
 }
@@ -57,7 +57,6 @@ export interface GmailApi {
 export interface ScopeOptions {
   share?: number;
   signal?: AbortSignal;
-  onRetry?: (err: unknown) => void;
 }
 
 export interface GmailApiOptions {
@@ -101,14 +100,14 @@ function scopedApi(
   budget: QuotaBudget,
   scope: ScopeOptions,
 ): GmailApi {
-  const { signal, onRetry } = scope;
+  const { signal } = scope;
   const call = async <T>(account: string, method: QuotaMethod, fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> =>
     withRetry(
       async () => {
         await budget.take(account, method, signal);
         return fn({ signal });
       },
-      { attempts: config.requestAttempts, signal, onRetry: (_a, err) => onRetry?.(err) },
+      { attempts: config.requestAttempts, signal },
     );
   return {
     async profile(account) {
@@ -150,10 +149,7 @@ function scopedApi(
     },
     scoped(next) {
       const share = next.share ?? 1;
-      return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), {
-        signal: next.signal ?? signal,
-        onRetry: next.onRetry ?? onRetry,
-      });
+      return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), { signal: next.signal ?? signal });
     },
   };
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sleep } from './retry.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /**
  * Where the project's quota reservations are kept. `reserve(units)` books `units` at the project's rate and answers how
@@ -121,7 +121,7 @@ export class ProjectQuota {
           throw new ProjectQuotaError(`cannot book the project's quota: ${e instanceof Error ? e.message : String(e)}`);
         });
         this.balance += chunk;
-        if (wait > 0) await sleep(wait, signal);
+        if (wait > 0) await delay(wait, undefined, { signal });
       }
       this.balance -= units;
     });

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { classifyGmailError } from './errors.js';
 
 export interface RetryOptions {
@@ -8,8 +9,6 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Aborts the waits (and so the retries) when the caller is cancelled. */
   signal?: AbortSignal;
-  /** Called before each wait (e.g. to heartbeat). */
-  onRetry?: (attempt: number, err: unknown, delayMs: number) => void;
 }
 
 /**
@@ -26,26 +25,8 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions):
     } catch (err) {
       if (options.signal?.aborted) throw err;
       if (attempt >= options.attempts || classifyGmailError(err) !== 'transient') throw err;
-      const delay = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
-      options.onRetry?.(attempt, err, delay);
-      await sleep(delay, options.signal);
+      const ms = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
+      await delay(ms, undefined, { signal: options.signal });
     }
   }
-}
-
-/** setTimeout as a promise that rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (!signal) return new Promise((r) => setTimeout(r, ms));
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

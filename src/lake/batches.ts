@@ -191,7 +191,8 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
 const guarded = new Set<string>();
 /** Makes sure the account has its write_guard row (its own transaction, so later batches conflict on a committed row). */
 async function ensureGuard(lake: Lake, account: string): Promise<void> {
-  if (guarded.has(`${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`)) return;
+  const key = `${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`;
+  if (guarded.has(key)) return;
   await lake.write(async (conn) => {
     await conn.run(
       `INSERT INTO lake.write_guard SELECT $account, 0 WHERE NOT EXISTS (SELECT 1 FROM lake.write_guard WHERE account = $account)`,
@@ -200,7 +201,7 @@ async function ensureGuard(lake: Lake, account: string): Promise<void> {
       },
     );
   });
-  guarded.add(`${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`);
+  guarded.add(key);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
 
 /** Lake errors: thrown by openLake when the catalog cannot be attached, with the cause's text. */
@@ -45,7 +46,7 @@ async function retryingConflicts<T>(fn: () => Promise<T>, attempts = 30, onConfl
     } catch (e) {
       if (attempt >= attempts || !isLakeConflict(e)) throw e;
       onConflict?.();
-      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2_000, 25 * 2 ** attempt)));
+      await delay(Math.random() * Math.min(2_000, 25 * 2 ** attempt));
     }
   }
 }
@@ -155,7 +156,12 @@ export class Lake {
           throw e;
         }
       });
-    const next = this.writeChain.then(() => retryingConflicts(once, 30, () => this.conflicts++));
+    return this.serialized(() => retryingConflicts(once, 30, () => this.conflicts++));
+  }
+
+  /** Runs `fn` after every lake operation queued before it in this process has settled. */
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.writeChain.then(fn);
     this.writeChain = next.catch(() => undefined);
     return next;
   }
@@ -170,9 +176,7 @@ export class Lake {
     if (this.config.catalog !== 'sqlite') return read();
     // A SQLite catalog locks the whole file while one connection commits: this process's reads wait their turn behind
     // its writes (instead of failing with "database is locked"), and retry when another process holds the lock.
-    const next = this.writeChain.then(() => retryingConflicts(read));
-    this.writeChain = next.catch(() => undefined);
-    return next;
+    return this.serialized(() => retryingConflicts(read));
   }
 
   /** Merges small adjacent data files and removes the replaced ones (the lake's routine maintenance). */

@@ -336,7 +336,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       skipped: state.committed.skipped,
       failed: state.committed.failed,
     });
-    const finish = (b: InFlight, r: Omit<BatchResult, 'inserted'> & { inserted: number }) => {
+    const finish = (b: InFlight, r: BatchResult) => {
       b.counts = {
         ...b.counts,
         fetched: r.fetched,
