@@ -69,6 +69,23 @@ const pipeline = await startPipeline(config, {
 });
 console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)\n`);
 
+const shutdown = async () => {
+  await pipeline.stop();
+  await emulator.close();
+  await devServer?.stop();
+};
+// Ctrl-C at any moment: stop the worker (its batches in flight are cancelled; committed ones stay), close the lake,
+// stop the servers this process started, exit 0. The extraction stays in Temporal and resumes on the next run.
+let stopping = false;
+const interrupt = () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping (the extraction resumes where it stopped on the next `npm run demo`)…');
+  void shutdown().then(() => process.exit(0));
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+
 const account = 'user@example.com';
 const res = await fetch(`${pipeline.url}/extract`, {
   method: 'POST',
@@ -90,8 +107,14 @@ const bar = new cliProgress.SingleBar(
 bar.start(1, 0, { rate: 0, phase: 'preparing', eta_s: '?' });
 let status: ExtractionProgress;
 for (;;) {
-  status = (await (await fetch(`${pipeline.url}${started.statusUrl}`)).json()) as ExtractionProgress;
-  const done = status.progress.persisted + status.progress.skipped;
+  // Once Ctrl-C is handled the API goes away: the shutdown ends the process, this loop just waits for it.
+  const polled = await fetch(`${pipeline.url}${started.statusUrl}`).catch((e: unknown) => {
+    if (stopping) return undefined;
+    throw e;
+  });
+  if (!polled) await new Promise(() => undefined);
+  status = (await polled!.json()) as ExtractionProgress;
+  const done = status.progress.persisted + status.progress.present + status.progress.skipped;
   bar.setTotal(Math.max(status.progress.total, 1));
   bar.update(done, { rate: status.ratePerSecond, phase: status.phase, eta_s: status.etaSeconds ?? '?' });
   if (status.status !== 'running' && status.status !== 'paused') break;
@@ -129,16 +152,8 @@ console.log(
     `ATTACH 'ducklake:sqlite:${config.lake.catalogPath}' AS lake (READ_ONLY); SELECT count(*) FROM lake.messages;"`,
 );
 
-const shutdown = async () => {
-  await pipeline.stop();
-  await emulator.close();
-  await devServer?.stop();
-};
-if (values.keep) {
-  console.log('\n--keep: everything stays up; Ctrl-C stops it.');
-  const stop = () => void shutdown().then(() => process.exit(0));
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-} else {
+if (values.keep) console.log('\n--keep: everything stays up; Ctrl-C stops it.');
+else {
+  stopping = true;
   await shutdown();
 }

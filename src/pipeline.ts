@@ -28,7 +28,9 @@ function installTemporalRuntime(level: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   try {
-    Runtime.install({ logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN') });
+    // No shutdown signals of its own: the entry points own SIGINT/SIGTERM and shut the worker down once, through
+    // Pipeline.stop (the runtime reacting first left stop() shutting a draining worker down again, or nothing at all).
+    Runtime.install({ logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN'), shutdownSignals: [] });
   } catch {
     /* a runtime already exists (e.g. created by a test harness): keep it */
   }

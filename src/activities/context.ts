@@ -50,7 +50,9 @@ export async function heartbeating<T>(work: () => Promise<T>, details?: () => un
 
 /** Rethrows a Gmail error as Temporal expects: permanent kinds non-retryable with a typed failure, the rest retryable. */
 export function rethrowGmail(err: unknown, logger: Logger): never {
-  if (Context.current().cancellationSignal.aborted) throw err; // cancelled: let the SDK report the cancellation
+  // Cancelled (the extraction, or the worker shutting down): report the cancellation itself, not the aborted request.
+  const { cancellationSignal } = Context.current();
+  if (cancellationSignal.aborted) throw cancellationSignal.reason;
   if (err instanceof ProjectQuotaError) {
     logger.warn({ err: err.message }, 'project quota unavailable; Temporal will retry the activity');
     throw ApplicationFailure.retryable(err.message, FAILURE.projectQuotaUnavailable);
