@@ -78,6 +78,7 @@ async function direct(
     gmail: createGmailApi({ config: config.gmail, credentials }),
     stagingDir: config.lake.stagingDir,
     fetchConcurrency: config.gmail.fetchConcurrency,
+    taskQueue: config.temporal.taskQueue,
     logger: createLogger('warn'),
   });
   const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });

@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS lake.messages (
   parse_error VARCHAR,                  -- NULL when the MIME structure was sound
   extraction_id VARCHAR                 -- workflow id that stored the row
 );
+-- Mirror columns (added to lakes created before them; NULL on rows stored before them):
+-- first_seen_at: when the row entered the lake; deleted_at: when a sync saw the message deleted in Gmail (the row,
+-- its raw bytes and attachments are kept); labels_updated_at: when a sync last changed label_ids.
+ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS first_seen_at TIMESTAMP;
+ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMP;
+ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS labels_updated_at TIMESTAMP;
 
 -- Attachment metadata (content stays in Gmail; fetch it by attachment_id).
 CREATE TABLE IF NOT EXISTS lake.attachments (
@@ -94,4 +100,47 @@ CREATE TABLE IF NOT EXISTS lake.extraction_runs (
 CREATE TABLE IF NOT EXISTS lake.write_guard (
   account VARCHAR NOT NULL,
   seq BIGINT                            -- number of batches committed for the account
+);
+
+-- Every change a sync applied, one row per message per history record (or per difference a reconciliation found):
+-- kind is added | deleted | labels_added | labels_removed; label_ids is the message's labels after the change.
+CREATE TABLE IF NOT EXISTS lake.message_changes (
+  account VARCHAR NOT NULL,
+  message_id VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  labels_added VARCHAR[],
+  labels_removed VARCHAR[],
+  label_ids VARCHAR[],
+  history_id BIGINT,                    -- the Gmail history record (reconciliation: the profile's historyId)
+  source VARCHAR,                       -- history | reconcile
+  sync_id VARCHAR,                      -- workflow run that applied it
+  applied_at TIMESTAMP
+);
+
+-- One row per mirrored mailbox: the historyId every change up to which is in the lake. Written in the same
+-- transaction as the changes it covers, so a crash never skips or applies twice.
+CREATE TABLE IF NOT EXISTS lake.mailbox_state (
+  account VARCHAR NOT NULL,
+  history_id BIGINT,
+  format VARCHAR,                       -- format new messages are fetched in
+  source VARCHAR,                       -- backfill | history | reconcile: what set history_id last
+  updated_at TIMESTAMP
+);
+
+-- One row per finished sync run: what it applied and the quota units it spent, per method (JSON).
+CREATE TABLE IF NOT EXISTS lake.sync_runs (
+  account VARCHAR NOT NULL,
+  workflow_id VARCHAR,
+  run_id VARCHAR,
+  mode VARCHAR,                         -- history | reconcile
+  status VARCHAR,                       -- completed | failed | canceled | deferred
+  history_id_from BIGINT,
+  history_id_to BIGINT,
+  added BIGINT,
+  deleted BIGINT,
+  labels_changed BIGINT,
+  units VARCHAR,                        -- {"history": 4, "get": 1500, ...}
+  detail VARCHAR,
+  started_at TIMESTAMP,
+  finished_at TIMESTAMP
 );

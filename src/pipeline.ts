@@ -4,6 +4,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import type { AddressInfo } from 'node:net';
 import { createApp } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
+import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
 import type { Config } from './config.js';
 import { createGmailApi, createProjectQuota, type GmailCredentials } from './gmail/client.js';
@@ -57,30 +58,41 @@ export async function startPipeline(
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
   if (opts.worker !== false) {
     lake = await Lake.open(config.lake);
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
     await removeOrphanedStaging(config.lake.stagingDir, 60 * 60_000, logger);
     worker = await createWorker(
       config,
-      { lake, gmail, stagingDir: config.lake.stagingDir, fetchConcurrency: config.gmail.fetchConcurrency, logger },
+      {
+        lake,
+        gmail,
+        stagingDir: config.lake.stagingDir,
+        fetchConcurrency: config.gmail.fetchConcurrency,
+        logger,
+        temporal: client,
+        taskQueue: config.temporal.taskQueue,
+      },
       nativeConnection,
     );
     workerRun = worker.run();
   }
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const resolveAccount = async (account: string) => (account === 'me' ? (await gmail.profile('me')).emailAddress : account);
   const extractions = createExtractionService(
     client,
     config.temporal.taskQueue,
     { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery },
-    async (account) => (account === 'me' ? (await gmail.profile('me')).emailAddress : account),
+    resolveAccount,
   );
+  const mailboxes = createMailboxService(client, config.temporal.taskQueue, extractions, resolveAccount);
   let server: ServerType | undefined;
   let url = '';
   if (opts.api !== false) {
     const app = createApp({
       extractions,
+      mailboxes,
       logger,
       readiness: {
         temporal: async () => void (await connection.workflowService.getSystemInfo({})),

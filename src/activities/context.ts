@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi } from '../gmail/client.js';
 import { FAILURE } from '../failures.js';
@@ -16,6 +17,10 @@ export interface ActivityDeps {
   stagingDir: string;
   fetchConcurrency: number;
   logger: Logger;
+  /** Temporal, for the activities that look at other workflows (a sync defers to a running backfill) or schedules. */
+  temporal?: Client;
+  /** The task queue the worker polls (schedules start their workflows there). */
+  taskQueue: string;
 }
 
 /** The workflow execution this activity serves (these activities only run inside the extraction workflow). */

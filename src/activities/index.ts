@@ -3,11 +3,13 @@ import type { ActivityDeps } from './context.js';
 import { lakeActivities } from './lake.js';
 import { legacyActivities } from './legacy.js';
 import { mailboxActivities } from './mailbox.js';
+import { syncActivities } from './sync.js';
 
 export type { ActivityDeps } from './context.js';
 export type { BatchInput, BatchResult } from './batch.js';
 export type { ListInput, ListResult, PrepareInput, PrepareResult } from './mailbox.js';
 export type { FetchResult } from './legacy.js';
+export type { BeginSyncResult, ChangeCounts, SyncStepResult } from './sync.js';
 export { removeOrphanedStaging } from './batch.js';
 
 /** Builds every activity the worker registers, with their dependencies injected (Gmail client, lake, logger). */
@@ -17,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...batchActivities(deps),
     ...lakeActivities(deps),
     ...legacyActivities(deps),
+    ...syncActivities(deps),
   };
 }
 

@@ -6,10 +6,14 @@ import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
+import { mailboxRoutes } from './mailbox-routes.js';
+import type { MailboxService } from './mailboxes.js';
 import { errorSchema, extractionSchema, extractRequestSchema, idParam, startedSchema } from './schemas.js';
 
 export interface AppDeps {
   extractions: ExtractionService;
+  /** The /mailboxes routes (sync, schedule); omitted by harnesses that exercise /extract alone. */
+  mailboxes?: MailboxService;
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
@@ -23,7 +27,7 @@ const errors = {
   503: json(errorSchema, 'Temporal unavailable'),
 };
 
-/** The HTTP API: POST/GET /extract, pause/resume/cancel, health, OpenAPI at /openapi.json and docs at /docs. */
+/** The HTTP API: POST/GET /extract, pause/resume/cancel, /mailboxes (sync, schedule), health, OpenAPI at /openapi.json and docs at /docs. */
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono({
     defaultHook: (result, c) => {
@@ -73,6 +77,7 @@ export function createApp(deps: AppDeps) {
     }),
     async (c) => {
       const body = c.req.valid('json');
+      await deps.mailboxes?.assertNoSync(body.account);
       const started = await deps.extractions.start(body);
       const out = { ...started, status: 'running', statusUrl: `/extract/${encodeURIComponent(started.id)}` };
       deps.logger.info({ extractionId: started.id, runId: started.runId, created: started.created }, 'extraction requested');
@@ -134,6 +139,8 @@ export function createApp(deps: AppDeps) {
       },
     );
   }
+
+  if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

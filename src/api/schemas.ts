@@ -1,28 +1,112 @@
 import { z } from '@hono/zod-openapi';
 
+/** A mailbox: `me` or an address. Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake). */
+const account = () =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(320)
+    .regex(/^(me|[^@\s\p{Cc}]{1,64}@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+)$/u, { message: 'must be "me" or an email address' });
+
+/** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
+const every = () =>
+  z
+    .string()
+    .regex(/^([1-9]\d{0,6})(s|m|h|d)$/, { message: 'must be an interval like 30s, 15m, 1h or 1d' })
+    .openapi({ example: '15m', description: 'interval: a number and s, m, h or d' });
+
+const formatSchema = z.enum(['minimal', 'metadata', 'full', 'raw']);
+
 /** POST /extract body. The same schema validates requests and generates /openapi.json. */
 export const extractRequestSchema = z
   .object({
-    account: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .max(320)
-      // Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake).
-      .regex(/^(me|[^@\s\p{Cc}]{1,64}@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+)$/u, { message: 'must be "me" or an email address' })
-      .openapi({
-        example: 'me',
-        description: "`me` (the credentials' own mailbox, resolved to its address) or an email address; at most 320 characters",
-      }),
+    account: account().openapi({
+      example: 'me',
+      description: "`me` (the credentials' own mailbox, resolved to its address) or an email address; at most 320 characters",
+    }),
     query: z.string().max(2000).optional().openapi({ description: 'Gmail search syntax, e.g. "after:2024/01/01 -in:chats"' }),
     labelIds: z.array(z.string().min(1)).max(50).optional(),
     includeSpamTrash: z.boolean().optional(),
-    format: z.enum(['minimal', 'metadata', 'full', 'raw']).default('full'),
+    format: formatSchema.default('full'),
     batchSize: z.number().int().min(1).max(500).default(100),
     maxMessages: z.number().int().min(1).optional(),
+    keepInSync: every().optional().openapi({
+      description:
+        'when the backfill completes, keep the mailbox in sync on a Temporal Schedule at this interval (PUT /mailboxes/{account}/schedule). A backfill of the whole mailbox (no query or labelIds, includeSpamTrash true) hands its historyId over; any other selection makes the first sync reconcile by listing',
+    }),
   })
   .strict()
   .openapi('ExtractRequest');
+
+export const accountParam = z.object({
+  account: account().openapi({ param: { name: 'account', in: 'path' }, example: 'me', description: '`me` or an email address' }),
+});
+
+export const syncRequestSchema = z
+  .object({
+    format: formatSchema
+      .optional()
+      .openapi({ description: "format of newly added messages; default: the mirror's (its backfill's) format, else full" }),
+    reconcile: z.boolean().optional().openapi({ description: 'reconcile by listing even when history is available' }),
+  })
+  .strict()
+  .openapi('SyncRequest');
+
+export const scheduleRequestSchema = z.object({ every: every(), format: formatSchema.optional() }).strict().openapi('ScheduleRequest');
+
+const changeCounts = z.object({ added: z.number(), deleted: z.number(), labelsAdded: z.number(), labelsRemoved: z.number() });
+export const syncSchema = z
+  .object({
+    id: z.string(),
+    account: z.string(),
+    status: z.enum(['running', 'completed', 'deferred', 'failed', 'canceled']),
+    mode: z.enum(['history', 'reconcile', 'none']),
+    trigger: z.string().nullable(),
+    historyIdFrom: z.string().nullable(),
+    historyIdTo: z.string().nullable(),
+    changes: changeCounts.openapi({ description: 'changes applied, by kind' }),
+    rows: z.object({ inserted: z.number(), deleted: z.number(), relabeled: z.number() }),
+    fetched: z.number(),
+    pages: z.number(),
+    units: z.record(z.string(), z.number()).openapi({ description: 'quota units spent, per method (the configured cost table)' }),
+    calls: z.record(z.string(), z.number()),
+    startedAt: z.string(),
+    finishedAt: z.string().nullable(),
+    reason: z.string().nullable(),
+  })
+  .openapi('Sync');
+
+export const scheduleSchema = z
+  .object({
+    id: z.string(),
+    every: z.string().nullable(),
+    paused: z.boolean(),
+    note: z.string().nullable(),
+    nextRunAt: z.string().nullable(),
+    recentRuns: z.array(z.object({ scheduledAt: z.string(), workflowId: z.string(), runId: z.string() })),
+  })
+  .openapi('SyncSchedule');
+
+export const mailboxSchema = z
+  .object({
+    account: z.string(),
+    backfill: z
+      .object({
+        id: z.string(),
+        status: z.string(),
+        percent: z.number(),
+        persisted: z.number(),
+        historyId: z.string().nullable(),
+        error: z.string().nullable(),
+      })
+      .nullable(),
+    syncRunning: syncSchema.nullable(),
+    lastSync: syncSchema.nullable(),
+    schedule: scheduleSchema.nullable(),
+    historyId: z.string().nullable().openapi({ description: 'the historyId the mirror is at' }),
+  })
+  .openapi('Mailbox');
 
 export const counters = z.object({
   listed: z.number(),

@@ -97,7 +97,8 @@ export class Mailbox {
       ...meta,
       id: messageIdFor(this.base.seed, index),
       threadId: options.raw ? messageIdFor(this.base.seed, index) : meta.threadId,
-      internalDate: Math.max(Date.now(), this.newestDate() + 1),
+      // A minute after the newest message: deterministic (the same operations give the same mailbox).
+      internalDate: this.newestDate() + 60_000,
       labelIds: options.labelIds ?? ['INBOX', 'UNREAD'],
       historyId: record.id,
     };

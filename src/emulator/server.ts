@@ -429,6 +429,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         const added = Array.from({ length: raw ? 1 : count }, () => mb.add({ raw, labelIds }));
         return send(res, 200, { messages: added.map((v) => ({ id: v.id, threadId: v.threadId })), historyId: String(mb.historyId) });
       }
+      case 'POST users/:/messages/:': {
+        // Many messages at once, one history record per message (as Gmail's batchDelete / batchModify do).
+        const b = await body();
+        const mb = mailbox(path[1]);
+        const ids = Array.isArray(b.ids) ? (b.ids as unknown[]).map(String) : [];
+        const missing: string[] = [];
+        if (path[3] === 'batchDelete') {
+          for (const id of ids) {
+            const index = mb.indexOf(id);
+            if (index === undefined || !mb.delete(index)) missing.push(id);
+          }
+        } else if (path[3] === 'batchModify') {
+          const add = Array.isArray(b.add) ? (b.add as string[]) : [];
+          const remove = Array.isArray(b.remove) ? (b.remove as string[]) : [];
+          for (const id of ids) {
+            const index = mb.indexOf(id);
+            if (index === undefined || !mb.relabel(index, add, remove)) missing.push(id);
+          }
+        } else throw new HttpError(404, { error: `no control route POST users/:/messages/${path[3]}` });
+        return send(res, 200, { changed: ids.length - missing.length, missing, historyId: String(mb.historyId) });
+      }
       case 'DELETE users/:/messages/:': {
         const mb = mailbox(path[1]);
         const index = mb.indexOf(path[3]!);

@@ -44,6 +44,8 @@ export interface GmailApi {
   profile(account: string): Promise<{ emailAddress: string; messagesTotal: number; historyId: string }>;
   labels(account: string): Promise<{ id: string; name: string; type: string }[]>;
   listPage(account: string, req: ListPageRequest): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
+  /** One page of the mailbox's history after `startHistoryId` (404 when it is older than Gmail keeps). */
+  history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
   /**
@@ -57,6 +59,46 @@ export interface GmailApi {
 export interface ScopeOptions {
   share?: number;
   signal?: AbortSignal;
+  /** Counts the quota units and requests this view spends, per method (a run's quota accounting). */
+  meter?: UnitMeter;
+}
+
+/** Quota units and requests spent, per method, priced with the configured profile's cost table. */
+export interface UnitMeter {
+  units: Partial<Record<QuotaMethod, number>>;
+  calls: Partial<Record<QuotaMethod, number>>;
+}
+export const newMeter = (): UnitMeter => ({ units: {}, calls: {} });
+/** Adds `b`'s counts into `a`. */
+export function addMeter(a: UnitMeter, b: UnitMeter): UnitMeter {
+  for (const k of ['units', 'calls'] as const)
+    for (const [m, n] of Object.entries(b[k]) as [QuotaMethod, number][]) a[k][m] = (a[k][m] ?? 0) + n;
+  return a;
+}
+
+export interface HistoryPageRequest {
+  startHistoryId: string;
+  pageToken?: string;
+  maxResults: number;
+}
+export interface HistoryRef {
+  id: string;
+  threadId: string;
+  labelIds: string[];
+}
+/** One history record as the pipeline uses it: what happened to which messages (never content). */
+export interface HistoryRecord {
+  id: string;
+  added: HistoryRef[];
+  deleted: HistoryRef[];
+  labelsAdded: { message: HistoryRef; labelIds: string[] }[];
+  labelsRemoved: { message: HistoryRef; labelIds: string[] }[];
+}
+export interface HistoryPage {
+  records: HistoryRecord[];
+  nextPageToken?: string;
+  /** The mailbox's current historyId. */
+  historyId: string;
 }
 
 export interface GmailApiOptions {
@@ -100,11 +142,17 @@ function scopedApi(
   budget: QuotaBudget,
   scope: ScopeOptions,
 ): GmailApi {
-  const { signal } = scope;
+  const { signal, meter } = scope;
+  // Units are priced with the profile's table; with the budget off, with Gmail's legacy one (Gmail still charges).
+  const costs = QUOTA_PROFILES[config.quota.profile === 'off' ? 'legacy' : config.quota.profile].costs;
   const call = async <T>(account: string, method: QuotaMethod, fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> =>
     withRetry(
       async () => {
         await budget.take(account, method, signal);
+        if (meter) {
+          meter.units[method] = (meter.units[method] ?? 0) + costs[method];
+          meter.calls[method] = (meter.calls[method] ?? 0) + 1;
+        }
         return fn({ signal });
       },
       { attempts: config.requestAttempts, signal },
@@ -138,6 +186,30 @@ function scopedApi(
         resultSizeEstimate: r.data.resultSizeEstimate ?? 0,
       };
     },
+    async history(account, req) {
+      const r = await call(account, 'history', (o) =>
+        gmail.users.history.list(
+          { userId: account, startHistoryId: req.startHistoryId, pageToken: req.pageToken || undefined, maxResults: req.maxResults },
+          o,
+        ),
+      );
+      const ref = (m: gmail_v1.Schema$Message | undefined): HistoryRef => ({
+        id: m?.id ?? '',
+        threadId: m?.threadId ?? '',
+        labelIds: m?.labelIds ?? [],
+      });
+      return {
+        records: (r.data.history ?? []).map((h) => ({
+          id: h.id ?? '',
+          added: (h.messagesAdded ?? []).map((e) => ref(e.message)),
+          deleted: (h.messagesDeleted ?? []).map((e) => ref(e.message)),
+          labelsAdded: (h.labelsAdded ?? []).map((e) => ({ message: ref(e.message), labelIds: e.labelIds ?? [] })),
+          labelsRemoved: (h.labelsRemoved ?? []).map((e) => ({ message: ref(e.message), labelIds: e.labelIds ?? [] })),
+        })),
+        nextPageToken: r.data.nextPageToken ?? undefined,
+        historyId: r.data.historyId ?? '',
+      };
+    },
     async getMessage(account, id, format) {
       try {
         const r = await call(account, 'get', (o) => gmail.users.messages.get({ userId: account, id, format }, o));
@@ -149,7 +221,10 @@ function scopedApi(
     },
     scoped(next) {
       const share = next.share ?? 1;
-      return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), { signal: next.signal ?? signal });
+      return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), {
+        signal: next.signal ?? signal,
+        meter: next.meter ?? meter,
+      });
     },
   };
 }

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { listValue } from '@duckdb/node-api';
+import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import { type Lake, sqlLiteral } from './lake.js';
 
 /** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
@@ -190,7 +190,7 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
 
 const guarded = new Set<string>();
 /** Makes sure the account has its write_guard row (its own transaction, so later batches conflict on a committed row). */
-async function ensureGuard(lake: Lake, account: string): Promise<void> {
+export async function ensureGuard(lake: Lake, account: string): Promise<void> {
   const key = `${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`;
   if (guarded.has(key)) return;
   await lake.write(async (conn) => {
@@ -218,7 +218,6 @@ export async function persistStaged(
   expected?: string[],
 ): Promise<{ inserted: number; staged: number }> {
   const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
-  const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
   const stagedIds = (await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${m}`)).map((r) => r);
   if (expected) {
     const want = new Set(expected);
@@ -231,19 +230,7 @@ export async function persistStaged(
   await ensureGuard(lake, checkpoint.account);
   const result = await lake.write(async (conn) => {
     await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account: checkpoint.account });
-    const probe = await conn.runAndReadAll(
-      `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
-      { account: checkpoint.account },
-    );
-    const stored = probe.getRows().map(([id]) => sqlLiteral(String(id)));
-    const notStored = (col: string) => (stored.length ? `${col} NOT IN (${stored.join(', ')})` : 'true');
-    await conn.run(
-      `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a.message_id')}`,
-    );
-    const result = await conn.run(
-      `INSERT INTO lake.messages SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')} FROM ${m} s WHERE ${notStored('s.id')}`,
-    );
-    const inserted = Number(result.rowsChanged);
+    const inserted = await insertStaged(conn, dir, checkpoint.account);
     await conn.run(
       `INSERT INTO lake.extraction_batches VALUES ($account, $key, $wf, $run, $batch, $page, $hist, $listed, $persisted, $skipped, $failed, $inserted, now()::TIMESTAMP)`,
       {
@@ -264,6 +251,29 @@ export async function persistStaged(
     return { inserted };
   });
   return { inserted: result.inserted, staged: stagedIds.length };
+}
+
+/**
+ * Inserts, inside the caller's transaction, the staged messages of `dir` whose (account, id) the lake does not hold
+ * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time.
+ */
+export async function insertStaged(conn: DuckDBConnection, dir: string, account: string): Promise<number> {
+  const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
+  const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
+  const probe = await conn.runAndReadAll(
+    `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
+    { account },
+  );
+  const stored = probe.getRows().map(([id]) => sqlLiteral(String(id)));
+  const notStored = (col: string) => (stored.length ? `${col} NOT IN (${stored.join(', ')})` : 'true');
+  await conn.run(
+    `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a.message_id')}`,
+  );
+  const result = await conn.run(
+    `INSERT INTO lake.messages (${MESSAGE_COLUMNS.map(([n]) => n).join(', ')}, first_seen_at)
+     SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP FROM ${m} s WHERE ${notStored('s.id')}`,
+  );
+  return Number(result.rowsChanged);
 }
 
 /** The newest checkpoint of an extraction that has not completed since, if any. */

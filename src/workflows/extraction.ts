@@ -23,14 +23,7 @@ export const resumeSignal = defineSignal('resume');
 /** Query name: `temporal workflow query --workflow-id ID --name progress`. */
 export const progressQuery = defineQuery<ExtractionProgress>('progress');
 
-/** Keyword search attribute holding the mailbox, so the Web UI can filter extractions by it. */
-export const ACCOUNT_SEARCH_ATTRIBUTE = 'GmailAccount';
-export const WORKFLOW_ID_PREFIX = 'gmail-extract-';
-
-/** One extraction per mailbox: the workflow id is derived from the account. */
-export function extractionWorkflowId(account: string): string {
-  return `${WORKFLOW_ID_PREFIX}${account.trim().toLowerCase()}`;
-}
+export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } from './ids.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
@@ -42,6 +35,8 @@ export interface ExtractionRequest {
   format: MessageFormat;
   batchSize: number;
   maxMessages?: number;
+  /** When the backfill completes, keep the mailbox in sync on a Temporal Schedule at this interval (e.g. `15m`). */
+  keepInSync?: string;
 }
 
 export interface ExtractionOptions {
@@ -146,6 +141,7 @@ const { persistBatch } = proxyActivities<Activities>({
   retry: { ...gmailRetry, maximumInterval: '1m' },
 });
 const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
+const { handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0 });
@@ -240,6 +236,8 @@ export const PATCHES = {
   batchV2: 'batch-v2',
   /** The next page is listed while the batches in flight run, and dispatched the moment a slot frees. */
   listAhead: 'list-ahead',
+  /** A completed whole-mailbox backfill hands its historyId to the mirror; `keepInSync` creates the sync schedule. */
+  mirrorHandover: 'mirror-handover',
 } as const;
 
 function failureType(err: unknown): string | undefined {
@@ -477,6 +475,13 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       'completed',
       `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped`,
     );
+    if (patched(PATCHES.mirrorHandover)) {
+      // The whole mailbox (SPAM and TRASH included) is stored as of historyId: syncs continue from there. Any other
+      // selection leaves the mirror to a first sync that reconciles by listing.
+      const whole = !request.query && !request.labelIds?.length && request.includeSpamTrash && !request.maxMessages;
+      if (whole && state.historyId) await handOverToSync({ account: request.account, historyId: state.historyId, format: request.format });
+      if (request.keepInSync) await ensureSyncSchedule({ account: request.account, every: request.keepInSync, format: request.format });
+    }
     return snapshot(request, state, phase, 'completed');
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;

@@ -1,2 +1,3 @@
 // The worker bundles this file: every workflow the task queue runs is exported here.
 export { extractionWorkflow } from './extraction.js';
+export { scheduledSyncWorkflow, syncWorkflow } from './sync.js';

@@ -39,12 +39,15 @@ export async function lakeRows(lake: Lake, account: string): Promise<LakeCheck> 
   return { rows: rows.length, distinct: new Set(rows.map((r) => r.id)).size, ids: new Set(rows.map((r) => r.id)) };
 }
 
-/** Ids whose stored raw bytes do not hash to the manifest's sha256. */
-export async function rawMismatches(lake: Lake, account: string, entries: ManifestEntry[]): Promise<string[]> {
+/** Ids whose stored raw bytes do not hash to the manifest's sha256 (of the live rows only, with `liveOnly`). */
+export async function rawMismatches(lake: Lake, account: string, entries: ManifestEntry[], liveOnly = false): Promise<string[]> {
   const want = new Map(entries.map((e) => [e.id, e.sha256]));
   const bad: string[] = [];
   await lake.withConnection(async (conn) => {
-    const reader = await conn.runAndReadAll(`SELECT id, raw FROM lake.messages WHERE account = $account`, { account });
+    const reader = await conn.runAndReadAll(
+      `SELECT id, raw FROM lake.messages WHERE account = $account ${liveOnly ? 'AND deleted_at IS NULL' : ''}`,
+      { account },
+    );
     for (const row of reader.getRowObjects()) {
       const raw = row.raw as { bytes: Uint8Array } | null;
       const sha = raw ? createHash('sha256').update(raw.bytes).digest('hex') : 'null';

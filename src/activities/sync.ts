@@ -1,0 +1,376 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { FAILURE } from '../failures.js';
+import { type GmailApi, type HistoryRef, type MessageFormat, newMeter, type UnitMeter } from '../gmail/client.js';
+import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
+import { dropStaged, openStagedBatch, storeLabels } from '../lake/batches.js';
+import {
+  type Change,
+  commitFetched,
+  commitMirror,
+  handOverToMirror,
+  mailboxState,
+  recordSyncRun,
+  type SyncRunRecord,
+  storedMirror,
+} from '../lake/mirror.js';
+import { upsertSyncSchedule } from '../schedules.js';
+import { extractionWorkflowId } from '../workflows/ids.js';
+import { fetchToStaging } from './batch.js';
+import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
+
+/** Changes applied, by kind (history entries, or differences a reconciliation found). */
+export interface ChangeCounts {
+  added: number;
+  deleted: number;
+  labelsAdded: number;
+  labelsRemoved: number;
+}
+export const noChanges = (): ChangeCounts => ({ added: 0, deleted: 0, labelsAdded: 0, labelsRemoved: 0 });
+
+export interface SyncStepResult {
+  /** The mailbox's stored historyId after this step. */
+  historyId: string;
+  /** More history after it (history mode). */
+  more: boolean;
+  changes: ChangeCounts;
+  /** Rows inserted, soft-deleted, relabelled. */
+  rows: { inserted: number; deleted: number; relabeled: number };
+  /** messages.get calls that returned a message. */
+  fetched: number;
+  meter: UnitMeter;
+  /** False when an earlier attempt had committed this step already (nothing written twice). */
+  applied: boolean;
+}
+
+export interface BeginSyncResult {
+  /** Why the sync cannot run now (the mailbox's backfill runs), or null. */
+  busy: string | null;
+  historyId: string | null;
+  format: string | null;
+  meter: UnitMeter;
+}
+
+const PAGE_SIZE = 500;
+const RECONCILE_CHUNK = 500;
+
+function count(changes: Change[]): ChangeCounts {
+  const c = noChanges();
+  for (const x of changes) {
+    if (x.kind === 'added') c.added++;
+    else if (x.kind === 'deleted') c.deleted++;
+    else if (x.kind === 'labels_added') c.labelsAdded++;
+    else c.labelsRemoved++;
+  }
+  return c;
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** Mirror activities: a sync by history, a reconciliation by listing, and their run records and schedule. */
+export function syncActivities(deps: ActivityDeps) {
+  const stagingFor = (workflowId: string) =>
+    join(deps.stagingDir, encodeURIComponent(workflowId), `sync-${Context.current().info.attempt}-${randomBytes(4).toString('hex')}`);
+
+  /** Fetches `ids` into a staged batch; returns its folder and the ids Gmail still had. */
+  async function fetchStaged(gmail: GmailApi, account: string, ids: string[], format: MessageFormat, workflowId: string) {
+    const dir = stagingFor(workflowId);
+    const staged = await openStagedBatch(dir);
+    try {
+      const counts = await fetchToStaging(deps, gmail, staged, { account, ids, format, extractionId: workflowId }, () => undefined);
+      await staged.close();
+      return { dir, fetched: counts.fetched };
+    } catch (err) {
+      await staged.close().catch(() => undefined);
+      await dropStaged(dir);
+      throw err;
+    }
+  }
+
+  return {
+    /**
+     * Starts a sync: refuses (busy) while the mailbox's backfill runs — the two never write at once — and reads where
+     * the mirror stands. Refreshes the labels table (1 unit).
+     */
+    async beginSync(input: { account: string }): Promise<BeginSyncResult> {
+      const meter = newMeter();
+      if (deps.temporal) {
+        try {
+          const d = await deps.temporal.workflow.getHandle(extractionWorkflowId(input.account)).describe();
+          if (d.status.name === 'RUNNING')
+            return { busy: `the backfill ${d.workflowId} of this mailbox is running`, historyId: null, format: null, meter };
+        } catch (e) {
+          if (!(e instanceof WorkflowNotFoundError)) throw e;
+        }
+      }
+      try {
+        const gmail = deps.gmail.scoped({ meter, signal: Context.current().cancellationSignal });
+        await storeLabels(deps.lake, input.account, await gmail.labels(input.account));
+      } catch (err) {
+        rethrowGmail(err, activityLog(deps));
+      }
+      const state = await mailboxState(deps.lake, input.account);
+      return { busy: null, historyId: state?.historyId ?? null, format: state?.format ?? null, meter };
+    },
+
+    /**
+     * Applies one page of `users.history.list` after `startHistoryId`: adds are fetched (ids stored already are not),
+     * deletions soft-delete, label changes set `label_ids` from the records themselves (no messages.get); all of it and
+     * the new historyId in one lake transaction, which commits only if the stored historyId is still
+     * `startHistoryId` (so a retried page is never applied twice). 404 → `GmailHistoryExpired` (reconcile).
+     */
+    async syncHistoryPage(input: { account: string; startHistoryId: string; format: MessageFormat }): Promise<SyncStepResult> {
+      const ctx = Context.current();
+      const logger = activityLog(deps);
+      const { workflowId } = execution();
+      const meter = newMeter();
+      const gmail = deps.gmail.scoped({ meter, signal: ctx.cancellationSignal });
+      const detail = { phase: 'listing history', from: input.startHistoryId, records: 0 };
+      return heartbeating(
+        async () => {
+          let page;
+          try {
+            page = await gmail.history(input.account, { startHistoryId: input.startHistoryId, maxResults: PAGE_SIZE });
+          } catch (err) {
+            if (classifyGmailError(err) === 'notFound')
+              throw ApplicationFailure.nonRetryable(
+                `Gmail no longer has the history after ${input.startHistoryId} (${describeGmailError(err)}): reconciling by listing`,
+                FAILURE.gmailHistoryExpired,
+              );
+            rethrowGmail(err, logger);
+          }
+          detail.records = page.records.length;
+          const changes: Change[] = [];
+          const added = new Map<string, HistoryRef>();
+          const deleted = new Map<string, HistoryRef>();
+          const lastLabels = new Map<string, string[]>();
+          for (const r of page.records) {
+            for (const m of r.added) {
+              added.set(m.id, m);
+              lastLabels.set(m.id, m.labelIds);
+              changes.push({ messageId: m.id, kind: 'added', labelIds: m.labelIds, historyId: r.id });
+            }
+            for (const e of r.labelsAdded) {
+              lastLabels.set(e.message.id, e.message.labelIds);
+              changes.push({
+                messageId: e.message.id,
+                kind: 'labels_added',
+                labelsAdded: e.labelIds,
+                labelIds: e.message.labelIds,
+                historyId: r.id,
+              });
+            }
+            for (const e of r.labelsRemoved) {
+              lastLabels.set(e.message.id, e.message.labelIds);
+              changes.push({
+                messageId: e.message.id,
+                kind: 'labels_removed',
+                labelsRemoved: e.labelIds,
+                labelIds: e.message.labelIds,
+                historyId: r.id,
+              });
+            }
+            for (const m of r.deleted) {
+              deleted.set(m.id, { ...m, labelIds: lastLabels.get(m.id) ?? m.labelIds });
+              changes.push({ messageId: m.id, kind: 'deleted', labelIds: m.labelIds, historyId: r.id });
+            }
+          }
+          const referenced = [...new Set(changes.map((c) => c.messageId))];
+          const stored = referenced.length
+            ? await storedMirror(deps.lake, input.account, referenced)
+            : { live: new Map(), deleted: new Set() };
+          const known = (id: string) => stored.live.has(id) || stored.deleted.has(id);
+          // Added and not deleted within this page: fetch (a 404 means deleted since: a later page says so).
+          const toFetch = [...added.keys()].filter((id) => !known(id) && !deleted.has(id));
+          detail.phase = `fetching ${toFetch.length}`;
+          let staged: { dir: string; fetched: number } | undefined;
+          try {
+            if (toFetch.length) staged = await fetchStaged(gmail, input.account, toFetch, input.format, workflowId);
+          } catch (err) {
+            rethrowGmail(err, logger);
+          }
+          const fetchedNow = new Set(toFetch);
+          try {
+            detail.phase = 'committing';
+            const newHistoryId = page.nextPageToken ? page.records[page.records.length - 1]!.id : page.historyId;
+            const r = await commitMirror(deps.lake, {
+              account: input.account,
+              syncId: workflowId,
+              source: 'history',
+              expectedHistoryId: input.startHistoryId,
+              newHistoryId,
+              format: input.format,
+              stagedDir: staged?.dir,
+              // Messages fetched now carry their current labels already.
+              labels: [...lastLabels].filter(([id]) => !fetchedNow.has(id) && !deleted.has(id)).map(([id, labelIds]) => ({ id, labelIds })),
+              deleted: [...deleted.keys()],
+              // Deleted before any sync fetched it: a row without content, so the lake still knows it existed.
+              tombstones: [...deleted.values()]
+                .filter((m) => !known(m.id))
+                .map((m) => ({ id: m.id, threadId: m.threadId, labelIds: m.labelIds })),
+              changes,
+            });
+            if (!r.applied) logger.info({ stored: r.storedHistoryId }, 'history page committed by an earlier attempt');
+            return {
+              historyId: r.storedHistoryId ?? newHistoryId,
+              more: r.applied ? !!page.nextPageToken : true,
+              changes: r.applied ? count(changes) : noChanges(),
+              rows: { inserted: r.inserted, deleted: r.deleted, relabeled: r.labelsChanged },
+              fetched: staged?.fetched ?? 0,
+              meter,
+              applied: r.applied,
+            };
+          } finally {
+            if (staged) await dropStaged(staged.dir);
+          }
+        },
+        () => detail,
+      );
+    },
+
+    /**
+     * Brings the mirror to Gmail's state without history (none recorded, or expired): lists every id (SPAM and TRASH
+     * included), fetches the ones the lake lacks, soft-deletes the ones Gmail no longer has, and rebuilds label
+     * membership by listing each label (5 units per 500 ids, never a get per message). The new historyId is the
+     * profile's, read before listing, committed with the deletions and label changes; changes after it are replayed by
+     * the next sync. A retried attempt lists again and skips what its predecessor stored.
+     */
+    async reconcileMailbox(input: { account: string; format: MessageFormat; expectedHistoryId: string | null }): Promise<SyncStepResult> {
+      const ctx = Context.current();
+      const logger = activityLog(deps);
+      const { workflowId } = execution();
+      const meter = newMeter();
+      const gmail = deps.gmail.scoped({ meter, signal: ctx.cancellationSignal });
+      const detail = { phase: 'profile', listed: 0, labels: 0, fetched: 0, toFetch: 0 };
+      return heartbeating(
+        async () => {
+          const listAll = async (labelIds?: string[]) => {
+            const ids: string[] = [];
+            let pageToken = '';
+            do {
+              const p = await gmail.listPage(input.account, { pageToken, labelIds, includeSpamTrash: true, maxResults: 500 });
+              ids.push(...p.ids);
+              pageToken = p.nextPageToken ?? '';
+              if (!labelIds) detail.listed = ids.length;
+            } while (pageToken);
+            return ids;
+          };
+          let historyId: string;
+          let all: Set<string>;
+          const membership = new Map<string, string[]>();
+          try {
+            historyId = (await gmail.profile(input.account)).historyId;
+            detail.phase = 'listing ids';
+            all = new Set(await listAll());
+            detail.phase = 'listing labels';
+            const labels = await gmail.labels(input.account);
+            await storeLabels(deps.lake, input.account, labels);
+            for (const l of labels) {
+              for (const id of await listAll([l.id])) {
+                const m = membership.get(id);
+                if (m) m.push(l.id);
+                else membership.set(id, [l.id]);
+              }
+              detail.labels++;
+            }
+          } catch (err) {
+            rethrowGmail(err, logger);
+          }
+          const stored = await storedMirror(deps.lake, input.account);
+          const missing = [...all].filter((id) => !stored.live.has(id) && !stored.deleted.has(id));
+          detail.phase = 'fetching';
+          detail.toFetch = missing.length;
+          let inserted = 0;
+          let fetched = 0;
+          const addedChanges: string[] = [];
+          for (let i = 0; i < missing.length; i += RECONCILE_CHUNK) {
+            const chunk = missing.slice(i, i + RECONCILE_CHUNK);
+            let staged;
+            try {
+              staged = await fetchStaged(gmail, input.account, chunk, input.format, workflowId);
+            } catch (err) {
+              rethrowGmail(err, logger);
+            }
+            try {
+              inserted += await commitFetched(deps.lake, {
+                account: input.account,
+                syncId: workflowId,
+                stagedDir: staged.dir,
+                historyId,
+                added: chunk.map((id) => ({ id, labelIds: membership.get(id) ?? [] })),
+              });
+            } finally {
+              await dropStaged(staged.dir);
+            }
+            fetched += staged.fetched;
+            detail.fetched = fetched;
+            addedChanges.push(...chunk);
+          }
+          detail.phase = 'committing';
+          const changes: Change[] = [];
+          const labels: { id: string; labelIds: string[] }[] = [];
+          for (const [id, current] of stored.live) {
+            if (!all.has(id)) {
+              changes.push({ messageId: id, kind: 'deleted', labelIds: current, historyId });
+              continue;
+            }
+            const now = membership.get(id) ?? [];
+            if (sameSet(now, current)) continue;
+            labels.push({ id, labelIds: now });
+            const plus = now.filter((l) => !current.includes(l));
+            const minus = current.filter((l) => !now.includes(l));
+            if (plus.length) changes.push({ messageId: id, kind: 'labels_added', labelsAdded: plus, labelIds: now, historyId });
+            if (minus.length) changes.push({ messageId: id, kind: 'labels_removed', labelsRemoved: minus, labelIds: now, historyId });
+          }
+          const deletedIds = [...stored.live.keys()].filter((id) => !all.has(id));
+          const r = await commitMirror(deps.lake, {
+            account: input.account,
+            syncId: workflowId,
+            source: 'reconcile',
+            expectedHistoryId: input.expectedHistoryId,
+            newHistoryId: historyId,
+            format: input.format,
+            labels,
+            deleted: deletedIds,
+            tombstones: [],
+            changes,
+          });
+          const counts = count(changes);
+          counts.added = inserted;
+          logger.info({ listed: all.size, fetched, ...counts, applied: r.applied }, 'mailbox reconciled');
+          return {
+            historyId: r.storedHistoryId ?? historyId,
+            more: false,
+            changes: counts,
+            rows: { inserted, deleted: r.deleted, relabeled: r.labelsChanged },
+            fetched,
+            meter,
+            applied: r.applied,
+          };
+        },
+        () => detail,
+      );
+    },
+
+    /** Appends the sync's run record: what it applied and the quota units it spent, per method. */
+    async recordSync(input: Omit<SyncRunRecord, 'workflowId' | 'runId'>): Promise<void> {
+      const { workflowId, runId } = execution();
+      await recordSyncRun(deps.lake, { ...input, workflowId, runId });
+      activityLog(deps).info({ status: input.status, mode: input.mode, units: input.units }, 'sync recorded');
+    },
+
+    /** A whole-mailbox backfill that completed hands its historyId to the mirror (unless a later one is stored). */
+    async handOverToSync(input: { account: string; historyId: string; format: string }): Promise<boolean> {
+      return handOverToMirror(deps.lake, input.account, input.historyId, input.format);
+    },
+
+    /** Creates or updates the mailbox's sync schedule (a backfill with keepInSync, when it completes). */
+    async ensureSyncSchedule(input: { account: string; every: string; format?: MessageFormat }): Promise<void> {
+      if (!deps.temporal) throw ApplicationFailure.nonRetryable('this worker has no Temporal client', 'NoTemporalClient');
+      await upsertSyncSchedule(deps.temporal, deps.taskQueue, input);
+    },
+  };
+}

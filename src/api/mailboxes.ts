@@ -1,0 +1,155 @@
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { MessageFormat } from '../gmail/client.js';
+import { controlSyncSchedule, describeSyncSchedule, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
+import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, syncWorkflowId } from '../workflows/ids.js';
+import { type SyncResult, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
+import { ApiError } from './errors.js';
+import type { AccountResolver, ExtractionService } from './extractions.js';
+
+export interface MailboxView {
+  account: string;
+  /** The mailbox's backfill (its latest run), if it ever had one. */
+  backfill: { id: string; status: string; percent: number; persisted: number; historyId: string | null; error: string | null } | null;
+  /** The sync running now, if any. */
+  syncRunning: SyncResult | null;
+  /** The last sync that ended (completed, deferred, failed or canceled). */
+  lastSync: SyncResult | null;
+  schedule: SyncScheduleInfo | null;
+  /** The historyId the mirror is at: the last sync's, else the backfill's captured one. */
+  historyId: string | null;
+}
+
+export interface MailboxService {
+  sync(
+    account: string,
+    options: { format?: MessageFormat; reconcile?: boolean },
+  ): Promise<{ id: string; runId: string; account: string; created: boolean }>;
+  get(account: string): Promise<MailboxView>;
+  putSchedule(
+    account: string,
+    r: { every: string; format?: MessageFormat },
+  ): Promise<{ account: string; created: boolean; schedule: SyncScheduleInfo | null }>;
+  controlSchedule(account: string, op: 'pause' | 'resume' | 'delete'): Promise<{ account: string; schedule: SyncScheduleInfo | null }>;
+  /** Throws 409 when a sync of the mailbox runs (a backfill must not start beside it). */
+  assertNoSync(account: string): Promise<void>;
+}
+
+async function running(client: Client, id: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(id).describe()).status.name === 'RUNNING';
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return false;
+    throw e;
+  }
+}
+
+/** A closed sync's result, or the progress its failure carries. */
+async function closedSync(client: Client, id: string, runId: string): Promise<SyncResult | null> {
+  const handle = client.workflow.getHandle<typeof syncWorkflow>(id, runId);
+  try {
+    return await handle.result();
+  } catch (e) {
+    const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+    const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as SyncResult | undefined) : undefined;
+    return detail ? { ...detail, status: 'failed', reason: cause?.message ?? detail.reason } : null;
+  }
+}
+
+/**
+ * Mailboxes as their mirror: a sync now (one workflow per mailbox, never beside its backfill), its Temporal Schedule,
+ * and the state of both. Everything comes from Temporal, so the API needs no lake.
+ */
+export function createMailboxService(
+  client: Client,
+  taskQueue: string,
+  extractions: Pick<ExtractionService, 'get'>,
+  resolveAccount: AccountResolver,
+): MailboxService {
+  const resolve = async (account: string) => (await resolveAccount(account)).trim().toLowerCase();
+  return {
+    async sync(asked, options) {
+      const account = await resolve(asked);
+      const backfill = extractionWorkflowId(account);
+      if (await running(client, backfill))
+        throw new ApiError(409, 'CONFLICT', `the backfill ${backfill} of ${account} is running; sync when it ends (or use keepInSync)`);
+      const id = syncWorkflowId(account);
+      try {
+        const handle = await client.workflow.start(syncWorkflow, {
+          workflowId: id,
+          taskQueue,
+          args: [{ account, format: options.format, reconcile: options.reconcile, trigger: 'http' }],
+          searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [account] },
+        });
+        return { id, runId: handle.firstExecutionRunId, account, created: true };
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        const d = await client.workflow.getHandle(id).describe();
+        return { id, runId: d.runId, account, created: false };
+      }
+    },
+
+    async get(asked) {
+      const account = await resolve(asked);
+      let backfill: MailboxView['backfill'] = null;
+      try {
+        const b = await extractions.get(extractionWorkflowId(account));
+        backfill = {
+          id: b.id,
+          status: b.status,
+          percent: b.progress.percent,
+          persisted: b.progress.persisted,
+          historyId: b.historyId ?? null,
+          error: b.error,
+        };
+      } catch (e) {
+        if (!(e instanceof ApiError && e.status === 404)) throw e;
+      }
+      const id = syncWorkflowId(account);
+      let syncRunning: SyncResult | null = null;
+      let lastSync: SyncResult | null = null;
+      try {
+        const d = await client.workflow.getHandle(id).describe();
+        if (d.status.name === 'RUNNING') syncRunning = await client.workflow.getHandle(id, d.runId).query(syncProgressQuery);
+        else lastSync = await closedSync(client, id, d.runId);
+      } catch (e) {
+        if (!(e instanceof WorkflowNotFoundError)) throw e;
+      }
+      if (syncRunning) {
+        // The run before the running one: newest closed run of this id.
+        for await (const w of client.workflow.list({
+          query: `WorkflowId = '${id.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' AND ExecutionStatus != 'Running'`,
+          pageSize: 1,
+        })) {
+          lastSync = await closedSync(client, id, w.runId);
+          break;
+        }
+      }
+      const schedule = await describeSyncSchedule(client, account);
+      const historyId = lastSync?.historyIdTo ?? syncRunning?.historyIdFrom ?? backfill?.historyId ?? null;
+      return { account, backfill, syncRunning, lastSync, schedule, historyId };
+    },
+
+    async putSchedule(asked, r) {
+      const account = await resolve(asked);
+      const { created } = await upsertSyncSchedule(client, taskQueue, { account, ...r });
+      return { account, created, schedule: await describeSyncSchedule(client, account) };
+    },
+
+    async controlSchedule(asked, op) {
+      const account = await resolve(asked);
+      if (!(await controlSyncSchedule(client, account, op))) throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
+      return { account, schedule: op === 'delete' ? null : await describeSyncSchedule(client, account) };
+    },
+
+    async assertNoSync(asked) {
+      const account = await resolve(asked);
+      if (await running(client, syncWorkflowId(account)))
+        throw new ApiError(
+          409,
+          'CONFLICT',
+          `a sync of ${account} is running (${syncWorkflowId(account)}); start the backfill when it ends`,
+        );
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { MessageFormat } from './gmail/client.js';
+import { syncScheduleId } from './workflows/ids.js';
+
+/** `15m`, `1h`, `30s`, `1d`: the interval of a sync schedule (at least 1 s, at most 30 days). */
+export const EVERY_PATTERN = /^([1-9]\d{0,6})(s|m|h|d)$/;
+
+export function everyToMs(every: string): number {
+  const m = EVERY_PATTERN.exec(every);
+  if (!m) throw new Error(`interval ${JSON.stringify(every)} is not like 30s, 15m, 1h or 1d`);
+  return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+export interface SyncScheduleRequest {
+  account: string;
+  every: string;
+  format?: MessageFormat;
+}
+
+export interface SyncScheduleInfo {
+  id: string;
+  every: string | null;
+  paused: boolean;
+  note: string | null;
+  nextRunAt: string | null;
+  recentRuns: { scheduledAt: string; workflowId: string; runId: string }[];
+}
+
+function action(taskQueue: string, r: SyncScheduleRequest) {
+  return {
+    type: 'startWorkflow' as const,
+    workflowType: 'scheduledSyncWorkflow',
+    // Temporal appends the scheduled time; the run then starts the mailbox's one sync as a child (see that workflow).
+    workflowId: `${syncScheduleId(r.account)}-scheduled`,
+    args: [{ account: r.account, ...(r.format ? { format: r.format } : {}) }],
+    taskQueue,
+  };
+}
+
+/**
+ * Creates the mailbox's sync schedule, or updates its interval and format (keeping its paused state): a Temporal
+ * Schedule (Web UI → Schedules; `temporal schedule toggle --pause / trigger / delete`). Overlapping runs are skipped.
+ */
+export async function upsertSyncSchedule(client: Client, taskQueue: string, r: SyncScheduleRequest): Promise<{ created: boolean }> {
+  everyToMs(r.every);
+  const scheduleId = syncScheduleId(r.account);
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { intervals: [{ every: r.every }] },
+      action: action(taskQueue, r),
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+      state: { note: `sync of ${r.account} every ${r.every}` },
+    });
+    return { created: true };
+  } catch (e) {
+    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+  }
+  await client.schedule.getHandle(scheduleId).update((prev) => ({
+    ...prev,
+    spec: { intervals: [{ every: r.every }] },
+    action: action(taskQueue, r),
+  }));
+  return { created: false };
+}
+
+/** The schedule's state, or null when the mailbox has none. */
+export async function describeSyncSchedule(client: Client, account: string): Promise<SyncScheduleInfo | null> {
+  const id = syncScheduleId(account);
+  try {
+    const d = await client.schedule.getHandle(id).describe();
+    const every = d.spec.intervals?.[0]?.every;
+    return {
+      id,
+      every: every === undefined ? null : typeof every === 'number' ? `${Math.round(every / 1000)}s` : String(every),
+      paused: d.state.paused,
+      note: d.state.note ?? null,
+      nextRunAt: d.info.nextActionTimes[0]?.toISOString() ?? null,
+      recentRuns: d.info.recentActions.slice(-10).map((a) => ({
+        scheduledAt: a.scheduledAt.toISOString(),
+        workflowId: a.action.workflow.workflowId,
+        runId: a.action.workflow.firstExecutionRunId,
+      })),
+    };
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError) return null;
+    throw e;
+  }
+}
+
+/** Pauses, resumes or deletes the schedule; false when the mailbox has none. */
+export async function controlSyncSchedule(
+  client: Client,
+  account: string,
+  op: 'pause' | 'resume' | 'delete',
+  note?: string,
+): Promise<boolean> {
+  const handle = client.schedule.getHandle(syncScheduleId(account));
+  try {
+    if (op === 'pause') await handle.pause(note ?? 'paused through the API');
+    else if (op === 'resume') await handle.unpause(note ?? 'resumed through the API');
+    else await handle.delete();
+    return true;
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError) return false;
+    throw e;
+  }
+}

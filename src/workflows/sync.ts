@@ -1,0 +1,231 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  continueAsNew,
+  ContinueAsNew,
+  defineQuery,
+  executeChild,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities, ChangeCounts, SyncStepResult } from '../activities/index.js';
+import { FAILURE, NON_RETRYABLE } from '../failures.js';
+import { ACCOUNT_SEARCH_ATTRIBUTE, syncWorkflowId } from './ids.js';
+
+export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
+
+export interface SyncInput {
+  account: string;
+  /** Format of newly added messages; default: the mirror's stored format, else `full`. */
+  format?: MessageFormat;
+  /** Reconcile by listing even when history is available. */
+  reconcile?: boolean;
+  /** Who asked: `http`, `schedule`. */
+  trigger?: string;
+  /** Carried across continue-as-new. */
+  state?: SyncState;
+}
+
+export type SyncStatus = 'running' | 'completed' | 'deferred' | 'failed' | 'canceled';
+
+/** What a sync did: the `progress` query while it runs, its result when it ends. */
+export interface SyncResult {
+  id: string;
+  account: string;
+  status: SyncStatus;
+  /** history (users.history.list), reconcile (listing: history expired or never recorded), none (deferred). */
+  mode: 'history' | 'reconcile' | 'none';
+  trigger: string | null;
+  historyIdFrom: string | null;
+  historyIdTo: string | null;
+  /** Changes applied, by kind. */
+  changes: ChangeCounts;
+  /** Rows inserted, soft-deleted, relabelled. */
+  rows: { inserted: number; deleted: number; relabeled: number };
+  /** messages.get that returned a message. */
+  fetched: number;
+  pages: number;
+  /** Quota units spent, per method (the configured cost table), and requests per method. */
+  units: Record<string, number>;
+  calls: Record<string, number>;
+  startedAt: string;
+  finishedAt: string | null;
+  reason: string | null;
+}
+
+interface SyncState {
+  mode: SyncResult['mode'];
+  format: MessageFormat;
+  historyIdFrom: string | null;
+  cursor: string | null;
+  changes: ChangeCounts;
+  rows: SyncResult['rows'];
+  fetched: number;
+  pages: number;
+  units: Record<string, number>;
+  calls: Record<string, number>;
+  startedAt: number;
+}
+
+export const syncProgressQuery = defineQuery<SyncResult>('progress');
+
+const retry = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+const { beginSync, recordSync } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry });
+const { syncHistoryPage } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry });
+const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry });
+
+function add(into: Record<string, number>, from: Partial<Record<string, number>>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + (v ?? 0);
+}
+
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/**
+ * Brings one mailbox's mirror up to date. History mode: pages of `users.history.list` from the stored historyId, each
+ * applied with its new historyId in one lake transaction. Reconciliation (no stored historyId, history expired, or
+ * asked for): list ids and labels, fetch what is missing, soft-delete what vanished. Runs under the mailbox's one sync
+ * id (never two syncs of a mailbox at once) and defers while the mailbox's backfill runs.
+ */
+export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
+  const { account } = input;
+  const s: SyncState = input.state ?? {
+    mode: 'none',
+    format: input.format ?? 'full',
+    historyIdFrom: null,
+    cursor: null,
+    changes: { added: 0, deleted: 0, labelsAdded: 0, labelsRemoved: 0 },
+    rows: { inserted: 0, deleted: 0, relabeled: 0 },
+    fetched: 0,
+    pages: 0,
+    units: {},
+    calls: {},
+    startedAt: Date.now(),
+  };
+  let reason: string | null = null;
+  const view = (status: SyncStatus): SyncResult => ({
+    id: workflowInfo().workflowId,
+    account,
+    status,
+    mode: s.mode,
+    trigger: input.trigger ?? null,
+    historyIdFrom: s.historyIdFrom,
+    historyIdTo: s.cursor,
+    changes: s.changes,
+    rows: s.rows,
+    fetched: s.fetched,
+    pages: s.pages,
+    units: s.units,
+    calls: s.calls,
+    startedAt: new Date(s.startedAt).toISOString(),
+    finishedAt: status === 'running' ? null : new Date().toISOString(),
+    reason,
+  });
+  setHandler(syncProgressQuery, () => view('running'));
+  const absorb = (r: SyncStepResult) => {
+    s.cursor = r.historyId;
+    add(s.changes as unknown as Record<string, number>, r.changes as unknown as Record<string, number>);
+    add(s.rows, r.rows);
+    s.fetched += r.fetched;
+    add(s.units, r.meter.units);
+    add(s.calls, r.meter.calls);
+  };
+  const record = (status: SyncStatus, detail?: string) =>
+    CancellationScope.nonCancellable(() =>
+      recordSync({
+        account,
+        mode: s.mode,
+        status,
+        historyIdFrom: s.historyIdFrom,
+        historyIdTo: s.cursor,
+        added: s.changes.added,
+        deleted: s.changes.deleted,
+        labelsChanged: s.rows.relabeled,
+        units: s.units,
+        detail: detail ?? reason ?? undefined,
+        startedAt: s.startedAt,
+      }),
+    );
+
+  try {
+    if (!input.state) {
+      const begin = await beginSync({ account });
+      add(s.units, begin.meter.units);
+      add(s.calls, begin.meter.calls);
+      if (begin.busy) {
+        reason = `${begin.busy}; this sync did nothing (the next one catches up)`;
+        await record('deferred');
+        return view('deferred');
+      }
+      s.format = input.format ?? (begin.format as MessageFormat | null) ?? 'full';
+      s.historyIdFrom = begin.historyId;
+      s.cursor = begin.historyId;
+      s.mode = begin.historyId && !input.reconcile ? 'history' : 'reconcile';
+      if (s.mode === 'reconcile') reason = begin.historyId ? 'reconciliation requested' : 'no stored historyId: reconciling by listing';
+    }
+    while (s.mode === 'history') {
+      if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof syncWorkflow>({ ...input, state: s });
+      try {
+        const r = await syncHistoryPage({ account, startHistoryId: s.cursor!, format: s.format });
+        s.pages++;
+        absorb(r);
+        if (!r.more) break;
+      } catch (err) {
+        if (failureType(err) !== FAILURE.gmailHistoryExpired) throw err;
+        s.mode = 'reconcile';
+        reason = 'history expired (404): reconciling by listing';
+      }
+    }
+    if (s.mode === 'reconcile') {
+      const r = await reconcileMailbox({ account, format: s.format, expectedHistoryId: s.cursor });
+      s.pages++;
+      absorb(r);
+    }
+    await record('completed');
+    return view('completed');
+  } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    if (isCancellation(err)) {
+      await record('canceled');
+      throw err;
+    }
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    reason = message;
+    await record('failed', message);
+    throw ApplicationFailure.nonRetryable(message, failureType(err) ?? 'SyncFailed', view('failed'));
+  }
+}
+
+/**
+ * What a sync schedule starts (Temporal suffixes its id with the scheduled time): the mailbox's sync as a child under
+ * the mailbox's one sync id, so a scheduled sync and one asked for over HTTP never run at once — when one runs
+ * already, this run ends as `skipped`.
+ */
+export async function scheduledSyncWorkflow(input: {
+  account: string;
+  format?: MessageFormat;
+}): Promise<SyncResult | { status: 'skipped'; reason: string }> {
+  try {
+    return await executeChild(syncWorkflow, {
+      workflowId: syncWorkflowId(input.account),
+      args: [{ account: input.account, format: input.format, trigger: 'schedule' }],
+      searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [input.account] },
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { status: 'skipped', reason: 'a sync of this mailbox is running' };
+    throw err;
+  }
+}

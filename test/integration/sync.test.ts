@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { listValue } from '@duckdb/node-api';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import type { MailboxView } from '../../src/api/mailboxes.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { type Pipeline, startPipeline } from '../../src/pipeline.js';
+import { toolPath } from '../../src/stack/tools.js';
+import type { ExtractionProgress } from '../../src/workflows/extraction.js';
+import { control, emulatorStats } from '../helpers/emulator.js';
+import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
+import { waitFor } from '../helpers/ports.js';
+import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
+import { manifest } from '../helpers/verify.js';
+
+const OWNER = 'user@example.com';
+let temporal: TestTemporal;
+
+before(async () => {
+  temporal = await startTestTemporal();
+});
+after(async () => temporal.stop());
+
+async function api<T = unknown>(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(p.url + path, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+async function cli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], {
+    encoding: 'utf8',
+  });
+  return stdout;
+}
+
+const mailbox = (p: Pipeline, account = OWNER) => api<MailboxView>(p, 'GET', `/mailboxes/${account}`).then((r) => r.body);
+
+/** Runs one sync over HTTP and waits for its end; returns its result. */
+async function syncNow(p: Pipeline, account = OWNER, body?: unknown) {
+  const started = await api<{ id: string; runId: string }>(p, 'POST', `/mailboxes/${account}/sync`, body);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const handle = p.client.workflow.getHandle(started.body.id, started.body.runId);
+  await handle.result();
+  return waitFor('the sync in GET /mailboxes', async () => {
+    const m = await mailbox(p, account);
+    return m.lastSync?.status === 'completed' && !m.syncRunning ? m : undefined;
+  });
+}
+
+async function backfill(p: Pipeline, body: Record<string, unknown>) {
+  const r = await api<{ id: string }>(p, 'POST', '/extract', body);
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  return waitFor(
+    'backfill completion',
+    async () => {
+      const s = (await api<ExtractionProgress>(p, 'GET', `/extract/${r.body.id}`)).body;
+      if (s.status === 'failed') throw new Error(`backfill failed: ${s.error}`);
+      return s.status === 'completed' ? s : undefined;
+    },
+    300_000,
+    250,
+  );
+}
+
+describe('the living mirror of a 3,000-message mailbox', () => {
+  let emu: RunningEmulator;
+  let p: Pipeline;
+  const deleted = new Set<string>();
+  before(async () => {
+    emu = await startTestEmulator({ messages: 3000 });
+    p = await startPipeline(testConfig(temporal, emu), credentials);
+  });
+  after(async () => {
+    await p.stop();
+    await emu.close();
+  });
+
+  test('one sync applies adds, deletes (some never fetched), relabels and delete + re-add exactly, with no refetch', async (t) => {
+    await backfill(p, { account: OWNER, format: 'raw', includeSpamTrash: true, batchSize: 500 });
+    const handedOver = await p.lake.query<{ source: string }>(`SELECT source FROM lake.mailbox_state WHERE account = $a`, { a: OWNER });
+    assert.deepEqual(handedOver, [{ source: 'backfill' }], 'the whole-mailbox backfill handed its historyId over');
+    await assertMirror(p.lake, emu, OWNER, deleted);
+
+    const before = await manifest(emu, OWNER);
+    const m = mutations(emu, OWNER);
+    const added = await m.add(300);
+    const stored = before.map((e) => e.id);
+    // 200 deletions: 150 stored messages and 50 of the new ones (never fetched).
+    const gone = [...stored.slice(0, 150), ...added.slice(0, 50)];
+    await m.remove(gone);
+    // 300 relabels of stored messages (the 20 of them that are also new ones get fetched with their labels).
+    const relabelled = [...stored.slice(200, 480), ...added.slice(100, 120)];
+    const beforeRelabel = await manifest(emu, OWNER);
+    await m.relabel(relabelled, ['STARRED', 'Label_3'], ['UNREAD']);
+    const labelChanges = expectedLabelChanges(beforeRelabel, relabelled, ['STARRED', 'Label_3'], ['UNREAD']);
+    // Delete and re-add 10 (Gmail gives the same bytes a new id).
+    const readd = stored.slice(1000, 1010);
+    const raws = await p.lake.query<{ id: string; raw: string }>(
+      `SELECT id, to_base64(raw) AS raw FROM lake.messages WHERE account = $a AND id IN (SELECT unnest($ids::VARCHAR[]))`,
+      { a: OWNER, ids: listValue(readd) },
+    );
+    await m.remove(readd);
+    for (const r of raws) await m.addRaw(Buffer.from(r.raw, 'base64'), ['INBOX']);
+    for (const id of [...gone, ...readd]) deleted.add(id);
+
+    await control(emu, 'POST', 'stats/reset');
+    const view = await syncNow(p);
+    const sync = view.lastSync!;
+    t.diagnostic(`sync: ${JSON.stringify({ changes: sync.changes, rows: sync.rows, units: sync.units, calls: sync.calls })}`);
+    assert.equal(sync.mode, 'history');
+    const stats = await emulatorStats(emu);
+    const gets = stats['messages.get']?.served ?? 0;
+    const newAlive = 300 - 50 + 10;
+    assert.equal(gets, newAlive, 'messages.get during the sync == messages added (no refetch)');
+    assert.equal(sync.fetched, newAlive);
+    assert.equal(sync.calls.get, gets, 'the run counts the gets it made');
+    assert.equal(sync.units.get, 5 * gets, 'units priced with the cost table');
+    assert.equal(sync.units.history, 2 * (stats['history.list']?.served ?? 0));
+    assert.equal(stats['messages.list']?.served ?? 0, 0, 'no listing');
+
+    await assertMirror(p.lake, emu, OWNER, deleted);
+    assert.deepEqual(await changeCounts(p.lake, OWNER), {
+      added: 310,
+      deleted: 210,
+      labels_added: labelChanges.added,
+      labels_removed: labelChanges.removed,
+    });
+    assert.deepEqual(sync.changes, { added: 310, deleted: 210, labelsAdded: labelChanges.added, labelsRemoved: labelChanges.removed });
+    const state = await p.lake.query<{ h: string }>(`SELECT history_id::VARCHAR AS h FROM lake.mailbox_state WHERE account = $a`, {
+      a: OWNER,
+    });
+    assert.equal(state[0]?.h, view.historyId, 'the stored historyId is the one GET /mailboxes reports');
+
+    // A second sync with nothing new changes nothing and fetches nothing.
+    await control(emu, 'POST', 'stats/reset');
+    const idle = (await syncNow(p)).lastSync!;
+    assert.deepEqual(idle.changes, { added: 0, deleted: 0, labelsAdded: 0, labelsRemoved: 0 });
+    assert.equal((await emulatorStats(emu))['messages.get']?.served ?? 0, 0);
+  });
+
+  test('after history expiry (404) a reconciliation reaches the same exact state, at a fraction of a full refetch', async (t) => {
+    const before = await manifest(emu, OWNER);
+    const m = mutations(emu, OWNER);
+    const added = await m.add(100);
+    const gone = [...before.slice(0, 40).map((e) => e.id), ...added.slice(0, 10)];
+    await m.remove(gone);
+    // Added and deleted while history was lost: no listing can know them, so no row (the sync's tombstones need history).
+    for (const id of gone.slice(0, 40)) deleted.add(id);
+    const relabelled = before.slice(100, 200).map((e) => e.id);
+    await m.relabel(relabelled, ['Label_4'], ['INBOX']);
+    await control(emu, 'POST', `users/${OWNER}/history/expire`);
+
+    await control(emu, 'POST', 'stats/reset');
+    const sync = (await syncNow(p)).lastSync!;
+    t.diagnostic(`reconciliation: ${JSON.stringify({ changes: sync.changes, rows: sync.rows, units: sync.units, reason: sync.reason })}`);
+    assert.equal(sync.mode, 'reconcile');
+    assert.match(sync.reason ?? '', /404/);
+    const truth = await assertMirror(p.lake, emu, OWNER, deleted);
+    assert.equal(sync.changes.added, 90);
+    assert.equal(sync.changes.deleted, 40, 'the 10 never stored are not in the lake to delete');
+    const stats = await emulatorStats(emu);
+    assert.equal(stats['messages.get']?.served ?? 0, 90, 'only the missing messages fetched');
+    const units = Object.values(sync.units).reduce((a, b) => a + b, 0);
+    const refetch = 5 * truth.length;
+    t.diagnostic(`reconciliation spent ${units} units; a full refetch would spend ${refetch}`);
+    assert.ok(units * 5 < refetch, `${units} units is not far below a full refetch (${refetch})`);
+    const rows = await p.lake.query<{ mode: string; units: string }>(
+      `SELECT mode, units FROM lake.sync_runs WHERE account = $a AND status = 'completed' ORDER BY finished_at DESC LIMIT 1`,
+      { a: OWNER },
+    );
+    assert.equal(rows[0]?.mode, 'reconcile');
+    assert.deepEqual(JSON.parse(rows[0]!.units), sync.units, 'the run record holds the units per method');
+
+    // History works again from the reconciliation's historyId.
+    await m.relabel([truth[5]!.id], ['STARRED'], []);
+    const next = (await syncNow(p)).lastSync!;
+    assert.equal(next.mode, 'history');
+    await assertMirror(p.lake, emu, OWNER, deleted);
+  });
+
+  test('a Temporal Schedule syncs repeatedly; temporal schedule toggle and the HTTP API pause it; DELETE removes it', async () => {
+    const put = await api<{ schedule: { id: string; every: string } }>(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '2s' });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.equal(put.body.schedule.id, `gmail-sync-${OWNER}`);
+    const runs = () => mailbox(p).then((m) => m.schedule?.recentRuns.length ?? 0);
+    await waitFor('two scheduled runs', async () => (await runs()) >= 2, 60_000, 250);
+    const completed = await p.client.workflow.count(`WorkflowType = 'syncWorkflow' AND ExecutionStatus = 'Completed'`);
+    assert.ok(completed.count >= 2);
+
+    // Paused from the CLI: no run starts while paused.
+    await cli(['schedule', 'toggle', '--schedule-id', `gmail-sync-${OWNER}`, '--pause', '--reason', 'test']);
+    const paused = await mailbox(p);
+    assert.equal(paused.schedule?.paused, true);
+    const n = paused.schedule!.recentRuns.length;
+    await new Promise((r) => setTimeout(r, 5_000)); // two and a half intervals with nothing due
+    assert.equal(await runs(), n, 'no run while paused (CLI)');
+
+    // Resumed and paused again over HTTP.
+    assert.equal((await api(p, 'POST', `/mailboxes/${OWNER}/schedule/resume`)).status, 200);
+    await waitFor('a run after resume', async () => (await runs()) > n, 30_000, 250);
+    const pausedHttp = await api<{ schedule: { paused: boolean } }>(p, 'POST', `/mailboxes/${OWNER}/schedule/pause`);
+    assert.equal(pausedHttp.body.schedule.paused, true);
+    const m2 = await runs();
+    await new Promise((r) => setTimeout(r, 5_000));
+    assert.equal(await runs(), m2, 'no run while paused (HTTP)');
+
+    // Update keeps it paused; DELETE removes it.
+    const upd = await api<{ schedule: { every: string; paused: boolean } }>(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '1h' });
+    assert.equal(upd.status, 200);
+    assert.deepEqual([upd.body.schedule.every, upd.body.schedule.paused], ['3600s', true]);
+    assert.equal((await api(p, 'DELETE', `/mailboxes/${OWNER}/schedule`)).status, 200);
+    assert.equal((await mailbox(p)).schedule, null);
+    assert.equal((await api(p, 'DELETE', `/mailboxes/${OWNER}/schedule`)).status, 404);
+    assert.equal((await api(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '15 minutes' })).status, 400);
+  });
+});
