@@ -1,7 +1,8 @@
 /**
  * `npx tsx scripts/record-histories.ts NAME`: runs a small extraction with the workflow code of this checkout against
  * a real Temporal dev server and the emulator (pause and resume signals, several continue-as-new runs, a completed
- * end) and writes every run's history to test/replay/histories/NAME-runN.json. Run it before changing workflow code,
+ * end that hands over to the mirror and creates its schedule), then syncs (by history, by reconciliation, from the
+ * schedule), and writes every run's history to test/replay/histories/NAME-<workflow>-runN.json. Run it before changing workflow code,
  * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ try {
   const res = await fetch(`${p.url}/extract`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ account: 'replay@example.com', batchSize: 50 }),
+    body: JSON.stringify({ account: 'replay@example.com', batchSize: 50, includeSpamTrash: true, keepInSync: '1h' }),
   });
   const { id } = (await res.json()) as { id: string };
   const status = async () => (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string; progress: { persisted: number } };
@@ -35,15 +36,42 @@ try {
   await waitFor('paused', async () => (await status()).status === 'paused');
   await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST' });
   await waitFor('completed', async () => (await status()).status === 'completed', 180_000);
-  let n = 0;
-  for await (const w of p.client.workflow.list({ query: `WorkflowId = '${id}'` })) {
+  // Syncs: one by history (after changes), one by reconciliation (history expired), one started by the schedule.
+  const control = (path: string, body?: unknown) =>
+    fetch(`${emu.url}_emulator/users/replay@example.com/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
+  const syncOnce = async () => {
+    const r = (await (await fetch(`${p.url}/mailboxes/replay@example.com/sync`, { method: 'POST' })).json()) as {
+      id: string;
+      runId: string;
+    };
+    await p.client.workflow.getHandle(r.id, r.runId).result();
+  };
+  await control('messages', { count: 30 });
+  await syncOnce();
+  await control('history/expire');
+  await syncOnce();
+  execFileSync(toolPath('temporal', 'TEMPORAL_CLI'), [
+    'schedule',
+    'trigger',
+    '--schedule-id',
+    'gmail-sync-replay@example.com',
+    '--address',
+    temporal.address,
+  ]);
+  await waitFor(
+    'the scheduled sync',
+    async () => (await p.client.workflow.count(`WorkflowType = 'scheduledSyncWorkflow' AND ExecutionStatus = 'Completed'`)).count > 0,
+  );
+  const n: Record<string, number> = {};
+  for await (const w of p.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
     // The CLI writes the standard JSON history format (what historyFromJSON and other SDKs' replayers read).
     const json = execFileSync(
       toolPath('temporal', 'TEMPORAL_CLI'),
       ['workflow', 'show', '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json', '--address', temporal.address],
       { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
-    const file = new URL(`${name}-run${++n}.json`, outDir);
+    n[w.type] = (n[w.type] ?? 0) + 1;
+    const file = new URL(`${name}-${w.type}-run${n[w.type]}.json`, outDir);
     writeFileSync(file, json);
     console.log(`wrote ${file.pathname} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
   }

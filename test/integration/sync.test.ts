@@ -3,7 +3,13 @@ import { listValue } from '@duckdb/node-api';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import type { MailboxView } from '../../src/api/mailboxes.js';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../src/api/app.js';
+import { createExtractionService } from '../../src/api/extractions.js';
+import { createMailboxService, type MailboxView } from '../../src/api/mailboxes.js';
+import { loadConfig } from '../../src/config.js';
+import { Lake } from '../../src/lake/lake.js';
+import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { toolPath } from '../../src/stack/tools.js';
@@ -11,6 +17,7 @@ import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
 import { waitFor } from '../helpers/ports.js';
+import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
 
@@ -174,13 +181,33 @@ describe('the living mirror of a 3,000-message mailbox', () => {
       { a: OWNER },
     );
     assert.equal(rows[0]?.mode, 'reconcile');
-    assert.deepEqual(JSON.parse(rows[0]!.units), sync.units, 'the run record holds the units per method');
+    assert.deepEqual(JSON.parse(rows[0].units), sync.units, 'the run record holds the units per method');
 
     // History works again from the reconciliation's historyId.
     await m.relabel([truth[5]!.id], ['STARRED'], []);
     const next = (await syncNow(p)).lastSync!;
     assert.equal(next.mode, 'history');
     await assertMirror(p.lake, emu, OWNER, deleted);
+  });
+
+  test('a backfill with keepInSync hands over to the mirror and creates its schedule when it completes', async () => {
+    const account = 'keep@example.com';
+    const done = await backfill(p, { account, format: 'metadata', includeSpamTrash: true, batchSize: 500, keepInSync: '1h' });
+    const view = await mailbox(p, account);
+    assert.equal(view.schedule?.every, '3600s');
+    assert.equal(view.schedule?.paused, false);
+    assert.ok(view.schedule?.nextRunAt);
+    assert.equal(view.historyId, done.historyId, "the mirror starts at the backfill's captured historyId");
+    const state = await p.lake.query<{ h: string; source: string; format: string }>(
+      `SELECT history_id::VARCHAR AS h, source, format FROM lake.mailbox_state WHERE account = $a`,
+      { a: account },
+    );
+    assert.deepEqual(state, [{ h: done.historyId, source: 'backfill', format: 'metadata' }]);
+    assert.equal((await api(p, 'DELETE', `/mailboxes/${account}/schedule`)).status, 200);
+    // A keepInSync that is not an interval is refused before anything starts.
+    const bad = await api<{ error: { details: { path: string }[] } }>(p, 'POST', '/extract', { account, keepInSync: 'often' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.details[0]?.path, 'keepInSync');
   });
 
   test('a Temporal Schedule syncs repeatedly; temporal schedule toggle and the HTTP API pause it; DELETE removes it', async () => {
@@ -196,7 +223,7 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     await cli(['schedule', 'toggle', '--schedule-id', `gmail-sync-${OWNER}`, '--pause', '--reason', 'test']);
     const paused = await mailbox(p);
     assert.equal(paused.schedule?.paused, true);
-    const n = paused.schedule!.recentRuns.length;
+    const n = paused.schedule.recentRuns.length;
     await new Promise((r) => setTimeout(r, 5_000)); // two and a half intervals with nothing due
     assert.equal(await runs(), n, 'no run while paused (CLI)');
 
@@ -217,5 +244,142 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     assert.equal((await mailbox(p)).schedule, null);
     assert.equal((await api(p, 'DELETE', `/mailboxes/${OWNER}/schedule`)).status, 404);
     assert.equal((await api(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '15 minutes' })).status, 400);
+  });
+});
+
+describe('a sync across worker crashes, beside a backfill', () => {
+  let emu: RunningEmulator;
+  let connection: Connection;
+  let app: ReturnType<typeof createApp>;
+  const queue = 'sync-crash';
+  before(async () => {
+    emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 15 } } });
+    connection = await Connection.connect({ address: temporal.address });
+    const client = new Client({ connection });
+    const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0 });
+    app = createApp({
+      extractions,
+      mailboxes: createMailboxService(client, queue, extractions, async (a) => a),
+      readiness: {},
+      logger: createLogger('silent'),
+    });
+  });
+  after(async () => {
+    await connection.close();
+    await emu.close();
+  });
+  const call = async <T>(method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const view = (account: string) => call<MailboxView>('GET', `/mailboxes/${account}`).then((r) => r.body);
+
+  test('kill -9 of the worker mid-sync, a new worker finishes it: the same exact state, each change once; the sync and the backfill never run together', async (t) => {
+    const account = 'crash-sync@example.com';
+    const env = workerEnv(temporal.dir, temporal.address, queue, emu, { GMAIL_FETCH_CONCURRENCY: '4' });
+    let worker = await startWorkerProcess(env);
+    let finished = false;
+    t.after(async () => {
+      if (!finished) t.diagnostic(`worker output (tail):\n${worker.output().slice(-4000)}`);
+      await worker.stop();
+    });
+    const backfillDone = async (id: string) =>
+      waitFor(
+        'backfill',
+        async () => {
+          const s = (await call<ExtractionProgress>('GET', `/extract/${id}`)).body;
+          return s.status === 'completed' ? s : undefined;
+        },
+        300_000,
+        250,
+      );
+    const started = await call<{ id: string }>('POST', '/extract', { account, format: 'raw', includeSpamTrash: true, batchSize: 250 });
+    assert.equal(started.status, 202);
+    // While it runs, a sync of that mailbox is refused, and a scheduled one defers.
+    const refused = await call<{ error: { code: string; message: string } }>('POST', `/mailboxes/${account}/sync`);
+    assert.equal(refused.status, 409);
+    assert.match(refused.body.error.message, /backfill/);
+    assert.equal((await call('PUT', `/mailboxes/${account}/schedule`, { every: '1h' })).status, 201);
+    await cli(['schedule', 'trigger', '--schedule-id', `gmail-sync-${account}`]);
+    const deferred = await waitFor('the scheduled sync to defer', async () => {
+      const v = await view(account);
+      return v.lastSync?.status === 'deferred' ? v.lastSync : undefined;
+    });
+    assert.match(deferred.reason ?? '', /backfill .* is running/);
+    assert.equal((await call('DELETE', `/mailboxes/${account}/schedule`)).status, 200);
+    await backfillDone(started.body.id);
+
+    const m = mutations(emu, account);
+    const before = await manifest(emu, account);
+    const added = await m.add(1200);
+    await m.remove(before.slice(0, 100).map((e) => e.id));
+    await m.relabel(
+      before.slice(200, 400).map((e) => e.id),
+      ['Label_2'],
+      [],
+    );
+    const expectLabels = expectedLabelChanges(
+      before,
+      before.slice(200, 400).map((e) => e.id),
+      ['Label_2'],
+      [],
+    );
+    const deleted = new Set(before.slice(0, 100).map((e) => e.id));
+
+    const sync = await call<{ id: string }>('POST', `/mailboxes/${account}/sync`);
+    assert.equal(sync.status, 202);
+    // While the sync runs, a backfill of the mailbox is refused.
+    const extractRefused = await call<{ error: { message: string } }>('POST', '/extract', {
+      account,
+      format: 'raw',
+      includeSpamTrash: true,
+    });
+    assert.equal(extractRefused.status, 409);
+    assert.match(extractRefused.body.error.message, /sync/);
+    // Kill the worker while it fetches a history page's messages.
+    const handle = new Client({ connection }).workflow.getHandle(sync.body.id);
+    await waitFor(
+      'a history page being fetched',
+      async () => {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        return (
+          pending.some((a) => a.activityType?.name === 'syncHistoryPage') &&
+          ((await emulatorStats(emu))['messages.get']?.served ?? 0) > 1500 + 100
+        );
+      },
+      60_000,
+      20,
+    );
+    await worker.kill9();
+    worker = await startWorkerProcess(env);
+    const done = await waitFor(
+      'the sync to complete',
+      async () => {
+        const v = await view(account);
+        return v.lastSync?.status === 'completed' && !v.syncRunning ? v.lastSync : undefined;
+      },
+      180_000,
+      250,
+    );
+    t.diagnostic(`sync after kill -9: ${JSON.stringify({ changes: done.changes, rows: done.rows, pages: done.pages })}`);
+    await worker.stop();
+
+    const lake = await Lake.open(loadConfig(env).lake);
+    try {
+      await assertMirror(lake, emu, account, deleted);
+      assert.deepEqual(
+        await changeCounts(lake, account),
+        { added: 1200, deleted: 100, labels_added: expectLabels.added },
+        'each change recorded once',
+      );
+      assert.equal(added.length, 1200);
+    } finally {
+      lake.close();
+    }
+    finished = true;
   });
 });
