@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery`;
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import {
   emulatorThroughput,
   lakeWrites,
   manyMailboxes,
+  mirror,
   projectQuota,
   quotaBound,
   quotaWorkers,
@@ -22,7 +23,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -47,6 +48,7 @@ const size = {
   scale: values.scale ? Number(values.scale) : full ? 1_000_000 : 20_000,
   recovery: full ? 20_000 : 5_000,
   project: full ? 600 : 150,
+  mirror: full ? 100_000 : 20_000,
 };
 
 const machine = {
@@ -97,6 +99,7 @@ try {
   }
   if (only.has('lake')) await measure('lake writes', () => lakeWrites(env, size.lake));
   if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
+  if (only.has('mirror')) await measure('mirror', () => mirror(env, size.mirror, 1_000));
 } finally {
   await env.stop();
 }

@@ -15,6 +15,7 @@ import { Lake } from '../src/lake/lake.js';
 import { createLogger } from '../src/log.js';
 import { startPipeline } from '../src/pipeline.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
+import type { syncWorkflow } from '../src/workflows/sync.js';
 import { startPostgres } from '../test/helpers/postgres.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { waitFor } from '../test/helpers/ports.js';
@@ -563,4 +564,119 @@ export async function projectQuota(env: BenchEnv, mailboxes: number, perMailbox:
     'user throttled': `${round(r.userThrottled, 2)}%`,
     fairness: round(Math.min(...rates) / Math.max(...rates), 2),
   };
+}
+
+/**
+ * 9. The living mirror: a mailbox of `messages` after `changes` changes (¼ adds, ¼ deletes, ½ relabels). Units and
+ * seconds of a sync by history, of a reconciliation (history expired), of a full re-run of the backfill, and of a
+ * GYB-style label refresh (one messages.get per stored message); units priced with the legacy table.
+ */
+export async function mirror(env: BenchEnv, messages: number, changes: number): Promise<Row[]> {
+  const emu = await startEmulatorProcess({ messages, seed: 'mirror' });
+  const pipeline = await startPipeline(benchConfig(env, emu, { GMAIL_FETCH_CONCURRENCY: '16' }), credentials);
+  const account = 'mirror@example.com';
+  const cost = QUOTA_PROFILES.legacy.costs;
+  const control = async (path: string, body?: unknown) =>
+    (await (
+      await fetch(`${emu.url}_emulator/users/${account}/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined })
+    ).json()) as Record<string, unknown>;
+  const ids = async () =>
+    (await (await fetch(`${emu.url}_emulator/users/${account}/manifest`)).text())
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+  let offset = 0;
+  /** `changes` changes on messages not touched before: adds, deletes, relabels. */
+  const change = async () => {
+    const all = await ids();
+    const pick = (n: number) => all.slice(offset, (offset += n));
+    await control('messages', { count: changes / 4 });
+    await control('messages/batchDelete', { ids: pick(changes / 4) });
+    await control('messages/batchModify', { ids: pick(changes / 2), add: ['Label_2'], remove: ['UNREAD'] });
+  };
+  const unitsOf = (stats: Record<string, { served: number }>) =>
+    (stats['messages.get']?.served ?? 0) * cost.get +
+    (stats['messages.list']?.served ?? 0) * cost.list +
+    (stats['history.list']?.served ?? 0) * cost.history +
+    (stats['users.getProfile']?.served ?? 0) * cost.profile +
+    (stats['labels.list']?.served ?? 0) * cost.labels;
+  const sync = async () => {
+    const t0 = performance.now();
+    const r = (await (await fetch(`${pipeline.url}/mailboxes/${account}/sync`, { method: 'POST' })).json()) as {
+      id: string;
+      runId: string;
+    };
+    const result = await pipeline.client.workflow.getHandle<typeof syncWorkflow>(r.id, r.runId).result();
+    return { result, seconds: (performance.now() - t0) / 1000 };
+  };
+  const row = (what: string, units: number, seconds: number, detail: string): Row => ({
+    scenario: `mirror ${messages}: ${what}`,
+    units,
+    seconds: round(seconds, 2),
+    'legacy-quota s': round(units / QUOTA_PROFILES.legacy.unitsPerWindow, 1),
+    detail,
+  });
+  try {
+    const backfill = await runExtraction(pipeline, { account, format: 'metadata', includeSpamTrash: true, batchSize: 500 });
+    const rows: Row[] = [];
+    await change();
+    await emu.resetStats();
+    const s = await sync();
+    const syncUnits = Object.values(s.result.units).reduce((a, b) => a + b, 0);
+    rows.push(
+      row(
+        `sync after ${changes} changes`,
+        syncUnits,
+        s.seconds,
+        `${JSON.stringify(s.result.changes)} units ${JSON.stringify(s.result.units)}`,
+      ),
+    );
+
+    await change();
+    await control('history/expire');
+    await emu.resetStats();
+    const r = await sync();
+    const reconcileUnits = Object.values(r.result.units).reduce((a, b) => a + b, 0);
+    rows.push(
+      row(`reconciliation after ${changes} changes`, reconcileUnits, r.seconds, `${r.result.mode} units ${JSON.stringify(r.result.units)}`),
+    );
+
+    await emu.resetStats();
+    const rerun = await runExtraction(pipeline, { account, format: 'metadata', includeSpamTrash: true, batchSize: 500 });
+    rows.push(
+      row(
+        'full re-run of the backfill',
+        unitsOf(await emu.stats()),
+        rerun.seconds,
+        `${rerun.final.progress.persisted} new, ${rerun.final.progress.present} present (sees no deletions or label changes)`,
+      ),
+    );
+
+    // GYB-style refresh: one messages.get (format=minimal) per stored message, with the unmodified client.
+    const stored = await pipeline.lake.query<{ id: string }>(`SELECT id FROM lake.messages WHERE account = $a AND deleted_at IS NULL`, {
+      a: account,
+    });
+    const gmail = createGmailApi({ config: benchConfig(env, emu).gmail, credentials });
+    await emu.resetStats();
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < stored.length) await gmail.getMessage(account, stored[next++]!.id, 'minimal');
+      }),
+    );
+    const gyb = unitsOf(await emu.stats());
+    rows.push(row('GYB-style label refresh', gyb, (performance.now() - t0) / 1000, `${stored.length} gets`));
+    rows.push({
+      scenario: `mirror ${messages}: ratios`,
+      'GYB ÷ sync units': round(gyb / syncUnits, 1),
+      'reconciliation ÷ sync units': round(reconcileUnits / syncUnits, 1),
+      'GYB ÷ reconciliation units': round(gyb / reconcileUnits, 1),
+      'backfill s': round(backfill.seconds, 1),
+    });
+    return rows;
+  } finally {
+    await pipeline.stop();
+    await emu.stop();
+  }
 }

@@ -88,6 +88,11 @@ export const envSchema = z.object({
   EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2),
   /** Compact the lake every N persisted batches (0 = only at the end). Default 50. */
   LAKE_COMPACT_EVERY: int(0, 100000).default(50),
+  /**
+   * Days of lake snapshots kept for time travel (`AT (TIMESTAMP => …)`) and the change feed; compaction expires older
+   * ones and deletes the files only they used (merged batch files take disk space until then). Default 7.
+   */
+  LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500).default(7),
   /** pino log level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -106,6 +111,8 @@ export interface LakeConfig {
   threads: number;
   /** DuckDB spill directory. */
   tempDir: string;
+  /** Days of snapshots compaction keeps (time travel). */
+  snapshotRetentionDays: number;
   s3: { endpoint?: string; region: string; keyId?: string; secret?: string; urlStyle: 'path' | 'vhost'; useSsl: boolean };
 }
 
@@ -163,6 +170,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryLimit: e.LAKE_MEMORY_LIMIT,
       threads: e.LAKE_THREADS,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),
+      snapshotRetentionDays: e.LAKE_SNAPSHOT_RETENTION_DAYS,
       s3: {
         endpoint: e.S3_ENDPOINT,
         region: e.S3_REGION,

@@ -190,7 +190,10 @@ export class Lake {
       await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20)`);
     });
     await this.write(async (conn) => {
-      await conn.run(`CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 1 HOUR)`);
+      // Snapshots younger than the retention stay for time travel and the change feed (their files with them).
+      await conn.run(
+        `CALL ducklake_expire_snapshots('lake', older_than => now() - to_days(${Math.trunc(this.config.snapshotRetentionDays)}))`,
+      );
     });
     await this.write(async (conn) => {
       await conn.run(`CALL ducklake_cleanup_old_files('lake', older_than => now() - INTERVAL 1 HOUR)`);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { listValue } from '@duckdb/node-api';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
@@ -12,7 +14,7 @@ import { Lake } from '../../src/lake/lake.js';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import { toolPath } from '../../src/stack/tools.js';
+import { projectRoot, toolPath } from '../../src/stack/tools.js';
 import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
@@ -152,6 +154,7 @@ describe('the living mirror of a 3,000-message mailbox', () => {
 
   test('after history expiry (404) a reconciliation reaches the same exact state, at a fraction of a full refetch', async (t) => {
     const before = await manifest(emu, OWNER);
+    const beforeAt = new Date().toISOString().replace('T', ' ').replace('Z', '');
     const m = mutations(emu, OWNER);
     const added = await m.add(100);
     const gone = [...before.slice(0, 40).map((e) => e.id), ...added.slice(0, 10)];
@@ -182,6 +185,26 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     );
     assert.equal(rows[0]?.mode, 'reconcile');
     assert.deepEqual(JSON.parse(rows[0].units), sync.units, 'the run record holds the units per method');
+
+    // The README's query of the mailbox as mirrored before these changes gives the mailbox as it was.
+    const at = await p.lake.query<{ id: string; label_ids: string[] }>(
+      readFileSync(join(projectRoot, 'sql/queries/mailbox_at.sql'), 'utf8'),
+      {
+        account: OWNER,
+        at: beforeAt,
+      },
+    );
+    assert.deepEqual(
+      at.map((r) => `${r.id} ${[...r.label_ids].sort().join(',')}`).sort(),
+      before.map((e) => `${e.id} ${[...e.labelIds].sort().join(',')}`).sort(),
+      'sql/queries/mailbox_at.sql reproduces the earlier mailbox',
+    );
+    // (AT takes a literal, not a parameter; beforeAt is an ISO timestamp this test made.)
+    const travelled = await p.lake.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM lake.messages AT (TIMESTAMP => TIMESTAMP '${beforeAt}') WHERE account = $a AND deleted_at IS NULL`,
+      { a: OWNER },
+    );
+    assert.equal(travelled[0]?.n, before.length, 'DuckLake time travel sees the earlier mailbox too');
 
     // History works again from the reconciliation's historyId.
     await m.relabel([truth[5]!.id], ['STARRED'], []);
