@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE } from '../failures.js';
-import type { GmailApi, MessageFormat } from '../gmail/client.js';
+import { type GmailApi, type MessageFormat, newMeter } from '../gmail/client.js';
 import { type Checkpoint, dropStaged, openStagedBatch, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
 import type { Logger } from '../log.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
@@ -33,6 +33,8 @@ export interface BatchResult {
   skipped: number;
   /** Stored with a parse_error. */
   malformed: number;
+  /** Quota units this batch spent, per method. */
+  units?: Partial<Record<string, number>>;
 }
 
 export interface FetchCounts {
@@ -124,6 +126,7 @@ export function batchActivities(deps: ActivityDeps) {
       const wanted = input.ids.filter((id) => !known.has(id));
       const detail = { batchId: input.batchId, phase: 'fetching', done: 0, of: wanted.length, present: known.size };
       const dir = attemptDir(deps.stagingDir, workflowId, input.batchId, ctx.info.attempt);
+      const meter = newMeter();
       try {
         return await heartbeating(
           async () => {
@@ -131,7 +134,7 @@ export function batchActivities(deps: ActivityDeps) {
             if (wanted.length) {
               const staged = await openStagedBatch(dir);
               // No heartbeat per retry needed: `heartbeating` beats every second, request backoffs included.
-              const gmail = deps.gmail.scoped({ share: input.quotaShare ?? 1, signal: ctx.cancellationSignal });
+              const gmail = deps.gmail.scoped({ share: input.quotaShare ?? 1, signal: ctx.cancellationSignal, meter });
               try {
                 counts = await fetchToStaging(deps, gmail, staged, { ...input, ids: wanted, extractionId: workflowId }, (c) => {
                   detail.done = c.fetched + c.skipped;
@@ -161,6 +164,7 @@ export function batchActivities(deps: ActivityDeps) {
               present: known.size + (counts.fetched - inserted),
               skipped: counts.skipped,
               malformed: counts.malformed,
+              units: meter.units,
             };
             logger.debug({ batchId: input.batchId, ...result }, 'batch committed');
             return result;

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { newMeter, type UnitMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
 import { type Checkpoint, recordRun, resumableCheckpoint, storedIds, storeLabels } from '../lake/batches.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
@@ -11,6 +12,8 @@ export interface PrepareResult {
   historyId: string;
   messagesTotal: number;
   resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
+  /** Quota units spent, per method. */
+  units?: Partial<Record<string, number>>;
 }
 
 export interface ListInput {
@@ -30,14 +33,16 @@ export interface ListResult {
   present: number;
   nextPageToken?: string;
   resultSizeEstimate: number;
+  /** Quota units spent, per method. */
+  units?: Partial<Record<string, number>>;
 }
 
 /** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
 export function mailboxActivities(deps: ActivityDeps) {
   /** One page of ids from Gmail (a rejected page token becomes GmailPageTokenExpired). */
-  async function listOnePage(input: ListInput) {
+  async function listOnePage(input: ListInput, meter: UnitMeter) {
     try {
-      return await deps.gmail.listPage(input.account, {
+      return await deps.gmail.scoped({ meter }).listPage(input.account, {
         pageToken: input.pageToken,
         q: input.query,
         labelIds: input.labelIds,
@@ -60,9 +65,11 @@ export function mailboxActivities(deps: ActivityDeps) {
       const logger = activityLog(deps);
       const info = execution();
       let profile;
+      const meter = newMeter();
+      const gmail = deps.gmail.scoped({ meter });
       try {
-        profile = await deps.gmail.profile(input.account);
-        await storeLabels(deps.lake, input.account, await deps.gmail.labels(input.account));
+        profile = await gmail.profile(input.account);
+        await storeLabels(deps.lake, input.account, await gmail.labels(input.account));
       } catch (err) {
         rethrowGmail(err, logger);
       }
@@ -82,6 +89,7 @@ export function mailboxActivities(deps: ActivityDeps) {
       return {
         historyId: checkpoint?.historyId || profile.historyId,
         messagesTotal: profile.messagesTotal,
+        units: meter.units,
         resume: checkpoint && {
           pageToken: checkpoint.pageToken,
           historyId: checkpoint.historyId,
@@ -101,9 +109,16 @@ export function mailboxActivities(deps: ActivityDeps) {
      * listing — cheap, since stored ids are skipped before fetching.
      */
     async listPage(input: ListInput): Promise<ListResult> {
-      const page = await listOnePage(input);
+      const meter = newMeter();
+      const page = await listOnePage(input, meter);
       const stored = await storedIds(deps.lake, input.account, page.ids);
-      return { ...page, ids: page.ids.filter((id) => !stored.has(id)), listed: page.ids.length, present: stored.size };
+      return {
+        ...page,
+        ids: page.ids.filter((id) => !stored.has(id)),
+        listed: page.ids.length,
+        present: stored.size,
+        units: meter.units,
+      };
     },
   };
 }

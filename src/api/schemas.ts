@@ -136,6 +136,10 @@ export const extractionSchema = z
     resumedFrom: z.number().nullable().optional(),
     relists: z.number().optional().openapi({ description: 'listings restarted because Gmail stopped accepting a page token' }),
     historyId: z.string().nullable().optional(),
+    units: z
+      .record(z.string(), z.number())
+      .optional()
+      .openapi({ description: 'quota units spent, per method (the configured cost table)' }),
     error: z.string().nullable(),
   })
   .openapi('Extraction');

@@ -78,6 +78,8 @@ export interface ExtractionProgress {
   /** Listings restarted because Gmail stopped accepting a page token. */
   relists: number;
   historyId: string | null;
+  /** Quota units spent, per method (the configured cost table). */
+  units?: Record<string, number>;
   error: string | null;
 }
 
@@ -105,6 +107,8 @@ export interface ExtractionState {
   relists: number;
   /** Progress of the current listing pass (a relist starts a new one): listed ids and ids done with. */
   pass: { listed: number; done: number };
+  /** Quota units spent, per method. */
+  units: Record<string, number>;
 }
 
 export interface ExtractionInput {
@@ -144,6 +148,11 @@ const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTime
 const { handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
+/** Adds a step's quota units into the run's. */
+function addUnits(into: Record<string, number>, from: Partial<Record<string, number>> | undefined): void {
+  for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + (v ?? 0);
+}
+
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0 });
 
 /**
@@ -160,6 +169,7 @@ export function withDefaults(extractionKey: string, carried?: Partial<Extraction
     counters,
     committed: { ...zero(), pageToken: '', ...carried.committed },
     samples: carried.samples ?? [],
+    units: carried.units ?? {},
     pass: carried.pass ?? { listed: counters.listed, done: counters.persisted + counters.present + counters.skipped + counters.failed },
   };
 }
@@ -186,6 +196,7 @@ function initialState(extractionKey: string): ExtractionState {
     error: null,
     relists: 0,
     pass: { listed: 0, done: 0 },
+    units: {},
   };
 }
 
@@ -216,6 +227,7 @@ function snapshot(
     resumedFrom: state.resumedFrom,
     relists: state.relists,
     historyId: state.historyId,
+    units: state.units,
     error: state.error,
   };
 }
@@ -292,6 +304,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     if (!state.prepared) {
       const prepared = await prepareExtraction({ account: request.account, extractionKey: state.extractionKey });
       state.historyId = prepared.historyId;
+      addUnits(state.units, prepared.units);
       state.total = request.maxMessages ? Math.min(request.maxMessages, prepared.messagesTotal) : prepared.messagesTotal;
       if (prepared.resume) {
         const r = prepared.resume;
@@ -348,6 +361,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       state.counters.present += r.present;
       state.counters.skipped += r.skipped;
       state.counters.malformed += r.malformed;
+      addUnits(state.units, r.units);
       if (b.pass === state.relists) state.pass.done += r.inserted + r.present + r.skipped;
       b.done = true;
       advanceCommitted();
@@ -416,6 +430,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       }
       // `ids` are the page's ids the lake lacks; `present` those it already holds (absent from older results: 0).
       const ids = page.ids;
+      addUnits(state.units, page.units);
       const listed = page.listed ?? ids.length;
       const present = page.present ?? 0;
       state.pageToken = page.nextPageToken ?? '';
@@ -473,7 +488,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     touch();
     await event(
       'completed',
-      `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped`,
+      `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped; units ${JSON.stringify(state.units)}`,
     );
     if (patched(PATCHES.mirrorHandover)) {
       // The whole mailbox (SPAM and TRASH included) is stored as of historyId: syncs continue from there. Any other

@@ -216,6 +216,8 @@ describe('the living mirror of a 3,000-message mailbox', () => {
   test('a backfill with keepInSync hands over to the mirror and creates its schedule when it completes', async () => {
     const account = 'keep@example.com';
     const done = await backfill(p, { account, format: 'metadata', includeSpamTrash: true, batchSize: 500, keepInSync: '1h' });
+    assert.equal(done.units?.get, 5 * done.progress.fetched, 'the backfill reports its units per method too');
+    assert.ok((done.units?.list ?? 0) > 0 && done.units?.profile === 1);
     const view = await mailbox(p, account);
     assert.equal(view.schedule?.every, '3600s');
     assert.equal(view.schedule?.paused, false);
