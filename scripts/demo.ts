@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { DEFAULT_CLIENT, startEmulator } from '../src/emulator/server.js';
 import { startPipeline } from '../src/pipeline.js';
 import { type DevServer, startDevServer } from '../src/stack/dev-server.js';
+import type { syncWorkflow } from '../src/workflows/sync.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
 
 const { values } = parseArgs({
@@ -28,7 +29,8 @@ if (!['off', 'legacy', '2026'].includes(values.quota)) throw new Error(`--quota 
 
 const dataDir = process.env.DATA_DIR ?? 'data/demo';
 mkdirSync(dataDir, { recursive: true });
-const emulator = await startEmulator({ seed: 'demo', messages, settings: { quota: values.quota as 'off' } });
+// History ids from the clock: each demo's emulator is a fresh mailbox, and Gmail's history ids only ever grow.
+const emulator = await startEmulator({ seed: 'demo', messages, settings: { quota: values.quota as 'off' }, historyIdBase: Date.now() });
 const credentialsFile = `${dataDir}/emulator-credentials.json`;
 writeFileSync(
   credentialsFile,
@@ -90,7 +92,8 @@ const account = 'user@example.com';
 const res = await fetch(`${pipeline.url}/extract`, {
   method: 'POST',
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ account, format: values.format }),
+  // The whole mailbox (SPAM and TRASH included): on completion it hands its historyId to the mirror.
+  body: JSON.stringify({ account, format: values.format, includeSpamTrash: true }),
 });
 const started = (await res.json()) as { id: string; statusUrl: string };
 console.log(`POST /extract → ${res.status} ${JSON.stringify(started)}`);
@@ -141,6 +144,37 @@ await show(
   'Attachments by type',
   `SELECT mime_type, count(*)::INTEGER AS n, round(sum(size) / 1e6, 1) AS mb FROM lake.attachments WHERE account = '${account}' GROUP BY 1 ORDER BY 2 DESC LIMIT 5`,
 );
+// The mailbox changes in "Gmail" (the emulator's control endpoints); one sync brings the lake up to date.
+if (status.status === 'completed') {
+  const control = (path: string, body: unknown) =>
+    fetch(`${emulator.url}_emulator/users/${account}/${path}`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json());
+  // 40 messages of the mailbox, picked at random.
+  const ids = (await (await fetch(`${emulator.url}_emulator/users/${account}/manifest`)).text())
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { id: string }).id)
+    .sort(() => Math.random() - 0.5)
+    .slice(0, 40);
+  await control('messages', { count: 20 });
+  await control('messages/batchDelete', { ids: ids.slice(0, 10) });
+  await control('messages/batchModify', { ids: ids.slice(10), add: ['STARRED'], remove: ['UNREAD'] });
+  console.log('\nIn the mailbox: 20 messages added, 10 deleted, 30 starred and read. POST /mailboxes/:account/sync …');
+  const sync = (await (await fetch(`${pipeline.url}/mailboxes/${account}/sync`, { method: 'POST' })).json()) as {
+    id: string;
+    runId: string;
+  };
+  const result = await pipeline.client.workflow.getHandle<typeof syncWorkflow>(sync.id, sync.runId).result();
+  console.log(
+    `Sync ${result.status} by ${result.mode}${result.reason ? ` (${result.reason})` : ''}: changes ${JSON.stringify(result.changes)}, quota units ${JSON.stringify(result.units)}`,
+  );
+  await show(
+    'Changes applied by the sync',
+    `SELECT kind, count(*)::INTEGER AS n FROM lake.message_changes WHERE account = '${account}' AND applied_at >= TIMESTAMP '${result.startedAt.replace('T', ' ').replace('Z', '')}' GROUP BY 1 ORDER BY 1`,
+  );
+  console.log(
+    `Keep it current: curl -X PUT ${pipeline.url}/mailboxes/${account}/schedule -H 'content-type: application/json' -d '{"every":"15m"}'`,
+  );
+}
 await show('Data files in the lake', `SELECT count(*)::INTEGER AS parquet_files FROM ducklake_list_files('lake', 'messages')`);
 
 console.log(

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { FAILURE } from '../failures.js';
 import { type GmailApi, type HistoryRef, type MessageFormat, newMeter, type UnitMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { dropStaged, openStagedBatch, storeLabels } from '../lake/batches.js';
@@ -44,6 +43,8 @@ export interface SyncStepResult {
   meter: UnitMeter;
   /** False when an earlier attempt had committed this step already (nothing written twice). */
   applied: boolean;
+  /** History mode: Gmail answered 404 (the start id is older than it keeps): reconcile instead. Nothing written. */
+  expired?: boolean;
 }
 
 export interface BeginSyncResult {
@@ -120,7 +121,7 @@ export function syncActivities(deps: ActivityDeps) {
      * Applies one page of `users.history.list` after `startHistoryId`: adds are fetched (ids stored already are not),
      * deletions soft-delete, label changes set `label_ids` from the records themselves (no messages.get); all of it and
      * the new historyId in one lake transaction, which commits only if the stored historyId is still
-     * `startHistoryId` (so a retried page is never applied twice). 404 → `GmailHistoryExpired` (reconcile).
+     * `startHistoryId` (so a retried page is never applied twice). 404 → `expired` (the workflow reconciles).
      */
     async syncHistoryPage(input: { account: string; startHistoryId: string; format: MessageFormat }): Promise<SyncStepResult> {
       const ctx = Context.current();
@@ -135,11 +136,20 @@ export function syncActivities(deps: ActivityDeps) {
           try {
             page = await gmail.history(input.account, { startHistoryId: input.startHistoryId, maxResults: PAGE_SIZE });
           } catch (err) {
-            if (classifyGmailError(err) === 'notFound')
-              throw ApplicationFailure.nonRetryable(
-                `Gmail no longer has the history after ${input.startHistoryId} (${describeGmailError(err)}): reconciling by listing`,
-                FAILURE.gmailHistoryExpired,
-              );
+            // An expected outcome, not a failure: the workflow reconciles.
+            if (classifyGmailError(err) === 'notFound') {
+              logger.info({ startHistoryId: input.startHistoryId, err: describeGmailError(err) }, 'history expired; reconciling');
+              return {
+                historyId: input.startHistoryId,
+                more: false,
+                changes: noChanges(),
+                rows: { inserted: 0, deleted: 0, relabeled: 0 },
+                fetched: 0,
+                meter,
+                applied: false,
+                expired: true,
+              };
+            }
             rethrowGmail(err, logger);
           }
           detail.records = page.records.length;

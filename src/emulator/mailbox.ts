@@ -26,7 +26,8 @@ export interface HistoryRecord {
   labelsRemoved?: { message: { id: string; threadId: string; labelIds: string[] }; labelIds: string[] }[];
 }
 
-const INITIAL_HISTORY_ID = 1_000_000;
+/** The historyId of a mailbox nothing has changed yet (unless the emulator is given another base). */
+export const INITIAL_HISTORY_ID = 1_000_000;
 
 /**
  * One user's mailbox: a lazily generated (or loaded) base plus an overlay of the changes made through the control
@@ -39,16 +40,19 @@ export class Mailbox {
   private readonly labelOverrides = new Map<number, string[]>();
   private history: HistoryRecord[] = [];
   private nextIndex: number;
-  historyId = INITIAL_HISTORY_ID;
+  historyId: number;
   /** The oldest startHistoryId history.list still accepts. */
-  oldestValidHistoryId = INITIAL_HISTORY_ID;
+  oldestValidHistoryId: number;
 
   constructor(
     readonly email: string,
     private readonly base: GeneratedMailbox | LoadedMail,
     public historyRetention = 100_000,
+    private readonly historyIdBase = INITIAL_HISTORY_ID,
   ) {
     this.nextIndex = base.size;
+    this.historyId = historyIdBase;
+    this.oldestValidHistoryId = historyIdBase;
   }
 
   get seed(): string {
@@ -68,7 +72,7 @@ export class Mailbox {
     if (added) return added.view;
     const m = this.base.meta(index);
     const labels = this.labelOverrides.get(index);
-    return { ...m, labelIds: labels ?? m.labelIds, historyId: INITIAL_HISTORY_ID };
+    return { ...m, labelIds: labels ?? m.labelIds, historyId: this.historyIdBase };
   }
 
   raw(index: number): Buffer {

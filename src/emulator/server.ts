@@ -29,6 +29,11 @@ export interface EmulatorOptions {
   /** Refresh tokens it accepts, each with the mailbox it grants ("*" = any mailbox, like domain-wide delegation). */
   refreshTokens?: Record<string, string>;
   settings?: SettingsInput;
+  /**
+   * historyId of an unchanged mailbox. Default 1,000,000 (deterministic). A process that restarts the emulator over a
+   * lake it filled before passes a larger one each time (e.g. the clock), as Gmail's history ids only ever grow.
+   */
+  historyIdBase?: number;
 }
 
 export const DEFAULT_CLIENT = {
@@ -79,7 +84,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const mbSeed = `${seed}:${key}`;
       const n = options.sizes?.[key] ?? size;
       const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key);
-      m = new Mailbox(key, base, limits.settings.historyRetention);
+      m = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
       mailboxes.set(key, m);
     }
     return m;

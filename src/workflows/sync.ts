@@ -181,8 +181,13 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
         const r = await syncHistoryPage({ account, startHistoryId: s.cursor!, format: s.format });
         s.pages++;
         absorb(r);
+        if (r.expired) {
+          s.mode = 'reconcile';
+          reason = 'history expired (404): reconciling by listing';
+        }
         if (!r.more) break;
       } catch (err) {
+        // Workers before `expired` existed failed the page with GmailHistoryExpired instead (kept for their histories).
         if (failureType(err) !== FAILURE.gmailHistoryExpired) throw err;
         s.mode = 'reconcile';
         reason = 'history expired (404): reconciling by listing';
