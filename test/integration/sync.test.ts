@@ -19,6 +19,7 @@ import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
 import { waitFor } from '../helpers/ports.js';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
@@ -272,13 +273,15 @@ describe('the living mirror of a 3,000-message mailbox', () => {
   });
 });
 
-describe('a sync across worker crashes, beside a backfill', () => {
+describe('a sync across worker crashes, beside a backfill (PostgreSQL catalog)', () => {
   let emu: RunningEmulator;
+  let postgres: TestPostgres;
   let connection: Connection;
   let app: ReturnType<typeof createApp>;
   const queue = 'sync-crash';
   before(async () => {
-    emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 15 } } });
+    [emu, postgres] = await Promise.all([startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 15 } } }), startPostgres()]);
+    await postgres.createDatabase('mirror');
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
     const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0 });
@@ -292,6 +295,7 @@ describe('a sync across worker crashes, beside a backfill', () => {
   after(async () => {
     await connection.close();
     await emu.close();
+    await postgres.stop();
   });
   const call = async <T>(method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {
@@ -305,7 +309,11 @@ describe('a sync across worker crashes, beside a backfill', () => {
 
   test('kill -9 of the worker mid-sync, a new worker finishes it: the same exact state, each change once; the sync and the backfill never run together', async (t) => {
     const account = 'crash-sync@example.com';
-    const env = workerEnv(temporal.dir, temporal.address, queue, emu, { GMAIL_FETCH_CONCURRENCY: '4' });
+    const env = workerEnv(temporal.dir, temporal.address, queue, emu, {
+      GMAIL_FETCH_CONCURRENCY: '4',
+      LAKE_CATALOG: 'postgres',
+      LAKE_PG_DSN: postgres.dsn('mirror'),
+    });
     let worker = await startWorkerProcess(env);
     let finished = false;
     t.after(async () => {
