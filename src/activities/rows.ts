@@ -1,5 +1,6 @@
 import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import type { AttachmentRow, MessageRow } from '../lake/batches.js';
+import { parseAddresses } from '../mime/addresses.js';
 import { type GmailHeader, type GmailPart, leafText, parseMime, type ParsedLeaf } from '../mime/parse.js';
 import iconv from 'iconv-lite';
 import libmime from 'libmime';
@@ -11,14 +12,12 @@ export interface RowContext {
   fetchedAt: number;
 }
 
-const ADDRESS = /[^\s<>,;:"()[\]]+@[^\s<>,;:"()[\]]+/g;
-
 function header(headers: GmailHeader[], name: string): string | null {
   return headers.find((h) => h.name.toLowerCase() === name)?.value ?? null;
 }
 
 function addresses(value: string | null): string[] {
-  return (value?.match(ADDRESS) ?? []).map((a) => a.toLowerCase());
+  return parseAddresses(value).map((a) => a.address);
 }
 
 /** Leaves of Gmail's `full` payload, with their transfer-decoded bytes. */
@@ -82,7 +81,7 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
   const textLeaf = leaves.find((l) => l.mimeType === 'text/plain' && !isAttachment(l));
   const htmlLeaf = leaves.find((l) => l.mimeType === 'text/html' && !isAttachment(l));
   const from = header(headers, 'from');
-  const fromAddress = addresses(from)[0] ?? null;
+  const sender = parseAddresses(from)[0];
   const message: MessageRow = {
     account: ctx.account,
     id: msg.id!,
@@ -93,13 +92,8 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
     snippet: msg.snippet ?? null,
     size_estimate: msg.sizeEstimate ?? null,
     subject: header(headers, 'subject'),
-    from_address: fromAddress,
-    from_name: from
-      ? from
-          .replace(/<[^>]*>/, '')
-          .replace(/"/g, '')
-          .trim() || null
-      : null,
+    from_address: sender?.address ?? null,
+    from_name: sender?.name ?? null,
     to_addresses: addresses(header(headers, 'to')),
     cc_addresses: addresses(header(headers, 'cc')),
     message_id_header: header(headers, 'message-id'),
