@@ -190,7 +190,7 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
 
 const guarded = new Set<string>();
 /** Makes sure the account has its write_guard row (its own transaction, so later batches conflict on a committed row). */
-export async function ensureGuard(lake: Lake, account: string): Promise<void> {
+async function ensureGuard(lake: Lake, account: string): Promise<void> {
   const key = `${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`;
   if (guarded.has(key)) return;
   await lake.write(async (conn) => {
@@ -202,6 +202,19 @@ export async function ensureGuard(lake: Lake, account: string): Promise<void> {
     );
   });
   guarded.add(key);
+}
+
+/**
+ * Runs `fn` in one lake transaction that first bumps the account's write_guard row. Every transaction that changes an
+ * account's messages goes through here: DuckLake then refuses the later of two concurrent ones of that account, and
+ * `lake.write` runs it again against what the other committed (so `fn` must read what it depends on inside it).
+ */
+export async function guardedWrite<T>(lake: Lake, account: string, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  await ensureGuard(lake, account);
+  return lake.write(async (conn) => {
+    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account });
+    return fn(conn);
+  });
 }
 
 /**
@@ -227,9 +240,7 @@ export async function persistStaged(
         `staged batch ${checkpoint.batchId} holds ${foreign.length} message(s) not asked for (e.g. ${foreign[0]!.account}/${foreign[0]!.id})`,
       );
   }
-  await ensureGuard(lake, checkpoint.account);
-  const result = await lake.write(async (conn) => {
-    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account: checkpoint.account });
+  const result = await guardedWrite(lake, checkpoint.account, async (conn) => {
     const inserted = await insertStaged(conn, dir, checkpoint.account);
     await conn.run(
       `INSERT INTO lake.extraction_batches VALUES ($account, $key, $wf, $run, $batch, $page, $hist, $listed, $persisted, $skipped, $failed, $inserted, now()::TIMESTAMP)`,

@@ -1,5 +1,5 @@
 import { type DuckDBConnection, type DuckDBValue, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import { ensureGuard, insertStaged } from './batches.js';
+import { guardedWrite, insertStaged } from './batches.js';
 import type { Lake } from './lake.js';
 
 /** Where a mailbox's mirror stands: every change up to `historyId` is in the lake. */
@@ -89,9 +89,7 @@ async function setState(conn: DuckDBConnection, account: string, historyId: stri
  * by the first sync; replaying one the backfill already saw changes nothing.
  */
 export async function handOverToMirror(lake: Lake, account: string, historyId: string, format: string): Promise<boolean> {
-  await ensureGuard(lake, account);
-  return lake.write(async (conn) => {
-    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account });
+  return guardedWrite(lake, account, async (conn) => {
     if ((await storedHistoryId(conn, account)) !== null) return false;
     await setState(conn, account, historyId, format, 'backfill');
     return true;
@@ -134,10 +132,8 @@ function runTyped(conn: DuckDBConnection, sql: string, values: Record<string, Du
  * the account (a backfill batch, another sync) and is re-run against what that writer committed.
  */
 export async function commitMirror(lake: Lake, c: MirrorCommit): Promise<MirrorCommitResult> {
-  await ensureGuard(lake, c.account);
-  return lake.write(async (conn) => {
-    const account = c.account;
-    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account });
+  const account = c.account;
+  return guardedWrite(lake, account, async (conn) => {
     const stored = await storedHistoryId(conn, account);
     if (stored !== c.expectedHistoryId) return { applied: false, storedHistoryId: stored, inserted: 0, deleted: 0, labelsChanged: 0 };
     const inserted = c.stagedDir ? await insertStaged(conn, c.stagedDir, account) : 0;
@@ -215,9 +211,7 @@ export async function commitFetched(
   lake: Lake,
   c: { account: string; syncId: string; stagedDir: string; historyId: string; added: { id: string; labelIds: string[] }[] },
 ): Promise<number> {
-  await ensureGuard(lake, c.account);
-  return lake.write(async (conn) => {
-    await conn.run(`UPDATE lake.write_guard SET seq = seq + 1 WHERE account = $account`, { account: c.account });
+  return guardedWrite(lake, c.account, async (conn) => {
     const before = await conn.runAndReadAll(
       `SELECT id FROM lake.messages WHERE account = $account AND id IN (SELECT unnest($ids::VARCHAR[]))`,
       { account: c.account, ids: strings(c.added.map((a) => a.id)) },
