@@ -69,16 +69,10 @@ export interface UnitMeter {
   calls: Partial<Record<QuotaMethod, number>>;
 }
 export const newMeter = (): UnitMeter => ({ units: {}, calls: {} });
-/** Adds `b`'s counts into `a`. */
-export function addMeter(a: UnitMeter, b: UnitMeter): UnitMeter {
-  for (const k of ['units', 'calls'] as const)
-    for (const [m, n] of Object.entries(b[k]) as [QuotaMethod, number][]) a[k][m] = (a[k][m] ?? 0) + n;
-  return a;
-}
 
+/** History after `startHistoryId`: the pipeline pages by moving the start id, so a page never depends on a token. */
 export interface HistoryPageRequest {
   startHistoryId: string;
-  pageToken?: string;
   maxResults: number;
 }
 export interface HistoryRef {
@@ -188,10 +182,7 @@ function scopedApi(
     },
     async history(account, req) {
       const r = await call(account, 'history', (o) =>
-        gmail.users.history.list(
-          { userId: account, startHistoryId: req.startHistoryId, pageToken: req.pageToken || undefined, maxResults: req.maxResults },
-          o,
-        ),
+        gmail.users.history.list({ userId: account, startHistoryId: req.startHistoryId, maxResults: req.maxResults }, o),
       );
       const ref = (m: gmail_v1.Schema$Message | undefined): HistoryRef => ({
         id: m?.id ?? '',
