@@ -16,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, BatchResult, FetchResult } from '../activities/index.js';
 import { FAILURE, NON_RETRYABLE } from '../failures.js';
+import { addCounts, failureType } from './tally.js';
 
 /** Signal names users send from the CLIs: `temporal workflow signal --workflow-id ID --name pause`. */
 export const pauseSignal = defineSignal('pause');
@@ -144,14 +145,11 @@ const { persistBatch } = proxyActivities<Activities>({
   heartbeatTimeout: '30s',
   retry: { ...gmailRetry, maximumInterval: '1m' },
 });
-const { recordExtractionEvent } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
-const { handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 10 } });
+const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 10 },
+});
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
-
-/** Adds a step's quota units into the run's. */
-function addUnits(into: Record<string, number>, from: Partial<Record<string, number>> | undefined): void {
-  for (const [k, v] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + (v ?? 0);
-}
 
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0 });
 
@@ -252,11 +250,6 @@ export const PATCHES = {
   mirrorHandover: 'mirror-handover',
 } as const;
 
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
  * in the lake yet are fetched and committed with their checkpoint in one lake transaction, on whichever worker takes
@@ -304,7 +297,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     if (!state.prepared) {
       const prepared = await prepareExtraction({ account: request.account, extractionKey: state.extractionKey });
       state.historyId = prepared.historyId;
-      addUnits(state.units, prepared.units);
+      addCounts(state.units, prepared.units);
       state.total = request.maxMessages ? Math.min(request.maxMessages, prepared.messagesTotal) : prepared.messagesTotal;
       if (prepared.resume) {
         const r = prepared.resume;
@@ -361,7 +354,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       state.counters.present += r.present;
       state.counters.skipped += r.skipped;
       state.counters.malformed += r.malformed;
-      addUnits(state.units, r.units);
+      addCounts(state.units, r.units);
       if (b.pass === state.relists) state.pass.done += r.inserted + r.present + r.skipped;
       b.done = true;
       advanceCommitted();
@@ -430,7 +423,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       }
       // `ids` are the page's ids the lake lacks; `present` those it already holds (absent from older results: 0).
       const ids = page.ids;
-      addUnits(state.units, page.units);
+      addCounts(state.units, page.units);
       const listed = page.listed ?? ids.length;
       const present = page.present ?? 0;
       state.pageToken = page.nextPageToken ?? '';

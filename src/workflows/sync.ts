@@ -15,6 +15,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities, ChangeCounts, SyncStepResult } from '../activities/index.js';
 import { FAILURE, NON_RETRYABLE } from '../failures.js';
 import { ACCOUNT_SEARCH_ATTRIBUTE, syncWorkflowId } from './ids.js';
+import { addCounts, failureType } from './tally.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
@@ -84,15 +85,6 @@ const { beginSync, recordSync } = proxyActivities<Activities>({ startToCloseTime
 const { syncHistoryPage } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry });
 const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry });
 
-function add(into: Record<string, number>, from: Partial<Record<string, number>>): void {
-  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + (v ?? 0);
-}
-
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
-
 /**
  * Brings one mailbox's mirror up to date. History mode: pages of `users.history.list` from the stored historyId, each
  * applied with its new historyId in one lake transaction. Reconciliation (no stored historyId, history expired, or
@@ -136,11 +128,11 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
   setHandler(syncProgressQuery, () => view('running'));
   const absorb = (r: SyncStepResult) => {
     s.cursor = r.historyId;
-    add(s.changes as unknown as Record<string, number>, r.changes as unknown as Record<string, number>);
-    add(s.rows, r.rows);
+    addCounts(s.changes, r.changes);
+    addCounts(s.rows, r.rows);
     s.fetched += r.fetched;
-    add(s.units, r.meter.units);
-    add(s.calls, r.meter.calls);
+    addCounts(s.units, r.meter.units);
+    addCounts(s.calls, r.meter.calls);
   };
   const record = (status: SyncStatus, detail?: string) =>
     CancellationScope.nonCancellable(() =>
@@ -162,8 +154,8 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
   try {
     if (!input.state) {
       const begin = await beginSync({ account });
-      add(s.units, begin.meter.units);
-      add(s.calls, begin.meter.calls);
+      addCounts(s.units, begin.meter.units);
+      addCounts(s.calls, begin.meter.calls);
       if (begin.busy) {
         reason = `${begin.busy}; this sync did nothing (the next one catches up)`;
         await record('deferred');
