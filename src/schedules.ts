@@ -1,6 +1,25 @@
-import { type Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import {
+  type Client,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { MessageFormat } from './gmail/client.js';
 import { syncScheduleId } from './workflows/ids.js';
+
+/**
+ * True while the workflow `id` (its latest run) is running: how the API and a sync see whether a mailbox's backfill or
+ * sync runs, so the two never write at once.
+ */
+export async function isWorkflowRunning(client: Client, id: string): Promise<boolean> {
+  try {
+    return (await client.workflow.getHandle(id).describe()).status.name === 'RUNNING';
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return false;
+    throw e;
+  }
+}
 
 /** `15m`, `1h`, `30s`, `1d`: the interval of a sync schedule (at least 1 s, at most 30 days). */
 export const EVERY_PATTERN = /^([1-9]\d{0,6})(s|m|h|d)$/;

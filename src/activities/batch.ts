@@ -79,7 +79,7 @@ export async function fetchToStaging(
 }
 
 /** Where one attempt of one batch stages: unique per extraction, batch and attempt, so nothing stale is ever loaded. */
-function attemptDir(stagingDir: string, extractionId: string, batchId: string, attempt: number): string {
+export function attemptDir(stagingDir: string, extractionId: string, batchId: string, attempt: number): string {
   return join(stagingDir, encodeURIComponent(extractionId), `${batchId}-a${attempt}-${randomBytes(4).toString('hex')}`);
 }
 

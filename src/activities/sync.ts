@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { type GmailApi, type HistoryRef, type MessageFormat, newMeter, type UnitMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { dropStaged, openStagedBatch, storeLabels } from '../lake/batches.js';
@@ -16,9 +13,9 @@ import {
   type SyncRunRecord,
   storedMirror,
 } from '../lake/mirror.js';
-import { upsertSyncSchedule } from '../schedules.js';
+import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
 import { extractionWorkflowId } from '../workflows/ids.js';
-import { fetchToStaging } from './batch.js';
+import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
 
 /** Changes applied, by kind (history entries, or differences a reconciliation found). */
@@ -73,12 +70,9 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((
 
 /** Mirror activities: a sync by history, a reconciliation by listing, and their run records and schedule. */
 export function syncActivities(deps: ActivityDeps) {
-  const stagingFor = (workflowId: string) =>
-    join(deps.stagingDir, encodeURIComponent(workflowId), `sync-${Context.current().info.attempt}-${randomBytes(4).toString('hex')}`);
-
   /** Fetches `ids` into a staged batch; returns its folder and the ids Gmail still had. */
   async function fetchStaged(gmail: GmailApi, account: string, ids: string[], format: MessageFormat, workflowId: string) {
-    const dir = stagingFor(workflowId);
+    const dir = attemptDir(deps.stagingDir, workflowId, 'sync', Context.current().info.attempt);
     const staged = await openStagedBatch(dir);
     try {
       const counts = await fetchToStaging(deps, gmail, staged, { account, ids, format, extractionId: workflowId }, () => undefined);
@@ -98,15 +92,9 @@ export function syncActivities(deps: ActivityDeps) {
      */
     async beginSync(input: { account: string }): Promise<BeginSyncResult> {
       const meter = newMeter();
-      if (deps.temporal) {
-        try {
-          const d = await deps.temporal.workflow.getHandle(extractionWorkflowId(input.account)).describe();
-          if (d.status.name === 'RUNNING')
-            return { busy: `the backfill ${d.workflowId} of this mailbox is running`, historyId: null, format: null, meter };
-        } catch (e) {
-          if (!(e instanceof WorkflowNotFoundError)) throw e;
-        }
-      }
+      const backfill = extractionWorkflowId(input.account);
+      if (deps.temporal && (await isWorkflowRunning(deps.temporal, backfill)))
+        return { busy: `the backfill ${backfill} of this mailbox is running`, historyId: null, format: null, meter };
       try {
         const gmail = deps.gmail.scoped({ meter, signal: Context.current().cancellationSignal });
         await storeLabels(deps.lake, input.account, await gmail.labels(input.account));
@@ -163,25 +151,13 @@ export function syncActivities(deps: ActivityDeps) {
               lastLabels.set(m.id, m.labelIds);
               changes.push({ messageId: m.id, kind: 'added', labelIds: m.labelIds, historyId: r.id });
             }
-            for (const e of r.labelsAdded) {
+            const labelChanges = [
+              ...r.labelsAdded.map((e) => ({ e, kind: 'labels_added' as const, labelsAdded: e.labelIds })),
+              ...r.labelsRemoved.map((e) => ({ e, kind: 'labels_removed' as const, labelsRemoved: e.labelIds })),
+            ];
+            for (const { e, ...change } of labelChanges) {
               lastLabels.set(e.message.id, e.message.labelIds);
-              changes.push({
-                messageId: e.message.id,
-                kind: 'labels_added',
-                labelsAdded: e.labelIds,
-                labelIds: e.message.labelIds,
-                historyId: r.id,
-              });
-            }
-            for (const e of r.labelsRemoved) {
-              lastLabels.set(e.message.id, e.message.labelIds);
-              changes.push({
-                messageId: e.message.id,
-                kind: 'labels_removed',
-                labelsRemoved: e.labelIds,
-                labelIds: e.message.labelIds,
-                historyId: r.id,
-              });
+              changes.push({ messageId: e.message.id, labelIds: e.message.labelIds, historyId: r.id, ...change });
             }
             for (const m of r.deleted) {
               deleted.set(m.id, { ...m, labelIds: lastLabels.get(m.id) ?? m.labelIds });

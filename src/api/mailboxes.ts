@@ -1,7 +1,7 @@
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MessageFormat } from '../gmail/client.js';
-import { controlSyncSchedule, describeSyncSchedule, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
+import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
 import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, syncWorkflowId } from '../workflows/ids.js';
 import { type SyncResult, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
@@ -35,15 +35,6 @@ export interface MailboxService {
   assertNoSync(account: string): Promise<void>;
 }
 
-async function running(client: Client, id: string): Promise<boolean> {
-  try {
-    return (await client.workflow.getHandle(id).describe()).status.name === 'RUNNING';
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) return false;
-    throw e;
-  }
-}
-
 /** A closed sync's result, or the progress its failure carries. */
 async function closedSync(client: Client, id: string, runId: string): Promise<SyncResult | null> {
   const handle = client.workflow.getHandle<typeof syncWorkflow>(id, runId);
@@ -71,7 +62,7 @@ export function createMailboxService(
     async sync(asked, options) {
       const account = await resolve(asked);
       const backfill = extractionWorkflowId(account);
-      if (await running(client, backfill))
+      if (await isWorkflowRunning(client, backfill))
         throw new ApiError(409, 'CONFLICT', `the backfill ${backfill} of ${account} is running; sync when it ends (or use keepInSync)`);
       const id = syncWorkflowId(account);
       try {
@@ -144,7 +135,7 @@ export function createMailboxService(
 
     async assertNoSync(asked) {
       const account = await resolve(asked);
-      if (await running(client, syncWorkflowId(account)))
+      if (await isWorkflowRunning(client, syncWorkflowId(account)))
         throw new ApiError(
           409,
           'CONFLICT',
