@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import { projectRoot, toolPath } from '../../src/stack/tools.js';
+import { projectRoot } from '../../src/stack/tools.js';
 import { control, emulatorStats, gmailClient } from '../helpers/emulator.js';
+import { api, temporalCli } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
@@ -22,15 +22,6 @@ before(async () => {
 });
 after(async () => temporal.stop());
 
-async function api<T = unknown>(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(p.url + path, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
 const status = (p: Pipeline, id: string) => api<ExtractionProgress>(p, 'GET', `/extract/${id}`).then((r) => r.body);
 const until = (p: Pipeline, id: string, what: string, pred: (s: ExtractionProgress) => boolean, timeoutMs = 180_000) =>
   waitFor(
@@ -43,13 +34,7 @@ const until = (p: Pipeline, id: string, what: string, pred: (s: ExtractionProgre
     250,
   );
 
-/** The real `temporal` CLI binary (async: the worker shares this process's event loop). */
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], {
-    encoding: 'utf8',
-  });
-  return stdout;
-}
+const cli = (args: string[]) => temporalCli(temporal.address, args);
 
 describe('extraction of a 3,000-message mailbox with 10% injected faults (format=raw)', () => {
   let emu: RunningEmulator;

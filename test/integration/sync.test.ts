@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { listValue } from '@duckdb/node-api';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
@@ -14,10 +12,11 @@ import { Lake } from '../../src/lake/lake.js';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import { projectRoot, toolPath } from '../../src/stack/tools.js';
+import { projectRoot } from '../../src/stack/tools.js';
 import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
+import { api, temporalCli } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
@@ -32,21 +31,7 @@ before(async () => {
 });
 after(async () => temporal.stop());
 
-async function api<T = unknown>(p: Pipeline, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(p.url + path, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function cli(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(toolPath('temporal', 'TEMPORAL_CLI'), [...args, '--address', temporal.address], {
-    encoding: 'utf8',
-  });
-  return stdout;
-}
+const cli = (args: string[]) => temporalCli(temporal.address, args);
 
 const mailbox = (p: Pipeline, account = OWNER) => api<MailboxView>(p, 'GET', `/mailboxes/${account}`).then((r) => r.body);
 
