@@ -110,7 +110,10 @@ const bar = new cliProgress.SingleBar(
 bar.start(1, 0, { rate: 0, phase: 'preparing', eta_s: '?' });
 let status: ExtractionProgress;
 for (;;) {
-  // Once Ctrl-C is handled the API goes away: the shutdown ends the process, this loop just waits for it.
+  // Once Ctrl-C is handled the API goes away: the shutdown ends the process, this loop just waits for it. It stops
+  // polling at once: a poll every 500 ms keeps its keep-alive connection busy, and the API server's close (which waits
+  // for open connections) would never finish, leaving the worker running.
+  if (stopping) await new Promise(() => undefined);
   const polled = await fetch(`${pipeline.url}${started.statusUrl}`).catch((e: unknown) => {
     if (stopping) return undefined;
     throw e;
