@@ -1,9 +1,9 @@
 import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import type { AttachmentRow, MessageRow } from '../lake/batches.js';
 import { parseAddresses } from '../mime/addresses.js';
-import { type GmailHeader, type GmailPart, leafText, parseMime, type ParsedLeaf } from '../mime/parse.js';
-import iconv from 'iconv-lite';
-import libmime from 'libmime';
+import { attachmentParts, findBody, headerValue, partText, treeProblems } from '../mime/content.js';
+import { decodeWords } from '../mime/headers.js';
+import { type GmailPart, parseMime } from '../mime/parse.js';
 
 export interface RowContext {
   account: string;
@@ -12,76 +12,37 @@ export interface RowContext {
   fetchedAt: number;
 }
 
-function header(headers: GmailHeader[], name: string): string | null {
-  return headers.find((h) => h.name.toLowerCase() === name)?.value ?? null;
-}
-
 function addresses(value: string | null): string[] {
   return parseAddresses(value).map((a) => a.address);
 }
 
-/** Leaves of Gmail's `full` payload, with their transfer-decoded bytes. */
-function leavesOfPayload(part: GmailPart, out: ParsedLeaf[] = [], problems: string[] = []): ParsedLeaf[] {
-  if (part.mimeType.startsWith('multipart/')) {
-    if (!part.parts?.length) problems.push(`part "${part.partId}": multipart without parts (boundary not found)`);
-    for (const p of part.parts ?? []) leavesOfPayload(p, out, problems);
-    return out;
-  }
-  const ct = header(part.headers, 'content-type');
-  const params = ct ? libmime.parseHeaderValue(ct).params : {};
-  const disp = header(part.headers, 'content-disposition');
-  if (params.charset && part.mimeType.startsWith('text/') && !iconv.encodingExists(params.charset)) {
-    problems.push(`part "${part.partId}": unknown charset "${params.charset}"`);
-  }
-  out.push({
-    partId: part.partId,
-    mimeType: part.mimeType,
-    filename: part.filename,
-    charset: params.charset,
-    disposition: disp ? libmime.parseHeaderValue(disp).value.toLowerCase() : undefined,
-    contentId: header(part.headers, 'content-id') ?? undefined,
-    content: part.body.data ? Buffer.from(part.body.data, 'base64url') : Buffer.alloc(0),
-  });
-  return out;
-}
-
-function attachmentIdsOf(part: GmailPart, out = new Map<string, { id?: string; size: number }>()) {
-  out.set(part.partId, { id: part.body.attachmentId, size: part.body.size });
-  for (const p of part.parts ?? []) attachmentIdsOf(p, out);
-  return out;
-}
-
 /**
- * Maps one Gmail message resource (any format) to a lake row and its attachment rows. Never throws on bad MIME:
- * what cannot be read is named in `parse_error` and the row is stored anyway.
+ * Maps one Gmail message resource (any format) to a lake row and its attachment rows. A `raw` message is parsed into
+ * the payload tree Gmail's `full` format carries and read from there, so both formats give the same row. Never throws
+ * on bad MIME: what cannot be read is named in `parse_error` and the row is stored anyway.
  */
 export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message: MessageRow; attachments: AttachmentRow[] } {
   const problems: string[] = [];
-  let headers: GmailHeader[] = [];
-  let leaves: ParsedLeaf[] = [];
-  let bodySizes = new Map<string, { id?: string; size: number }>();
+  let payload: GmailPart | undefined;
   try {
-    if (msg.raw) {
-      const parsed = parseMime(Buffer.from(msg.raw, 'base64url'));
-      headers = parsed.payload.headers;
-      leaves = parsed.leaves;
-      problems.push(...parsed.problems);
-    } else if (msg.payload) {
-      const payload = msg.payload as GmailPart;
-      headers = payload.headers ?? [];
-      if (ctx.format === 'full') {
-        leaves = leavesOfPayload(payload, [], problems);
-        bodySizes = attachmentIdsOf(payload);
-      }
-    }
+    payload = msg.raw ? parseMime(Buffer.from(msg.raw, 'base64url')).payload : (msg.payload as GmailPart | undefined);
   } catch (e) {
     problems.push(`unparseable message: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const isAttachment = (l: ParsedLeaf) => l.filename !== '' || l.disposition === 'attachment';
-  const textLeaf = leaves.find((l) => l.mimeType === 'text/plain' && !isAttachment(l));
-  const htmlLeaf = leaves.find((l) => l.mimeType === 'text/html' && !isAttachment(l));
-  const from = header(headers, 'from');
-  const sender = parseAddresses(from)[0];
+  // Header values as Gmail carries them (encoded words possibly kept): addresses are split before decoding, the
+  // rest is decoded for the row.
+  const carried = payload?.headers ?? [];
+  const headers = carried.map((h) => ({ name: h.name, value: decodeWords(h.value) }));
+  const header = (name: string) => headerValue(headers, name);
+  const undecoded = (name: string) => headerValue(carried, name);
+  const withBody = payload && (ctx.format === 'full' || ctx.format === 'raw') ? payload : undefined;
+  if (withBody) {
+    treeProblems(withBody, problems);
+    if (header('from') === null) problems.push('no From header');
+  }
+  const textPart = withBody && findBody(withBody, 'plain');
+  const htmlPart = withBody && findBody(withBody, 'html');
+  const sender = parseAddresses(undecoded('from'))[0];
   const message: MessageRow = {
     account: ctx.account,
     id: msg.id!,
@@ -91,17 +52,17 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
     label_ids: msg.labelIds ?? [],
     snippet: msg.snippet ?? null,
     size_estimate: msg.sizeEstimate ?? null,
-    subject: header(headers, 'subject'),
+    subject: header('subject'),
     from_address: sender?.address ?? null,
     from_name: sender?.name ?? null,
-    to_addresses: addresses(header(headers, 'to')),
-    cc_addresses: addresses(header(headers, 'cc')),
-    message_id_header: header(headers, 'message-id'),
-    in_reply_to: header(headers, 'in-reply-to'),
-    references_header: header(headers, 'references'),
-    date_header: header(headers, 'date'),
-    body_text: textLeaf ? leafText(textLeaf) : null,
-    body_html: htmlLeaf ? leafText(htmlLeaf) : null,
+    to_addresses: addresses(undecoded('to')),
+    cc_addresses: addresses(undecoded('cc')),
+    message_id_header: header('message-id'),
+    in_reply_to: header('in-reply-to'),
+    references_header: header('references'),
+    date_header: header('date'),
+    body_text: textPart ? partText(textPart) : null,
+    body_html: htmlPart ? partText(htmlPart) : null,
     headers,
     raw: msg.raw ? Buffer.from(msg.raw, 'base64url').toString('base64') : null,
     format: ctx.format,
@@ -109,18 +70,16 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
     parse_error: problems.length ? problems.join('; ') : null,
     extraction_id: ctx.extractionId,
   };
-  if ((ctx.format === 'full' || ctx.format === 'raw') && !from) problems.push('no From header');
-  message.parse_error = problems.length ? problems.join('; ') : null;
-  const attachments: AttachmentRow[] = leaves.filter(isAttachment).map((l) => ({
+  const attachments: AttachmentRow[] = (withBody ? attachmentParts(withBody) : []).map((p) => ({
     account: ctx.account,
     message_id: msg.id!,
-    part_id: l.partId,
-    filename: l.filename,
-    mime_type: l.mimeType,
-    size: bodySizes.get(l.partId)?.size ?? l.content.length,
-    attachment_id: bodySizes.get(l.partId)?.id ?? null,
-    content_id: l.contentId ?? null,
-    disposition: l.disposition ?? null,
+    part_id: p.partId,
+    filename: p.filename,
+    mime_type: p.mimeType,
+    size: p.body.size,
+    attachment_id: p.body.attachmentId ?? null,
+    content_id: headerValue(p.headers, 'content-id'),
+    disposition: headerValue(p.headers, 'content-disposition')?.split(';')[0]!.trim().toLowerCase() ?? null,
   }));
   return { message, attachments };
 }

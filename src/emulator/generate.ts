@@ -249,7 +249,6 @@ export class GeneratedMailbox {
     const cc = r() < 0.2 ? [person().address] : [];
     const topic = pick(rootR, TOPICS);
     const baseSubject = topic.endsWith('#') ? `${topic}${intBetween(rootR, 1000, 99999)}` : `${topic} ${intBetween(rootR, 1, 500)}`;
-    const subject = root === i ? baseSubject : `Re: ${baseSubject}`;
     const k = r();
     const kind: MessageKind =
       k < 0.02
@@ -265,6 +264,9 @@ export class GeneratedMailbox {
                 : k < 0.92
                   ? 'legacy'
                   : 'nested';
+    // A legacy mailer's ISO-8859-1 cannot carry every character: the manifest records what the bytes say.
+    const written = kind === 'legacy' ? latin1Text(baseSubject) : baseSubject;
+    const subject = root === i ? written : `Re: ${written}`;
     const labels: string[] = [];
     const place = r();
     if (sent) labels.push('SENT');
@@ -478,9 +480,15 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
   return latin(headers.join('\r\n')) + '\r\n' + body;
 }
 
+/** Text as ISO-8859-1 can hold it: every other character (an emoji is one) becomes "?". */
+function latin1Text(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[^\u0000-\u00ff]/gu, '?');
+}
+
 /** An RFC 2047 Q-encoded word in ISO-8859-1, as legacy mailers write them. */
 function latin1Word(text: string): string {
-  const bytes = Buffer.from(text.replace(/[\u0100-\uffff]/g, '?'), 'latin1');
+  const bytes = Buffer.from(latin1Text(text), 'latin1');
   let out = '';
   for (const b of bytes)
     out += /[A-Za-z0-9]/.test(String.fromCharCode(b))

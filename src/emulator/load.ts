@@ -1,5 +1,9 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseAddresses } from '../mime/addresses.js';
+import { attachmentParts } from '../mime/content.js';
+import { parseMailDate } from '../mime/dates.js';
+import { decodeWords } from '../mime/headers.js';
 import { parseMime } from '../mime/parse.js';
 import type { GeneratedMeta } from './generate.js';
 import { messageIdFor } from './generate.js';
@@ -16,7 +20,8 @@ export class LoadedMail {
     raws: Buffer[],
     owner: string,
   ) {
-    const parsed = raws.map((raw) => ({ raw, ...headerFacts(raw, owner) }));
+    const loadedAt = Date.now();
+    const parsed = raws.map((raw) => ({ raw, ...headerFacts(raw, owner, loadedAt) }));
     parsed.sort((a, b) => a.date - b.date);
     const byMessageId = new Map<string, string>();
     this.items = parsed.map((p, index) => {
@@ -73,29 +78,28 @@ export function readMailSource(path: string): Buffer[] {
     .map((chunk) => Buffer.from(chunk.replace(/^>(>*From )/gm, '$1'), 'latin1'));
 }
 
-function headerFacts(raw: Buffer, owner: string) {
-  const { payload, leaves } = parseMime(raw);
-  const get = (n: string) => payload.headers.find((h) => h.name.toLowerCase() === n)?.value ?? '';
-  const addr = (v: string) => (/<([^>]+)>/.exec(v)?.[1] ?? v).trim().toLowerCase();
-  const list = (v: string) => (v ? v.split(',').map(addr).filter(Boolean) : []);
-  const fromValue = get('from');
-  const from = {
-    name: fromValue
-      .replace(/<[^>]*>/, '')
-      .replace(/"/g, '')
-      .trim(),
-    address: addr(fromValue),
-  };
-  const parsedDate = Date.parse(get('date'));
+/**
+ * What the emulator needs from a loaded message, read as the pipeline reads it. The Date header gives internalDate
+ * (Gmail's import can use it); without a readable one, the newest Received header's date (when the mail arrived);
+ * without that, the time of loading — never 1970.
+ */
+function headerFacts(raw: Buffer, owner: string, loadedAt: number) {
+  const { payload } = parseMime(raw);
+  const carried = (n: string) => payload.headers.find((h) => h.name.toLowerCase() === n)?.value ?? '';
+  const get = (n: string) => decodeWords(carried(n));
+  const sender = parseAddresses(carried('from'))[0];
+  const from = { name: sender?.name ?? '', address: sender?.address ?? '' };
+  const received = payload.headers.find((h) => h.name.toLowerCase() === 'received')?.value;
+  const date = parseMailDate(get('date')) ?? parseMailDate(received?.slice(received.lastIndexOf(';') + 1)) ?? loadedAt;
   return {
-    date: Number.isFinite(parsedDate) ? parsedDate : 0,
+    date,
     from,
-    to: list(get('to')),
-    cc: list(get('cc')),
+    to: parseAddresses(carried('to')).map((a) => a.address),
+    cc: parseAddresses(carried('cc')).map((a) => a.address),
     subject: get('subject'),
     messageId: get('message-id') || undefined,
     inReplyTo: get('in-reply-to') || undefined,
     sent: from.address === owner.toLowerCase(),
-    hasAttachment: leaves.some((l) => l.filename !== ''),
+    hasAttachment: attachmentParts(payload).length > 0,
   };
 }

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import type { GmailConfig } from '../config.js';
 import { QUOTA_PROFILES } from '../config.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
+import { bodyParts } from '../mime/content.js';
+import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError } from './errors.js';
 import { withRetry } from './retry.js';
@@ -204,6 +206,17 @@ function scopedApi(
     async getMessage(account, id, format) {
       try {
         const r = await call(account, 'get', (o) => gmail.users.messages.get({ userId: account, id, format }, o));
+        if (format === 'full' && r.data.payload) {
+          // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
+          // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones.
+          for (const part of bodyParts(r.data.payload as GmailPart)) {
+            if (part.body.data !== undefined || !part.body.attachmentId) continue;
+            const a = await call(account, 'attachment', (o) =>
+              gmail.users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
+            );
+            part.body.data = a.data.data ?? '';
+          }
+        }
         return r.data;
       } catch (err) {
         if (classifyGmailError(err) === 'notFound') return undefined;

@@ -1,15 +1,20 @@
-import iconv from 'iconv-lite';
-import libmime from 'libmime';
 import { decode as decodeQuotedPrintable } from 'libqp';
+import { charsetKnown } from './charsets.js';
+import { headerTransport, parseStructured, readHeaderSection, type RawHeader, unknownWordCharsets } from './headers.js';
+import { uudecode } from './uuencode.js';
 
 /**
  * A MIME tree in the shape of Gmail's `payload` (format=full): partId numbering ("" for the root, "0", "1.0"…),
  * decoded header values, `body.size` of the transfer-decoded bytes, and either inline base64url `data` or an
- * `attachmentId`. Used by the emulator to derive `full` from `raw` (as Gmail does) and by the pipeline to read `raw`
+ * `attachmentId`. Header values are carried as {@link headerTransport} makes them (encoded words kept); readers
+ * decode them. Used by the emulator to derive `full` from `raw` (as Gmail does) and by the pipeline to read `raw`
  * into the very same tree, so both formats give the same rows and attachment part ids.
  *
- * Why not mailparser: it flattens the tree and drops part ids; the decoding pieces (charsets, RFC 2047, QP) come from
- * libmime, libqp and iconv-lite, which mailparser itself uses.
+ * The reading follows RFC 5322/2045/2046 where they decide and Python's `email` package (the fidelity test's
+ * reference) where they leave a malformed message open: where a header section without its empty line ends, which
+ * lines delimit parts, that a part's last line break belongs to the delimiter after it, that an invalid Content-Type
+ * means text/plain (RFC 2045 §5.2). Bytes inside parts are never changed (LF stays LF). Why not mailparser or
+ * postal-mime: both flatten the tree and drop the part ids Gmail's attachment ids hang on.
  */
 export interface GmailHeader {
   name: string;
@@ -26,25 +31,21 @@ export interface GmailPart {
 
 export interface ParsedLeaf {
   partId: string;
-  mimeType: string;
-  filename: string;
-  charset: string | undefined;
-  disposition: string | undefined;
-  contentId: string | undefined;
   content: Buffer;
 }
 
 export interface ParsedMessage {
   payload: GmailPart;
+  /** Transfer-decoded bytes of every leaf part (the emulator serves attachments from them). */
   leaves: ParsedLeaf[];
-  /** Structural problems found (empty for a well-formed message). Never thrown: malformed mail is still mail. */
+  /** Problems found reading the bytes (empty for a well-formed message). Never thrown: malformed mail is still mail. */
   problems: string[];
 }
 
 export interface ParseOptions {
   /** Parts with a filename, or larger than this many bytes, get an attachmentId instead of inline data. */
   inlineLimit?: number;
-  /** Builds the attachmentId of a part. Without it, attachments keep inline data. */
+  /** Builds the attachmentId of a part. Without it, every part keeps inline data. */
   attachmentId?: (partId: string) => string;
 }
 
@@ -58,6 +59,10 @@ export function parseMime(raw: Buffer, options: ParseOptions = {}): ParsedMessag
   return { payload, leaves, problems };
 }
 
+function where(partId: string): string {
+  return partId === '' ? 'message' : `part ${partId}`;
+}
+
 function parseEntity(
   text: string,
   partId: string,
@@ -67,47 +72,44 @@ function parseEntity(
   problems: string[],
   leaves: ParsedLeaf[],
 ): GmailPart {
-  const { headers, body } = splitHeaders(text, partId, problems);
-  const header = (name: string) => headers.find((h) => h.name.toLowerCase() === name)?.value;
-  const ctRaw = header('content-type');
-  const ct = ctRaw ? libmime.parseHeaderValue(ctRaw) : { value: defaultType, params: {} as Record<string, string> };
-  let mimeType = (ct.value || defaultType).toLowerCase();
-  if (!/^[a-z0-9.+-]+\/[a-z0-9.+-]+$/.test(mimeType)) {
-    problems.push(`part "${partId}": invalid Content-Type "${ctRaw ?? ''}"`);
-    mimeType = 'application/octet-stream';
+  const { headers, bodyStart } = readHeaderSection(text, problems, where(partId));
+  const body = text.slice(bodyStart);
+  const raw = (name: string) => headers.find((h) => h.name.toLowerCase() === name)?.value;
+  const ctRaw = raw('content-type');
+  const ct = ctRaw !== undefined ? parseStructured(ctRaw) : { value: defaultType, params: {} as Record<string, string> };
+  // The type is the text before the first ";" (RFC 2045 §5.1), as it stands: a missing ";" leaves junk in it, kept.
+  let mimeType = ctRaw !== undefined ? ctRaw.split(';')[0]!.trim().toLowerCase() : defaultType;
+  if (mimeType.split('/').length !== 2) {
+    problems.push(`${where(partId)}: invalid Content-Type "${(ctRaw ?? '').slice(0, 60)}", read as text/plain`);
+    mimeType = 'text/plain';
   }
-  const disp = header('content-disposition');
-  const dispParsed = disp ? libmime.parseHeaderValue(disp) : undefined;
-  const filename = decodeHeaderText(dispParsed?.params.filename ?? ct.params.name ?? '');
-  const decodedHeaders = headers.map((h) => ({ name: h.name, value: decodeHeaderText(h.value) }));
+  const dispRaw = raw('content-disposition');
+  const disp = dispRaw !== undefined ? parseStructured(dispRaw) : undefined;
+  const filename = (disp?.params.filename ?? ct.params.name ?? '').trim();
+  for (const h of headers)
+    for (const c of unknownWordCharsets(h.value)) problems.push(`${where(partId)}: unknown charset "${c}" in ${h.name}`);
+  const decodedHeaders = headers.map((h) => ({ name: h.name, value: headerTransport(h.value) }));
 
   if (mimeType.startsWith('multipart/') && depth < MAX_DEPTH) {
-    const boundary = ct.params.boundary;
-    const chunks = boundary ? splitMultipart(body, boundary) : undefined;
-    if (!chunks || chunks.length === 0) {
-      problems.push(`part "${partId}": multipart boundary ${boundary ? `"${boundary}" not found` : 'missing'}`);
+    const boundary = ct.params.boundary?.trimEnd();
+    const split = boundary ? splitMultipart(body, boundary) : undefined;
+    if (!split) {
+      problems.push(`${where(partId)}: multipart ${boundary ? `boundary "${boundary}" not found` : 'without a boundary'}`);
     } else {
+      if (!split.closed) problems.push(`${where(partId)}: multipart not closed by "--${boundary}--"`);
       const childDefault = mimeType === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
       const prefix = partId === '' ? '' : `${partId}.`;
-      const parts = chunks.map((c, i) => parseEntity(c, `${prefix}${i}`, depth + 1, childDefault, options, problems, leaves));
+      const parts = split.parts.map((c, i) => parseEntity(c, `${prefix}${i}`, depth + 1, childDefault, options, problems, leaves));
       return { partId, mimeType, filename, headers: decodedHeaders, body: { size: 0 }, parts };
     }
   }
 
-  const content = decodeBody(body, header('content-transfer-encoding'), partId, problems);
+  const content = decodeBody(body, raw('content-transfer-encoding'), partId, problems);
   const charset = ct.params.charset;
-  if (charset && mimeType.startsWith('text/') && !iconv.encodingExists(charset)) {
-    problems.push(`part "${partId}": unknown charset "${charset}"`);
+  if (charset && mimeType.startsWith('text/') && !charsetKnown(charset)) {
+    problems.push(`${where(partId)}: unknown charset "${charset}"`);
   }
-  leaves.push({
-    partId,
-    mimeType,
-    filename,
-    charset,
-    disposition: dispParsed?.value.toLowerCase(),
-    contentId: header('content-id'),
-    content,
-  });
+  leaves.push({ partId, content });
   const asAttachment = options.attachmentId && (filename !== '' || content.length > (options.inlineLimit ?? Infinity));
   const bodyOut = asAttachment
     ? { size: content.length, attachmentId: options.attachmentId!(partId) }
@@ -117,79 +119,83 @@ function parseEntity(
   return { partId, mimeType, filename, headers: decodedHeaders, body: bodyOut };
 }
 
-function splitHeaders(text: string, partId: string, problems: string[]): { headers: GmailHeader[]; body: string } {
-  let end = text.indexOf('\r\n\r\n');
-  let sep = 4;
-  const lf = text.indexOf('\n\n');
-  if (end < 0 || (lf >= 0 && lf < end)) {
-    end = lf;
-    sep = 2;
+const LINE = /\r\n|\r|\n/g;
+const EOL_AT_END = /(\r\n|\r|\n)$/;
+
+/**
+ * The parts of a multipart body (RFC 2046 §5.1.1): a delimiter line is `--boundary` plus optional whitespace, the
+ * line break before it belongs to it, consecutive delimiters make no empty parts. Undefined when no delimiter opens a
+ * part (the body is then not read as parts at all).
+ */
+function splitMultipart(body: string, boundary: string): { parts: string[]; closed: boolean } | undefined {
+  const delimiter = `--${boundary}`;
+  const lines: { start: number; end: number; next: number }[] = [];
+  for (let pos = 0; pos < body.length;) {
+    LINE.lastIndex = pos;
+    const eol = LINE.exec(body);
+    const end = eol ? eol.index : body.length;
+    const next = eol ? end + eol[0].length : body.length;
+    lines.push({ start: pos, end, next });
+    pos = next;
   }
-  if (text.startsWith('\r\n') || text.startsWith('\n')) return { headers: [], body: text.replace(/^\r?\n/, '') };
-  const head = end < 0 ? text : text.slice(0, end);
-  const body = end < 0 ? '' : text.slice(end + sep);
-  const headers: GmailHeader[] = [];
-  for (const line of head.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && headers.length > 0) {
-      headers[headers.length - 1]!.value += ' ' + line.trim();
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0 || !/^[\x21-\x39\x3b-\x7e]+$/.test(line.slice(0, colon))) {
-      if (line.trim() !== '') problems.push(`part "${partId}": header line without a field name: "${line.slice(0, 60)}"`);
-      continue;
-    }
-    headers.push({ name: line.slice(0, colon), value: line.slice(colon + 1).trim() });
+  const kind = (i: number): 'open' | 'close' | undefined => {
+    const l = lines[i]!;
+    if (!body.startsWith(delimiter, l.start)) return undefined;
+    const rest = body.slice(l.start + delimiter.length, l.end);
+    if (/^[ \t]*$/.test(rest)) return 'open';
+    if (/^--[ \t]*$/.test(rest)) return 'close';
+    return undefined;
+  };
+  let i = 0;
+  while (i < lines.length && !kind(i)) i++;
+  if (i >= lines.length || kind(i) === 'close') return undefined;
+  const parts: string[] = [];
+  while (i < lines.length) {
+    if (kind(i) === 'close') return { parts, closed: true };
+    while (i < lines.length && kind(i)) i++; // the delimiter, and any delimiter lines right after it
+    const first = i;
+    while (i < lines.length && !kind(i)) i++;
+    const from = first < lines.length ? lines[first]!.start : body.length;
+    const to = i < lines.length ? lines[i]!.start : body.length;
+    parts.push(body.slice(from, to).replace(EOL_AT_END, ''));
   }
-  return { headers, body };
+  return { parts, closed: false };
 }
 
-function splitMultipart(body: string, boundary: string): string[] | undefined {
-  const delimiter = `--${boundary}`;
-  const lines = body.split(/\r?\n/);
-  const parts: string[] = [];
-  let current: string[] | undefined;
-  let sawDelimiter = false;
-  for (const line of lines) {
-    const trimmed = line.trimEnd();
-    if (trimmed === delimiter || trimmed === `${delimiter}--`) {
-      sawDelimiter = true;
-      if (current) parts.push(current.join('\r\n'));
-      current = trimmed === delimiter ? [] : undefined;
-      if (!current) break;
-      continue;
-    }
-    current?.push(line);
+function decodeBase64(body: string, partId: string, problems: string[]): Buffer {
+  // "=" ends the data (RFC 2045 §6.8): what follows the padding is not part of it. Characters outside the alphabet
+  // are ignored (§6.8 says so too), but data one character longer than a multiple of four cannot be base64 at all:
+  // such a body is kept as its text without line breaks (the lines of a base64 body carry no meaning), as Python's
+  // `email` keeps it.
+  const data = body.replace(/=[^]*$/, '').replace(/[^A-Za-z0-9+/]/g, '');
+  if (data.length % 4 === 1) {
+    problems.push(`${where(partId)}: body is not base64, kept as text`);
+    return Buffer.from(body.replace(/\r\n|\r|\n/g, ''), 'latin1');
   }
-  if (current) parts.push(current.join('\r\n'));
-  return sawDelimiter ? parts : undefined;
+  if (/[^A-Za-z0-9+/=\r\n]/.test(body)) problems.push(`${where(partId)}: characters outside base64 ignored`);
+  return Buffer.from(data, 'base64');
 }
 
 function decodeBody(body: string, encodingHeader: string | undefined, partId: string, problems: string[]): Buffer {
   const encoding = (encodingHeader ?? '7bit').trim().toLowerCase();
-  if (encoding === 'base64') {
-    const compact = body.replace(/[\r\n\t ]+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) {
-      problems.push(`part "${partId}": invalid base64 body`);
-    }
-    return Buffer.from(compact.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  switch (encoding) {
+    case 'base64':
+      return decodeBase64(body, partId, problems);
+    case 'quoted-printable':
+      return decodeQuotedPrintable(body);
+    case 'x-uuencode':
+    case 'uuencode':
+    case 'uue':
+    case 'x-uue':
+      return uudecode(Buffer.from(body, 'latin1'));
+    case '7bit':
+    case '8bit':
+    case 'binary':
+      return Buffer.from(body, 'latin1');
+    default:
+      problems.push(`${where(partId)}: unknown Content-Transfer-Encoding "${encoding.slice(0, 40)}"`);
+      return Buffer.from(body, 'latin1');
   }
-  if (encoding === 'quoted-printable') return decodeQuotedPrintable(body);
-  if (!['7bit', '8bit', 'binary'].includes(encoding)) {
-    problems.push(`part "${partId}": unknown Content-Transfer-Encoding "${encoding}"`);
-  }
-  return Buffer.from(body, 'latin1');
 }
 
-/** Decodes RFC 2047 words and raw 8-bit UTF-8 in a header value kept as latin1 text. */
-export function decodeHeaderText(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const text = /[^\x00-\x7f]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
-  return text.includes('=?') ? libmime.decodeWords(text) : text;
-}
-
-/** Text of a leaf in its declared charset (UTF-8 when unknown). */
-export function leafText(leaf: Pick<ParsedLeaf, 'content' | 'charset'>): string {
-  const charset = leaf.charset && iconv.encodingExists(leaf.charset) ? leaf.charset : 'utf-8';
-  return iconv.decode(leaf.content, charset);
-}
+export type { RawHeader };

@@ -51,10 +51,15 @@ test('address headers parse as RFC 5322 says (and as Python email reads them)', 
 });
 
 // Here Python recovers more (the name 'Broken'); ours is a documented fallback, not a claim of agreement.
-test('a header the grammar refuses still yields its address-shaped tokens, without names', () => {
-  assert.deepEqual(parseAddresses('Broken <a@b.c, "unterminated x@y.z'), [
-    { address: 'a@b.c', name: null },
-    { address: 'x@y.z', name: null },
+test('a list the grammar refuses is read mailbox by mailbox, leniently, as Python reads it', () => {
+  assert.deepEqual(parseAddresses('Moderator <moderator>, Whomever, Big Bug bb@bug.com'), [
+    { address: 'moderator', name: 'Moderator' },
+    { address: 'whomever', name: null },
+    { address: '"big bug bb"@bug.com', name: null },
+  ]);
+  assert.deepEqual(parseAddresses('eve@example.com <frank@example.com>, Mary <@route.tld:mary@example.net>'), [
+    { address: 'eve@example.com', name: null },
+    { address: 'mary@example.net', name: 'Mary' },
   ]);
   assert.deepEqual(parseAddresses(''), []);
   assert.deepEqual(parseAddresses(null), []);
