@@ -25,7 +25,7 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
   const problems: string[] = [];
   let payload: GmailPart | undefined;
   try {
-    payload = msg.raw ? parseMime(Buffer.from(msg.raw, 'base64url')).payload : (msg.payload as GmailPart | undefined);
+    payload = msg.raw ? parseMime(Buffer.from(msg.raw, 'base64url'), { omitData: true }).payload : (msg.payload as GmailPart | undefined);
   } catch (e) {
     problems.push(`unparseable message: ${e instanceof Error ? e.message : String(e)}`);
   }

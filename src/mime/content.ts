@@ -1,6 +1,6 @@
 import { charsetKnown, decodeCharset } from './charsets.js';
 import { decodeWords, parseStructured } from './headers.js';
-import type { GmailHeader, GmailPart } from './parse.js';
+import { type GmailHeader, type GmailPart, partContent } from './parse.js';
 
 /**
  * What the lake reads from a Gmail payload tree — the same tree for `full` (from Gmail) and `raw` (parsed here), so
@@ -52,8 +52,9 @@ export function bodyParts(payload: GmailPart): GmailPart[] {
  * default is US-ASCII, which has no reading for them, and such mail is UTF-8 far more often than not.
  */
 export function partText(part: GmailPart): string | null {
-  if (part.body.data === undefined && part.body.size > 0) return null; // served by attachmentId: not in this response
-  const bytes = part.body.data ? Buffer.from(part.body.data, 'base64url') : Buffer.alloc(0);
+  const parsed = partContent(part);
+  if (!parsed && part.body.data === undefined && part.body.size > 0) return null; // served by attachmentId, not fetched
+  const bytes = parsed ?? (part.body.data ? Buffer.from(part.body.data, 'base64url') : Buffer.alloc(0));
   const charset = params(part, 'content-type')?.params.charset?.trim().toLowerCase();
   const plain = !charset || charset === 'us-ascii' || charset === 'ascii' || !charsetKnown(charset);
   return (plain ? undefined : decodeCharset(bytes, charset)) ?? bytes.toString('utf8');

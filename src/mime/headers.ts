@@ -137,6 +137,7 @@ export function decodeHeaderText(value: string): string {
 
 /** Charsets named by the encoded words of a value that cannot be decoded. */
 export function unknownWordCharsets(value: string): string[] {
+  if (!value.includes('=?')) return [];
   return [...value.matchAll(ENCODED_WORD)].map((m) => m[1]!.split('*')[0]!).filter((c) => !charsetKnown(c));
 }
 
@@ -152,8 +153,21 @@ export interface StructuredValue {
  * words inside plain values decoded after (as Python's `email` does, though RFC 2047 §5 does not allow them there).
  */
 export function parseStructured(raw: string, decode: (v: string) => string = decodeHeaderText): StructuredValue {
+  // Content-Type and Content-Disposition values repeat across parts and messages, and each part is asked several
+  // times (body choice, attachments, problems): parses are remembered, per decoder.
+  const cache = decode === decodeHeaderText ? rawCache : decode === decodeWords ? textCache : undefined;
+  const known = cache?.get(raw);
+  if (known) return known;
   const parsed = libmime.parseHeaderValue(raw) as { value: string; params: Record<string, string>; decodedParams?: string[] };
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed.params)) params[k] = parsed.decodedParams?.includes(k) ? v : decode(v);
-  return { value: parsed.value.trim().toLowerCase(), params };
+  const result = { value: parsed.value.trim().toLowerCase(), params };
+  if (cache) {
+    if (cache.size >= 5_000) cache.clear();
+    cache.set(raw, result);
+  }
+  return result;
 }
+
+const rawCache = new Map<string, StructuredValue>();
+const textCache = new Map<string, StructuredValue>();

@@ -47,6 +47,15 @@ export interface ParseOptions {
   inlineLimit?: number;
   /** Builds the attachmentId of a part. Without it, every part keeps inline data. */
   attachmentId?: (partId: string) => string;
+  /** Leave `body.data` out (a reader in this process takes the bytes from {@link partContent} instead). */
+  omitData?: boolean;
+}
+
+const contents = new WeakMap<GmailPart, Buffer>();
+
+/** The transfer-decoded bytes of a leaf part parsed in this process (undefined for parts from Gmail's JSON). */
+export function partContent(part: GmailPart): Buffer | undefined {
+  return contents.get(part);
 }
 
 const MAX_DEPTH = 20;
@@ -113,14 +122,39 @@ function parseEntity(
   const asAttachment = options.attachmentId && (filename !== '' || content.length > (options.inlineLimit ?? Infinity));
   const bodyOut = asAttachment
     ? { size: content.length, attachmentId: options.attachmentId!(partId) }
-    : content.length > 0
+    : content.length > 0 && !options.omitData
       ? { size: content.length, data: content.toString('base64url') }
-      : { size: 0 };
-  return { partId, mimeType, filename, headers: decodedHeaders, body: bodyOut };
+      : { size: content.length };
+  const part = { partId, mimeType, filename, headers: decodedHeaders, body: bodyOut };
+  contents.set(part, content);
+  return part;
 }
 
-const LINE = /\r\n|\r|\n/g;
 const EOL_AT_END = /(\r\n|\r|\n)$/;
+
+interface Delimiter {
+  start: number;
+  /** where the line after it starts */
+  next: number;
+  close: boolean;
+}
+
+/** Delimiter lines of a multipart body: `--boundary` at a line start, then only whitespace (or `--` and whitespace). */
+function delimiters(body: string, boundary: string): Delimiter[] {
+  const delimiter = `--${boundary}`;
+  const found: Delimiter[] = [];
+  for (let i = body.indexOf(delimiter); i !== -1; i = body.indexOf(delimiter, i + delimiter.length)) {
+    if (i > 0 && body[i - 1] !== '\n' && body[i - 1] !== '\r') continue;
+    let end = i + delimiter.length;
+    while (end < body.length && body[end] !== '\r' && body[end] !== '\n') end++;
+    const rest = body.slice(i + delimiter.length, end);
+    const close = /^--[ \t]*$/.test(rest);
+    if (!close && !/^[ \t]*$/.test(rest)) continue;
+    const next = body.startsWith('\r\n', end) ? end + 2 : end < body.length ? end + 1 : end;
+    found.push({ start: i, next, close });
+  }
+  return found;
+}
 
 /**
  * The parts of a multipart body (RFC 2046 §5.1.1): a delimiter line is `--boundary` plus optional whitespace, the
@@ -128,36 +162,17 @@ const EOL_AT_END = /(\r\n|\r|\n)$/;
  * part (the body is then not read as parts at all).
  */
 function splitMultipart(body: string, boundary: string): { parts: string[]; closed: boolean } | undefined {
-  const delimiter = `--${boundary}`;
-  const lines: { start: number; end: number; next: number }[] = [];
-  for (let pos = 0; pos < body.length;) {
-    LINE.lastIndex = pos;
-    const eol = LINE.exec(body);
-    const end = eol ? eol.index : body.length;
-    const next = eol ? end + eol[0].length : body.length;
-    lines.push({ start: pos, end, next });
-    pos = next;
-  }
-  const kind = (i: number): 'open' | 'close' | undefined => {
-    const l = lines[i]!;
-    if (!body.startsWith(delimiter, l.start)) return undefined;
-    const rest = body.slice(l.start + delimiter.length, l.end);
-    if (/^[ \t]*$/.test(rest)) return 'open';
-    if (/^--[ \t]*$/.test(rest)) return 'close';
-    return undefined;
-  };
-  let i = 0;
-  while (i < lines.length && !kind(i)) i++;
-  if (i >= lines.length || kind(i) === 'close') return undefined;
+  const found = delimiters(body, boundary);
+  if (found.length === 0 || found[0]!.close) return undefined;
   const parts: string[] = [];
-  while (i < lines.length) {
-    if (kind(i) === 'close') return { parts, closed: true };
-    while (i < lines.length && kind(i)) i++; // the delimiter, and any delimiter lines right after it
-    const first = i;
-    while (i < lines.length && !kind(i)) i++;
-    const from = first < lines.length ? lines[first]!.start : body.length;
-    const to = i < lines.length ? lines[i]!.start : body.length;
+  let k = 0;
+  while (k < found.length) {
+    if (found[k]!.close) return { parts, closed: true };
+    while (k + 1 < found.length && found[k + 1]!.start === found[k]!.next) k++; // delimiter lines right after it
+    const from = found[k]!.next;
+    const to = k + 1 < found.length ? found[k + 1]!.start : body.length;
     parts.push(body.slice(from, to).replace(EOL_AT_END, ''));
+    k++;
   }
   return { parts, closed: false };
 }
