@@ -464,15 +464,18 @@ function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): string {
           '',
         ].join('\r\n');
       } else if (variant === 1) {
+        // A type without its subtype (read as text/plain, RFC 2045 §5.2) over a base64 body with junk after it.
         body = [
-          'Content-Type: text/plain; charset="UTF-8"',
+          'Content-Type: text; charset="UTF-8"',
           'Content-Transfer-Encoding: base64',
           '',
           `${b64(Buffer.from(text))}\r\n!!not*base64~~`,
         ].join('\r\n');
       } else {
-        body = ['this line is not a header', 'Content-Type: text/plain; charset="x-unknown-charset"', '', text].join('\r\n');
+        // An unknown charset, and a stray line that ends the header section early (it starts the body).
+        body = ['Content-Type: text/plain; charset="x-unknown-charset"', 'this line is not a header', '', text].join('\r\n');
       }
+      // Each variant is damage Gmail's `full` tree shows too, so `raw` and `full` rows both flag it.
       body = latin(body);
       break;
     }

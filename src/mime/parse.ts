@@ -1,6 +1,6 @@
 import { decode as decodeQuotedPrintable } from 'libqp';
 import { charsetKnown } from './charsets.js';
-import { headerTransport, parseStructured, readHeaderSection, type RawHeader, unknownWordCharsets } from './headers.js';
+import { headerTransport, parseStructured, readHeaderSection, unknownWordCharsets } from './headers.js';
 import { uudecode } from './uuencode.js';
 
 /**
@@ -213,4 +213,3 @@ function decodeBody(body: string, encodingHeader: string | undefined, partId: st
   }
 }
 
-export type { RawHeader };
