@@ -212,4 +212,3 @@ function decodeBody(body: string, encodingHeader: string | undefined, partId: st
       return Buffer.from(body, 'latin1');
   }
 }
-
