@@ -2,7 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './api/app.js';
+import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
@@ -89,13 +89,33 @@ export async function startPipeline(
   const mailboxes = createMailboxService(client, config.temporal.taskQueue, extractions, resolveAccount);
   let server: ServerType | undefined;
   let url = '';
+  const inFlight = new Set<Promise<unknown>>();
   if (opts.api !== false) {
+    // The gRPC deadline bounds each call, but the client's retry backoff can sleep past it: a timer bounds the whole.
+    const bounded = <T>(fn: () => Promise<T>): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('Temporal did not answer in time (DEADLINE_EXCEEDED)'), { code: 4 })),
+          TEMPORAL_DEADLINE_MS,
+        );
+      });
+      const call = connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
+      // A call answered late keeps retrying until its deadline; stop() lets it end before closing the connection.
+      inFlight.add(call);
+      void call.then(
+        () => inFlight.delete(call),
+        () => inFlight.delete(call),
+      );
+      return Promise.race([call, late]).finally(() => clearTimeout(timer));
+    };
     const app = createApp({
       extractions,
       mailboxes,
       logger,
+      temporalDeadline: bounded,
       readiness: {
-        temporal: async () => void (await connection.workflowService.getSystemInfo({})),
+        temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}))),
         ...(lake ? { lake: async () => void (await lake.query('SELECT count(*) FROM lake.extraction_runs')) } : {}),
       },
     });
@@ -120,6 +140,7 @@ export async function startPipeline(
     logger,
     async stop() {
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      await Promise.allSettled([...inFlight]);
       worker?.shutdown();
       await workerRun;
       await connection.close();

@@ -17,7 +17,29 @@ export interface AppDeps {
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
+  /**
+   * Runs a request's Temporal calls under one deadline (the client's `connection.withDeadline`): with the server
+   * down, its gRPC retries would otherwise hold a request for ~20 s before failing; with it, the answer is a prompt 503.
+   */
+  temporalDeadline?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
+
+/**
+ * Whether an error means Temporal could not be reached in time: a gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4)
+ * anywhere in its cause chain (the client wraps them as `ServiceError: Failed to …`), or a refused connection.
+ */
+function temporalUnreachable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 14 || code === 4 || code === 'ECONNREFUSED') return true;
+    const message = e instanceof Error ? e.message : typeof e === 'string' ? e : '';
+    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED)\b|Deadline exceeded/.test(message)) return true;
+  }
+  return false;
+}
+
+/** How long a request waits for Temporal before answering 503. */
+export const TEMPORAL_DEADLINE_MS = 3000;
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const errors = {
@@ -46,16 +68,21 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
+  if (deps.temporalDeadline) {
+    const bounded = deps.temporalDeadline;
+    for (const path of ['/extract', '/extract/*', '/mailboxes/*']) app.use(path, (_c, next) => bounded(() => next()));
+  }
+
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(c, err.code, err.message, err.details), err.status);
     if (err instanceof HTTPException && err.status < 500) {
       // Hono's own 4xx (e.g. malformed JSON body) in the same shape.
       return c.json(errorBody(c, err.status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', err.message), err.status);
     }
-    const unavailable = /UNAVAILABLE|ECONNREFUSED|connect|deadline/i.test(String(err));
+    const unavailable = temporalUnreachable(err);
     deps.logger.error({ err: String(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
     return unavailable
-      ? c.json(errorBody(c, 'UNAVAILABLE', 'Temporal is not reachable'), 503)
+      ? c.json(errorBody(c, 'UNAVAILABLE', `Temporal did not answer within ${TEMPORAL_DEADLINE_MS / 1000} s; try again`), 503)
       : c.json(errorBody(c, 'INTERNAL', 'internal error'), 500);
   });
   app.notFound((c) => c.json(errorBody(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));

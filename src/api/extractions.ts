@@ -12,6 +12,7 @@ import {
   pauseSignal,
   progressQuery,
   resumeSignal,
+  WORKFLOW_ID_PREFIX,
 } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
 
@@ -94,11 +95,16 @@ export function createExtractionService(
   resolveAccount: AccountResolver = async (a) => a,
 ): ExtractionService {
   const handleOf = (id: string) => client.workflow.getHandle(id);
+  /** The extraction `id` names: only this application's extraction workflows, never another workflow of the namespace. */
   const describe = async (id: string) => {
+    const notFound = () => new ApiError(404, 'NOT_FOUND', `no extraction ${id}`);
+    if (!id.startsWith(WORKFLOW_ID_PREFIX)) throw notFound();
     try {
-      return await handleOf(id).describe();
+      const d = await handleOf(id).describe();
+      if (d.type !== 'extractionWorkflow') throw notFound();
+      return d;
     } catch (e) {
-      if (e instanceof WorkflowNotFoundError) throw new ApiError(404, 'NOT_FOUND', `no extraction ${id}`);
+      if (e instanceof WorkflowNotFoundError) throw notFound();
       throw e;
     }
   };
