@@ -2,8 +2,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { type DuckDBConnection, listValue } from '@duckdb/node-api';
-import { type Lake, sqlLiteral } from './lake.js';
+import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import type { Lake } from './lake.js';
 
 /** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
 export interface MessageRow {
@@ -86,9 +86,10 @@ const ATTACHMENT_COLUMNS: [string, string][] = [
   ['disposition', 'VARCHAR'],
 ];
 
-function readJson(path: string, columns: [string, string, string?][]): string {
+/** `read_json` of a staged file whose path is the bound parameter `$<param>` (never spliced into the SQL). */
+function readJson(param: string, columns: [string, string, string?][]): string {
   const spec = columns.map(([n, t]) => `${n}: '${t}'`).join(', ');
-  return `read_json(${sqlLiteral(path)}, format = 'newline_delimited', columns = {${spec}})`;
+  return `read_json($${param}, format = 'newline_delimited', columns = {${spec}})`;
 }
 
 /** Where fetch leaves a batch for persist: `<stagingDir>/<extraction>/<batchId>/`. */
@@ -230,8 +231,9 @@ export async function persistStaged(
   checkpoint: Checkpoint,
   expected?: string[],
 ): Promise<{ inserted: number; staged: number }> {
-  const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
-  const stagedIds = (await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${m}`)).map((r) => r);
+  const stagedIds = await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${readJson('m', MESSAGE_COLUMNS)}`, {
+    m: join(dir, 'messages.ndjson'),
+  });
   if (expected) {
     const want = new Set(expected);
     const foreign = stagedIds.filter((r) => !want.has(r.id) || r.account !== checkpoint.account);
@@ -269,20 +271,28 @@ export async function persistStaged(
  * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time.
  */
 export async function insertStaged(conn: DuckDBConnection, dir: string, account: string): Promise<number> {
-  const m = readJson(join(dir, 'messages.ndjson'), MESSAGE_COLUMNS);
-  const a = readJson(join(dir, 'attachments.ndjson'), ATTACHMENT_COLUMNS);
+  const m = readJson('m', MESSAGE_COLUMNS);
+  const a = readJson('a', ATTACHMENT_COLUMNS);
+  const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
   const probe = await conn.runAndReadAll(
     `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
-    { account },
+    { account, m: files.m },
   );
-  const stored = probe.getRows().map(([id]) => sqlLiteral(String(id)));
-  const notStored = (col: string) => (stored.length ? `${col} NOT IN (${stored.join(', ')})` : 'true');
+  // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
+  const stored = listValue(probe.getRows().map(([id]) => String(id)));
+  const types = { stored: LIST(VARCHAR) };
   await conn.run(
-    `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a WHERE ${notStored('a.message_id')}`,
+    `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a
+     WHERE NOT list_contains($stored, a.message_id)`,
+    { a: files.a, stored },
+    types,
   );
   const result = await conn.run(
     `INSERT INTO lake.messages (${MESSAGE_COLUMNS.map(([n]) => n).join(', ')}, first_seen_at)
-     SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP FROM ${m} s WHERE ${notStored('s.id')}`,
+     SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP FROM ${m} s
+     WHERE NOT list_contains($stored, s.id)`,
+    { m: files.m, stored },
+    types,
   );
   return Number(result.rowsChanged);
 }

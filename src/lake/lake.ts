@@ -11,8 +11,9 @@ export class LakeError extends Error {
 
 const SQL_DIR = new URL('../../sql/', import.meta.url);
 
-/** SQL literal quoting for the values templated into sql/*.sql. */
-export function sqlLiteral(value: string): string {
+/** SQL literal quoting for the operator's configuration values templated into sql/*.sql (ATTACH and CREATE SECRET take no
+ * bound parameters); request values never reach SQL this way: every query binds them. */
+function sqlLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
