@@ -1,5 +1,6 @@
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type GmailCredentials, loadCredentials } from './gmail/client.js';
+import { redactedMessage } from './redact.js';
 
 /**
  * Runs an entry point (`npm start`, `npm run api`, `npm run worker`): loads the configuration and the Gmail credentials
@@ -18,7 +19,7 @@ export async function runEntryPoint(start: (config: Config, credentials: GmailCr
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (e) {
-    console.error(e instanceof Error ? e.message : String(e));
+    console.error(redactedMessage(e));
     process.exit(e instanceof ConfigError ? 2 : 1);
   }
 }

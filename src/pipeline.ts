@@ -11,6 +11,17 @@ import { createGmailApi, createProjectQuota, type GmailCredentials } from './gma
 import { Lake } from './lake/lake.js';
 import { createLogger, type Logger } from './log.js';
 import { createWorker } from './worker/worker.js';
+import { parseLibpqDsn } from './gmail/project-quota.js';
+import { registerSecrets } from './redact.js';
+
+const passwordOf = (dsn: string): string | undefined => {
+  try {
+    const p = parseLibpqDsn(dsn).password;
+    return typeof p === 'string' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 export interface Pipeline {
   url: string;
@@ -47,6 +58,13 @@ export async function startPipeline(
   credentials: GmailCredentials,
   opts: { api?: boolean; worker?: boolean } = {},
 ): Promise<Pipeline> {
+  registerSecrets(
+    config.lake.pgDsn ? passwordOf(config.lake.pgDsn) : undefined,
+    config.lake.s3.secret,
+    config.lake.s3.keyId,
+    credentials.client_secret,
+    credentials.refresh_token,
+  );
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   installTemporalRuntime(config.logLevel);
   const project =

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
+import { redactedMessage } from '../redact.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
@@ -80,7 +81,7 @@ export function createApp(deps: AppDeps) {
       return c.json(errorBody(c, err.status === 404 ? 'NOT_FOUND' : 'INVALID_REQUEST', err.message), err.status);
     }
     const unavailable = temporalUnreachable(err);
-    deps.logger.error({ err: String(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
+    deps.logger.error({ err: redactedMessage(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
     return unavailable
       ? c.json(errorBody(c, 'UNAVAILABLE', `Temporal did not answer within ${TEMPORAL_DEADLINE_MS / 1000} s; try again`), 503)
       : c.json(errorBody(c, 'INTERNAL', 'internal error'), 500);
@@ -175,7 +176,7 @@ export function createApp(deps: AppDeps) {
     for (const [name, check] of Object.entries(deps.readiness)) {
       checks[name] = await check().then(
         () => 'ok',
-        (e: unknown) => (e instanceof Error ? e.message : String(e)),
+        (e: unknown) => redactedMessage(e),
       );
     }
     const ready = Object.values(checks).every((v) => v === 'ok');

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
+import { redactedMessage } from '../redact.js';
 
 /** Lake errors: thrown by openLake when the catalog cannot be attached, with the cause's text. */
 export class LakeError extends Error {
@@ -123,7 +124,7 @@ export class Lake {
       conn.closeSync();
       instance.closeSync();
       if (isLakeConflict(e)) throw e;
-      throw new LakeError(`cannot open the lake (${config.catalog} catalog): ${e instanceof Error ? e.message : String(e)}`);
+      throw new LakeError(`cannot open the lake (${config.catalog} catalog): ${redactedMessage(e)}`);
     }
     conn.closeSync();
     return lake;

@@ -80,6 +80,17 @@ describe('DuckLake smoke', () => {
       /cannot open the lake \(postgres catalog\)/,
     );
   });
+
+  test("a catalog that cannot be opened never shows the DSN's password", async () => {
+    const password = 'Sup3r-Secret-Pw';
+    const dsn = `host=127.0.0.1 port=${postgres.port} user=postgres password=${password} dbname=missing_db`;
+    const err = await Lake.open(loadConfig(lakeEnv({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: dsn })).lake).then(
+      () => assert.fail('opened'),
+      (e: unknown) => e as Error,
+    );
+    assert.match(err.message, /cannot open the lake/);
+    assert.ok(!err.message.includes(password), err.message);
+  });
 });
 
 describe('persisting staged batches', () => {
