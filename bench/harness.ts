@@ -98,6 +98,8 @@ export function benchConfig(env: BenchEnv, emu: { url: string; tokenUrl: string 
     TEMPORAL_ADDRESS: env.temporal.address,
     TEMPORAL_TASK_QUEUE: `bench-${Math.random().toString(36).slice(2, 8)}`,
     API_PORT: '0',
+    // In-process, on loopback: the benchmark measures the pipeline, not authentication.
+    API_AUTH: 'off',
     DATA_DIR: join(env.dir, `data-${Math.random().toString(36).slice(2, 8)}`),
     DUCKDB_EXTENSION_DIR: join(projectRoot, '.tools/duckdb-extensions'),
     GMAIL_ROOT_URL: emu.url,

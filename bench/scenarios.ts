@@ -326,6 +326,7 @@ export async function recovery(env: BenchEnv, messages: number): Promise<Row> {
   const connection = await Connection.connect({ address: env.temporal.address });
   const client = new Client({ connection });
   const app = createApp({
+    auth: undefined,
     extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50 }),
     readiness: {},
     logger: createLogger('silent'),

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
+import { generateApiKey } from '../src/api/keys.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_CLIENT, startEmulator } from '../src/emulator/server.js';
 import { startPipeline } from '../src/pipeline.js';
@@ -40,8 +41,12 @@ writeFileSync(
     2,
   ),
 );
+// A fresh admin key for this run: the API admits nobody without one.
+const apiKey = generateApiKey('demo', 'admin');
+const auth = { authorization: `Bearer ${apiKey.key}` };
 const config = loadConfig({
   ...process.env,
+  API_KEYS: [process.env.API_KEYS, apiKey.entry].filter(Boolean).join(','),
   DATA_DIR: dataDir,
   GMAIL_ROOT_URL: emulator.url,
   GMAIL_TOKEN_URL: emulator.tokenUrl,
@@ -69,7 +74,8 @@ const pipeline = await startPipeline(config, {
   client_secret: DEFAULT_CLIENT.clientSecret,
   refresh_token: DEFAULT_CLIENT.refreshToken,
 });
-console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)\n`);
+console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
+console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
 
 const shutdown = async () => {
   await pipeline.stop();
@@ -91,7 +97,7 @@ process.on('SIGTERM', interrupt);
 const account = 'user@example.com';
 const res = await fetch(`${pipeline.url}/extract`, {
   method: 'POST',
-  headers: { 'content-type': 'application/json' },
+  headers: { ...auth, 'content-type': 'application/json' },
   // The whole mailbox (SPAM and TRASH included): on completion it hands its historyId to the mirror.
   body: JSON.stringify({ account, format: values.format, includeSpamTrash: true }),
 });
@@ -114,7 +120,7 @@ for (;;) {
   // polling at once: a poll every 500 ms keeps its keep-alive connection busy, and the API server's close (which waits
   // for open connections) would never finish, leaving the worker running.
   if (stopping) await new Promise(() => undefined);
-  const polled = await fetch(`${pipeline.url}${started.statusUrl}`).catch((e: unknown) => {
+  const polled = await fetch(`${pipeline.url}${started.statusUrl}`, { headers: auth }).catch((e: unknown) => {
     if (stopping) return undefined;
     throw e;
   });
@@ -162,7 +168,7 @@ if (status.status === 'completed') {
   await control('messages/batchDelete', { ids: ids.slice(0, 10) });
   await control('messages/batchModify', { ids: ids.slice(10), add: ['STARRED'], remove: ['UNREAD'] });
   console.log('\nIn the mailbox: 20 messages added, 10 deleted, 30 starred and read. POST /mailboxes/:account/sync …');
-  const sync = (await (await fetch(`${pipeline.url}/mailboxes/${account}/sync`, { method: 'POST' })).json()) as {
+  const sync = (await (await fetch(`${pipeline.url}/mailboxes/${account}/sync`, { method: 'POST', headers: auth })).json()) as {
     id: string;
     runId: string;
   };
@@ -175,7 +181,7 @@ if (status.status === 'completed') {
     `SELECT kind, count(*)::INTEGER AS n FROM lake.message_changes WHERE account = '${account}' AND applied_at >= TIMESTAMP '${result.startedAt.replace('T', ' ').replace('Z', '')}' GROUP BY 1 ORDER BY 1`,
   );
   console.log(
-    `Keep it current: curl -X PUT ${pipeline.url}/mailboxes/${account}/schedule -H 'content-type: application/json' -d '{"every":"15m"}'`,
+    `Keep it current: curl -X PUT ${pipeline.url}/mailboxes/${account}/schedule -H 'Authorization: Bearer ${apiKey.key}' -H 'content-type: application/json' -d '{"every":"15m"}'`,
   );
 }
 await show('Data files in the lake', `SELECT count(*)::INTEGER AS parquet_files FROM ducklake_list_files('lake', 'messages')`);

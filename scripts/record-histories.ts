@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { toolPath } from '../src/stack/tools.js';
 import { startPipeline } from '../src/pipeline.js';
-import { credentials, startTestEmulator, startTestTemporal, testConfig } from '../test/helpers/stack.js';
+import { authHeaders, credentials, startTestEmulator, startTestTemporal, testConfig } from '../test/helpers/stack.js';
 import { waitFor } from '../test/helpers/ports.js';
 
 const name = process.argv[2];
@@ -26,21 +26,22 @@ const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENC
 try {
   const res = await fetch(`${p.url}/extract`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...authHeaders, 'content-type': 'application/json' },
     body: JSON.stringify({ account: 'replay@example.com', batchSize: 50, includeSpamTrash: true, keepInSync: '1h' }),
   });
   const { id } = (await res.json()) as { id: string };
-  const status = async () => (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string; progress: { persisted: number } };
+  const status = async () =>
+    (await (await fetch(`${p.url}/extract/${id}`, { headers: authHeaders })).json()) as { status: string; progress: { persisted: number } };
   await waitFor('200 persisted', async () => (await status()).progress.persisted >= 200);
-  await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST' });
+  await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST', headers: authHeaders });
   await waitFor('paused', async () => (await status()).status === 'paused');
-  await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST' });
+  await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST', headers: authHeaders });
   await waitFor('completed', async () => (await status()).status === 'completed', 180_000);
   // Syncs: one by history (after changes), one by reconciliation (history expired), one started by the schedule.
   const control = (path: string, body?: unknown) =>
     fetch(`${emu.url}_emulator/users/replay@example.com/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
   const syncOnce = async () => {
-    const r = (await (await fetch(`${p.url}/mailboxes/replay@example.com/sync`, { method: 'POST' })).json()) as {
+    const r = (await (await fetch(`${p.url}/mailboxes/replay@example.com/sync`, { method: 'POST', headers: authHeaders })).json()) as {
       id: string;
       runId: string;
     };

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { AuthOptions } from './api/auth.js';
+import { parseApiKeys } from './api/keys.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
 export const QUOTA_PROFILES = {
@@ -26,6 +28,15 @@ export const envSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   /** HTTP API port. Default 3000. */
   API_PORT: int(0, 65535).default(3000),
+  /**
+   * API keys as `name:scope:sha256hex` entries (comma- or space-separated; scope `read` or `admin`); `npm run key`
+   * prints a new key and its entry. Required unless API_AUTH=off.
+   */
+  API_KEYS: z.string().optional(),
+  /** `keys` (every route but /healthz, /readyz, /openapi.json and /docs needs a key) or `off` (loopback API_HOST only). Default keys. */
+  API_AUTH: z.enum(['keys', 'off']).default('keys'),
+  /** Requests per minute per API key (0 = unlimited); over it → 429 with Retry-After. Default 600. */
+  API_RATE_LIMIT: int(0, 1_000_000).default(600),
   /** Root of local state (Temporal SQLite file, lake files, staging). Default ./data. */
   DATA_DIR: z.string().default('data'),
   /**
@@ -129,7 +140,7 @@ export interface GmailConfig {
 /** The validated configuration, passed down from the entry points. */
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  api: { host: string; port: number };
+  api: { host: string; port: number; auth: AuthOptions | undefined };
   dataDir: string;
   lake: LakeConfig;
   gmail: GmailConfig;
@@ -153,11 +164,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.LAKE_CATALOG === 'postgres' && !e.LAKE_PG_DSN) {
     throw new ConfigError('Invalid configuration:\n  LAKE_PG_DSN: required when LAKE_CATALOG=postgres');
   }
+  const auth = apiAuth(e);
   const dataDir = resolve(e.DATA_DIR);
   const dataPath = e.LAKE_DATA_PATH ?? `${dataDir}/lake-files/`;
   return {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, uiUrl: e.TEMPORAL_UI_URL },
-    api: { host: e.API_HOST, port: e.API_PORT },
+    api: { host: e.API_HOST, port: e.API_PORT, auth },
     dataDir,
     lake: {
       catalog: e.LAKE_CATALOG,
@@ -192,4 +204,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** The API's keys, or none when API_AUTH=off — allowed only on a loopback address, where no one else can connect. */
+function apiAuth(e: z.output<typeof envSchema>): AuthOptions | undefined {
+  const fail = (line: string) => new ConfigError(`Invalid configuration:\n  ${line}`);
+  if (e.API_AUTH === 'off') {
+    if (!LOOPBACK.test(e.API_HOST)) throw fail(`API_AUTH: off only with a loopback API_HOST (127.0.0.1, ::1), not ${e.API_HOST}`);
+    return undefined;
+  }
+  let keys;
+  try {
+    keys = parseApiKeys(e.API_KEYS ?? '');
+  } catch (err) {
+    throw fail(`API_KEYS: ${(err as Error).message}`);
+  }
+  return { keys, ratePerMinute: e.API_RATE_LIMIT };
+}
+
+/** A process that serves the API needs a key to admit anyone (workers alone need none). */
+export function assertApiKeys(config: Config): void {
+  if (config.api.auth && config.api.auth.keys.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration:\n  API_KEYS: required to serve the API — create a key with `npm run key -- --name <you> --scope admin` (or API_AUTH=off on localhost)',
+    );
+  }
 }

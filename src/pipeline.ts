@@ -6,7 +6,7 @@ import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
-import type { Config } from './config.js';
+import { assertApiKeys, type Config } from './config.js';
 import { createGmailApi, createProjectQuota, type GmailCredentials } from './gmail/client.js';
 import { Lake } from './lake/lake.js';
 import { createLogger, type Logger } from './log.js';
@@ -58,6 +58,7 @@ export async function startPipeline(
   credentials: GmailCredentials,
   opts: { api?: boolean; worker?: boolean } = {},
 ): Promise<Pipeline> {
+  if (opts.api !== false) assertApiKeys(config);
   registerSecrets(
     config.lake.pgDsn ? passwordOf(config.lake.pgDsn) : undefined,
     config.lake.s3.secret,
@@ -131,6 +132,7 @@ export async function startPipeline(
       extractions,
       mailboxes,
       logger,
+      auth: config.api.auth,
       temporalDeadline: bounded,
       readiness: {
         temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}))),

@@ -9,7 +9,8 @@ import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
 import type { MailboxService } from './mailboxes.js';
-import { errorSchema, extractionSchema, extractRequestSchema, idParam, startedSchema } from './schemas.js';
+import { authenticate, type AuthOptions } from './auth.js';
+import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
 
 export interface AppDeps {
   extractions: ExtractionService;
@@ -18,6 +19,8 @@ export interface AppDeps {
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
+  /** API keys and their rate limit; `undefined` = no authentication (API_AUTH=off, loopback only). */
+  auth: AuthOptions | undefined;
   /**
    * Runs a request's Temporal calls under one deadline (the client's `connection.withDeadline`): with the server
    * down, its gRPC retries would otherwise hold a request for ~20 s before failing; with it, the answer is a prompt 503.
@@ -39,15 +42,16 @@ function temporalUnreachable(err: unknown): boolean {
   return false;
 }
 
+/** A Hono route path (`/extract/:id/pause`) as a regex over request paths. */
+const routeRegex = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+')}$`);
+
 /** How long a request waits for Temporal before answering 503. */
 export const TEMPORAL_DEADLINE_MS = 3000;
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const errors = {
-  400: json(errorSchema, 'Invalid request'),
+  ...commonErrors,
   404: json(errorSchema, 'Unknown extraction'),
   409: json(errorSchema, 'Extraction is closed, or the mailbox runs an extraction with a different selection'),
-  503: json(errorSchema, 'Temporal unavailable'),
 };
 
 /** The HTTP API: POST/GET /extract, pause/resume/cancel, /mailboxes (sync, schedule), health, OpenAPI at /openapi.json and docs at /docs. */
@@ -61,6 +65,7 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  if (deps.auth) app.use(authenticate(deps.auth));
   // Requests are small JSON documents: anything over 64 KB is refused before it is read whole.
   app.use(
     bodyLimit({
@@ -86,7 +91,13 @@ export function createApp(deps: AppDeps) {
       ? c.json(errorBody(c, 'UNAVAILABLE', `Temporal did not answer within ${TEMPORAL_DEADLINE_MS / 1000} s; try again`), 503)
       : c.json(errorBody(c, 'INTERNAL', 'internal error'), 500);
   });
-  app.notFound((c) => c.json(errorBody(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404));
+  app.notFound((c) => {
+    // A known path with another method: 405 with the methods it has.
+    const allowed = [...new Set(app.routes.filter((r) => r.method !== 'ALL' && routeRegex(r.path).test(c.req.path)).map((r) => r.method))];
+    if (allowed.length === 0) return c.json(errorBody(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`), 404);
+    c.header('Allow', allowed.join(', '));
+    return c.json(errorBody(c, 'METHOD_NOT_ALLOWED', `${c.req.method} ${c.req.path} is not allowed; use ${allowed.join(', ')}`), 405);
+  });
 
   app.openapi(
     createRoute({
@@ -183,9 +194,11 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
 
+  if (deps.auth) app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' });
   app.doc('/openapi.json', {
     openapi: '3.0.0',
     info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' },
+    ...(deps.auth ? { security: [{ apiKey: [] }] } : {}),
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json' }));
   return app;

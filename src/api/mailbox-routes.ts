@@ -1,13 +1,18 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Logger } from '../log.js';
 import type { MailboxService } from './mailboxes.js';
-import { accountParam, errorSchema, mailboxSchema, scheduleRequestSchema, scheduleSchema, syncRequestSchema } from './schemas.js';
+import {
+  accountParam,
+  commonErrors,
+  errorSchema,
+  json,
+  mailboxSchema,
+  scheduleRequestSchema,
+  scheduleSchema,
+  syncRequestSchema,
+} from './schemas.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = {
-  400: json(errorSchema, 'Invalid request'),
-  503: json(errorSchema, 'Temporal unavailable'),
-};
+const errors = commonErrors;
 const scheduleOut = z.object({ account: z.string(), schedule: scheduleSchema.nullable() });
 
 /** /mailboxes/{account}: the mirror of a mailbox — a sync now, its schedule, and the state of both. */

@@ -156,12 +156,34 @@ export const startedSchema = z
   .openapi('ExtractionStarted');
 
 /** Closed set of error codes; every error response has this shape. */
-export const ERROR_CODES = ['INVALID_REQUEST', 'NOT_FOUND', 'CONFLICT', 'UNAVAILABLE', 'INTERNAL'] as const;
+export const ERROR_CODES = [
+  'INVALID_REQUEST',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'CONFLICT',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
 export const errorSchema = z
   .object({
     error: z.object({ code: z.enum(ERROR_CODES), message: z.string(), requestId: z.string(), details: z.unknown().optional() }),
   })
   .openapi('Error');
+
+/** A JSON response of `schema` for a route's `responses`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+/** Responses every authenticated route may give (API keys, rate limit, Temporal down). */
+export const commonErrors = {
+  400: json(errorSchema, 'Invalid request'),
+  401: json(errorSchema, 'Missing or unknown API key'),
+  403: json(errorSchema, 'The key has scope read and the route needs admin'),
+  429: json(errorSchema, "Over the key's rate limit; see Retry-After"),
+  503: json(errorSchema, 'Temporal unavailable'),
+};
 
 export const idParam = z.object({
   id: z

@@ -51,6 +51,7 @@ function memoryService() {
 function setup() {
   const mem = memoryService();
   const app = createApp({
+    auth: undefined,
     extractions: mem.service,
     readiness: { temporal: async () => undefined, lake: async () => Promise.reject(new Error('lake file locked')) },
     logger: createLogger('silent'),

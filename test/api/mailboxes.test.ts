@@ -36,7 +36,13 @@ function setup() {
       return { id: `gmail-extract-${r.account}`, runId: 'r', created: true, account: r.account };
     },
   } as unknown as ExtractionService;
-  const app = createApp({ extractions, mailboxes, readiness: {}, logger: createLogger('silent') });
+  const app = createApp({
+    auth: undefined,
+    extractions,
+    mailboxes,
+    readiness: {},
+    logger: createLogger('silent'),
+  });
   const req = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, {
       method,

@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { type DevServer, startDevServer } from '../../src/stack/dev-server.js';
 import { DEFAULT_CLIENT, type EmulatorOptions, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { projectRoot } from '../../src/stack/tools.js';
+import { generateApiKey } from '../../src/api/keys.js';
 import { freePort } from './ports.js';
 
 export const credentials = {
@@ -12,6 +13,12 @@ export const credentials = {
   client_secret: DEFAULT_CLIENT.clientSecret,
   refresh_token: DEFAULT_CLIENT.refreshToken,
 };
+
+/** An admin API key every test pipeline admits (API_KEYS of testConfig and workerEnv), and its header. */
+const testKey = generateApiKey('test', 'admin');
+export const TEST_API_KEY = testKey.key;
+export const TEST_API_KEYS = testKey.entry;
+export const authHeaders = { authorization: `Bearer ${TEST_API_KEY}` };
 
 /** A temporary data dir and a real Temporal dev server on free ports (one per test file). */
 export async function startTestTemporal(dynamicConfig: Record<string, unknown> = {}) {
@@ -51,6 +58,7 @@ export function testConfig(
     TEMPORAL_ADDRESS: temporal.address,
     TEMPORAL_TASK_QUEUE: `test-${Math.random().toString(36).slice(2, 8)}`,
     API_PORT: '0',
+    API_KEYS: TEST_API_KEYS,
     DATA_DIR: join(temporal.dir, `data-${Math.random().toString(36).slice(2, 8)}`),
     DUCKDB_EXTENSION_DIR: join(projectRoot, '.tools/duckdb-extensions'),
     GMAIL_ROOT_URL: emulator.url,

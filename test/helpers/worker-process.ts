@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { waitFor } from './ports.js';
-import { credentials } from './stack.js';
+import { credentials, TEST_API_KEYS } from './stack.js';
 
 export interface WorkerProcess {
   child: ChildProcess;
@@ -36,6 +36,7 @@ export function workerEnv(
     GMAIL_QUOTA_PROFILE: 'off',
     GMAIL_REQUEST_ATTEMPTS: '10',
     LOG_LEVEL: 'info',
+    API_KEYS: TEST_API_KEYS,
     ...extra,
   };
 }

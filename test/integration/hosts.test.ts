@@ -10,7 +10,7 @@ import { emulatorStats } from '../helpers/emulator.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 
@@ -69,13 +69,14 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
     await Promise.all([api, ...hosts].map((p) => p.stop()));
   });
   const url = `http://127.0.0.1:${apiPort}`;
-  const get = async (id: string) => (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`)).json()) as ExtractionProgress;
+  const get = async (id: string) =>
+    (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
 
   const ids: string[] = [];
   for (const account of Object.keys(MAILBOXES)) {
     const res = await fetch(`${url}/extract`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeaders, 'content-type': 'application/json' },
       body: JSON.stringify({ account, format: 'raw', batchSize: 100 }),
     });
     assert.equal(res.status, 202, await res.clone().text());
@@ -167,7 +168,7 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
       accounts.map(async (account) => {
         const res = await fetch(`${url}/extract`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json' },
+          headers: { ...authHeaders, 'content-type': 'application/json' },
           body: JSON.stringify({ account, format: 'metadata', batchSize: 100 }),
         });
         assert.equal(res.status, 202);
@@ -180,7 +181,9 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
         waitFor(
           `${id} to end`,
           async () => {
-            const s = (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`)).json()) as ExtractionProgress;
+            const s = (await (
+              await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })
+            ).json()) as ExtractionProgress;
             return s.status !== 'running' ? s : undefined;
           },
           300_000,

@@ -14,7 +14,7 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticCheckpoint, syntheticRows } from '../helpers/rows.js';
-import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
+import { authHeaders, credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
 
 let postgres: TestPostgres;
@@ -240,14 +240,14 @@ describe('extraction into a PostgreSQL-catalog lake', () => {
     const account = 'pg@example.com';
     const res = await fetch(`${p.url}/extract`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeaders, 'content-type': 'application/json' },
       body: JSON.stringify({ account, batchSize: 100 }),
     });
     const { id } = (await res.json()) as { id: string };
     const done = await waitFor(
       'completion',
       async () => {
-        const s = (await (await fetch(`${p.url}/extract/${id}`)).json()) as { status: string };
+        const s = (await (await fetch(`${p.url}/extract/${id}`, { headers: authHeaders })).json()) as { status: string };
         return s.status !== 'running' ? s : undefined;
       },
       180_000,

@@ -31,6 +31,7 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   const app = createApp({
+    auth: undefined,
     extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20 }),
     readiness: {},
     logger: createLogger('silent'),

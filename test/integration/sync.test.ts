@@ -271,6 +271,7 @@ describe('a sync across worker crashes, beside a backfill (PostgreSQL catalog)',
     const client = new Client({ connection });
     const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0 });
     app = createApp({
+      auth: undefined,
       extractions,
       mailboxes: createMailboxService(client, queue, extractions, async (a) => a),
       readiness: {},

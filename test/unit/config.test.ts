@@ -34,3 +34,21 @@ test('a PostgreSQL catalog needs its DSN; s3 data paths are kept as URLs', () =>
   assert.equal(c.lake.dataPath, 's3://bucket/lake/');
   assert.equal(c.lake.encrypted, true);
 });
+
+test('API keys: required where the API is served, validated; API_AUTH=off only on loopback', async () => {
+  const { assertApiKeys } = await import('../../src/config.js');
+  const { generateApiKey } = await import('../../src/api/keys.js');
+  assert.throws(
+    () => assertApiKeys(loadConfig({})),
+    (e: Error) => e instanceof ConfigError && /API_KEYS: required.*npm run key/.test(e.message),
+  );
+  const { entry } = generateApiKey('ops', 'admin');
+  const c = loadConfig({ API_KEYS: entry, API_RATE_LIMIT: '30' });
+  assertApiKeys(c);
+  assert.equal(c.api.auth?.keys[0]?.name, 'ops');
+  assert.equal(c.api.auth?.ratePerMinute, 30);
+  assert.throws(() => loadConfig({ API_KEYS: 'ops:admin:abc' }), /API_KEYS: entry 1/);
+  assert.equal(loadConfig({ API_AUTH: 'off' }).api.auth, undefined);
+  assertApiKeys(loadConfig({ API_AUTH: 'off' }));
+  assert.throws(() => loadConfig({ API_AUTH: 'off', API_HOST: '0.0.0.0' }), /API_AUTH: off only with a loopback API_HOST/);
+});

@@ -33,6 +33,7 @@ test('/readyz and the logs carry no registered secret', async () => {
     const logger = createLogger('info');
     logger.error({ err: 'S3 said: bad key S3-SECRET-KEY-value' }, 'lake check failed for S3-SECRET-KEY-value');
     const app = createApp({
+      auth: undefined,
       extractions: {} as ExtractionService,
       readiness: { lake: async () => Promise.reject(new Error('HTTP 403 for key S3-SECRET-KEY-value')) },
       logger,

@@ -1,0 +1,53 @@
+import type { MiddlewareHandler } from 'hono';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { errorBody } from './errors.js';
+import { type ApiKey, digestOf } from './keys.js';
+
+export interface AuthOptions {
+  keys: ApiKey[];
+  /** Requests per minute per key; 0 = unlimited. */
+  ratePerMinute: number;
+}
+
+/** Routes open without a key: liveness/readiness probes, and the API's description (no data in either). */
+const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);
+
+/**
+ * Authenticates every other route: 401 without a known key (with `WWW-Authenticate`), 403 when its scope does not
+ * allow the method, 429 with `Retry-After` past the key's rate. The key's name is kept on the context for logs.
+ */
+export function authenticate(opts: AuthOptions): MiddlewareHandler {
+  const byDigest = new Map(opts.keys.map((k) => [k.digest, k]));
+  const limiter = opts.ratePerMinute > 0 ? new RateLimiterMemory({ points: opts.ratePerMinute, duration: 60 }) : undefined;
+  return async (c, next) => {
+    if (OPEN.has(c.req.path)) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const key = m ? byDigest.get(digestOf(m[1]!)) : undefined;
+    if (!key) {
+      c.header('WWW-Authenticate', 'Bearer realm="gmail-lake"');
+      const message = m ? 'unknown API key' : 'missing API key: send Authorization: Bearer <key>';
+      return c.json(errorBody(c, 'UNAUTHENTICATED', message), 401);
+    }
+    const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
+    if (!reads && key.scope !== 'admin') {
+      return c.json(errorBody(c, 'FORBIDDEN', `key ${key.name} has scope read; ${c.req.method} needs admin`), 403);
+    }
+    if (limiter) {
+      try {
+        const res = await limiter.consume(key.digest);
+        c.header('RateLimit-Remaining', String(res.remainingPoints));
+      } catch (e) {
+        if (!(e instanceof RateLimiterRes)) throw e;
+        const seconds = Math.max(1, Math.ceil(e.msBeforeNext / 1000));
+        c.header('Retry-After', String(seconds));
+        return c.json(
+          errorBody(c, 'RATE_LIMITED', `key ${key.name} is over ${opts.ratePerMinute} requests per minute; retry in ${seconds} s`),
+          429,
+        );
+      }
+    }
+    c.set('apiKey' as never, key.name);
+    return next();
+  };
+}
