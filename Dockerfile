@@ -11,4 +11,4 @@ ENV DUCKDB_EXTENSION_DIR=/app/.tools/duckdb-extensions
 RUN node scripts/install-extensions.mjs ducklake postgres_scanner httpfs sqlite_scanner
 USER node
 EXPOSE 3000
-CMD ["npx", "tsx", "src/main.ts"]
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -2,9 +2,11 @@
  * `npm run demo`: the whole product on the embedded default. Starts (or reuses) the Temporal dev server with its Web UI,
  * the Gmail emulator with a sample mailbox, a worker and the API; starts an extraction over HTTP; shows live progress;
  * then answers a few SQL questions from the lake. `--keep` leaves everything running until Ctrl-C.
- * Options: --messages N (default 3000), --quota off|legacy|2026 (default off), --format full|raw|metadata|minimal.
+ * Options: --messages N (default 3000), --quota off|legacy|2026 (default off), --format full|raw|metadata|minimal;
+ * --resume continues the previous (interrupted) demo with its options instead of starting afresh.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
@@ -22,16 +24,78 @@ const { values } = parseArgs({
     quota: { type: 'string', default: 'off' },
     format: { type: 'string', default: 'full' },
     keep: { type: 'boolean', default: false },
+    resume: { type: 'boolean', default: false },
   },
 });
-const messages = Number(values.messages);
-if (!Number.isInteger(messages) || messages < 1) throw new Error(`--messages must be a positive whole number, got ${values.messages}`);
-if (!['off', 'legacy', '2026'].includes(values.quota)) throw new Error(`--quota must be off, legacy or 2026, got ${values.quota}`);
 
+const fail = (line: string): never => {
+  console.error(line);
+  process.exit(1);
+};
+if (!/^[1-9]\d*$/.test(values.messages)) fail(`--messages must be a positive whole number, got ${values.messages}`);
+if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got ${values.quota}`);
+if (!['full', 'raw', 'metadata', 'minimal'].includes(values.format)) fail(`--format must be full, raw, metadata or minimal, got ${values.format}`);
 const dataDir = process.env.DATA_DIR ?? 'data/demo';
+// One demo per data folder: a second one would share the lake and the Temporal database of the first.
+const lockFile = join(dataDir, 'demo.pid');
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+if (existsSync(lockFile)) {
+  const pid = Number(readFileSync(lockFile, 'utf8'));
+  if (pid !== process.pid && alive(pid)) {
+    fail(`Another demo is running on ${dataDir} (pid ${pid}): stop it with Ctrl-C, or give this one its own DATA_DIR.`);
+  }
+}
+// Each demo starts afresh (a new sample mailbox, an empty lake) unless --resume continues the interrupted one with
+// its own options. Only a folder a demo made is ever emptied.
+const optionsFile = join(dataDir, 'demo.json');
+if (values.resume) {
+  if (!existsSync(optionsFile)) fail(`--resume: no earlier demo in ${dataDir}; run without --resume to start one.`);
+  const previous = JSON.parse(readFileSync(optionsFile, 'utf8')) as typeof values;
+  Object.assign(values, { messages: previous.messages, quota: previous.quota, format: previous.format });
+  console.log(`Resuming the demo in ${dataDir} (--messages ${values.messages} --quota ${values.quota} --format ${values.format})`);
+} else if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+  if (!existsSync(optionsFile)) fail(`${dataDir} holds files no demo wrote; give the demo an empty or new DATA_DIR.`);
+  for (const entry of readdirSync(dataDir)) rmSync(join(dataDir, entry), { recursive: true, force: true });
+}
 mkdirSync(dataDir, { recursive: true });
+writeFileSync(lockFile, String(process.pid));
+
+// Ctrl-C at any moment, start-up included: stop what has started (the worker first: its batches in flight are
+// cancelled, committed ones stay), close the lake, stop the servers this process started, exit 0.
+const running: { name: string; stop: () => Promise<void> }[] = [];
+let stopping = false;
+const shutdown = async () => {
+  for (const { stop } of running.reverse()) await stop();
+  rmSync(lockFile, { force: true });
+};
+const interrupt = () => {
+  if (stopping) return; // npm passes Ctrl-C on too: the same stop, not a second one
+  stopping = true;
+  console.log('\nStopping (`npm run demo -- --resume` continues this extraction where it stopped)…');
+  shutdown().then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(`Stopping failed: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
+writeFileSync(optionsFile, JSON.stringify({ messages: values.messages, quota: values.quota, format: values.format }));
+
+const messages = Number(values.messages);
+
 // History ids from the clock: each demo's emulator is a fresh mailbox, and Gmail's history ids only ever grow.
 const emulator = await startEmulator({ seed: 'demo', messages, settings: { quota: values.quota as 'off' }, historyIdBase: Date.now() });
+running.push({ name: 'emulator', stop: () => emulator.close() });
 const credentialsFile = `${dataDir}/emulator-credentials.json`;
 writeFileSync(
   credentialsFile,
@@ -67,6 +131,7 @@ try {
     port: Number(config.temporal.address.split(':')[1]),
     uiPort: Number(new URL(config.temporal.uiUrl).port),
   });
+  running.push({ name: 'temporal', stop: () => devServer!.stop() });
   console.log(`Started the Temporal dev server at ${devServer.address} (Web UI ${devServer.uiUrl})`);
 }
 const pipeline = await startPipeline(config, {
@@ -74,27 +139,21 @@ const pipeline = await startPipeline(config, {
   client_secret: DEFAULT_CLIENT.clientSecret,
   refresh_token: DEFAULT_CLIENT.refreshToken,
 });
+running.push({ name: 'pipeline', stop: () => pipeline.stop() });
 console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
 console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
 
-const shutdown = async () => {
-  await pipeline.stop();
-  await emulator.close();
-  await devServer?.stop();
-};
-// Ctrl-C at any moment: stop the worker (its batches in flight are cancelled; committed ones stay), close the lake,
-// stop the servers this process started, exit 0. The extraction stays in Temporal and resumes on the next run.
-let stopping = false;
-const interrupt = () => {
-  if (stopping) return;
-  stopping = true;
-  console.log('\nStopping (the extraction resumes where it stopped on the next `npm run demo`)…');
-  void shutdown().then(() => process.exit(0));
-};
-process.on('SIGINT', interrupt);
-process.on('SIGTERM', interrupt);
 
 const account = 'user@example.com';
+if (!values.resume && !devServer) {
+  // A Temporal server this demo did not start may still run an earlier demo's extraction of the sample mailbox: a
+  // fresh demo ends it rather than silently joining it with its old settings.
+  await pipeline.client.workflow
+    .getHandle(`gmail-extract-${account}`)
+    .terminate('a new `npm run demo` starts afresh')
+    .catch(() => undefined);
+}
+
 const res = await fetch(`${pipeline.url}/extract`, {
   method: 'POST',
   headers: { ...auth, 'content-type': 'application/json' },

@@ -15,7 +15,19 @@ export async function runEntryPoint(start: (config: Config, credentials: GmailCr
         'Invalid configuration:\n  GMAIL_CREDENTIALS_FILE: required (an authorized_user JSON with client_id, client_secret, refresh_token)',
       );
     const running = await start(config, loadCredentials(config.gmail.credentialsFile));
-    const stop = () => void running.stop().then(() => process.exit(0));
+    let stopping = false;
+    const stop = () => {
+      // Ctrl-C under npm arrives twice (from the terminal and passed on by npm): one stop, not two.
+      if (stopping) return;
+      stopping = true;
+      running.stop().then(
+        () => process.exit(0),
+        (e: unknown) => {
+          console.error(`stopping failed: ${redactedMessage(e)}`);
+          process.exit(1);
+        },
+      );
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   } catch (e) {

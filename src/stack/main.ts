@@ -17,6 +17,11 @@ const server = await startDevServer({
 console.log(`Temporal dev server: ${server.address} (namespace ${config.temporal.namespace}, SQLite ${config.dataDir}/temporal.db)`);
 console.log(`Temporal Web UI:     ${server.uiUrl}`);
 console.log('Ctrl-C stops it.');
-const stop = () => void server.stop().then(() => process.exit(0));
+let stopping = false;
+const stop = () => {
+  if (stopping) return; // Ctrl-C under npm arrives twice
+  stopping = true;
+  void server.stop().then(() => process.exit(0));
+};
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
