@@ -34,7 +34,8 @@ const fail = (line: string): never => {
 };
 if (!/^[1-9]\d*$/.test(values.messages)) fail(`--messages must be a positive whole number, got ${values.messages}`);
 if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got ${values.quota}`);
-if (!['full', 'raw', 'metadata', 'minimal'].includes(values.format)) fail(`--format must be full, raw, metadata or minimal, got ${values.format}`);
+if (!['full', 'raw', 'metadata', 'minimal'].includes(values.format))
+  fail(`--format must be full, raw, metadata or minimal, got ${values.format}`);
 const dataDir = process.env.DATA_DIR ?? 'data/demo';
 // One demo per data folder: a second one would share the lake and the Temporal database of the first.
 const lockFile = join(dataDir, 'demo.pid');
@@ -142,7 +143,6 @@ const pipeline = await startPipeline(config, {
 running.push({ name: 'pipeline', stop: () => pipeline.stop() });
 console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
 console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
-
 
 const account = 'user@example.com';
 if (!values.resume && !devServer) {
