@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { AuthOptions } from './api/auth.js';
 import { parseApiKeys } from './api/keys.js';
+import { type CodecKey, parseCodecKeys } from './codec.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
 export const QUOTA_PROFILES = {
@@ -24,6 +25,12 @@ export const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('gmail-extract'),
   /** Web UI base URL printed in links. Default http://127.0.0.1:8233. */
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
+  /**
+   * Keys of the Temporal payload codec (AES-256-GCM) as `id:base64` entries, comma-separated, the encrypting one first
+   * (`npm run key -- --payload`). Set on the API and every worker: payloads, memos and failure messages in Temporal
+   * history are then encrypted. Unset: payloads in clear.
+   */
+  PAYLOAD_KEYS: z.string().optional(),
   /** HTTP API bind address. Default 127.0.0.1. */
   API_HOST: z.string().default('127.0.0.1'),
   /** HTTP API port. Default 3000. */
@@ -139,7 +146,7 @@ export interface GmailConfig {
 
 /** The validated configuration, passed down from the entry points. */
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string; codecKeys: CodecKey[] | undefined };
   api: { host: string; port: number; auth: AuthOptions | undefined };
   dataDir: string;
   lake: LakeConfig;
@@ -165,10 +172,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('Invalid configuration:\n  LAKE_PG_DSN: required when LAKE_CATALOG=postgres');
   }
   const auth = apiAuth(e);
+  let codecKeys: CodecKey[] | undefined;
+  try {
+    codecKeys = e.PAYLOAD_KEYS ? parseCodecKeys(e.PAYLOAD_KEYS) : undefined;
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  PAYLOAD_KEYS: ${(err as Error).message}`);
+  }
   const dataDir = resolve(e.DATA_DIR);
   const dataPath = e.LAKE_DATA_PATH ?? `${dataDir}/lake-files/`;
   return {
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, uiUrl: e.TEMPORAL_UI_URL },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL,
+      codecKeys: codecKeys?.length ? codecKeys : undefined,
+    },
     api: { host: e.API_HOST, port: e.API_PORT, auth },
     dataDir,
     lake: {

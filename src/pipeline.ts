@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { createWorker } from './worker/worker.js';
 import { parseLibpqDsn } from './gmail/project-quota.js';
 import { registerSecrets } from './redact.js';
+import { dataConverterFor } from './codec.js';
 
 const passwordOf = (dsn: string): string | undefined => {
   try {
@@ -65,6 +66,7 @@ export async function startPipeline(
     config.lake.s3.keyId,
     credentials.client_secret,
     credentials.refresh_token,
+    ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
   );
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   installTemporalRuntime(config.logLevel);
@@ -78,7 +80,8 @@ export async function startPipeline(
   let workerRun: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const dataConverter = dataConverterFor(config.temporal.codecKeys);
+  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
   if (opts.worker !== false) {
     lake = await Lake.open(config.lake);
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
@@ -133,6 +136,9 @@ export async function startPipeline(
       mailboxes,
       logger,
       auth: config.api.auth,
+      codec: dataConverter?.payloadCodecs?.[0]
+        ? { codec: dataConverter.payloadCodecs[0], uiOrigin: new URL(config.temporal.uiUrl).origin }
+        : undefined,
       temporalDeadline: bounded,
       readiness: {
         temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}))),

@@ -6,6 +6,7 @@ import {
   WorkflowNotFoundError,
 } from '@temporalio/client';
 import type { MessageFormat } from './gmail/client.js';
+import { accountAttribute, encrypts } from './codec.js';
 import { syncScheduleId } from './workflows/ids.js';
 
 /**
@@ -45,8 +46,10 @@ export interface SyncScheduleInfo {
   recentRuns: { scheduledAt: string; workflowId: string; runId: string }[];
 }
 
-function action(taskQueue: string, r: SyncScheduleRequest) {
+function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
   return {
+    // The scheduled run carries the account's search attribute; its sync child takes it from there (see that workflow).
+    ...accountAttribute(client, r.account),
     type: 'startWorkflow' as const,
     workflowType: 'scheduledSyncWorkflow',
     // Temporal appends the scheduled time; the run then starts the mailbox's one sync as a child (see that workflow).
@@ -67,9 +70,9 @@ export async function upsertSyncSchedule(client: Client, taskQueue: string, r: S
     await client.schedule.create({
       scheduleId,
       spec: { intervals: [{ every: r.every }] },
-      action: action(taskQueue, r),
+      action: action(client, taskQueue, r),
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      state: { note: `sync of ${r.account} every ${r.every}` },
+      state: { note: encrypts(client) ? `mailbox sync every ${r.every}` : `sync of ${r.account} every ${r.every}` },
     });
     return { created: true };
   } catch (e) {
@@ -78,7 +81,7 @@ export async function upsertSyncSchedule(client: Client, taskQueue: string, r: S
   await client.schedule.getHandle(scheduleId).update((prev) => ({
     ...prev,
     spec: { intervals: [{ every: r.every }] },
-    action: action(taskQueue, r),
+    action: action(client, taskQueue, r),
   }));
   return { created: false };
 }

@@ -9,7 +9,9 @@ import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
 import type { MailboxService } from './mailboxes.js';
+import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
+import { codecCors, codecRoutes } from './codec-routes.js';
 import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
 
 export interface AppDeps {
@@ -19,6 +21,8 @@ export interface AppDeps {
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
+  /** The payload codec, served at /codec/{encode,decode} for the Web UI (`uiOrigin`) and the CLI. */
+  codec?: { codec: PayloadCodec; uiOrigin: string };
   /** API keys and their rate limit; `undefined` = no authentication (API_AUTH=off, loopback only). */
   auth: AuthOptions | undefined;
   /**
@@ -65,6 +69,7 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  if (deps.codec) codecCors(app, deps.codec.uiOrigin);
   if (deps.auth) app.use(authenticate(deps.auth));
   // Requests are small JSON documents: anything over 64 KB is refused before it is read whole.
   app.use(
@@ -180,6 +185,7 @@ export function createApp(deps: AppDeps) {
   }
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
+  if (deps.codec) codecRoutes(app, deps.codec.codec);
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {

@@ -29,11 +29,13 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler {
       const message = m ? 'unknown API key' : 'missing API key: send Authorization: Bearer <key>';
       return c.json(errorBody(c, 'UNAUTHENTICATED', message), 401);
     }
-    const reads = c.req.method === 'GET' || c.req.method === 'HEAD';
+    // Decoding payloads is reading (the Web UI of a read-only user); encoding is not.
+    const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/codec/decode';
     if (!reads && key.scope !== 'admin') {
       return c.json(errorBody(c, 'FORBIDDEN', `key ${key.name} has scope read; ${c.req.method} needs admin`), 403);
     }
-    if (limiter) {
+    // The codec endpoint is exempt: the Web UI and the CLI call it once per event or payload of a history.
+    if (limiter && !c.req.path.startsWith('/codec/')) {
       try {
         const res = await limiter.consume(key.digest);
         c.header('RateLimit-Remaining', String(res.remainingPoints));

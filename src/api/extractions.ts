@@ -15,6 +15,7 @@ import {
   WORKFLOW_ID_PREFIX,
 } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
+import { accountAttribute } from '../codec.js';
 
 /** The selection of an extraction as a stable key: resuming from the lake needs the same query, labels and format. */
 export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>): string {
@@ -120,7 +121,7 @@ export function createExtractionService(
           workflowId: id,
           taskQueue,
           args: [{ request, options, extractionKey: key }],
-          searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [account] },
+          ...accountAttribute(client, account),
           memo: memo as unknown as Record<string, unknown>,
         });
         return { id, runId: handle.firstExecutionRunId, created: true, account };

@@ -2,7 +2,8 @@ import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
 import { ApplicationFailure } from '@temporalio/common';
 import type { MessageFormat } from '../gmail/client.js';
 import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
-import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, syncWorkflowId } from '../workflows/ids.js';
+import { accountAttribute } from '../codec.js';
+import { extractionWorkflowId, syncWorkflowId } from '../workflows/ids.js';
 import { type SyncResult, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
@@ -70,7 +71,7 @@ export function createMailboxService(
           workflowId: id,
           taskQueue,
           args: [{ account, format: options.format, reconcile: options.reconcile, trigger: 'http' }],
-          searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [account] },
+          ...accountAttribute(client, account),
         });
         return { id, runId: handle.firstExecutionRunId, account, created: true };
       } catch (e) {

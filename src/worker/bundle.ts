@@ -17,10 +17,10 @@ export function workflowsPath(): string {
   return existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
 }
 
-/** Writes the workflow bundle from a child process and returns its path. */
-export function bundleWorkflowsOutOfProcess(): string {
+/** Writes the workflow bundle (with a failure converter module, when given) from a child process and returns its path. */
+export function bundleWorkflowsOutOfProcess(failureConverterPath?: string): string {
   const out = join(tmpdir(), `gmail-lake-workflows-${process.pid}-${Date.now()}.js`);
-  const args = self.endsWith('.ts') ? ['--import', 'tsx', self, out] : [self, out];
+  const args = [...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), self, out, ...(failureConverterPath ? [failureConverterPath] : [])];
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   return out;
 }
@@ -28,6 +28,7 @@ export function bundleWorkflowsOutOfProcess(): string {
 if (process.argv[1] === self && process.argv[2]) {
   const { code } = await bundleWorkflowCode({
     workflowsPath: workflowsPath(),
+    failureConverterPath: process.argv[3],
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   writeFileSync(process.argv[2], code);

@@ -1,16 +1,20 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config.js';
+import { dataConverterFor } from '../codec.js';
 import { bundleWorkflowsOutOfProcess } from './bundle.js';
 
 /** Creates a worker on the extraction task queue with activities built from `deps`. */
 export async function createWorker(config: Config, deps: ActivityDeps, connection?: NativeConnection): Promise<Worker> {
   const conn = connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const dataConverter = dataConverterFor(config.temporal.codecKeys);
   return Worker.create({
     connection: conn,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowBundle: { codePath: bundleWorkflowsOutOfProcess() },
+    // With the codec on, the bundle carries the failure converter that moves failure messages into encrypted payloads.
+    workflowBundle: { codePath: bundleWorkflowsOutOfProcess(dataConverter?.failureConverterPath) },
+    dataConverter,
     activities: createActivities(deps),
     maxConcurrentActivityTaskExecutions: 32,
     // A workflow cached on a worker that dies (kill -9) is handed to another after this long instead of 10 s: the cost

@@ -7,6 +7,7 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -206,6 +207,16 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
   }
 }
 
+export const SYNC_PATCHES = {
+  /** The scheduled sync's child takes the GmailAccount search attribute from its parent instead of always setting it. */
+  inheritAccountAttribute: 'inherit-account-attribute',
+} as const;
+
+function inheritedAccountAttribute() {
+  const value = workflowInfo().searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE];
+  return value?.length ? { [ACCOUNT_SEARCH_ATTRIBUTE]: value } : {};
+}
+
 /**
  * What a sync schedule starts (Temporal suffixes its id with the scheduled time): the mailbox's sync as a child under
  * the mailbox's one sync id, so a scheduled sync and one asked for over HTTP never run at once — when one runs
@@ -219,7 +230,11 @@ export async function scheduledSyncWorkflow(input: {
     return await executeChild(syncWorkflow, {
       workflowId: syncWorkflowId(input.account),
       args: [{ account: input.account, format: input.format, trigger: 'schedule' }],
-      searchAttributes: { [ACCOUNT_SEARCH_ATTRIBUTE]: [input.account] },
+      // The account's search attribute only when the schedule gave this run one (a deployment that encrypts payloads
+      // gives none: search attributes cannot be encrypted). Runs before this change set it unconditionally.
+      searchAttributes: patched(SYNC_PATCHES.inheritAccountAttribute)
+        ? inheritedAccountAttribute()
+        : { [ACCOUNT_SEARCH_ATTRIBUTE]: [input.account] },
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { status: 'skipped', reason: 'a sync of this mailbox is running' };
