@@ -31,6 +31,11 @@ export const envSchema = z.object({
    * history are then encrypted. Unset: payloads in clear.
    */
   PAYLOAD_KEYS: z.string().optional(),
+  /**
+   * Port of a plain `/metrics` endpoint (no key) in a process that serves no API (`npm run worker`), for a scraper
+   * inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.
+   */
+  METRICS_PORT: int(1, 65535).optional(),
   /** HTTP API bind address. Default 127.0.0.1. */
   API_HOST: z.string().default('127.0.0.1'),
   /** HTTP API port. Default 3000. */
@@ -147,7 +152,7 @@ export interface GmailConfig {
 /** The validated configuration, passed down from the entry points. */
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string; codecKeys: CodecKey[] | undefined };
-  api: { host: string; port: number; auth: AuthOptions | undefined };
+  api: { host: string; port: number; auth: AuthOptions | undefined; metricsPort: number | undefined };
   dataDir: string;
   lake: LakeConfig;
   gmail: GmailConfig;
@@ -188,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uiUrl: e.TEMPORAL_UI_URL,
       codecKeys: codecKeys?.length ? codecKeys : undefined,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, auth },
+    api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT },
     dataDir,
     lake: {
       catalog: e.LAKE_CATALOG,

@@ -1,7 +1,8 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { createMailboxService } from './api/mailboxes.js';
@@ -14,6 +15,7 @@ import { createWorker } from './worker/worker.js';
 import { parseLibpqDsn } from './gmail/project-quota.js';
 import { registerSecrets } from './redact.js';
 import { dataConverterFor } from './codec.js';
+import { metricsText, registry, setSdkMetricsAddress } from './metrics.js';
 
 const passwordOf = (dsn: string): string | undefined => {
   try {
@@ -36,18 +38,37 @@ export interface Pipeline {
 }
 
 let runtimeInstalled = false;
-/** Temporal's own SDK logs at WARN unless debugging (its INFO lines drown the JSON logs). Once per process. */
-function installTemporalRuntime(level: string): void {
+/**
+ * Temporal's own SDK logs at WARN unless debugging (its INFO lines drown the JSON logs), and its runtime metrics go to
+ * a Prometheus exporter on a loopback port that `/metrics` appends to this process's own. Once per process.
+ */
+async function installTemporalRuntime(level: string): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
+  const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;
   try {
     // No shutdown signals of its own: the entry points own SIGINT/SIGTERM and shut the worker down once, through
     // Pipeline.stop (the runtime reacting first left stop() shutting a draining worker down again, or nothing at all).
-    Runtime.install({ logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN'), shutdownSignals: [] });
+    Runtime.install({
+      logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN'),
+      shutdownSignals: [],
+      telemetryOptions: { metrics: { prometheus: { bindAddress }, metricPrefix: 'temporal_' } },
+    });
+    setSdkMetricsAddress(bindAddress);
   } catch {
     /* a runtime already exists (e.g. created by a test harness): keep it */
   }
 }
+
+const freeLoopbackPort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 
 /**
  * Wires a process from its parts: the HTTP API (`api`), a worker with the lake (`worker`), or both (`npm start`, the
@@ -69,7 +90,7 @@ export async function startPipeline(
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
   );
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
-  installTemporalRuntime(config.logLevel);
+  await installTemporalRuntime(config.logLevel);
   const project =
     opts.worker !== false
       ? createProjectQuota(config.gmail, config.lake.catalog === 'postgres' ? config.lake.pgDsn : undefined)
@@ -150,6 +171,15 @@ export async function startPipeline(
     });
     url = `http://${config.api.host}:${(server.address() as AddressInfo).port}`;
   }
+  let metricsServer: ReturnType<typeof createHttpServer> | undefined;
+  if (opts.api === false && config.api.metricsPort) {
+    const srv = createHttpServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      void metricsText().then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+    });
+    metricsServer = srv;
+    await new Promise<void>((resolve) => srv.listen(config.api.metricsPort, config.api.host, resolve));
+  }
   logger.info(
     { api: url || null, temporal: config.temporal.address, taskQueue: config.temporal.taskQueue, lake: config.lake.catalog },
     'pipeline started',
@@ -166,6 +196,7 @@ export async function startPipeline(
     logger,
     async stop() {
       await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       await Promise.allSettled([...inFlight]);
       worker?.shutdown();
       await workerRun;

@@ -1,3 +1,4 @@
+import { messagesTotal } from '../metrics.js';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -167,6 +168,8 @@ export function batchActivities(deps: ActivityDeps) {
               units: meter.units,
             };
             logger.debug({ batchId: input.batchId, ...result }, 'batch committed');
+            for (const stage of ['fetched', 'present', 'skipped'] as const) messagesTotal.inc({ stage }, result[stage]);
+            messagesTotal.inc({ stage: 'persisted' }, inserted);
             return result;
           },
           () => detail,

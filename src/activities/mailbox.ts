@@ -1,3 +1,4 @@
+import { messagesTotal } from '../metrics.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { newMeter, type UnitMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
@@ -112,6 +113,7 @@ export function mailboxActivities(deps: ActivityDeps) {
       const meter = newMeter();
       const page = await listOnePage(input, meter);
       const stored = await storedIds(deps.lake, input.account, page.ids);
+      messagesTotal.inc({ stage: 'listed' }, page.ids.length);
       return {
         ...page,
         ids: page.ids.filter((id) => !stored.has(id)),

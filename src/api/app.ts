@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
+import { metricsText, registry } from '../metrics.js';
 import { redactedMessage } from '../redact.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
@@ -187,6 +188,8 @@ export function createApp(deps: AppDeps) {
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
   if (deps.codec) codecRoutes(app, deps.codec.codec);
 
+  // Prometheus exposition (a `read` key: Prometheus sends it with `authorization: { credentials: <key> }`).
+  app.get('/metrics', async (c) => c.body(await metricsText(), 200, { 'content-type': registry.contentType }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
     const checks: Record<string, string> = {};

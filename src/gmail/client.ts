@@ -1,3 +1,4 @@
+import { gmailResponses, quotaUnits } from '../metrics.js';
 import { readFileSync } from 'node:fs';
 import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { z } from 'zod';
@@ -149,7 +150,16 @@ function scopedApi(
           meter.units[method] = (meter.units[method] ?? 0) + costs[method];
           meter.calls[method] = (meter.calls[method] ?? 0) + 1;
         }
-        return fn({ signal });
+        quotaUnits.inc({ method }, costs[method]);
+        try {
+          const r = await fn({ signal });
+          gmailResponses.inc({ method, status: String((r as { status?: number }).status ?? 200) });
+          return r;
+        } catch (e) {
+          const err = e as { response?: { status?: number }; status?: number };
+          gmailResponses.inc({ method, status: String(err.response?.status ?? err.status ?? 'network') });
+          throw e;
+        }
       },
       { attempts: config.requestAttempts, signal },
     );

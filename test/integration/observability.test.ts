@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { generateApiKey } from '../../src/api/keys.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { type Pipeline, startPipeline } from '../../src/pipeline.js';
+import { api } from '../helpers/http.js';
+import { waitFor } from '../helpers/ports.js';
+import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEYS, type TestTemporal, testConfig } from '../helpers/stack.js';
+
+let temporal: TestTemporal;
+let emu: RunningEmulator;
+let p: Pipeline;
+const reader = generateApiKey('prometheus', 'read');
+before(async () => {
+  [temporal, emu] = await Promise.all([startTestTemporal(), startTestEmulator({ messages: 400 })]);
+  p = await startPipeline(testConfig(temporal, emu, { API_KEYS: `${TEST_API_KEYS},${reader.entry}` }), credentials);
+});
+after(async () => {
+  await p?.stop();
+  await Promise.all([temporal?.stop(), emu?.close()]);
+});
+
+/** The samples of a Prometheus exposition: `name{labels}` → value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+test('/metrics (read key): messages by stage, Gmail responses by method and status, quota units, activity latencies and the Temporal SDK runtime metrics agree with the extraction', async () => {
+  const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
+  assert.equal(started.status, 202);
+  type Progress = { status: string; progress: { listed: number; persisted: number }; units: Record<string, number> };
+  const final = await waitFor('completed', async () => {
+    const s = (await api<Progress>(p, 'GET', `/extract/${encodeURIComponent(started.body.id)}`)).body;
+    return s.status === 'completed' ? s : undefined;
+  });
+
+  assert.equal((await fetch(`${p.url}/metrics`)).status, 401);
+  const res = await fetch(`${p.url}/metrics`, { headers: { authorization: `Bearer ${reader.key}` } });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  const m = samples(text);
+  assert.equal(m.get('gmail_lake_messages_total{stage="persisted"}'), final.progress.persisted);
+  assert.equal(m.get('gmail_lake_messages_total{stage="listed"}'), final.progress.listed);
+  assert.equal(m.get('gmail_lake_messages_total{stage="fetched"}'), final.progress.persisted);
+  assert.equal(m.get('gmail_lake_gmail_responses_total{method="get",status="200"}'), final.progress.persisted);
+  assert.ok((m.get('gmail_lake_gmail_responses_total{method="list",status="200"}') ?? 0) >= 1);
+  // Units priced per call (the emulator's quota is off; units still count what Gmail would charge).
+  assert.equal(m.get('gmail_lake_quota_units_total{method="get"}'), final.units.get);
+  assert.equal(
+    m.get('gmail_lake_activity_duration_seconds_count{activity="extractBatch",outcome="completed"}'),
+    Math.ceil(final.progress.persisted / 50),
+  );
+  assert.ok(m.has('gmail_lake_process_resident_memory_bytes'));
+  assert.ok(
+    [...m.keys()].some((k) => k.startsWith('temporal_')),
+    'the Temporal SDK runtime metrics are appended',
+  );
+});
