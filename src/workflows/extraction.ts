@@ -11,6 +11,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -217,8 +218,9 @@ function snapshot(
     phase,
     paused: state.paused,
     progress: { ...c, total, percent: total > 0 ? Math.min(100, Math.round((doneCount / total) * 1000) / 10) : phase === 'done' ? 100 : 0 },
-    ratePerSecond: Math.round(rate * 10) / 10,
-    etaSeconds: rate > 0 ? Math.round(Math.max(0, total - doneCount) / rate) : null,
+    // Paused, nothing moves: no rate, no ETA (the last samples would otherwise freeze them at their last values).
+    ratePerSecond: state.paused ? 0 : Math.round(rate * 10) / 10,
+    etaSeconds: rate > 0 && !state.paused ? Math.round(Math.max(0, total - doneCount) / rate) : null,
     startedAt: new Date(state.startedAt).toISOString(),
     updatedAt: new Date(state.updatedAt).toISOString(),
     runs: state.runs,
@@ -228,6 +230,21 @@ function snapshot(
     units: state.units,
     error: state.error,
   };
+}
+
+/**
+ * The Web UI's "Current details" of the workflow page (Temporal user metadata, read through the built-in metadata
+ * query: no history event, so replay-safe), Markdown: the mailbox, percent, counts, rate and ETA.
+ */
+export function currentDetails(p: ExtractionProgress): string {
+  const n = (v: number) => v.toLocaleString('en-US');
+  const eta = p.etaSeconds === null ? '—' : p.etaSeconds >= 3600 ? `${(p.etaSeconds / 3600).toFixed(1)} h` : `${Math.ceil(p.etaSeconds / 60)} min`;
+  const c = p.progress;
+  return [
+    `**${p.account}** — ${p.paused ? 'paused' : p.phase}, ${c.percent}% (${n(c.persisted + c.present + c.skipped)} of ${n(c.total)})`,
+    `${n(c.persisted)} stored · ${n(c.present)} already present · ${n(c.skipped)} gone · ${n(c.malformed)} malformed · ${n(c.failed)} failed`,
+    `${p.ratePerSecond} msg/s · ETA ${eta} · run ${p.runs} · updated ${p.updatedAt}`,
+  ].join('\n\n');
 }
 
 interface InFlight {
@@ -263,21 +280,26 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   const { request, options } = input;
   const state = withDefaults(input.extractionKey, input.state);
   let phase: ExtractionPhase = state.prepared ? 'extracting' : 'preparing';
+  const showDetails = () => setCurrentDetails(currentDetails(snapshot(request, state, phase)));
   const touch = () => {
     state.updatedAt = Date.now();
     state.samples.push([state.updatedAt, state.pass.done]);
     while (state.samples.length > 2 && state.samples[0]![0] < state.updatedAt - 60_000) state.samples.shift();
     if (state.samples.length > 30) state.samples.shift();
+    showDetails();
   };
   setHandler(pauseSignal, () => {
     state.paused = true;
     state.updatedAt = Date.now();
+    showDetails();
   });
   setHandler(resumeSignal, () => {
     state.paused = false;
     state.samples = [];
     state.updatedAt = Date.now();
+    showDetails();
   });
+  showDetails();
   setHandler(progressQuery, () => snapshot(request, state, phase));
   /** Maintenance never fails an extraction: a compaction that keeps failing is logged and skipped. */
   const compact = async () => {
@@ -316,6 +338,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       }
       state.prepared = true;
       phase = 'extracting';
+      showDetails();
       touch();
     }
 
@@ -475,9 +498,11 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       await continueAsNew<typeof extractionWorkflow>({ request, options, extractionKey: state.extractionKey, state });
     }
     phase = 'compacting';
+    showDetails();
     await compact();
     state.total = state.pass.listed;
     phase = 'done';
+    showDetails();
     touch();
     await event(
       'completed',
