@@ -122,6 +122,8 @@ export function createExtractionService(
           taskQueue,
           args: [{ request, options, extractionKey: key }],
           ...accountAttribute(client, account),
+          // The Web UI's summary line (a payload: encrypted with the codec like the rest).
+          staticSummary: `Gmail backfill of ${account}${request.query ? ` (${request.query})` : ''}`,
           memo: memo as unknown as Record<string, unknown>,
         });
         return { id, runId: handle.firstExecutionRunId, created: true, account };

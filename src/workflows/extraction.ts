@@ -238,7 +238,8 @@ function snapshot(
  */
 export function currentDetails(p: ExtractionProgress): string {
   const n = (v: number) => v.toLocaleString('en-US');
-  const eta = p.etaSeconds === null ? '—' : p.etaSeconds >= 3600 ? `${(p.etaSeconds / 3600).toFixed(1)} h` : `${Math.ceil(p.etaSeconds / 60)} min`;
+  const eta =
+    p.etaSeconds === null ? '—' : p.etaSeconds >= 3600 ? `${(p.etaSeconds / 3600).toFixed(1)} h` : `${Math.ceil(p.etaSeconds / 60)} min`;
   const c = p.progress;
   return [
     `**${p.account}** — ${p.paused ? 'paused' : p.phase}, ${c.percent}% (${n(c.persisted + c.present + c.skipped)} of ${n(c.total)})`,

@@ -30,7 +30,7 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-test('/metrics (read key): messages by stage, Gmail responses by method and status, quota units, activity latencies and the Temporal SDK runtime metrics agree with the extraction', async () => {
+test('/metrics (read key): messages by stage, Gmail responses by method and status, quota units, activity latencies and the Temporal SDK runtime metrics agree with the extraction; the Web UI shows its summary and current details', async () => {
   const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
   assert.equal(started.status, 202);
   type Progress = { status: string; progress: { listed: number; persisted: number }; units: Record<string, number> };
@@ -38,6 +38,14 @@ test('/metrics (read key): messages by stage, Gmail responses by method and stat
     const s = (await api<Progress>(p, 'GET', `/extract/${encodeURIComponent(started.body.id)}`)).body;
     return s.status === 'completed' ? s : undefined;
   });
+
+  // What the Web UI's workflow page shows: the summary given at start and the workflow's current details.
+  const handle = p.client.workflow.getHandle(started.body.id);
+  const described = await handle.describe();
+  assert.equal(await described.staticSummary(), 'Gmail backfill of user@example.com');
+  const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  assert.match(metadata.currentDetails ?? '', /^\*\*user@example\.com\*\* — done, 100% \([\d,]+ of [\d,]+\)/);
+  assert.match(metadata.currentDetails ?? '', new RegExp(`${final.progress.persisted.toLocaleString('en-US')} stored`));
 
   assert.equal((await fetch(`${p.url}/metrics`)).status, 401);
   const res = await fetch(`${p.url}/metrics`, { headers: { authorization: `Bearer ${reader.key}` } });
