@@ -12,6 +12,8 @@ export interface PrepareInput {
 export interface PrepareResult {
   historyId: string;
   messagesTotal: number;
+  /** Messages in SPAM or TRASH (absent from results recorded before it was added). */
+  spamTrashTotal?: number;
   resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
   /** Quota units spent, per method. */
   units?: Partial<Record<string, number>>;
@@ -66,10 +68,13 @@ export function mailboxActivities(deps: ActivityDeps) {
       const logger = activityLog(deps);
       const info = execution();
       let profile;
+      let spamTrash = 0;
       const meter = newMeter();
       const gmail = deps.gmail.scoped({ meter });
       try {
         profile = await gmail.profile(input.account);
+        // The profile counts SPAM and TRASH, which a listing without includeSpamTrash leaves out.
+        spamTrash = (await gmail.labelTotal(input.account, 'SPAM')) + (await gmail.labelTotal(input.account, 'TRASH'));
         await storeLabels(deps.lake, input.account, await gmail.labels(input.account));
       } catch (err) {
         rethrowGmail(err, logger);
@@ -90,6 +95,7 @@ export function mailboxActivities(deps: ActivityDeps) {
       return {
         historyId: checkpoint?.historyId || profile.historyId,
         messagesTotal: profile.messagesTotal,
+        spamTrashTotal: spamTrash,
         units: meter.units,
         resume: checkpoint && {
           pageToken: checkpoint.pageToken,

@@ -66,6 +66,19 @@ export class Mailbox {
     return this.nextIndex - this.deleted.size;
   }
 
+  /** Messages carrying a label and, of those, the unread ones (labels.get's messagesTotal and messagesUnread). */
+  labelCounts(labelId: string): { total: number; unread: number } {
+    let total = 0;
+    let unread = 0;
+    for (let i = 0; i < this.nextIndex; i++) {
+      const labels = this.view(i)?.labelIds;
+      if (!labels?.includes(labelId)) continue;
+      total++;
+      if (labels.includes('UNREAD')) unread++;
+    }
+    return { total, unread };
+  }
+
   view(index: number): MessageView | undefined {
     if (index < 0 || index >= this.nextIndex || this.deleted.has(index)) return undefined;
     const added = this.added.get(index);

@@ -237,7 +237,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       case 'labels.get': {
         const label = labelResources().find((l) => l.id === rest[1]);
         if (!label) throw new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
-        return label;
+        // As Gmail: labels.get carries the counts (labels.list does not); threads counted as messages here.
+        const { total, unread } = mb.labelCounts(label.id);
+        return { ...label, messagesTotal: total, messagesUnread: unread, threadsTotal: total, threadsUnread: unread };
       }
       case 'messages.list':
         return listMessages(mb, q);

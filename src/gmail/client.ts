@@ -46,6 +46,8 @@ export interface ListPageRequest {
 export interface GmailApi {
   profile(account: string): Promise<{ emailAddress: string; messagesTotal: number; historyId: string }>;
   labels(account: string): Promise<{ id: string; name: string; type: string }[]>;
+  /** Messages carrying a label (labels.get). */
+  labelTotal(account: string, labelId: string): Promise<number>;
   listPage(account: string, req: ListPageRequest): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
   /** One page of the mailbox's history after `startHistoryId` (404 when it is older than Gmail keeps). */
   history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
@@ -167,6 +169,10 @@ function scopedApi(
     async profile(account) {
       const r = await call(account, 'profile', (o) => gmail.users.getProfile({ userId: account }, o));
       return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
+    },
+    async labelTotal(account, labelId) {
+      const r = await call(account, 'labels', (o) => gmail.users.labels.get({ userId: account, id: labelId }, o));
+      return r.data.messagesTotal ?? 0;
     },
     async labels(account) {
       const r = await call(account, 'labels', (o) => gmail.users.labels.list({ userId: account }, o));

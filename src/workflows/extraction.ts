@@ -321,7 +321,9 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       const prepared = await prepareExtraction({ account: request.account, extractionKey: state.extractionKey });
       state.historyId = prepared.historyId;
       addCounts(state.units, prepared.units);
-      state.total = request.maxMessages ? Math.min(request.maxMessages, prepared.messagesTotal) : prepared.messagesTotal;
+      // What the listing will return: without includeSpamTrash, the mailbox less SPAM and TRASH.
+      const listable = prepared.messagesTotal - (request.includeSpamTrash ? 0 : (prepared.spamTrashTotal ?? 0));
+      state.total = request.maxMessages ? Math.min(request.maxMessages, listable) : listable;
       if (prepared.resume) {
         const r = prepared.resume;
         state.pageToken = r.pageToken;

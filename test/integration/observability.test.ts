@@ -5,6 +5,7 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { api } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
+import { listable, manifest } from '../helpers/verify.js';
 import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEYS, type TestTemporal, testConfig } from '../helpers/stack.js';
 
 let temporal: TestTemporal;
@@ -30,12 +31,35 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-test('/metrics (read key): messages by stage, Gmail responses by method and status, quota units, activity latencies and the Temporal SDK runtime metrics agree with the extraction; the Web UI shows its summary and current details', async () => {
+test('/metrics (read key): messages by stage, Gmail responses by method and status, quota units, activity latencies and the Temporal SDK runtime metrics agree with the extraction; total counts what is listed, paused has no rate; the Web UI shows its summary and current details', async () => {
   const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
   assert.equal(started.status, 202);
-  type Progress = { status: string; progress: { listed: number; persisted: number }; units: Record<string, number> };
+  const path = `/extract/${encodeURIComponent(started.body.id)}`;
+  type Progress = {
+    status: string;
+    phase: string;
+    ratePerSecond: number;
+    etaSeconds: number | null;
+    progress: { listed: number; persisted: number; total: number };
+    units: Record<string, number>;
+  };
+  // Paused at once: once prepared, progress counts what the selection lists (SPAM and TRASH are not listed), and
+  // while paused there is no rate and no ETA.
+  assert.equal((await api(p, 'POST', `${path}/pause`)).status, 202);
+  const paused = await waitFor('prepared while paused', async () => {
+    const s = (await api<Progress>(p, 'GET', path)).body;
+    return s.phase !== 'preparing' ? s : undefined;
+  });
+  assert.equal(paused.status, 'paused');
+  assert.equal(paused.progress.total, listable(await manifest(emu)).length);
+  assert.ok(paused.progress.total < 400, 'the mailbox has SPAM or TRASH messages');
+  assert.equal(paused.ratePerSecond, 0);
+  assert.equal(paused.etaSeconds, null);
+  const whilePaused = await p.client.workflow.getHandle(started.body.id).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  assert.match(whilePaused.currentDetails ?? '', /— paused,/);
+  assert.equal((await api(p, 'POST', `${path}/resume`)).status, 202);
   const final = await waitFor('completed', async () => {
-    const s = (await api<Progress>(p, 'GET', `/extract/${encodeURIComponent(started.body.id)}`)).body;
+    const s = (await api<Progress>(p, 'GET', path)).body;
     return s.status === 'completed' ? s : undefined;
   });
 
