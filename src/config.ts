@@ -36,6 +36,10 @@ export const envSchema = z.object({
    * inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.
    */
   METRICS_PORT: int(1, 65535).optional(),
+  /** Webhook subscribers of extraction lifecycle events (CloudEvents 1.0, signed), comma-separated URLs. Unset: none. */
+  WEBHOOK_URLS: z.string().optional(),
+  /** HMAC-SHA256 key the webhook signature is made with (16+ characters); required with WEBHOOK_URLS. */
+  WEBHOOK_SECRET: z.string().min(16).optional(),
   /** HTTP API bind address. Default 127.0.0.1. */
   API_HOST: z.string().default('127.0.0.1'),
   /** HTTP API port. Default 3000. */
@@ -157,6 +161,8 @@ export interface Config {
   lake: LakeConfig;
   gmail: GmailConfig;
   pipeline: { depth: number; compactEvery: number };
+  /** Webhook subscribers of lifecycle events, when configured. */
+  webhooks: { urls: string[]; secret: string } | undefined;
   logLevel: string;
 }
 
@@ -177,6 +183,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError('Invalid configuration:\n  LAKE_PG_DSN: required when LAKE_CATALOG=postgres');
   }
   const auth = apiAuth(e);
+  const webhookUrls = (e.WEBHOOK_URLS ?? '').split(/[\s,]+/).filter(Boolean);
+  for (const u of webhookUrls) {
+    if (!z.string().url().safeParse(u).success || !/^https?:/.test(u))
+      throw new ConfigError(`Invalid configuration:\n  WEBHOOK_URLS: ${JSON.stringify(u)} is not an http(s) URL`);
+  }
+  if (webhookUrls.length && !e.WEBHOOK_SECRET)
+    throw new ConfigError('Invalid configuration:\n  WEBHOOK_SECRET: required with WEBHOOK_URLS');
   let codecKeys: CodecKey[] | undefined;
   try {
     codecKeys = e.PAYLOAD_KEYS ? parseCodecKeys(e.PAYLOAD_KEYS) : undefined;
@@ -226,6 +239,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
     },
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
+    webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,
     logLevel: e.LOG_LEVEL,
   };
 }

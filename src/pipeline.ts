@@ -88,6 +88,7 @@ export async function startPipeline(
     credentials.client_secret,
     credentials.refresh_token,
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
+    config.webhooks?.secret,
   );
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   await installTemporalRuntime(config.logLevel);
@@ -117,6 +118,7 @@ export async function startPipeline(
         logger,
         temporal: client,
         taskQueue: config.temporal.taskQueue,
+        webhooks: config.webhooks && { ...config.webhooks, source: `gmail-lake/${config.temporal.namespace}` },
       },
       nativeConnection,
     );
@@ -126,7 +128,7 @@ export async function startPipeline(
   const extractions = createExtractionService(
     client,
     config.temporal.taskQueue,
-    { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery },
+    { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery, events: config.webhooks !== undefined },
     resolveAccount,
   );
   const mailboxes = createMailboxService(client, config.temporal.taskQueue, extractions, resolveAccount);

@@ -1,3 +1,4 @@
+import type { WebhookConfig } from './events.js';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -21,6 +22,8 @@ export interface ActivityDeps {
   temporal?: Client;
   /** The task queue the worker polls (schedules start their workflows there). */
   taskQueue: string;
+  /** Where lifecycle events go (none: the events activity delivers nothing). */
+  webhooks?: WebhookConfig;
 }
 
 /** The workflow execution this activity serves (these activities only run inside the extraction workflow). */

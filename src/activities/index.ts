@@ -1,5 +1,6 @@
 import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './context.js';
+import { eventActivities } from './events.js';
 import { lakeActivities } from './lake.js';
 import { legacyActivities } from './legacy.js';
 import { mailboxActivities } from './mailbox.js';
@@ -11,6 +12,7 @@ export type { ListInput, ListResult, PrepareInput, PrepareResult } from './mailb
 export type { FetchResult } from './legacy.js';
 export type { BeginSyncResult, ChangeCounts, SyncStepResult } from './sync.js';
 export { removeOrphanedStaging } from './batch.js';
+export type { LifecycleEvent, WebhookConfig } from './events.js';
 
 /** Builds every activity the worker registers, with their dependencies injected (Gmail client, lake, logger). */
 export function createActivities(deps: ActivityDeps) {
@@ -20,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...lakeActivities(deps),
     ...legacyActivities(deps),
     ...syncActivities(deps),
+    ...eventActivities(deps),
   };
 }
 

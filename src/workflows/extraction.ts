@@ -46,6 +46,11 @@ export interface ExtractionOptions {
   pipelineDepth: number;
   /** Compact the lake every N committed batches (0 = only at the end). */
   compactEvery: number;
+  /**
+   * Publish lifecycle events (webhooks). Absent from the input of runs started before events existed, so their replay
+   * schedules no event activity: the option itself keeps old histories deterministic.
+   */
+  events?: boolean;
 }
 
 export type ExtractionStatus = 'running' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
@@ -89,6 +94,8 @@ export interface ExtractionProgress {
 export interface ExtractionState {
   extractionKey: string;
   prepared: boolean;
+  /** Lifecycle events published so far (their sequence numbers). */
+  eventSeq?: number;
   pageToken: string;
   listingDone: boolean;
   counters: Counters;
@@ -149,6 +156,12 @@ const { persistBatch } = proxyActivities<Activities>({
 const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 10 },
+});
+/** Lifecycle events are retried for a day, at most 10 s apart: a subscriber back within a day receives them all. */
+const { deliverEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WebhookRefused'] },
 });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
@@ -282,6 +295,23 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   const state = withDefaults(input.extractionKey, input.state);
   let phase: ExtractionPhase = state.prepared ? 'extracting' : 'preparing';
   const showDetails = () => setCurrentDetails(currentDetails(snapshot(request, state, phase)));
+  // Lifecycle events: numbered per extraction (the sequence travels through continue-as-new), delivered by an activity
+  // Temporal retries; cancellation of the extraction never cancels a delivery. All are awaited before the workflow ends.
+  const deliveries: Promise<unknown>[] = [];
+  const publish = (type: string, status?: ExtractionStatus) => {
+    if (!options.events) return;
+    const seq = (state.eventSeq = (state.eventSeq ?? 0) + 1);
+    const { workflowId, firstExecutionRunId } = workflowInfo();
+    const data = snapshot(request, state, phase, status);
+    deliveries.push(
+      CancellationScope.nonCancellable(() =>
+        deliverEvent({ id: `${workflowId}/${firstExecutionRunId}/${seq}`, type, subject: workflowId, data }),
+      ).catch((err: unknown) =>
+        log.warn('lifecycle event not delivered', { type, error: err instanceof Error ? err.message : String(err) }),
+      ),
+    );
+  };
+  const delivered = () => CancellationScope.nonCancellable(() => Promise.all(deliveries));
   const touch = () => {
     state.updatedAt = Date.now();
     state.samples.push([state.updatedAt, state.pass.done]);
@@ -290,14 +320,17 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     showDetails();
   };
   setHandler(pauseSignal, () => {
+    if (!state.paused) publish('paused', 'paused');
     state.paused = true;
     state.updatedAt = Date.now();
     showDetails();
   });
   setHandler(resumeSignal, () => {
+    const was = state.paused;
     state.paused = false;
     state.samples = [];
     state.updatedAt = Date.now();
+    if (was) publish('resumed', 'running');
     showDetails();
   });
   showDetails();
@@ -343,6 +376,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       phase = 'extracting';
       showDetails();
       touch();
+      publish('started');
     }
 
     const inflight: InFlight[] = [];
@@ -518,11 +552,18 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       if (whole && state.historyId) await handOverToSync({ account: request.account, historyId: state.historyId, format: request.format });
       if (request.keepInSync) await ensureSyncSchedule({ account: request.account, every: request.keepInSync, format: request.format });
     }
+    publish('completed', 'completed');
+    await delivered();
     return snapshot(request, state, phase, 'completed');
   } catch (err) {
-    if (err instanceof ContinueAsNew) throw err;
+    if (err instanceof ContinueAsNew) {
+      await delivered();
+      throw err;
+    }
     if (isCancellation(err)) {
       await event('canceled', `${state.committed.persisted} committed`);
+      publish('canceled', 'canceled');
+      await delivered();
       throw err;
     }
     const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -530,6 +571,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     state.error = message;
     const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ExtractionFailed') : 'ExtractionFailed';
     await event('failed', message);
+    publish('failed', 'failed');
+    await delivered();
     throw ApplicationFailure.nonRetryable(message, type, snapshot(request, state, phase, 'failed'));
   }
 }

@@ -1,0 +1,70 @@
+import { createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ActivityDeps } from './context.js';
+
+export interface WebhookConfig {
+  urls: string[];
+  /** HMAC-SHA256 key of the signature (Standard Webhooks: `webhook-signature: v1,<base64>`). */
+  secret: string;
+  /** CloudEvents `source`. */
+  source: string;
+}
+
+export interface LifecycleEvent {
+  /** Stable across retries and workers (`<workflowId>/<first run id>/<seq>`): subscribers deduplicate on it. */
+  id: string;
+  /** started, paused, resumed, completed, failed, canceled */
+  type: string;
+  /** The workflow id. */
+  subject: string;
+  data: unknown;
+}
+
+/** The signature a subscriber recomputes: HMAC-SHA256 over `<id>.<timestamp>.<body>`, base64 (Standard Webhooks v1). */
+export const webhookSignature = (secret: string, id: string, timestamp: string, body: string) =>
+  `v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+
+/**
+ * Lifecycle events to webhook subscribers, as CloudEvents 1.0 (structured JSON), signed. One activity per event; a
+ * subscriber that is down or answers 5xx/408/429 makes it fail and Temporal retries it (see the workflow's policy), so
+ * a subscriber back within the retry window receives every event; each carries the same id on every attempt. A 4xx
+ * other than 408/429 is permanent: retrying would not change the answer.
+ */
+export function eventActivities(deps: ActivityDeps) {
+  return {
+    async deliverEvent(event: LifecycleEvent): Promise<{ delivered: number }> {
+      const hooks = deps.webhooks;
+      if (!hooks?.urls.length) return { delivered: 0 };
+      const body = JSON.stringify({
+        specversion: '1.0',
+        id: event.id,
+        source: hooks.source,
+        type: `dev.gmail-lake.extraction.${event.type}`,
+        subject: event.subject,
+        time: new Date().toISOString(),
+        datacontenttype: 'application/json',
+        data: event.data,
+      });
+      for (const url of hooks.urls) {
+        const timestamp = String(Math.floor(Date.now() / 1000));
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/cloudevents+json',
+            'webhook-id': event.id,
+            'webhook-timestamp': timestamp,
+            'webhook-signature': webhookSignature(hooks.secret, event.id, timestamp, body),
+          },
+          body,
+          signal: AbortSignal.timeout(10_000),
+        });
+        await res.body?.cancel();
+        if (res.ok) continue;
+        const message = `webhook ${new URL(url).origin} answered ${res.status} to event ${event.id}`;
+        if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error(message);
+        throw ApplicationFailure.nonRetryable(message, 'WebhookRefused');
+      }
+      return { delivered: hooks.urls.length };
+    },
+  };
+}

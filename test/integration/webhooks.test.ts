@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import { webhookSignature } from '../../src/activities/events.js';
+import type { RunningEmulator } from '../../src/emulator/server.js';
+import { type Pipeline, startPipeline } from '../../src/pipeline.js';
+import { api } from '../helpers/http.js';
+import { freePort, waitFor } from '../helpers/ports.js';
+import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
+
+const SECRET = 'whsec-test-0123456789abcdef';
+
+interface Received {
+  id: string;
+  type: string;
+  subject: string;
+  specversion: string;
+  data: { status: string; progress: { persisted: number } };
+}
+
+/** A subscriber: verifies each delivery's signature, keeps the first delivery of each event id, counts repeats. */
+function subscriber(port: number) {
+  const events = new Map<string, Received>();
+  const repeats: string[] = [];
+  const badSignatures: string[] = [];
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          const id = String(req.headers['webhook-id']);
+          const expected = webhookSignature(SECRET, id, String(req.headers['webhook-timestamp']), body);
+          if (req.headers['webhook-signature'] !== expected || req.headers['content-type'] !== 'application/cloudevents+json') {
+            badSignatures.push(id);
+            return void res.writeHead(401).end();
+          }
+          const event = JSON.parse(body) as Received;
+          if (events.has(event.id)) repeats.push(event.id);
+          else events.set(event.id, event);
+          res.writeHead(204).end();
+        });
+      });
+      server.listen(port, '127.0.0.1', resolve);
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      server!.closeAllConnections();
+      server!.close(() => resolve());
+    });
+  return { events, repeats, badSignatures, up, down };
+}
+
+let temporal: TestTemporal;
+let emu: RunningEmulator;
+let p: Pipeline;
+let hook: ReturnType<typeof subscriber>;
+before(async () => {
+  const port = await freePort();
+  hook = subscriber(port);
+  await hook.up();
+  [temporal, emu] = await Promise.all([startTestTemporal(), startTestEmulator({ messages: 600, settings: { faults: { latencyMs: 3 } } })]);
+  p = await startPipeline(
+    testConfig(temporal, emu, { WEBHOOK_URLS: `http://127.0.0.1:${port}/hooks`, WEBHOOK_SECRET: SECRET, GMAIL_FETCH_CONCURRENCY: '2' }),
+    credentials,
+  );
+});
+after(async () => {
+  await p?.stop();
+  await Promise.all([temporal?.stop(), emu?.close()]);
+});
+
+test('lifecycle webhooks: the subscriber down for 60 s mid-extraction still receives started, paused, resumed and completed, each once, signed, as CloudEvents', async () => {
+  const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
+  assert.equal(started.status, 202);
+  const id = started.body.id;
+  const path = `/extract/${encodeURIComponent(id)}`;
+  await waitFor('started event', async () => [...hook.events.values()].some((e) => e.type.endsWith('.started')), 60_000);
+
+  await hook.down();
+  const downAt = Date.now();
+  assert.equal((await api(p, 'POST', `${path}/pause`)).status, 202);
+  // Paused, so the extraction cannot complete while the subscriber is away; resumed while it is still down.
+  await new Promise((r) => setTimeout(r, 30_000));
+  assert.equal((await api(p, 'POST', `${path}/resume`)).status, 202);
+  const status = (await api<{ status: string }>(p, 'GET', path)).body.status;
+  await waitFor('60 s down', async () => Date.now() - downAt >= 60_000, 70_000, 1000);
+  assert.equal(hook.events.size, 1, 'nothing reached the subscriber while it was down');
+  await hook.up();
+
+  const final = await waitFor(
+    'completed and its event',
+    async () => {
+      const s = (await api<{ status: string; progress: { persisted: number } }>(p, 'GET', path)).body;
+      return s.status === 'completed' && [...hook.events.values()].some((e) => e.type.endsWith('.completed')) ? s : undefined;
+    },
+    120_000,
+    500,
+  );
+  const types = [...hook.events.values()].map((e) => e.type.replace('dev.gmail-lake.extraction.', ''));
+  assert.deepEqual(types.sort(), ['completed', 'paused', 'resumed', 'started'], `status when resumed: ${status}`);
+  assert.deepEqual(hook.repeats, []);
+  assert.deepEqual(hook.badSignatures, []);
+  for (const e of hook.events.values()) {
+    assert.equal(e.specversion, '1.0');
+    assert.equal(e.subject, id);
+  }
+  const completed = [...hook.events.values()].find((e) => e.type.endsWith('.completed'))!;
+  assert.equal(completed.data.status, 'completed');
+  assert.equal(completed.data.progress.persisted, final.progress.persisted);
+});
