@@ -142,6 +142,7 @@ const pipeline = await startPipeline(config, {
 });
 running.push({ name: 'pipeline', stop: () => pipeline.stop() });
 console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
+console.log(`Dashboard ${pipeline.url}/ui (paste the key below)`);
 console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
 
 const account = 'user@example.com';

@@ -3,6 +3,7 @@
 #   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
 #   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner in .tools/duckdb-extensions
 #   - PostgreSQL server binaries (Debian's postgresql when missing)
+#   - with --with-browser: Chromium (Debian's chromium when missing) for the dashboard test
 # A second run finds everything in place and does no network work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -93,4 +94,16 @@ if [ -z "$(find_pg)" ]; then
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
 fi
 say "PostgreSQL binaries in $(find_pg)"
+
+# Chromium for the dashboard's browser test (playwright-core drives it; it cannot download browsers here). Only with
+# --with-browser (npm test): the demo and the stack do not need it.
+CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
+if [ "${1:-}" = "--with-browser" ] && [ ! -x "$CHROMIUM" ]; then
+  command -v apt-get >/dev/null || die "Chromium not found at $CHROMIUM; install Debian's chromium or set CHROMIUM_PATH"
+  say "installing Chromium (apt-get install chromium)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+    die "apt-get install chromium failed"
+fi
+[ -x "$CHROMIUM" ] && say "Chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
 say "done"

@@ -159,6 +159,7 @@ export async function startPipeline(
       mailboxes,
       logger,
       auth: config.api.auth,
+      ui: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
       codec: dataConverter?.payloadCodecs?.[0]
         ? { codec: dataConverter.payloadCodecs[0], uiOrigin: new URL(config.temporal.uiUrl).origin }
         : undefined,

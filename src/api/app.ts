@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
@@ -9,6 +8,7 @@ import { redactedMessage } from '../redact.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
+import { uiRoutes, type UiOptions } from './ui.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
@@ -22,6 +22,8 @@ export interface AppDeps {
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
+  /** Where the dashboard (/ui) links each workflow in the Temporal Web UI. */
+  ui?: UiOptions;
   /** The payload codec, served at /codec/{encode,decode} for the Web UI (`uiOrigin`) and the CLI. */
   codec?: { codec: PayloadCodec; uiOrigin: string };
   /** API keys and their rate limit; `undefined` = no authentication (API_AUTH=off, loopback only). */
@@ -209,6 +211,6 @@ export function createApp(deps: AppDeps) {
     info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' },
     ...(deps.auth ? { security: [{ apiKey: [] }] } : {}),
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }));
+  uiRoutes(app, deps.ui ?? { temporalUiUrl: 'http://127.0.0.1:8233', namespace: 'default' });
   return app;
 }

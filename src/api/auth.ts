@@ -9,8 +9,12 @@ export interface AuthOptions {
   ratePerMinute: number;
 }
 
-/** Routes open without a key: liveness/readiness probes, and the API's description (no data in either). */
-const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);
+/**
+ * Routes open without a key: liveness/readiness probes, the API's description and the browser pages (no data in any:
+ * the dashboard asks for a key and sends it with its own calls).
+ */
+const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/ui']);
+const isOpen = (path: string) => OPEN.has(path) || path.startsWith('/docs/assets/');
 
 /**
  * Authenticates every other route: 401 without a known key (with `WWW-Authenticate`), 403 when its scope does not
@@ -20,7 +24,7 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler {
   const byDigest = new Map(opts.keys.map((k) => [k.digest, k]));
   const limiter = opts.ratePerMinute > 0 ? new RateLimiterMemory({ points: opts.ratePerMinute, duration: 60 }) : undefined;
   return async (c, next) => {
-    if (OPEN.has(c.req.path)) return next();
+    if (isOpen(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const key = m ? byDigest.get(digestOf(m[1]!)) : undefined;

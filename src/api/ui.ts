@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { swaggerUI } from '@hono/swagger-ui';
+import type { Hono } from 'hono';
+
+/**
+ * The browser pages the API serves, with nothing from a CDN: `/ui` (a dashboard of extractions and mailbox mirrors,
+ * vanilla HTML and JavaScript) and `/docs` (Swagger UI, its assets read from the swagger-ui-dist package). Both pages
+ * are open; the dashboard asks for an API key and sends it with every call, as any other client does.
+ */
+const swaggerDist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'text/javascript' };
+
+export interface UiOptions {
+  /** Temporal Web UI base URL and namespace, for the links to each workflow. */
+  temporalUiUrl: string;
+  namespace: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function uiRoutes(app: Hono<any>, opts: UiOptions): void {
+  const assets = new Map(Object.keys(ASSETS).map((f) => [f, readFileSync(join(swaggerDist, f))]));
+  app.get('/docs/assets/swagger-ui-dist/:file', (c) => {
+    const file = c.req.param('file');
+    const body = assets.get(file);
+    if (!body) return c.notFound();
+    return c.body(body, 200, { 'content-type': ASSETS[file]!, 'cache-control': 'public, max-age=86400' });
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'gmail-lake API', persistAuthorization: true }));
+  const page = dashboard(opts);
+  app.get('/ui', (c) => c.html(page));
+}
+
+function dashboard(opts: UiOptions): string {
+  const config = JSON.stringify({ temporalUi: opts.temporalUiUrl.replace(/\/$/, ''), namespace: opts.namespace }).replace(/</g, '\\u003c');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gmail-lake</title>
+<style>
+  body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1f2328; }
+  h1 { font-size: 20px; margin: 0 0 12px; } h2 { font-size: 16px; margin: 24px 0 8px; }
+  form { display: flex; gap: 8px; align-items: center; margin-bottom: 8px; }
+  input { font: inherit; padding: 4px 8px; width: 28em; }
+  button { font: inherit; padding: 2px 10px; cursor: pointer; }
+  table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #d0d7de; vertical-align: middle; }
+  th { font-weight: 600; background: #f6f8fa; }
+  .bar { width: 160px; height: 10px; background: #eaeef2; border-radius: 5px; overflow: hidden; display: inline-block; vertical-align: middle; }
+  .bar > span { display: block; height: 100%; background: #2da44e; }
+  .status { padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eaeef2; }
+  .status.running { background: #ddf4ff; } .status.paused { background: #fff8c5; } .status.completed { background: #dafbe1; }
+  .status.failed, .status.canceled, .status.terminated { background: #ffebe9; }
+  #message { color: #cf222e; min-height: 1.4em; } .muted { color: #656d76; }
+</style>
+</head>
+<body>
+<h1>gmail-lake</h1>
+<form id="login"><label for="key">API key</label><input id="key" type="password" autocomplete="off" placeholder="glk_…"><button>Connect</button><span class="muted" id="who"></span></form>
+<div id="message" role="status"></div>
+<h2>Extractions</h2>
+<table id="extractions"><thead><tr><th>Mailbox</th><th>Status</th><th>Progress</th><th>Messages</th><th>Rate</th><th>ETA</th><th>Updated</th><th></th></tr></thead><tbody></tbody></table>
+<h2>Mirrors</h2>
+<table id="mirrors"><thead><tr><th>Mailbox</th><th>Schedule</th><th>Last sync</th><th>Changes</th><th>historyId</th></tr></thead><tbody></tbody></table>
+<script>
+const CONFIG = ${config};
+const $ = (s) => document.querySelector(s);
+let key = sessionStorage.getItem('gmail-lake-key') || '';
+const closed = new Map();
+const say = (text) => { $('#message').textContent = text || ''; };
+async function call(method, path) {
+  const res = await fetch(path, { method, headers: { authorization: 'Bearer ' + key } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error((body.error && body.error.message) || res.status + ' ' + res.statusText);
+  return body;
+}
+const cell = (text, cls) => { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td; };
+const n = (v) => (v ?? 0).toLocaleString('en-US');
+const eta = (s) => s == null ? '—' : s >= 3600 ? (s / 3600).toFixed(1) + ' h' : s >= 60 ? Math.round(s / 60) + ' min' : s + ' s';
+function row(e) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = e.id;
+  tr.appendChild(cell(e.account || e.id));
+  const st = document.createElement('td'); const badge = document.createElement('span'); badge.className = 'status ' + e.status; badge.textContent = e.status; st.appendChild(badge); tr.appendChild(st);
+  const p = e.progress || {};
+  const pr = document.createElement('td'); const bar = document.createElement('span'); bar.className = 'bar'; const fill = document.createElement('span'); fill.style.width = (p.percent || 0) + '%'; bar.appendChild(fill); pr.appendChild(bar); pr.appendChild(document.createTextNode(' ' + (p.percent ?? 0) + '%')); tr.appendChild(pr);
+  tr.appendChild(cell(n((p.persisted || 0) + (p.present || 0) + (p.skipped || 0)) + ' / ' + n(p.total) + (p.malformed ? ' (' + n(p.malformed) + ' malformed)' : '')));
+  tr.appendChild(cell(e.ratePerSecond != null ? e.ratePerSecond + ' msg/s' : '—'));
+  tr.appendChild(cell(eta(e.etaSeconds)));
+  tr.appendChild(cell(e.updatedAt ? new Date(e.updatedAt).toLocaleTimeString() : '—', 'muted'));
+  const actions = document.createElement('td');
+  const act = (label, action) => { const b = document.createElement('button'); b.textContent = label; b.onclick = () => signal(e.id, action); actions.appendChild(b); };
+  if (e.status === 'running') act('Pause', 'pause');
+  if (e.status === 'paused') act('Resume', 'resume');
+  if (e.status === 'running' || e.status === 'paused') act('Cancel', 'cancel');
+  const a = document.createElement('a'); a.textContent = 'Temporal UI'; a.target = '_blank'; a.rel = 'noopener';
+  a.href = CONFIG.temporalUi + '/namespaces/' + encodeURIComponent(CONFIG.namespace) + '/workflows/' + encodeURIComponent(e.id);
+  actions.appendChild(document.createTextNode(' ')); actions.appendChild(a);
+  tr.appendChild(actions);
+  return tr;
+}
+async function signal(id, action) {
+  if (action === 'cancel' && !confirm('Cancel ' + id + '? Committed batches stay in the lake.')) return;
+  try { await call('POST', '/extract/' + encodeURIComponent(id) + '/' + action); closed.delete(id); refresh(); }
+  catch (err) { say(action + ': ' + err.message); }
+}
+let mirrorsAt = 0;
+async function refresh() {
+  if (!key) { say('Enter an API key (npm run key prints one; the demo prints its own).'); return; }
+  try {
+    const { extractions } = await call('GET', '/extract');
+    const rows = [];
+    for (const x of extractions.slice(0, 20)) {
+      const open = x.status === 'running' || x.status === 'paused';
+      if (!open && closed.has(x.id)) { rows.push(closed.get(x.id)); continue; }
+      const full = await call('GET', '/extract/' + encodeURIComponent(x.id)).catch(() => ({ ...x }));
+      if (!open) closed.set(x.id, full);
+      rows.push(full);
+    }
+    $('#extractions tbody').replaceChildren(...rows.map(row));
+    if (Date.now() - mirrorsAt > 10000) {
+      mirrorsAt = Date.now();
+      const accounts = [...new Set(extractions.map((x) => x.account).filter(Boolean))].slice(0, 20);
+      const mirrors = await Promise.all(accounts.map((acc) => call('GET', '/mailboxes/' + encodeURIComponent(acc)).catch(() => null)));
+      $('#mirrors tbody').replaceChildren(...mirrors.filter(Boolean).map((m) => {
+        const tr = document.createElement('tr');
+        const s = m.lastSync;
+        tr.appendChild(cell(m.account));
+        tr.appendChild(cell(m.schedule ? 'every ' + m.schedule.every + (m.schedule.paused ? ' (paused)' : '') : (m.syncRunning ? 'sync running' : '—')));
+        tr.appendChild(cell(s ? s.status + ' by ' + s.mode + (s.finishedAt ? ', ' + new Date(s.finishedAt).toLocaleString() : '') : '—'));
+        tr.appendChild(cell(s ? '+' + s.changes.added + ' −' + s.changes.deleted + ' labels +' + s.changes.labelsAdded + '/−' + s.changes.labelsRemoved : '—'));
+        tr.appendChild(cell(m.historyId || '—', 'muted'));
+        return tr;
+      }));
+    }
+    say('');
+  } catch (err) { say(err.message); }
+}
+$('#login').onsubmit = (ev) => { ev.preventDefault(); key = $('#key').value.trim(); sessionStorage.setItem('gmail-lake-key', key); closed.clear(); mirrorsAt = 0; refresh(); };
+$('#key').value = key;
+refresh();
+setInterval(refresh, 2000);
+</script>
+</body>
+</html>`;
+}
