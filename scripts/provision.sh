@@ -3,7 +3,8 @@
 #   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
 #   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner in .tools/duckdb-extensions
 #   - PostgreSQL server binaries (Debian's postgresql when missing)
-#   - with --with-browser: Chromium (Debian's chromium when missing) for the dashboard test
+#   - with --for-tests: Chromium (Debian's chromium when missing) for the dashboard test, and schemathesis (PyPI,
+#     pinned) in a virtualenv under .tools/py for the API fuzz test
 # A second run finds everything in place and does no network work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -96,9 +97,9 @@ fi
 say "PostgreSQL binaries in $(find_pg)"
 
 # Chromium for the dashboard's browser test (playwright-core drives it; it cannot download browsers here). Only with
-# --with-browser (npm test): the demo and the stack do not need it.
+# --for-tests (npm test): the demo and the stack do not need it.
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
-if [ "${1:-}" = "--with-browser" ] && [ ! -x "$CHROMIUM" ]; then
+if [ "${1:-}" = "--for-tests" ] && [ ! -x "$CHROMIUM" ]; then
   command -v apt-get >/dev/null || die "Chromium not found at $CHROMIUM; install Debian's chromium or set CHROMIUM_PATH"
   say "installing Chromium (apt-get install chromium)"
   export DEBIAN_FRONTEND=noninteractive
@@ -106,4 +107,13 @@ if [ "${1:-}" = "--with-browser" ] && [ ! -x "$CHROMIUM" ]; then
     die "apt-get install chromium failed"
 fi
 [ -x "$CHROMIUM" ] && say "Chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+SCHEMATHESIS_VERSION=4.32.5
+if [ "${1:-}" = "--for-tests" ]; then
+  if ! "$TOOLS/py/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION in $TOOLS/py"
+    python3 -m venv "$TOOLS/py" && "$TOOLS/py/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" ||
+      die "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+  fi
+  say "schemathesis: $("$TOOLS/py/bin/schemathesis" --version)"
+fi
 say "done"

@@ -66,24 +66,40 @@ function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
 export async function upsertSyncSchedule(client: Client, taskQueue: string, r: SyncScheduleRequest): Promise<{ created: boolean }> {
   everyToMs(r.every);
   const scheduleId = syncScheduleId(r.account);
-  try {
-    await client.schedule.create({
-      scheduleId,
-      spec: { intervals: [{ every: r.every }] },
-      action: action(client, taskQueue, r),
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
-      state: { note: encrypts(client) ? `mailbox sync every ${r.every}` : `sync of ${r.account} every ${r.every}` },
-    });
-    return { created: true };
-  } catch (e) {
-    if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+  // Create, else update; a schedule deleted between the two (a concurrent DELETE) is created again.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.schedule.create({
+        scheduleId,
+        spec: { intervals: [{ every: r.every }] },
+        action: action(client, taskQueue, r),
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+        state: { note: encrypts(client) ? `mailbox sync every ${r.every}` : `sync of ${r.account} every ${r.every}` },
+      });
+      return { created: true };
+    } catch (e) {
+      if (!(e instanceof ScheduleAlreadyRunning)) throw e;
+    }
+    try {
+      await client.schedule.getHandle(scheduleId).update((prev) => ({
+        ...prev,
+        spec: { intervals: [{ every: r.every }] },
+        action: action(client, taskQueue, r),
+      }));
+      return { created: false };
+    } catch (e) {
+      if (attempt < 2 && scheduleGone(e)) continue;
+      throw e;
+    }
   }
-  await client.schedule.getHandle(scheduleId).update((prev) => ({
-    ...prev,
-    spec: { intervals: [{ every: r.every }] },
-    action: action(client, taskQueue, r),
-  }));
-  return { created: false };
+}
+
+/** A schedule that no longer exists: the client's ScheduleNotFoundError, or gRPC NOT_FOUND (5) under its wrapper. */
+function scheduleGone(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ScheduleNotFoundError || (e as { code?: unknown }).code === 5) return true;
+  }
+  return false;
 }
 
 /** The schedule's state, or null when the mailbox has none. */
@@ -105,7 +121,7 @@ export async function describeSyncSchedule(client: Client, account: string): Pro
       })),
     };
   } catch (e) {
-    if (e instanceof ScheduleNotFoundError) return null;
+    if (scheduleGone(e)) return null;
     throw e;
   }
 }
@@ -124,7 +140,7 @@ export async function controlSyncSchedule(
     else await handle.delete();
     return true;
   } catch (e) {
-    if (e instanceof ScheduleNotFoundError) return false;
+    if (scheduleGone(e)) return false;
     throw e;
   }
 }

@@ -55,6 +55,14 @@ const routeRegex = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\
 /** How long a request waits for Temporal before answering 503. */
 export const TEMPORAL_DEADLINE_MS = 3000;
 
+/** OpenAPI links from a started extraction to what can be done with its id (clients and fuzzers follow them). */
+const extractionLinks = Object.fromEntries(
+  (['getExtraction', 'pauseExtraction', 'resumeExtraction', 'cancelExtraction'] as const).map((operationId) => [
+    operationId,
+    { operationId, parameters: { id: '$response.body#/id' } },
+  ]),
+);
+
 const errors = {
   ...commonErrors,
   404: json(errorSchema, 'Unknown extraction'),
@@ -111,13 +119,14 @@ export function createApp(deps: AppDeps) {
     createRoute({
       method: 'post',
       path: '/extract',
+      operationId: 'startExtraction',
       summary: 'Start (or join) the extraction of one mailbox',
       description:
         '`me` is resolved to the mailbox address first. 202 when a new extraction starts; 200 with the running one when the mailbox already has one with the same selection; 409 when its selection differs.',
       request: { body: { content: { 'application/json': { schema: extractRequestSchema } }, required: true } },
       responses: {
-        202: json(startedSchema, 'Started'),
-        200: json(startedSchema, 'Already running'),
+        202: { ...json(startedSchema, 'Started'), links: extractionLinks },
+        200: { ...json(startedSchema, 'Already running'), links: extractionLinks },
         ...errors,
         413: json(errorSchema, 'Request body larger than 64 KB'),
       },
@@ -136,6 +145,7 @@ export function createApp(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/extract/{id}',
+      operationId: 'getExtraction',
       summary: 'Progress of an extraction',
       request: { params: idParam },
       responses: { 200: json(extractionSchema, 'Extraction'), ...errors },
@@ -147,6 +157,7 @@ export function createApp(deps: AppDeps) {
     createRoute({
       method: 'get',
       path: '/extract',
+      operationId: 'listExtractions',
       summary: 'Recent extractions',
       responses: {
         200: json(
@@ -175,6 +186,7 @@ export function createApp(deps: AppDeps) {
       createRoute({
         method: 'post',
         path: `/extract/{id}/${action}`,
+        operationId: `${action}Extraction`,
         summary: `${action[0]!.toUpperCase()}${action.slice(1)} an extraction`,
         request: { params: idParam },
         responses: { 202: json(z.object({ id: z.string(), action: z.string() }), 'Accepted'), ...errors },

@@ -22,6 +22,7 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
     createRoute({
       method: 'post',
       path: '/mailboxes/{account}/sync',
+      operationId: 'syncMailbox',
       summary: 'Sync a mailbox now',
       description:
         "Starts the mailbox's sync (workflow `gmail-sync-<address>`): from its stored historyId by users.history.list, or by reconciliation (listing) when history is not recorded or expired. 202 when started; 200 with the running one when a sync of the mailbox runs already; 409 while its backfill runs.",
@@ -55,6 +56,7 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
     createRoute({
       method: 'get',
       path: '/mailboxes/{account}',
+      operationId: 'getMailbox',
       summary: 'The mirror of a mailbox',
       description:
         'Its backfill, the running and the last sync (changes by kind, quota units by method), its schedule (next run) and the historyId the mirror is at.',
@@ -68,6 +70,7 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
     createRoute({
       method: 'put',
       path: '/mailboxes/{account}/schedule',
+      operationId: 'putSchedule',
       summary: 'Create or update the sync schedule of a mailbox',
       description:
         'A Temporal Schedule `gmail-sync-<address>` (Web UI → Schedules; `temporal schedule toggle --pause|--unpause`, `trigger`, `delete`). Overlapping runs are skipped; updating keeps its paused state.',
@@ -84,6 +87,7 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
     createRoute({
       method: 'delete',
       path: '/mailboxes/{account}/schedule',
+      operationId: 'deleteSchedule',
       summary: 'Delete the sync schedule of a mailbox',
       request: { params: accountParam },
       responses: { 200: json(scheduleOut, 'Deleted'), 404: json(errorSchema, 'No schedule'), ...errors },
@@ -96,6 +100,7 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
       createRoute({
         method: 'post',
         path: `/mailboxes/{account}/schedule/${op}`,
+        operationId: `${op}Schedule`,
         summary: `${op === 'pause' ? 'Pause' : 'Resume'} the sync schedule of a mailbox`,
         request: { params: accountParam },
         responses: { 200: json(scheduleOut, op === 'pause' ? 'Paused' : 'Resumed'), 404: json(errorSchema, 'No schedule'), ...errors },

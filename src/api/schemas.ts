@@ -7,7 +7,12 @@ const account = () =>
     .trim()
     .toLowerCase()
     .max(320)
-    .regex(/^(me|[^@\s\p{Cc}]{1,64}@[^@\s\p{Cc}]+\.[^@\s\p{Cc}]+)$/u, { message: 'must be "me" or an email address' });
+    // Control characters spelled as ranges (no \p{…}, no flags): the pattern is published in /openapi.json, and every
+    // client's regex dialect (JSON Schema's ECMA-262, Python's re) reads it the same.
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+    .regex(/^(me|[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s\u0000-\u001f\u007f-\u009f]+\.[^@\s\u0000-\u001f\u007f-\u009f]+)$/, {
+      message: 'must be "me" or an email address',
+    });
 
 /** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
 const every = () =>

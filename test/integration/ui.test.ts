@@ -7,6 +7,7 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { api } from '../helpers/http.js';
+import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal, testConfig } from '../helpers/stack.js';
 
 /** Screenshots kept as test artifacts (git-ignored). */
@@ -62,10 +63,7 @@ test('/ui in headless Chromium, offline: the key is asked for, the running extra
   await page.click('#login button');
   const row = page.locator(`#extractions tr[data-id="${started.body.id}"]`);
   await row.locator('.status.running').waitFor();
-  await page.waitForFunction(
-    (id) => /[1-9]\d*(\.\d)?%/.test(document.querySelector(`#extractions tr[data-id="${id}"]`)?.textContent ?? ''),
-    started.body.id,
-  );
+  await waitFor('a percent above 0 in the row', async () => /[1-9]\d*(\.\d)?%/.test((await row.textContent()) ?? ''), 60_000);
   assert.match((await row.textContent()) ?? '', /user@example\.com/);
   assert.equal(
     await row.locator('a').getAttribute('href'),
