@@ -49,8 +49,16 @@ async function installTemporalRuntime(level: string): Promise<void> {
   try {
     // No shutdown signals of its own: the entry points own SIGINT/SIGTERM and shut the worker down once, through
     // Pipeline.stop (the runtime reacting first left stop() shutting a draining worker down again, or nothing at all).
+    // The SDK's own lines (activity failures quote their errors, which may hold a DSN) go through the redacting logger.
+    const sdkLog = createLogger(level === 'debug' || level === 'trace' ? level : 'warn', { service: 'temporal-sdk' });
     Runtime.install({
-      logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN'),
+      logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN', (entry) => {
+        const meta = Object.fromEntries(
+          Object.entries(entry.meta ?? {}).map(([k, v]) => [k, v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v]),
+        );
+        const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[entry.level];
+        sdkLog[method](meta, entry.message);
+      }),
       shutdownSignals: [],
       telemetryOptions: { metrics: { prometheus: { bindAddress }, metricPrefix: 'temporal_' } },
     });

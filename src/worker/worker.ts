@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { dataConverterFor } from '../codec.js';
 import { bundleWorkflowsOutOfProcess } from './bundle.js';
 import { ActivityMetrics } from './metrics-interceptor.js';
+import { RedactFailures } from './redact-failures.js';
 
 /** Creates a worker on the extraction task queue with activities built from `deps`. */
 export async function createWorker(config: Config, deps: ActivityDeps, connection?: NativeConnection): Promise<Worker> {
@@ -17,7 +18,7 @@ export async function createWorker(config: Config, deps: ActivityDeps, connectio
     workflowBundle: { codePath: bundleWorkflowsOutOfProcess(dataConverter?.failureConverterPath) },
     dataConverter,
     activities: createActivities(deps),
-    interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetrics(ctx) })] },
+    interceptors: { activity: [(ctx) => ({ inbound: new ActivityMetrics(ctx) }), () => ({ inbound: new RedactFailures() })] },
     maxConcurrentActivityTaskExecutions: 32,
     // A workflow cached on a worker that dies (kill -9) is handed to another after this long instead of 10 s: the cost
     // is a replay when a busy live worker does not poll its sticky queue within 3 s.
