@@ -54,7 +54,10 @@ async function installTemporalRuntime(level: string): Promise<void> {
     Runtime.install({
       logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN', (entry) => {
         const meta = Object.fromEntries(
-          Object.entries(entry.meta ?? {}).map(([k, v]) => [k, v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v]),
+          Object.entries(entry.meta ?? {}).map(([k, v]) => [
+            k,
+            v instanceof Error ? { type: v.name, message: v.message, stack: v.stack } : v,
+          ]),
         );
         const method = ({ TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' } as const)[entry.level];
         sdkLog[method](meta, entry.message);
