@@ -107,13 +107,18 @@ if [ "${1:-}" = "--for-tests" ] && [ ! -x "$CHROMIUM" ]; then
     die "apt-get install chromium failed"
 fi
 [ -x "$CHROMIUM" ] && say "Chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+# Python test tools, pinned, in a virtualenv: schemathesis (API fuzzing) and kubernetes-validate (the Kubernetes
+# manifests against the JSON schemas it bundles: offline).
 SCHEMATHESIS_VERSION=4.32.5
+KUBERNETES_VALIDATE_VERSION=1.37.0
 if [ "${1:-}" = "--for-tests" ]; then
-  if ! "$TOOLS/py/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION in $TOOLS/py"
-    python3 -m venv "$TOOLS/py" && "$TOOLS/py/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" ||
-      die "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+  if ! "$TOOLS/py/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" ||
+    ! "$TOOLS/py/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION in $TOOLS/py"
+    python3 -m venv "$TOOLS/py" &&
+      "$TOOLS/py/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ||
+      die "pip install of the Python test tools failed"
   fi
-  say "schemathesis: $("$TOOLS/py/bin/schemathesis" --version)"
+  say "schemathesis $("$TOOLS/py/bin/schemathesis" --version | grep -o '[0-9.]*$'), kubernetes-validate $("$TOOLS/py/bin/kubernetes-validate" --version)"
 fi
 say "done"
