@@ -36,6 +36,8 @@ export const envSchema = z.object({
    * inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.
    */
   METRICS_PORT: int(1, 65535).optional(),
+  /** OTLP/HTTP endpoint of a trace collector (e.g. http://collector:4318): traces are exported to <endpoint>/v1/traces. Unset: no tracing. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   /** Webhook subscribers of extraction lifecycle events (CloudEvents 1.0, signed), comma-separated URLs. Unset: none. */
   WEBHOOK_URLS: z.string().optional(),
   /** HMAC-SHA256 key the webhook signature is made with (16+ characters); required with WEBHOOK_URLS. */
@@ -164,6 +166,8 @@ export interface Config {
   /** Webhook subscribers of lifecycle events, when configured. */
   webhooks: { urls: string[]; secret: string } | undefined;
   logLevel: string;
+  /** OTLP endpoint of traces, when tracing is on. */
+  otlpEndpoint: string | undefined;
 }
 
 /** Thrown by loadConfig with one line per invalid variable. */
@@ -241,6 +245,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,
     logLevel: e.LOG_LEVEL,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }
 

@@ -16,6 +16,8 @@ import { parseLibpqDsn } from './gmail/project-quota.js';
 import { registerSecrets } from './redact.js';
 import { dataConverterFor } from './codec.js';
 import { metricsText, registry, setSdkMetricsAddress } from './metrics.js';
+import { flushTraces, startTracing } from './tracing.js';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 
 const passwordOf = (dsn: string): string | undefined => {
   try {
@@ -114,7 +116,14 @@ export async function startPipeline(
   let nativeConnection: NativeConnection | undefined;
   const connection = await Connection.connect({ address: config.temporal.address });
   const dataConverter = dataConverterFor(config.temporal.codecKeys);
-  const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
+  const tracing = startTracing(config.otlpEndpoint);
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+    // Traces continue from the API request into the workflows it starts, signals and queries.
+    interceptors: tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined,
+  });
   if (opts.worker !== false) {
     lake = await Lake.open(config.lake);
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
@@ -132,6 +141,7 @@ export async function startPipeline(
         webhooks: config.webhooks && { ...config.webhooks, source: `gmail-lake/${config.temporal.namespace}` },
       },
       nativeConnection,
+      tracing,
     );
     workerRun = worker.run();
   }
@@ -218,6 +228,7 @@ export async function startPipeline(
       await nativeConnection?.close();
       lake?.close();
       await project?.close();
+      await flushTraces();
     },
   };
 }

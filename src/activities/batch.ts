@@ -1,4 +1,5 @@
 import { messagesTotal } from '../metrics.js';
+import { span } from '../tracing.js';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -150,11 +151,8 @@ export function batchActivities(deps: ActivityDeps) {
               await openStagedBatch(dir).then((s) => s.close());
             }
             detail.phase = 'persisting';
-            const { inserted } = await persistStaged(
-              deps.lake,
-              dir,
-              { ...input.checkpoint, batchId: input.batchId, workflowId, runId },
-              wanted,
+            const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () =>
+              persistStaged(deps.lake, dir, { ...input.checkpoint, batchId: input.batchId, workflowId, runId }, wanted),
             ).catch((err: unknown) => {
               if (err instanceof StagedBatchMismatch) throw ApplicationFailure.retryable(err.message, FAILURE.stagedBatchMismatch);
               throw err;

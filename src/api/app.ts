@@ -5,6 +5,7 @@ import { requestId } from 'hono/request-id';
 import type { Logger } from '../log.js';
 import { metricsText, registry } from '../metrics.js';
 import { redactedMessage } from '../redact.js';
+import { traceRequests } from '../tracing.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  app.use(traceRequests);
   if (deps.codec) codecCors(app, deps.codec.uiOrigin);
   if (deps.auth) app.use(authenticate(deps.auth));
   // Requests are small JSON documents: anything over 64 KB is refused before it is read whole.

@@ -1,4 +1,5 @@
 import { gmailResponses, quotaUnits } from '../metrics.js';
+import { span } from '../tracing.js';
 import { readFileSync } from 'node:fs';
 import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
 import { z } from 'zod';
@@ -153,15 +154,21 @@ function scopedApi(
           meter.calls[method] = (meter.calls[method] ?? 0) + 1;
         }
         quotaUnits.inc({ method }, costs[method]);
-        try {
-          const r = await fn({ signal });
-          gmailResponses.inc({ method, status: String((r as { status?: number }).status ?? 200) });
-          return r;
-        } catch (e) {
-          const err = e as { response?: { status?: number }; status?: number };
-          gmailResponses.inc({ method, status: String(err.response?.status ?? err.status ?? 'network') });
-          throw e;
-        }
+        return span(`gmail ${method}`, { 'gmail.method': method }, async (s) => {
+          try {
+            const r = await fn({ signal });
+            const status = (r as { status?: number }).status ?? 200;
+            gmailResponses.inc({ method, status: String(status) });
+            s.setAttribute('http.response.status_code', status);
+            return r;
+          } catch (e) {
+            const err = e as { response?: { status?: number }; status?: number };
+            const status = err.response?.status ?? err.status;
+            gmailResponses.inc({ method, status: String(status ?? 'network') });
+            if (status) s.setAttribute('http.response.status_code', status);
+            throw e;
+          }
+        });
       },
       { attempts: config.requestAttempts, signal },
     );
