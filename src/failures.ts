@@ -20,6 +20,11 @@ export const FAILURE = {
   projectQuotaUnavailable: 'ProjectQuotaUnavailable',
   /** A staged batch holds ids the workflow did not ask for: refused, never loaded. Retryable (a new attempt restages). */
   stagedBatchMismatch: 'StagedBatchMismatch',
+  /**
+   * DuckDB refused a lake statement as written (parser, binder, conversion or invalid-input error): the same statement
+   * would fail the same way on every attempt. Raised non-retryable at the activity boundary.
+   */
+  lakeQueryInvalid: 'LakeQueryInvalid',
   /** v1 only: the staged batch is not on this worker's disk (another host fetched it). */
   stagedBatchMissing: 'StagedBatchMissing',
 } as const;

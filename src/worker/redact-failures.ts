@@ -1,9 +1,16 @@
+import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { FAILURE } from '../failures.js';
 import { redact } from '../redact.js';
 
+/** DuckDB's error classes that name the statement, not the moment: retrying cannot help. */
+const DETERMINISTIC = /^(Parser|Binder|Conversion|Invalid Input|Syntax) Error:/;
+
 /**
- * Activity failures reach Temporal (history, the pending activity's last failure, the Web UI) with their message and
- * stack: whatever threw them (DuckDB quoting a DSN, a client quoting a token), secrets are masked first.
+ * The activity boundary. Failures reach Temporal (history, the pending activity's last failure, the Web UI) with their
+ * message and stack: whatever threw them (DuckDB quoting a DSN, a client quoting a token), secrets are masked first.
+ * And a failure that would repeat on every attempt (DuckDB refusing a statement as written) is made non-retryable, so
+ * it fails the run with its reason instead of being retried without end.
  */
 export class RedactFailures implements ActivityInboundCallsInterceptor {
   async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
@@ -13,6 +20,9 @@ export class RedactFailures implements ActivityInboundCallsInterceptor {
       for (let err: unknown = e, depth = 0; err instanceof Error && depth < 5; err = err.cause, depth++) {
         err.message = redact(err.message);
         if (err.stack) err.stack = redact(err.stack);
+      }
+      if (e instanceof Error && !(e instanceof ApplicationFailure) && DETERMINISTIC.test(e.message)) {
+        throw ApplicationFailure.create({ message: e.message, type: FAILURE.lakeQueryInvalid, nonRetryable: true, cause: e });
       }
       throw e;
     }
