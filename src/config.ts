@@ -32,6 +32,12 @@ export const envSchema = z.object({
    */
   PAYLOAD_KEYS: z.string().optional(),
   /**
+   * Key (16+ characters) of the mailbox digests in workflow and schedule ids: set, ids carry `h<digest>` instead of
+   * the address (Temporal keeps ids in clear, in history too). Set it with PAYLOAD_KEYS, on the API and every worker,
+   * before the first extraction, and never change it: a mailbox's id is what gives it one writer.
+   */
+  WORKFLOW_ID_KEY: z.string().min(16).optional(),
+  /**
    * Port of a plain `/metrics` endpoint (no key) in a process that serves no API (`npm run worker`), for a scraper
    * inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.
    */
@@ -157,7 +163,15 @@ export interface GmailConfig {
 
 /** The validated configuration, passed down from the entry points. */
 export interface Config {
-  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string; codecKeys: CodecKey[] | undefined };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    codecKeys: CodecKey[] | undefined;
+    /** Key of mailbox digests in ids (see WORKFLOW_ID_KEY). */
+    idKey: string | undefined;
+  };
   api: { host: string; port: number; auth: AuthOptions | undefined; metricsPort: number | undefined };
   dataDir: string;
   lake: LakeConfig;
@@ -209,6 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       taskQueue: e.TEMPORAL_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL,
       codecKeys: codecKeys?.length ? codecKeys : undefined,
+      idKey: e.WORKFLOW_ID_KEY,
     },
     api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT },
     dataDir,

@@ -17,6 +17,7 @@ import { registerSecrets } from './redact.js';
 import { dataConverterFor } from './codec.js';
 import { metricsText, registry, setSdkMetricsAddress } from './metrics.js';
 import { flushTraces, startTracing } from './tracing.js';
+import { keyMailboxIds } from './mailbox-ids.js';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry';
 
 const passwordOf = (dsn: string): string | undefined => {
@@ -102,6 +103,7 @@ export async function startPipeline(
     credentials.refresh_token,
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
     config.webhooks?.secret,
+    config.temporal.idKey,
   );
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   await installTemporalRuntime(config.logLevel);
@@ -124,6 +126,7 @@ export async function startPipeline(
     // Traces continue from the API request into the workflows it starts, signals and queries.
     interceptors: tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor()] } : undefined,
   });
+  keyMailboxIds(client, config.temporal.idKey);
   if (opts.worker !== false) {
     lake = await Lake.open(config.lake);
     nativeConnection = await NativeConnection.connect({ address: config.temporal.address });

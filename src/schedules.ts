@@ -7,7 +7,7 @@ import {
 } from '@temporalio/client';
 import type { MessageFormat } from './gmail/client.js';
 import { accountAttribute, encrypts } from './codec.js';
-import { syncScheduleId } from './workflows/ids.js';
+import { scheduleIdOf, syncIdOf } from './mailbox-ids.js';
 
 /**
  * True while the workflow `id` (its latest run) is running: how the API and a sync see whether a mailbox's backfill or
@@ -53,8 +53,9 @@ function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
     type: 'startWorkflow' as const,
     workflowType: 'scheduledSyncWorkflow',
     // Temporal appends the scheduled time; the run then starts the mailbox's one sync as a child (see that workflow).
-    workflowId: `${syncScheduleId(r.account)}-scheduled`,
-    args: [{ account: r.account, ...(r.format ? { format: r.format } : {}) }],
+    workflowId: `${scheduleIdOf(client, r.account)}-scheduled`,
+    // The sync's id travels with the run: workflow code cannot derive a keyed id itself.
+    args: [{ account: r.account, syncId: syncIdOf(client, r.account), ...(r.format ? { format: r.format } : {}) }],
     taskQueue,
   };
 }
@@ -65,7 +66,7 @@ function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
  */
 export async function upsertSyncSchedule(client: Client, taskQueue: string, r: SyncScheduleRequest): Promise<{ created: boolean }> {
   everyToMs(r.every);
-  const scheduleId = syncScheduleId(r.account);
+  const scheduleId = scheduleIdOf(client, r.account);
   // Create, else update; a schedule deleted between the two (a concurrent DELETE) is created again.
   for (let attempt = 0; ; attempt++) {
     try {
@@ -104,7 +105,7 @@ function scheduleGone(err: unknown): boolean {
 
 /** The schedule's state, or null when the mailbox has none. */
 export async function describeSyncSchedule(client: Client, account: string): Promise<SyncScheduleInfo | null> {
-  const id = syncScheduleId(account);
+  const id = scheduleIdOf(client, account);
   try {
     const d = await client.schedule.getHandle(id).describe();
     const every = d.spec.intervals?.[0]?.every;
@@ -133,7 +134,7 @@ export async function controlSyncSchedule(
   op: 'pause' | 'resume' | 'delete',
   note?: string,
 ): Promise<boolean> {
-  const handle = client.schedule.getHandle(syncScheduleId(account));
+  const handle = client.schedule.getHandle(scheduleIdOf(client, account));
   try {
     if (op === 'pause') await handle.pause(note ?? 'paused through the API');
     else if (op === 'resume') await handle.unpause(note ?? 'resumed through the API');

@@ -14,7 +14,7 @@ import {
   storedMirror,
 } from '../lake/mirror.js';
 import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
-import { extractionWorkflowId } from '../workflows/ids.js';
+import { extractionIdOf } from '../mailbox-ids.js';
 import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
 
@@ -92,7 +92,7 @@ export function syncActivities(deps: ActivityDeps) {
      */
     async beginSync(input: { account: string }): Promise<BeginSyncResult> {
       const meter = newMeter();
-      const backfill = extractionWorkflowId(input.account);
+      const backfill = extractionIdOf(deps.temporal, input.account);
       if (deps.temporal && (await isWorkflowRunning(deps.temporal, backfill)))
         return { busy: `the backfill ${backfill} of this mailbox is running`, historyId: null, format: null, meter };
       try {

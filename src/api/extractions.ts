@@ -8,7 +8,6 @@ import {
   type ExtractionRequest,
   type ExtractionStatus,
   extractionWorkflow,
-  extractionWorkflowId,
   pauseSignal,
   progressQuery,
   resumeSignal,
@@ -16,6 +15,7 @@ import {
 } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
 import { accountAttribute } from '../codec.js';
+import { extractionIdOf } from '../mailbox-ids.js';
 
 /** The selection of an extraction as a stable key: resuming from the lake needs the same query, labels and format. */
 export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>): string {
@@ -33,8 +33,16 @@ export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' |
 interface SelectionMemo {
   extractionKey: string;
   selection: Selection;
+  /** The mailbox (the id may carry only a digest of it; the memo is a payload, encrypted with the codec). */
+  account?: string;
 }
 type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
+
+/** A workflow's mailbox: its search attribute, else its memo (with the codec on there is no search attribute). */
+const accountOf = (w: { searchAttributes: Record<string, unknown>; memo?: Record<string, unknown> }): string | null =>
+  ((w.searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE] as string[] | undefined)?.[0] ??
+    (w.memo as Partial<SelectionMemo> | undefined)?.account) ||
+  null;
 
 const selectionOf = (r: ExtractionRequest): Selection => ({
   query: r.query ?? '',
@@ -113,10 +121,10 @@ export function createExtractionService(
     async start(asked) {
       const account = (await resolveAccount(asked.account)).trim().toLowerCase();
       const request = { ...asked, account };
-      const id = extractionWorkflowId(account);
+      const id = extractionIdOf(client, account);
       const key = extractionKey(request);
       try {
-        const memo: SelectionMemo = { extractionKey: key, selection: selectionOf(request) };
+        const memo: SelectionMemo = { extractionKey: key, selection: selectionOf(request), account };
         const handle = await client.workflow.start(extractionWorkflow, {
           workflowId: id,
           taskQueue,
@@ -144,7 +152,7 @@ export function createExtractionService(
 
     async get(id) {
       const d = await describe(id);
-      const account = (d.searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE]?.[0] as string | undefined) ?? id;
+      const account = accountOf(d) ?? id;
       const handle = client.workflow.getHandle(id, d.runId);
       if (d.status.name === 'RUNNING') return handle.query(progressQuery);
       const status = CLOSED[d.status.name] ?? 'failed';
@@ -177,7 +185,7 @@ export function createExtractionService(
         out.push({
           id: w.workflowId,
           runId: w.runId,
-          account: (w.searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE]?.[0] as string | undefined) ?? null,
+          account: accountOf(w),
           status: w.status.name.toLowerCase(),
           startedAt: w.startTime.toISOString(),
           closedAt: w.closeTime?.toISOString() ?? null,

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { MessageFormat } from '../gmail/client.js';
 import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
 import { accountAttribute } from '../codec.js';
-import { extractionWorkflowId, syncWorkflowId } from '../workflows/ids.js';
+import { extractionIdOf, syncIdOf } from '../mailbox-ids.js';
 import { type SyncResult, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
@@ -62,10 +62,10 @@ export function createMailboxService(
   return {
     async sync(asked, options) {
       const account = await resolve(asked);
-      const backfill = extractionWorkflowId(account);
+      const backfill = extractionIdOf(client, account);
       if (await isWorkflowRunning(client, backfill))
         throw new ApiError(409, 'CONFLICT', `the backfill ${backfill} of ${account} is running; sync when it ends (or use keepInSync)`);
-      const id = syncWorkflowId(account);
+      const id = syncIdOf(client, account);
       try {
         const handle = await client.workflow.start(syncWorkflow, {
           workflowId: id,
@@ -85,7 +85,7 @@ export function createMailboxService(
       const account = await resolve(asked);
       let backfill: MailboxView['backfill'] = null;
       try {
-        const b = await extractions.get(extractionWorkflowId(account));
+        const b = await extractions.get(extractionIdOf(client, account));
         backfill = {
           id: b.id,
           status: b.status,
@@ -97,7 +97,7 @@ export function createMailboxService(
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
       }
-      const id = syncWorkflowId(account);
+      const id = syncIdOf(client, account);
       let syncRunning: SyncResult | null = null;
       let lastSync: SyncResult | null = null;
       try {
@@ -136,11 +136,11 @@ export function createMailboxService(
 
     async assertNoSync(asked) {
       const account = await resolve(asked);
-      if (await isWorkflowRunning(client, syncWorkflowId(account)))
+      if (await isWorkflowRunning(client, syncIdOf(client, account)))
         throw new ApiError(
           409,
           'CONFLICT',
-          `a sync of ${account} is running (${syncWorkflowId(account)}); start the backfill when it ends`,
+          `a sync of ${account} is running (${syncIdOf(client, account)}); start the backfill when it ends`,
         );
     },
   };

@@ -224,11 +224,13 @@ function inheritedAccountAttribute() {
  */
 export async function scheduledSyncWorkflow(input: {
   account: string;
+  /** The mailbox's sync id, as the schedule's creator derived it (absent in schedules made before it was added). */
+  syncId?: string;
   format?: MessageFormat;
 }): Promise<SyncResult | { status: 'skipped'; reason: string }> {
   try {
     return await executeChild(syncWorkflow, {
-      workflowId: syncWorkflowId(input.account),
+      workflowId: input.syncId ?? syncWorkflowId(input.account),
       args: [{ account: input.account, format: input.format, trigger: 'schedule' }],
       // The account's search attribute only when the schedule gave this run one (a deployment that encrypts payloads
       // gives none: search attributes cannot be encrypted). Runs before this change set it unconditionally.
