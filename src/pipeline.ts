@@ -53,7 +53,9 @@ async function installTemporalRuntime(level: string): Promise<void> {
     // No shutdown signals of its own: the entry points own SIGINT/SIGTERM and shut the worker down once, through
     // Pipeline.stop (the runtime reacting first left stop() shutting a draining worker down again, or nothing at all).
     // The SDK's own lines (activity failures quote their errors, which may hold a DSN) go through the redacting logger.
-    const sdkLog = createLogger(level === 'debug' || level === 'trace' ? level : 'warn', { service: 'temporal-sdk' });
+    // At most WARN unless debugging (the SDK's INFO lines drown the JSON logs); quieter when LOG_LEVEL is.
+    const sdkLevel = ['debug', 'trace', 'error', 'fatal', 'silent'].includes(level) ? level : 'warn';
+    const sdkLog = createLogger(sdkLevel, { service: 'temporal-sdk' });
     Runtime.install({
       logger: new DefaultLogger(level === 'debug' || level === 'trace' ? 'DEBUG' : 'WARN', (entry) => {
         const meta = Object.fromEntries(

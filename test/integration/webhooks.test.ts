@@ -62,7 +62,12 @@ before(async () => {
   await hook.up();
   [temporal, emu] = await Promise.all([startTestTemporal(), startTestEmulator({ messages: 600, settings: { faults: { latencyMs: 3 } } })]);
   p = await startPipeline(
-    testConfig(temporal, emu, { WEBHOOK_URLS: `http://127.0.0.1:${port}/hooks`, WEBHOOK_SECRET: SECRET, GMAIL_FETCH_CONCURRENCY: '2' }),
+    testConfig(temporal, emu, {
+      WEBHOOK_URLS: `http://127.0.0.1:${port}/hooks`,
+      WEBHOOK_SECRET: SECRET,
+      GMAIL_FETCH_CONCURRENCY: '2',
+      LOG_LEVEL: 'error',
+    }),
     credentials,
   );
 });
