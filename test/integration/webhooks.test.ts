@@ -46,8 +46,9 @@ function subscriber(port: number) {
     });
   const down = () =>
     new Promise<void>((resolve) => {
-      server!.closeAllConnections();
-      server!.close(() => resolve());
+      if (!server?.listening) return resolve();
+      server.closeAllConnections();
+      server.close(() => resolve());
     });
   return { events, repeats, badSignatures, up, down };
 }
@@ -72,6 +73,7 @@ before(async () => {
   );
 });
 after(async () => {
+  await hook?.down();
   await p?.stop();
   await Promise.all([temporal?.stop(), emu?.close()]);
 });
