@@ -189,6 +189,9 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The error for one invalid variable, in loadConfig's shape. */
+const invalid = (variable: string, message: string) => new ConfigError(`Invalid configuration:\n  ${variable}: ${message}`);
+
 /** Parses the environment once; fails naming each invalid variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
@@ -198,21 +201,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   if (e.LAKE_CATALOG === 'postgres' && !e.LAKE_PG_DSN) {
-    throw new ConfigError('Invalid configuration:\n  LAKE_PG_DSN: required when LAKE_CATALOG=postgres');
+    throw invalid('LAKE_PG_DSN', 'required when LAKE_CATALOG=postgres');
   }
   const auth = apiAuth(e);
   const webhookUrls = (e.WEBHOOK_URLS ?? '').split(/[\s,]+/).filter(Boolean);
   for (const u of webhookUrls) {
     if (!z.string().url().safeParse(u).success || !/^https?:/.test(u))
-      throw new ConfigError(`Invalid configuration:\n  WEBHOOK_URLS: ${JSON.stringify(u)} is not an http(s) URL`);
+      throw invalid('WEBHOOK_URLS', `${JSON.stringify(u)} is not an http(s) URL`);
   }
-  if (webhookUrls.length && !e.WEBHOOK_SECRET)
-    throw new ConfigError('Invalid configuration:\n  WEBHOOK_SECRET: required with WEBHOOK_URLS');
+  if (webhookUrls.length && !e.WEBHOOK_SECRET) throw invalid('WEBHOOK_SECRET', 'required with WEBHOOK_URLS');
   let codecKeys: CodecKey[] | undefined;
   try {
     codecKeys = e.PAYLOAD_KEYS ? parseCodecKeys(e.PAYLOAD_KEYS) : undefined;
   } catch (err) {
-    throw new ConfigError(`Invalid configuration:\n  PAYLOAD_KEYS: ${(err as Error).message}`);
+    throw invalid('PAYLOAD_KEYS', (err as Error).message);
   }
   const dataDir = resolve(e.DATA_DIR);
   const dataPath = e.LAKE_DATA_PATH ?? `${dataDir}/lake-files/`;
@@ -268,16 +270,15 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** The API's keys, or none when API_AUTH=off — allowed only on a loopback address, where no one else can connect. */
 function apiAuth(e: z.output<typeof envSchema>): AuthOptions | undefined {
-  const fail = (line: string) => new ConfigError(`Invalid configuration:\n  ${line}`);
   if (e.API_AUTH === 'off') {
-    if (!LOOPBACK.test(e.API_HOST)) throw fail(`API_AUTH: off only with a loopback API_HOST (127.0.0.1, ::1), not ${e.API_HOST}`);
+    if (!LOOPBACK.test(e.API_HOST)) throw invalid('API_AUTH', `off only with a loopback API_HOST (127.0.0.1, ::1), not ${e.API_HOST}`);
     return undefined;
   }
   let keys;
   try {
     keys = parseApiKeys(e.API_KEYS ?? '');
   } catch (err) {
-    throw fail(`API_KEYS: ${(err as Error).message}`);
+    throw invalid('API_KEYS', (err as Error).message);
   }
   return { keys, ratePerMinute: e.API_RATE_LIMIT };
 }
@@ -285,8 +286,9 @@ function apiAuth(e: z.output<typeof envSchema>): AuthOptions | undefined {
 /** A process that serves the API needs a key to admit anyone (workers alone need none). */
 export function assertApiKeys(config: Config): void {
   if (config.api.auth && config.api.auth.keys.length === 0) {
-    throw new ConfigError(
-      'Invalid configuration:\n  API_KEYS: required to serve the API — create a key with `npm run key -- --name <you> --scope admin` (or API_AUTH=off on localhost)',
+    throw invalid(
+      'API_KEYS',
+      'required to serve the API — create a key with `npm run key -- --name <you> --scope admin` (or API_AUTH=off on localhost)',
     );
   }
 }

@@ -5,6 +5,7 @@ import {
   ScheduleOverlapPolicy,
   WorkflowNotFoundError,
 } from '@temporalio/client';
+import { causeChain } from './causes.js';
 import type { MessageFormat } from './gmail/client.js';
 import { accountAttribute, encrypts } from './codec.js';
 import { scheduleIdOf, syncIdOf } from './mailbox-ids.js';
@@ -97,10 +98,7 @@ export async function upsertSyncSchedule(client: Client, taskQueue: string, r: S
 
 /** A schedule that no longer exists: the client's ScheduleNotFoundError, or gRPC NOT_FOUND (5) under its wrapper. */
 function scheduleGone(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof ScheduleNotFoundError || (e as { code?: unknown }).code === 5) return true;
-  }
-  return false;
+  return causeChain(err).some((e) => e instanceof ScheduleNotFoundError || (e as { code?: unknown }).code === 5);
 }
 
 /** The schedule's state, or null when the mailbox has none. */

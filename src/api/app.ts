@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId } from 'hono/request-id';
+import { causeChain } from '../causes.js';
 import type { Logger } from '../log.js';
 import { metricsText, registry } from '../metrics.js';
 import { redactedMessage } from '../redact.js';
@@ -41,7 +42,7 @@ export interface AppDeps {
  * anywhere in its cause chain (the client wraps them as `ServiceError: Failed to …`), or a refused connection.
  */
 function temporalUnreachable(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (code === 14 || code === 4 || code === 'ECONNREFUSED') return true;
     const message = e instanceof Error ? e.message : typeof e === 'string' ? e : '';

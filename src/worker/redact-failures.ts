@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
+import { causeChain } from '../causes.js';
 import { FAILURE } from '../failures.js';
 import { redact } from '../redact.js';
 
@@ -17,7 +18,8 @@ export class RedactFailures implements ActivityInboundCallsInterceptor {
     try {
       return await next(input);
     } catch (e) {
-      for (let err: unknown = e, depth = 0; err instanceof Error && depth < 5; err = err.cause, depth++) {
+      for (const err of causeChain(e)) {
+        if (!(err instanceof Error)) continue;
         err.message = redact(err.message);
         if (err.stack) err.stack = redact(err.stack);
       }

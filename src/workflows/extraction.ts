@@ -374,7 +374,6 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       }
       state.prepared = true;
       phase = 'extracting';
-      showDetails();
       touch();
       publish('started');
     }
@@ -539,7 +538,6 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     await compact();
     state.total = state.pass.listed;
     phase = 'done';
-    showDetails();
     touch();
     await event(
       'completed',

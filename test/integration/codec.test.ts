@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import proto from '@temporalio/proto';
 import { generateCodecKey } from '../../src/codec.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
+import { rawHistory } from '../helpers/history.js';
 import { api, temporalCli } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal, testConfig } from '../helpers/stack.js';
@@ -30,22 +30,6 @@ after(async () => {
 const payloadText = (json: string) =>
   [...json.matchAll(/"data":\s*"([A-Za-z0-9+/=]*)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('latin1')).join('\n');
 
-/** Every event of a workflow's history, serialized as the server stores and serves it. */
-async function rawHistory(workflowId: string): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await p.client.workflowService.getWorkflowExecutionHistory({
-      namespace: 'default',
-      execution: { workflowId },
-      nextPageToken,
-    });
-    chunks.push(proto.temporal.api.history.v1.History.encode({ events: page.history?.events ?? [] }).finish());
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
-  return Buffer.concat(chunks);
-}
-
 test('payload codec on: an extraction (signals, queries, heartbeats, result) (and WORKFLOW_ID_KEY) leaves no query and no mailbox address in its raw history; the API and the CLI with the codec endpoint read it in clear', async () => {
   const started = await api<{ id: string }>(p, 'POST', '/extract', { account: ACCOUNT, query: QUERY, batchSize: 50, format: 'metadata' });
   assert.equal(started.status, 202);
@@ -66,7 +50,7 @@ test('payload codec on: an extraction (signals, queries, heartbeats, result) (an
   );
   assert.ok(final.progress.persisted > 100);
 
-  const raw = await rawHistory(id);
+  const raw = await rawHistory(p.client, { workflowId: id });
   assert.ok(raw.includes('binary/encrypted'), 'payloads are encrypted');
   for (const secret of [QUERY, 'GmailAccount']) assert.equal(raw.indexOf(secret), -1, `${secret} is not in the raw history`);
   // Not even in the id: with WORKFLOW_ID_KEY, ids carry a keyed digest of the address.
@@ -76,35 +60,11 @@ test('payload codec on: an extraction (signals, queries, heartbeats, result) (an
   assert.equal(Object.keys(described.workflowExecutionInfo?.searchAttributes?.indexedFields ?? {}).includes('GmailAccount'), false);
 
   // The real CLI: ciphertext without the codec endpoint, clear text through it with an API key.
-  const plain = await temporalCli(temporal.address, ['workflow', 'show', '--workflow-id', id, '--output', 'json']);
-  assert.equal(payloadText(plain).includes(QUERY), false);
-  const decoded = await temporalCli(temporal.address, [
-    'workflow',
-    'show',
-    '--workflow-id',
-    id,
-    '--output',
-    'json',
-    '--codec-endpoint',
-    `${p.url}/codec`,
-    '--codec-auth',
-    `Bearer ${TEST_API_KEY}`,
-  ]);
+  const show = (...options: string[]) =>
+    temporalCli(temporal.address, ['workflow', 'show', '--workflow-id', id, '--output', 'json', ...options]);
+  assert.equal(payloadText(await show()).includes(QUERY), false);
+  const decoded = await show('--codec-endpoint', `${p.url}/codec`, '--codec-auth', `Bearer ${TEST_API_KEY}`);
   assert.ok(payloadText(decoded).includes(QUERY), 'the codec endpoint decodes the history for the CLI');
   // Without a key the endpoint refuses (401) and the CLI gives up at its deadline, showing nothing decoded.
-  await assert.rejects(
-    temporalCli(temporal.address, [
-      'workflow',
-      'show',
-      '--workflow-id',
-      id,
-      '--output',
-      'json',
-      '--codec-endpoint',
-      `${p.url}/codec`,
-      '--command-timeout',
-      '3s',
-    ]),
-    (e: Error) => !e.message.includes(QUERY),
-  );
+  await assert.rejects(show('--codec-endpoint', `${p.url}/codec`, '--command-timeout', '3s'), (e: Error) => !e.message.includes(QUERY));
 });

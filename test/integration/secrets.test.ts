@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { DEFAULT_CLIENT, type RunningEmulator } from '../../src/emulator/server.js';
 import { authHeaders, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal } from '../helpers/stack.js';
+import { rawHistory } from '../helpers/history.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -76,16 +77,7 @@ async function rawHistories(): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   try {
     for await (const w of client.workflow.list()) {
-      let nextPageToken: Uint8Array | undefined;
-      do {
-        const page = await client.workflowService.getWorkflowExecutionHistory({
-          namespace: 'default',
-          execution: { workflowId: w.workflowId, runId: w.runId },
-          nextPageToken,
-        });
-        chunks.push(proto.temporal.api.history.v1.History.encode({ events: page.history?.events ?? [] }).finish());
-        nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-      } while (nextPageToken);
+      chunks.push(await rawHistory(client, { workflowId: w.workflowId, runId: w.runId }));
       // Pending activities' last failures (what the Web UI shows of a retrying activity) are not in history yet.
       const described = await client.workflowService.describeWorkflowExecution({
         namespace: 'default',
