@@ -90,7 +90,12 @@ export async function upsertSyncSchedule(client: Client, taskQueue: string, r: S
       }));
       return { created: false };
     } catch (e) {
-      if (attempt < 2 && scheduleGone(e)) continue;
+      // Deleted in between: create it again. A schedule just deleted can still refuse a create for a moment (its
+      // workflow is closing), so the retries back off: 100, 200, 400, 800 ms, inside the request's deadline.
+      if (attempt < 4 && scheduleGone(e)) {
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+        continue;
+      }
       throw e;
     }
   }
