@@ -187,7 +187,11 @@ export async function startPipeline(
       auth: config.api.auth,
       ui: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
       codec: dataConverter?.payloadCodecs?.[0]
-        ? { codec: dataConverter.payloadCodecs[0], uiOrigin: new URL(config.temporal.uiUrl).origin }
+        ? {
+            codec: dataConverter.payloadCodecs[0],
+            uiOrigin: new URL(config.temporal.uiUrl).origin,
+            keys: (config.temporal.codecKeys ?? []).map((k) => k.key),
+          }
         : undefined,
       temporalDeadline: bounded,
       readiness: {
@@ -210,7 +214,14 @@ export async function startPipeline(
     await new Promise<void>((resolve) => srv.listen(config.api.metricsPort, config.api.host, resolve));
   }
   logger.info(
-    { api: url || null, temporal: config.temporal.address, taskQueue: config.temporal.taskQueue, lake: config.lake.catalog },
+    {
+      api: url || null,
+      // With encrypted payloads: the Temporal Web UI's codec endpoint (README, "Encrypted payloads").
+      ...(url && config.temporal.codecKeys ? { codecEndpoint: `${url}/codec` } : {}),
+      temporal: config.temporal.address,
+      taskQueue: config.temporal.taskQueue,
+      lake: config.lake.catalog,
+    },
     'pipeline started',
   );
   return {

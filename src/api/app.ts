@@ -14,7 +14,8 @@ import { uiRoutes, type UiOptions } from './ui.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
-import { codecCors, codecRoutes } from './codec-routes.js';
+import { codecCors, codecRoutes, codecSessionRoutes } from './codec-routes.js';
+import { codecSessions } from './codec-session.js';
 import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
 
 export interface AppDeps {
@@ -26,8 +27,11 @@ export interface AppDeps {
   logger: Logger;
   /** Where the dashboard (/ui) links each workflow in the Temporal Web UI. */
   ui?: UiOptions;
-  /** The payload codec, served at /codec/{encode,decode} for the Web UI (`uiOrigin`) and the CLI. */
-  codec?: { codec: PayloadCodec; uiOrigin: string };
+  /**
+   * The payload codec, served at /codec/{encode,decode} for the Web UI (`uiOrigin`) and the CLI; its keys also sign
+   * the Web UI's codec sessions.
+   */
+  codec?: { codec: PayloadCodec; uiOrigin: string; keys: Buffer[] };
   /** API keys and their rate limit; `undefined` = no authentication (API_AUTH=off, loopback only). */
   auth: AuthOptions | undefined;
   /**
@@ -84,7 +88,8 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   app.use(traceRequests);
   if (deps.codec) codecCors(app, deps.codec.uiOrigin);
-  if (deps.auth) app.use(authenticate(deps.auth));
+  const sessions = deps.codec && deps.auth ? codecSessions(deps.auth.keys, deps.codec.keys) : undefined;
+  if (deps.auth) app.use(authenticate({ ...deps.auth, sessions }));
   // Requests are small JSON documents: anything over 64 KB is refused before it is read whole.
   app.use(
     bodyLimit({
@@ -204,6 +209,7 @@ export function createApp(deps: AppDeps) {
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
   if (deps.codec) codecRoutes(app, deps.codec.codec);
+  if (sessions && deps.auth) codecSessionRoutes(app, sessions, deps.auth.keys);
 
   // Prometheus exposition (a `read` key: Prometheus sends it with `authorization: { credentials: <key> }`).
   app.get('/metrics', async (c) => c.body(await metricsText(), 200, { 'content-type': registry.contentType }));
@@ -226,6 +232,6 @@ export function createApp(deps: AppDeps) {
     info: { title: 'gmail-lake', version: '0.1.0', description: 'Durable Gmail → DuckLake extraction' },
     ...(deps.auth ? { security: [{ apiKey: [] }] } : {}),
   });
-  uiRoutes(app, deps.ui ?? { temporalUiUrl: 'http://127.0.0.1:8233', namespace: 'default' });
+  uiRoutes(app, { ...(deps.ui ?? { temporalUiUrl: 'http://127.0.0.1:8233', namespace: 'default' }), codecSessions: !!sessions });
   return app;
 }

@@ -1,5 +1,7 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { CODEC_COOKIE, type CodecSessions } from './codec-session.js';
 import { errorBody } from './errors.js';
 import { type ApiKey, digestOf } from './keys.js';
 
@@ -7,13 +9,15 @@ export interface AuthOptions {
   keys: ApiKey[];
   /** Requests per minute per key; 0 = unlimited. */
   ratePerMinute: number;
+  /** Codec sessions (a cookie set by signing in to `/ui`), accepted on the codec endpoint only. */
+  sessions?: CodecSessions;
 }
 
 /**
  * Routes open without a key: liveness/readiness probes, the API's description and the browser pages (no data in any:
  * the dashboard asks for a key and sends it with its own calls).
  */
-const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/ui']);
+const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/ui', '/favicon.ico']);
 const isOpen = (path: string) => OPEN.has(path) || path.startsWith('/docs/assets/');
 
 /**
@@ -23,18 +27,29 @@ const isOpen = (path: string) => OPEN.has(path) || path.startsWith('/docs/assets
 export function authenticate(opts: AuthOptions): MiddlewareHandler {
   const byDigest = new Map(opts.keys.map((k) => [k.digest, k]));
   const limiter = opts.ratePerMinute > 0 ? new RateLimiterMemory({ points: opts.ratePerMinute, duration: 60 }) : undefined;
+  /**
+   * The Web UI's codec calls carry the session cookie instead of a key. Only as JSON: a cross-origin JSON POST needs a
+   * CORS preflight, which admits the Web UI's origin alone (and the cookie is SameSite=Strict besides).
+   */
+  const fromSession = (c: Context) => {
+    if (!opts.sessions || !c.req.path.startsWith('/codec/') || c.req.path === '/codec/session') return undefined;
+    if (!/^application\/json\b/i.test(c.req.header('content-type') ?? '')) return undefined;
+    const token = getCookie(c, CODEC_COOKIE);
+    return token ? opts.sessions.verify(token) : undefined;
+  };
   return async (c, next) => {
     if (isOpen(c.req.path)) return next();
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const key = m ? byDigest.get(digestOf(m[1]!)) : undefined;
+    const key = m ? byDigest.get(digestOf(m[1]!)) : header ? undefined : fromSession(c);
     if (!key) {
       c.header('WWW-Authenticate', 'Bearer realm="gmail-lake"');
       const message = m ? 'unknown API key' : 'missing API key: send Authorization: Bearer <key>';
       return c.json(errorBody(c, 'UNAUTHENTICATED', message), 401);
     }
     // Decoding payloads is reading (the Web UI of a read-only user); encoding is not.
-    const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/codec/decode';
+    // A codec session lets a read-only user's browser decode.
+    const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/codec/decode' || c.req.path === '/codec/session';
     if (!reads && key.scope !== 'admin') {
       return c.json(errorBody(c, 'FORBIDDEN', `key ${key.name} has scope read; ${c.req.method} needs admin`), 403);
     }

@@ -1,8 +1,11 @@
 import type { PayloadCodec } from '@temporalio/common';
 import type { Hono } from 'hono';
+import { deleteCookie, setCookie } from 'hono/cookie';
 import { cors } from 'hono/cors';
 import { z } from 'zod';
+import { CODEC_COOKIE, CODEC_SESSION_SECONDS, type CodecSessions } from './codec-session.js';
 import { ApiError } from './errors.js';
+import type { ApiKey } from './keys.js';
 
 /** Payloads in proto3 JSON, as the Web UI and `temporal --codec-endpoint` send them: bytes in base64. */
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'base64');
@@ -58,4 +61,30 @@ export function codecRoutes(app: Hono<any>, codec: PayloadCodec): void {
       }
     });
   }
+}
+
+/**
+ * `POST /codec/session` (any key) sets the cookie that lets this browser's Temporal Web UI decode through `/codec` for
+ * 12 hours; `DELETE` removes it. HttpOnly (page scripts never see it), sent only to `/codec`, SameSite=Strict (the Web
+ * UI must be same-site: the same host name, any port), Secure when the API is reached over HTTPS.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function codecSessionRoutes(app: Hono<any>, sessions: CodecSessions, keys: ApiKey[]): void {
+  const secure = (url: string, proto: string | undefined) => (proto ?? new URL(url).protocol.replace(':', '')) === 'https';
+  app.post('/codec/session', (c) => {
+    const key = keys.find((k) => k.name === c.get('apiKey'));
+    if (!key) throw new ApiError(400, 'INVALID_REQUEST', 'a codec session needs an API key (API_AUTH is off: /codec is open)');
+    setCookie(c, CODEC_COOKIE, sessions.issue(key), {
+      path: '/codec',
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: secure(c.req.url, c.req.header('x-forwarded-proto')),
+      maxAge: CODEC_SESSION_SECONDS,
+    });
+    return c.json({ key: key.name, expiresInSeconds: CODEC_SESSION_SECONDS }, 201);
+  });
+  app.delete('/codec/session', (c) => {
+    deleteCookie(c, CODEC_COOKIE, { path: '/codec' });
+    return c.body(null, 204);
+  });
 }

@@ -16,6 +16,8 @@ export interface UiOptions {
   /** Temporal Web UI base URL and namespace, for the links to each workflow. */
   temporalUiUrl: string;
   namespace: string;
+  /** Payloads are encrypted: signing in also opens a codec session, so the Temporal Web UI decodes in this browser. */
+  codecSessions?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -30,10 +32,15 @@ export function uiRoutes(app: Hono<any>, opts: UiOptions): void {
   app.get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'gmail-lake API', persistAuthorization: true }));
   const page = dashboard(opts);
   app.get('/ui', (c) => c.html(page));
+  app.get('/favicon.ico', (c) => c.body(null, 204)); // browsers ask; no icon, and no 401 in their console
 }
 
 function dashboard(opts: UiOptions): string {
-  const config = JSON.stringify({ temporalUi: opts.temporalUiUrl.replace(/\/$/, ''), namespace: opts.namespace }).replace(/</g, '\\u003c');
+  const config = JSON.stringify({
+    temporalUi: opts.temporalUiUrl.replace(/\/$/, ''),
+    namespace: opts.namespace,
+    codecSessions: !!opts.codecSessions,
+  }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -139,9 +146,19 @@ async function refresh() {
     say('');
   } catch (err) { say(err.message); }
 }
-$('#login').onsubmit = (ev) => { ev.preventDefault(); key = $('#key').value.trim(); sessionStorage.setItem('gmail-lake-key', key); closed.clear(); mirrorsAt = 0; refresh(); };
+// With encrypted payloads, a codec session (an HttpOnly cookie for /codec only) lets the Temporal Web UI of this
+// browser decode through this API (its codec endpoint set to this origin's /codec, with cross-origin credentials).
+async function codecSession() {
+  if (!CONFIG.codecSessions || !key) return;
+  const res = await fetch('/codec/session', { method: 'POST', headers: { authorization: 'Bearer ' + key } }).catch(() => null);
+  $('#who').textContent = res && res.ok
+    ? 'Temporal Web UI decoding on in this browser (codec endpoint ' + location.origin + '/codec, with cross-origin credentials)'
+    : '';
+}
+$('#login').onsubmit = (ev) => { ev.preventDefault(); key = $('#key').value.trim(); sessionStorage.setItem('gmail-lake-key', key); closed.clear(); mirrorsAt = 0; refresh(); codecSession(); };
 $('#key').value = key;
 refresh();
+codecSession();
 setInterval(refresh, 2000);
 </script>
 </body>
