@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent provisioning of everything the tests, the demo and the stack need, cached under .tools/ (git-ignored):
 #   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
-#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner in .tools/duckdb-extensions
+#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner, aws in .tools/duckdb-extensions
 #   - PostgreSQL server binaries (Debian's postgresql when missing)
 #   - with --for-tests: Chromium (Debian's chromium when missing) for the dashboard test, and schemathesis (PyPI,
 #     pinned) in a virtualenv under .tools/py for the API fuzz test
@@ -13,7 +13,7 @@ BIN="$TOOLS/bin"
 DUCKDB_VERSION="v1.5.5"
 EXT_DIR="${DUCKDB_EXTENSION_DIR:-$TOOLS/duckdb-extensions}"
 EXT_PLATFORM_DIR="$EXT_DIR/$DUCKDB_VERSION/linux_amd64"
-EXTENSIONS=(ducklake postgres_scanner httpfs sqlite_scanner)
+EXTENSIONS=(ducklake postgres_scanner httpfs sqlite_scanner aws)
 mkdir -p "$BIN" "$EXT_PLATFORM_DIR"
 
 say() { printf '[provision] %s\n' "$*"; }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import pgpass from 'pgpass';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /**
@@ -35,7 +36,8 @@ export class PostgresReservations implements ReservationStore {
     private readonly project: string,
     private readonly unitsPerMs: number,
   ) {
-    this.pool = new pg.Pool({ ...parseLibpqDsn(dsn), max: 2 });
+    const params = parseLibpqDsn(dsn);
+    this.pool = new pg.Pool({ ...params, password: params.password ?? (() => passwordOf(params)), max: 2 });
   }
   /**
    * Creates the bookings table and the project's row once. Several workers start at once: an advisory lock serializes
@@ -91,6 +93,17 @@ export function parseLibpqDsn(dsn: string): pg.ClientConfig {
     user: out.user,
     password: out.password,
   };
+}
+
+/**
+ * The password of a DSN without one, found as libpq finds it (DuckDB's PostgreSQL catalog connection is libpq):
+ * `PGPASSWORD`, else the password file (`PGPASSFILE`, default ~/.pgpass; ignored unless private to its owner).
+ */
+function passwordOf(params: pg.ClientConfig): Promise<string> {
+  if (process.env.PGPASSWORD !== undefined) return Promise.resolve(process.env.PGPASSWORD);
+  const user = params.user ?? process.env.PGUSER ?? process.env.USER ?? '';
+  const connInfo = { host: params.host ?? 'localhost', port: params.port ?? 5432, database: params.database ?? user, user };
+  return new Promise((resolve) => pgpass(connInfo, (pass) => resolve(pass ?? '')));
 }
 
 /** The project's bookings could not be made (its store, e.g. PostgreSQL, is unreachable): retried like a transient error. */

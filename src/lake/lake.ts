@@ -94,8 +94,9 @@ export class Lake {
       if (config.dataPath.startsWith('s3://')) {
         await conn.run('LOAD httpfs');
         const s3 = config.s3;
+        if (!s3.keyId) await conn.run('LOAD aws');
         await conn.run(
-          renderSql('s3-secret.sql', {
+          renderSql(s3.keyId ? 's3-secret.sql' : 's3-secret-chain.sql', {
             key_id: s3.keyId ?? '',
             secret: s3.secret ?? '',
             region: s3.region,

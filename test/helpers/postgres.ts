@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -27,8 +27,11 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-/** A private PostgreSQL cluster on a free port, removed on stop (initdb runs as `postgres` when we are root). */
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * A private PostgreSQL cluster on a free port, removed on stop (initdb runs as `postgres` when we are root). TCP
+ * connections are trusted, or with `password` must authenticate as `postgres` with it (SCRAM).
+ */
+export async function startPostgres(opts: { password?: string } = {}): Promise<TestPostgres> {
   const bin = pgBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-pg-'));
   const asRoot = process.getuid?.() === 0;
@@ -40,14 +43,20 @@ export async function startPostgres(): Promise<TestPostgres> {
     chownSync(dir, uid, gid);
   }
   const data = join(dir, 'data');
-  execFileSync(...run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']), { stdio: 'pipe' });
+  const auth = ['--auth=trust'];
+  if (opts.password) {
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, `${opts.password}\n`, { mode: 0o644 });
+    auth.push('--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  execFileSync(...run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8', '--no-sync']), { stdio: 'pipe' });
   const port = await freePort();
   const child: ChildProcess = spawn(
     ...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']),
     { stdio: 'ignore', detached: true },
   );
   const connect = async (database: string) => {
-    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database });
+    const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database, password: opts.password });
     await c.connect();
     return c;
   };

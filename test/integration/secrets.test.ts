@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import pg from 'pg';
 import { DEFAULT_CLIENT, type RunningEmulator } from '../../src/emulator/server.js';
 import { authHeaders, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal } from '../helpers/stack.js';
 import { rawHistory } from '../helpers/history.js';
@@ -90,6 +94,67 @@ async function rawHistories(): Promise<Buffer> {
   }
   return Buffer.concat(chunks);
 }
+
+test('secrets that never pass through configuration: the catalog password from PGPASSFILE (PostgreSQL checking it), the S3 keys from AWS_SHARED_CREDENTIALS_FILE; the extraction and the shared project quota work', async () => {
+  const password = `File-Only-${Math.random().toString(36).slice(2)}`;
+  const pgAuth = await startPostgres({ password });
+  const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-secret-files-'));
+  let proc: WorkerProcess | undefined;
+  try {
+    await Promise.all([pgAuth.createDatabase('lake'), minio.createBucket('files')]);
+    const wrong = new pg.Client({ host: '127.0.0.1', port: pgAuth.port, user: 'postgres', database: 'lake', password: 'wrong' });
+    await assert.rejects(wrong.connect(), /password authentication failed/, 'the server checks the password');
+    const pgpassFile = join(dir, 'pgpass');
+    writeFileSync(pgpassFile, `127.0.0.1:${pgAuth.port}:*:postgres:${password}\n`, { mode: 0o600 });
+    const awsFile = join(dir, 'aws-credentials');
+    writeFileSync(awsFile, `[default]\naws_access_key_id = ${minio.accessKey}\naws_secret_access_key = ${minio.secretKey}\n`, {
+      mode: 0o600,
+    });
+    const s3 = Object.fromEntries(Object.entries(minio.env('files')).filter(([k]) => !/^S3_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)$/.test(k)));
+    const port = await freePort();
+    const env = workerEnv(dir, temporal.address, 'secret-files', emu, {
+      LAKE_CATALOG: 'postgres',
+      LAKE_PG_DSN: pgAuth.dsn('lake'), // no password
+      ...s3, // no keys
+      PGPASSFILE: pgpassFile,
+      AWS_SHARED_CREDENTIALS_FILE: awsFile,
+      GMAIL_QUOTA_PROFILE: 'legacy', // the project quota's bookings go to the catalog's database, through pgpass too
+      API_PORT: String(port),
+    });
+    assert.ok(!JSON.stringify(env).includes(password) && !JSON.stringify(env).includes(minio.secretKey));
+    proc = await startWorkerProcess(env, { entry: 'src/main.ts', ready: 'gmail-lake API on' });
+    const base = `http://127.0.0.1:${port}`;
+    const started = await fetch(`${base}/extract`, {
+      method: 'POST',
+      headers: { ...authHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'user@example.com', format: 'raw' }),
+    });
+    assert.equal(started.status, 202);
+    const { id } = (await started.json()) as { id: string };
+    type Done = { status: string; error: string | null; progress: { persisted: number; total: number } };
+    const done = await waitFor('the extraction to end', async () => {
+      const s = (await (await fetch(`${base}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as Done;
+      return ['completed', 'failed'].includes(s.status) ? s : undefined;
+    });
+    assert.equal(done.status, 'completed', done.error ?? '');
+    assert.equal(done.progress.persisted, done.progress.total);
+    const objects = await minio.client.listObjectsV2('files', 'lake/', true).toArray();
+    assert.ok(
+      objects.some((o: { name?: string }) => o.name?.endsWith('.parquet')),
+      'data files in S3',
+    );
+    const check = new pg.Client({ host: '127.0.0.1', port: pgAuth.port, user: 'postgres', database: 'lake', password });
+    await check.connect();
+    const booked = await check.query('SELECT count(*)::int AS n FROM gmail_lake_project_quota');
+    await check.end();
+    assert.equal(booked.rows[0].n, 1, 'the project quota booked through the same password file');
+    assert.ok(!proc.output().includes(password) && !proc.output().includes(minio.secretKey));
+  } finally {
+    await proc?.stop();
+    await pgAuth.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('no secret in any log line, API answer, /readyz or Temporal history — after revoked credentials and with the catalog down', async () => {
   // 1. A good run.
