@@ -8,7 +8,7 @@ COPY src ./src
 COPY sql ./sql
 COPY scripts/install-extensions.mjs ./scripts/
 ENV DUCKDB_EXTENSION_DIR=/app/.tools/duckdb-extensions
-RUN node scripts/install-extensions.mjs ducklake postgres_scanner httpfs sqlite_scanner
+RUN node scripts/install-extensions.mjs ducklake postgres_scanner httpfs sqlite_scanner aws
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "src/main.ts"]
