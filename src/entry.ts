@@ -1,5 +1,5 @@
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { type GmailCredentials, loadCredentials } from './gmail/client.js';
+import { type GmailCredentials, loadCredentials } from './gmail/auth.js';
 import { redactedMessage } from './redact.js';
 
 /**

@@ -4,11 +4,13 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
+import { ApiError } from './api/errors.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
 import { assertApiKeys, type Config } from './config.js';
-import { createGmailApi, createProjectQuota, type GmailCredentials } from './gmail/client.js';
+import { type GmailCredentials, isServiceAccount, ServiceAccountNeedsAddress } from './gmail/auth.js';
+import { createGmailApi, createProjectQuota } from './gmail/client.js';
 import { Lake } from './lake/lake.js';
 import { createLogger, type Logger } from './log.js';
 import { createWorker } from './worker/worker.js';
@@ -101,8 +103,10 @@ export async function startPipeline(
     config.lake.pgDsn ? passwordOf(config.lake.pgDsn) : undefined,
     config.lake.s3.secret,
     config.lake.s3.keyId,
-    credentials.client_secret,
-    credentials.refresh_token,
+    ...(isServiceAccount(credentials)
+      ? // The key and each of its lines (a quoted fragment is still a leak).
+        [credentials.private_key, ...credentials.private_key.split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----'))]
+      : [credentials.client_secret, credentials.refresh_token]),
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
     config.webhooks?.secret,
     config.temporal.idKey,
@@ -150,7 +154,11 @@ export async function startPipeline(
     );
     workerRun = worker.run();
   }
-  const resolveAccount = async (account: string) => (account === 'me' ? (await gmail.profile('me')).emailAddress : account);
+  const resolveAccount = async (account: string) => {
+    if (account !== 'me') return account;
+    if (isServiceAccount(credentials)) throw new ApiError(400, 'INVALID_REQUEST', new ServiceAccountNeedsAddress().message);
+    return (await gmail.profile('me')).emailAddress;
+  };
   const extractions = createExtractionService(
     client,
     config.temporal.taskQueue,

@@ -17,6 +17,8 @@ const PATTERNS: [RegExp, string][] = [
     /\b(password|pgpassword|secret|secret_access_key|client_secret|refresh_token|access_token)(\s*[=:]\s*)('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s;&,)"'\\]+)/gi,
     `$1$2${MASK}`,
   ],
+  // PEM private keys (a service account's), whole or cut off
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, `-----BEGIN PRIVATE KEY-----${MASK}`],
   // scheme://user:password@host
   [/\b([a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s]+@/gi, `$1${MASK}@`],
   // OAuth bearer tokens

@@ -180,7 +180,7 @@ export class Limits {
   }
 
   /** Counts a served request; `oauth.token` counts token-endpoint calls, granted or not. */
-  served(method: Method | 'oauth.token'): void {
+  served(method: Method | 'oauth.token' | 'directory.users.list'): void {
     this.stat(method).served++;
   }
 

@@ -1,7 +1,9 @@
 /**
  * `npm run emulator -- --port 8085 --messages 5000 --seed demo --quota legacy --faults error500=0.05,latencyMs=20 --mbox FILE`
+ * `npm run emulator -- --domain example.com --users 50 --suspended user003@example.com --service-account-file sa.json`
  * Starts the Gmail API emulator and prints the values to point the pipeline at it.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLIENT, startEmulator } from './server.js';
 import type { SettingsInput } from './limits.js';
@@ -17,6 +19,11 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '0' },
     faults: { type: 'string', default: '' },
     mbox: { type: 'string' },
+    domain: { type: 'string' },
+    users: { type: 'string', default: '0' },
+    suspended: { type: 'string', default: '' },
+    undelegated: { type: 'string', default: '' },
+    'service-account-file': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -24,6 +31,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log('usage: npm run emulator -- [--port 8085] [--messages N] [--seed S] [--owner EMAIL] [--quota off|legacy|2026]');
   console.log('       [--concurrency N] [--faults error500=0.05,error503=0,error429=0,drop=0,truncate=0,latencyMs=0] [--mbox FILE|DIR]');
+  console.log('       [--domain example.com --users N [--suspended A,B] [--undelegated C] --service-account-file FILE]');
   process.exit(0);
 }
 
@@ -40,6 +48,9 @@ for (const pair of values.faults.split(',').filter(Boolean)) {
 }
 const messages = Number(values.messages);
 if (!Number.isInteger(messages) || messages < 0) fail(`--messages must be a whole number, got "${values.messages}"`);
+const users = Number(values.users);
+if (!Number.isInteger(users) || users < 0) fail(`--users must be a whole number, got "${values.users}"`);
+const list = (v: string) => v.split(',').filter(Boolean);
 if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got "${values.quota}"`);
 
 try {
@@ -51,6 +62,9 @@ try {
     owner: values.owner,
     mbox: values.mbox,
     settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults },
+    workspace: values.domain
+      ? { domain: values.domain, users, suspended: list(values.suspended), undelegated: list(values.undelegated) }
+      : undefined,
   });
   console.log(
     `Gmail emulator listening on ${emu.url} (${values.mbox ?? `${messages} generated messages per mailbox, seed "${values.seed}"`})`,
@@ -60,6 +74,11 @@ try {
   console.log(
     `  credentials: client_id=${DEFAULT_CLIENT.clientId} client_secret=${DEFAULT_CLIENT.clientSecret} refresh_token=${DEFAULT_CLIENT.refreshToken}`,
   );
+  if (emu.workspace) {
+    const file = values['service-account-file'] ?? 'emulator-service-account.json';
+    writeFileSync(file, JSON.stringify(emu.workspace.key, null, 2), { mode: 0o600 });
+    console.log(`  Workspace ${values.domain}: ${emu.workspace.users.length} users; service-account key (GMAIL_CREDENTIALS_FILE): ${file}`);
+  }
   const stop = () => void emu.close().then(() => process.exit(0));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

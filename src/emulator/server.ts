@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseMime } from '../mime/parse.js';
@@ -8,6 +8,7 @@ import { Limits, type Method, type SettingsInput } from './limits.js';
 import { LoadedMail, readMailSource } from './load.js';
 import { Mailbox } from './mailbox.js';
 import { parseQuery, QueryError } from './query.js';
+import { DIRECTORY_USER_READONLY, GMAIL_READONLY, Workspace, type WorkspaceOptions } from './workspace.js';
 
 export interface EmulatorOptions {
   /** Port to bind (0 = any free port). Default 0. */
@@ -34,6 +35,12 @@ export interface EmulatorOptions {
    * lake it filled before passes a larger one each time (e.g. the clock), as Gmail's history ids only ever grow.
    */
   historyIdBase?: number;
+  /**
+   * A Workspace domain: a directory of users, each with a generated mailbox (sizes varied between a third of and twice
+   * `messages`), and a service account with domain-wide delegation (JWT-bearer grant; its key at
+   * `GET /_emulator/service-account`). The owner is the domain's admin.
+   */
+  workspace?: WorkspaceOptions;
 }
 
 export const DEFAULT_CLIENT = {
@@ -48,6 +55,8 @@ export interface RunningEmulator {
   tokenUrl: string;
   server: Server;
   limits: Limits;
+  /** The Workspace domain, when `workspace` was given (its service-account key: `workspace.key`). */
+  workspace?: Workspace;
   mailbox(email?: string): Mailbox;
   close(): Promise<void>;
 }
@@ -70,7 +79,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const clientSecret = options.clientSecret ?? DEFAULT_CLIENT.clientSecret;
   const refreshTokens = new Map(Object.entries(options.refreshTokens ?? { [DEFAULT_CLIENT.refreshToken]: '*' }));
   const revoked = new Set<string>();
-  const accessTokens = new Map<string, { refreshToken: string; grant: string; expiresAt: number }>();
+  /** grant: the mailbox the token opens ("*" any, "" none); refreshToken: what revoking ends (service accounts: none). */
+  const accessTokens = new Map<string, { refreshToken?: string; grant: string; scopes: string[]; expiresAt: number }>();
+  const workspace = options.workspace ? new Workspace(options.workspace, owner) : undefined;
   const limits = new Limits(options.settings ?? {}, seed);
   const mailboxes = new Map<string, Mailbox>();
   /** Page tokens carry the generation they were issued in; `pageTokens/expire` starts a new one (Gmail's expire too). */
@@ -82,7 +93,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     let m = mailboxes.get(key);
     if (!m) {
       const mbSeed = `${seed}:${key}`;
-      const n = options.sizes?.[key] ?? size;
+      const n = options.sizes?.[key] ?? (workspace?.user(key) && key !== owner ? variedSize(`${seed}:${key}`, size) : size);
       const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key);
       m = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
       mailboxes.set(key, m);
@@ -105,6 +116,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (req.method === 'POST' && url.pathname === '/token') return token(req, res);
     if (path[0] === '_emulator') return control(req, res, path.slice(1));
+    if (req.method === 'GET' && url.pathname === '/admin/directory/v1/users') return directoryUsers(req, res, url);
     if (path[0] === 'gmail' && path[1] === 'v1' && path[2] === 'users' && path[3]) {
       return gmail(req, res, path[3], path.slice(4), url);
     }
@@ -115,26 +127,36 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     const form = new URLSearchParams(await readBody(req));
     limits.served('oauth.token');
     const fail = (error: string, description: string, status = 400) => send(res, status, { error, error_description: description });
-    if (form.get('grant_type') !== 'refresh_token') return fail('unsupported_grant_type', 'Only refresh_token is supported');
+    const issue = (grant: string, scopes: string[], refreshToken?: string) => {
+      const accessToken = `ya29.emu-${randomBytes(18).toString('base64url')}`;
+      accessTokens.set(accessToken, { refreshToken, grant, scopes, expiresAt: Date.now() + limits.settings.accessTokenTtl * 1000 });
+      send(res, 200, {
+        access_token: accessToken,
+        expires_in: limits.settings.accessTokenTtl,
+        scope: scopes.join(' '),
+        token_type: 'Bearer',
+      });
+    };
+    if (form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      if (!workspace) return fail('invalid_grant', 'Invalid JWT: No valid verifier found for issuer.');
+      const g = workspace.grant(form.get('assertion') ?? '');
+      if (!g.ok) return fail(g.error, g.description, g.status);
+      return issue(g.subject ?? '', g.scopes);
+    }
+    if (form.get('grant_type') !== 'refresh_token') return fail('unsupported_grant_type', 'Invalid grant_type: ' + form.get('grant_type'));
     if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret)
       return fail('invalid_client', 'The OAuth client was not found.', 401);
     const rt = form.get('refresh_token') ?? '';
     const grant = refreshTokens.get(rt);
     if (!grant || revoked.has(rt)) return fail('invalid_grant', 'Token has been expired or revoked.');
-    const accessToken = `ya29.emu-${randomBytes(18).toString('base64url')}`;
-    accessTokens.set(accessToken, { refreshToken: rt, grant, expiresAt: Date.now() + limits.settings.accessTokenTtl * 1000 });
-    send(res, 200, {
-      access_token: accessToken,
-      expires_in: limits.settings.accessTokenTtl,
-      scope: 'https://www.googleapis.com/auth/gmail.readonly',
-      token_type: 'Bearer',
-    });
+    issue(grant, [GMAIL_READONLY], rt);
   }
 
-  function authenticate(req: IncomingMessage, userId: string): string {
+  /** The access token of a request, or 401 as Google answers it. */
+  function tokenOf(req: IncomingMessage) {
     const header = req.headers.authorization ?? '';
     const t = accessTokens.get(header.replace(/^Bearer\s+/i, ''));
-    if (!t || t.expiresAt < Date.now() || revoked.has(t.refreshToken)) {
+    if (!t || t.expiresAt < Date.now() || (t.refreshToken !== undefined && revoked.has(t.refreshToken))) {
       throw new HttpError(
         401,
         googleError(
@@ -146,11 +168,54 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         ),
       );
     }
+    return t;
+  }
+
+  const insufficientScopes = () =>
+    new HttpError(
+      403,
+      googleError(403, 'Request had insufficient authentication scopes.', 'insufficientPermissions', 'global', 'PERMISSION_DENIED'),
+    );
+
+  function authenticate(req: IncomingMessage, userId: string): string {
+    const t = tokenOf(req);
+    if (!t.scopes.includes(GMAIL_READONLY)) throw insufficientScopes();
     const user = userId === 'me' ? (t.grant === '*' ? owner : t.grant) : userId.toLowerCase();
     if (t.grant !== '*' && t.grant !== user) throw new HttpError(403, googleError(403, 'Delegation denied for ' + user, 'forbidden'));
     if (!/^[^@\s]+@[^@\s]+$/.test(user))
       throw new HttpError(400, googleError(400, 'Invalid user id specified in request/Delegation denied', 'invalidArgument'));
     return user;
+  }
+
+  /** Admin SDK Directory `users.list` (customer=my_customer or domain=…), paged, for an admin's delegated token. */
+  function directoryUsers(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    if (!workspace) throw new HttpError(404, googleError(404, 'Not Found', 'notFound'));
+    const t = tokenOf(req);
+    if (!t.scopes.includes(DIRECTORY_USER_READONLY)) throw insufficientScopes();
+    const q = url.searchParams;
+    const customer = q.get('customer');
+    const domain = q.get('domain');
+    if (!customer && !domain) throw new HttpError(400, googleError(400, 'Bad Request', 'badRequest'));
+    const denied = () => new HttpError(403, googleError(403, 'Not Authorized to access this resource/api', 'forbidden'));
+    if (!workspace.user(t.grant)?.isAdmin) throw denied();
+    if (domain && domain.toLowerCase() !== workspace.options.domain.toLowerCase()) throw denied();
+    if (customer && customer !== 'my_customer') throw new HttpError(400, googleError(400, 'Bad Request', 'badRequest'));
+    const max = q.get('maxResults') === null ? 100 : Number(q.get('maxResults'));
+    if (!Number.isInteger(max) || max < 1 || max > 500)
+      throw new HttpError(
+        400,
+        googleError(400, `Invalid value '${q.get('maxResults')}'. Values must be within the range: [1, 500]`, 'invalid'),
+      );
+    const start = q.get('pageToken') ? Number(Buffer.from(q.get('pageToken')!, 'base64url').toString().replace(/^u/, '')) : 0;
+    if (!Number.isInteger(start) || start < 0) throw new HttpError(400, googleError(400, 'Invalid page token', 'invalid'));
+    const users = workspace.users.slice(start, start + max);
+    const next = start + max < workspace.users.length ? Buffer.from(`u${start + max}`).toString('base64url') : undefined;
+    limits.served('directory.users.list');
+    send(res, 200, {
+      kind: 'admin#directory#users',
+      users: users.map((u) => ({ kind: 'admin#directory#user', ...u })),
+      ...(next ? { nextPageToken: next } : {}),
+    });
   }
 
   function methodOf(rest: string[]): Method | undefined {
@@ -402,6 +467,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       case 'POST pageTokens/expire':
         pageTokenGeneration++;
         return send(res, 200, { generation: pageTokenGeneration });
+      case 'GET service-account':
+        if (!workspace) throw new HttpError(404, { error: 'no workspace: start the emulator with a domain' });
+        return send(res, 200, workspace.key);
       case 'POST tokens/expire':
         for (const t of accessTokens.values()) t.expiresAt = 0;
         return send(res, 200, { ok: true });
@@ -490,6 +558,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     tokenUrl: `${url}token`,
     server,
     limits,
+    workspace,
     mailbox,
     close: () =>
       new Promise<void>((resolve) => {
@@ -504,6 +573,12 @@ function labelResources() {
     ...SYSTEM_LABELS.map((id) => ({ id, name: id, type: 'system', messageListVisibility: 'show', labelListVisibility: 'labelShow' })),
     ...USER_LABELS.map((l) => ({ id: l.id, name: l.name, type: 'user', messageListVisibility: 'show', labelListVisibility: 'labelShow' })),
   ];
+}
+
+/** A Workspace user's mailbox size: between a third of and twice `size`, fixed by the seed (so fairness shows). */
+function variedSize(seed: string, size: number): number {
+  const x = createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
+  return Math.max(1, Math.round(size * (1 / 3 + (5 / 3) * x)));
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

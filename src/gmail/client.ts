@@ -1,8 +1,7 @@
 import { gmailResponses, quotaUnits } from '../metrics.js';
 import { span } from '../tracing.js';
-import { readFileSync } from 'node:fs';
-import { auth as googleAuth, gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
-import { z } from 'zod';
+import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import { type GmailClients, type GmailCredentials, gmailClients } from './auth.js';
 import type { GmailConfig } from '../config.js';
 import { QUOTA_PROFILES } from '../config.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
@@ -11,27 +10,6 @@ import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError } from './errors.js';
 import { withRetry } from './retry.js';
-
-/** An OAuth "authorized_user" credentials file: the client and a refresh token of the mailbox owner. */
-export const credentialsSchema = z.object({
-  client_id: z.string().min(1),
-  client_secret: z.string().min(1),
-  refresh_token: z.string().min(1),
-});
-export type GmailCredentials = z.infer<typeof credentialsSchema>;
-
-export function loadCredentials(file: string): GmailCredentials {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  const parsed = credentialsSchema.safeParse(json);
-  if (!parsed.success)
-    throw new Error(`GMAIL_CREDENTIALS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
-  return parsed.data;
-}
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
@@ -120,23 +98,15 @@ export function createProjectQuota(config: GmailConfig, pgDsn?: string): Project
   return new ProjectQuota(store, 10 * QUOTA_PROFILES[config.quota.profile].costs.get);
 }
 
-/** Builds the googleapis client (its own retries off: see retry.ts) against config.rootUrl and config.tokenUrl. */
+/** Builds the Gmail calls over googleapis clients (one per mailbox with a service account) against config.rootUrl. */
 export function createGmailApi({ config, credentials, project }: GmailApiOptions): GmailApi {
-  const auth = new googleAuth.OAuth2({
-    clientId: credentials.client_id,
-    clientSecret: credentials.client_secret,
-    endpoints: { oauth2TokenUrl: config.tokenUrl },
-    // Refresh once on 401 (an access token revoked or expired early), then the error is permanent.
-    forceRefreshOnFailure: true,
-  });
-  auth.setCredentials({ refresh_token: credentials.refresh_token });
-  const gmail = gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
+  const gmail = gmailClients(config, credentials);
   const budgetAt = (share: number) => new QuotaBudget(config.quota.profile, config.quota.share, undefined, project, share);
   return scopedApi(gmail, config, budgetAt, budgetAt(1), {});
 }
 
 function scopedApi(
-  gmail: gmail_v1.Gmail,
+  gmail: GmailClients,
   config: GmailConfig,
   budgetAt: (share: number) => QuotaBudget,
   budget: QuotaBudget,
@@ -174,20 +144,20 @@ function scopedApi(
     );
   return {
     async profile(account) {
-      const r = await call(account, 'profile', (o) => gmail.users.getProfile({ userId: account }, o));
+      const r = await call(account, 'profile', (o) => gmail(account).users.getProfile({ userId: account }, o));
       return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
     },
     async labelTotal(account, labelId) {
-      const r = await call(account, 'labels', (o) => gmail.users.labels.get({ userId: account, id: labelId }, o));
+      const r = await call(account, 'labels', (o) => gmail(account).users.labels.get({ userId: account, id: labelId }, o));
       return r.data.messagesTotal ?? 0;
     },
     async labels(account) {
-      const r = await call(account, 'labels', (o) => gmail.users.labels.list({ userId: account }, o));
+      const r = await call(account, 'labels', (o) => gmail(account).users.labels.list({ userId: account }, o));
       return (r.data.labels ?? []).map((l) => ({ id: l.id ?? '', name: l.name ?? '', type: l.type ?? '' }));
     },
     async listPage(account, req) {
       const r = await call(account, 'list', (o) =>
-        gmail.users.messages.list(
+        gmail(account).users.messages.list(
           {
             userId: account,
             pageToken: req.pageToken || undefined,
@@ -207,7 +177,7 @@ function scopedApi(
     },
     async history(account, req) {
       const r = await call(account, 'history', (o) =>
-        gmail.users.history.list({ userId: account, startHistoryId: req.startHistoryId, maxResults: req.maxResults }, o),
+        gmail(account).users.history.list({ userId: account, startHistoryId: req.startHistoryId, maxResults: req.maxResults }, o),
       );
       const ref = (m: gmail_v1.Schema$Message | undefined): HistoryRef => ({
         id: m?.id ?? '',
@@ -228,14 +198,14 @@ function scopedApi(
     },
     async getMessage(account, id, format) {
       try {
-        const r = await call(account, 'get', (o) => gmail.users.messages.get({ userId: account, id, format }, o));
+        const r = await call(account, 'get', (o) => gmail(account).users.messages.get({ userId: account, id, format }, o));
         if (format === 'full' && r.data.payload) {
           // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
           // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones.
           for (const part of bodyParts(r.data.payload as GmailPart)) {
             if (part.body.data !== undefined || !part.body.attachmentId) continue;
             const a = await call(account, 'attachment', (o) =>
-              gmail.users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
+              gmail(account).users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
             );
             part.body.data = a.data.data ?? '';
           }

@@ -12,6 +12,8 @@ test('connection-string passwords, bearer tokens and registered secrets are mask
     ['postgres://lake:p%40ss@db:5432/lake failed', 'p%40ss'],
     ['Authorization: Bearer ya29.a0AfH6SMB-token_value', 'ya29.a0AfH6SMB-token_value'],
     ['{"msg":"client_secret=GOCSPX-abc","n":1}', 'GOCSPX-abc'],
+    ['key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n', 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'],
+    ['cut off: "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA', 'MIIEowIBAAKCAQEA'],
   ];
   for (const [text, secret] of cases) {
     const out = redact(text);
