@@ -99,8 +99,15 @@ export const envSchema = z.object({
   GMAIL_ROOT_URL: z.string().url().default('https://gmail.googleapis.com/'),
   /** OAuth2 token endpoint. Default https://oauth2.googleapis.com/token. */
   GMAIL_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
-  /** JSON file with client_id, client_secret, refresh_token (an "authorized_user" file). Required by `npm start`. */
+  /**
+   * Required by `npm start`: an "authorized_user" JSON file (client_id, client_secret, refresh_token) for one mailbox,
+   * or a "service_account" key with domain-wide delegation for any mailbox of a Workspace domain.
+   */
   GMAIL_CREDENTIALS_FILE: z.string().optional(),
+  /** With a service account: the admin it acts as to list a domain's users (fleets by domain). */
+  GMAIL_DIRECTORY_ADMIN: z.string().email().optional(),
+  /** Admin SDK root (the emulator in tests). Default https://admin.googleapis.com/. */
+  GMAIL_DIRECTORY_ROOT_URL: z.string().url().default('https://admin.googleapis.com/'),
   /** Client-side quota budget: `legacy`, `2026` or `off`. Default legacy. */
   GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy'),
   /** Share of the per-user quota the budget may spend (0–1). Default 0.97. */
@@ -153,6 +160,8 @@ export interface LakeConfig {
 
 export interface GmailConfig {
   rootUrl: string;
+  directoryAdmin: string | undefined;
+  directoryRootUrl: string;
   tokenUrl: string;
   credentialsFile: string | undefined;
   quota: { profile: QuotaProfileName; share: number };
@@ -252,6 +261,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     gmail: {
       rootUrl: e.GMAIL_ROOT_URL,
+      directoryAdmin: e.GMAIL_DIRECTORY_ADMIN,
+      directoryRootUrl: e.GMAIL_DIRECTORY_ROOT_URL,
       tokenUrl: e.GMAIL_TOKEN_URL,
       credentialsFile: e.GMAIL_CREDENTIALS_FILE,
       quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },

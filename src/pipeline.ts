@@ -4,13 +4,15 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
+import { createFleetService } from './api/fleets.js';
 import { ApiError } from './api/errors.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
 import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
 import { assertApiKeys, type Config } from './config.js';
 import { type GmailCredentials, isServiceAccount, ServiceAccountNeedsAddress } from './gmail/auth.js';
-import { createGmailApi, createProjectQuota } from './gmail/client.js';
+import { createGmailApi, createProjectQuota, fairShareOf } from './gmail/client.js';
+import { createDirectory } from './gmail/directory.js';
 import { Lake } from './lake/lake.js';
 import { createLogger, type Logger } from './log.js';
 import { createWorker } from './worker/worker.js';
@@ -148,6 +150,8 @@ export async function startPipeline(
         temporal: client,
         taskQueue: config.temporal.taskQueue,
         webhooks: config.webhooks && { ...config.webhooks, source: `gmail-lake/${config.temporal.namespace}` },
+        directory: createDirectory(config.gmail, credentials),
+        fairShare: fairShareOf(config.gmail),
       },
       nativeConnection,
       tracing,
@@ -159,13 +163,14 @@ export async function startPipeline(
     if (isServiceAccount(credentials)) throw new ApiError(400, 'INVALID_REQUEST', new ServiceAccountNeedsAddress().message);
     return (await gmail.profile('me')).emailAddress;
   };
-  const extractions = createExtractionService(
-    client,
-    config.temporal.taskQueue,
-    { pipelineDepth: config.pipeline.depth, compactEvery: config.pipeline.compactEvery, events: config.webhooks !== undefined },
-    resolveAccount,
-  );
+  const extractionOptions = {
+    pipelineDepth: config.pipeline.depth,
+    compactEvery: config.pipeline.compactEvery,
+    events: config.webhooks !== undefined,
+  };
+  const extractions = createExtractionService(client, config.temporal.taskQueue, extractionOptions, resolveAccount);
   const mailboxes = createMailboxService(client, config.temporal.taskQueue, extractions, resolveAccount);
+  const fleets = createFleetService(client, config.temporal.taskQueue, extractionOptions);
   let server: ServerType | undefined;
   let url = '';
   const inFlight = new Set<Promise<unknown>>();
@@ -191,6 +196,7 @@ export async function startPipeline(
     const app = createApp({
       extractions,
       mailboxes,
+      fleets,
       logger,
       auth: config.api.auth,
       ui: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi } from '../gmail/client.js';
+import type { Directory } from '../gmail/directory.js';
 import { FAILURE } from '../failures.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
 import { ProjectQuotaError } from '../gmail/project-quota.js';
@@ -24,6 +25,10 @@ export interface ActivityDeps {
   taskQueue: string;
   /** Where lifecycle events go (none: the events activity delivers nothing). */
   webhooks?: WebhookConfig;
+  /** The Workspace directory (service account + GMAIL_DIRECTORY_ADMIN): fleets by domain. */
+  directory?: Directory;
+  /** Share of a mailbox's quota budget each of `concurrency` mailboxes may spend so together they fit the project's. */
+  fairShare?: (concurrency: number) => number;
 }
 
 /** The workflow execution this activity serves (these activities only run inside the extraction workflow). */

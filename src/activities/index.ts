@@ -1,6 +1,7 @@
 import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './context.js';
 import { eventActivities } from './events.js';
+import { fleetActivities } from './fleet.js';
 import { lakeActivities } from './lake.js';
 import { legacyActivities } from './legacy.js';
 import { mailboxActivities } from './mailbox.js';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...legacyActivities(deps),
     ...syncActivities(deps),
     ...eventActivities(deps),
+    ...fleetActivities(deps),
   };
 }
 

@@ -15,6 +15,8 @@ import type { MailboxService } from './mailboxes.js';
 import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
 import { codecCors, codecRoutes, codecSessionRoutes } from './codec-routes.js';
+import { fleetRoutes } from './fleet-routes.js';
+import type { FleetService } from './fleets.js';
 import { codecSessions } from './codec-session.js';
 import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
 
@@ -22,6 +24,8 @@ export interface AppDeps {
   extractions: ExtractionService;
   /** The /mailboxes routes (sync, schedule); omitted by harnesses that exercise /extract alone. */
   mailboxes?: MailboxService;
+  /** /fleets (many mailboxes in one request). */
+  fleets?: FleetService;
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
@@ -100,7 +104,8 @@ export function createApp(deps: AppDeps) {
 
   if (deps.temporalDeadline) {
     const bounded = deps.temporalDeadline;
-    for (const path of ['/extract', '/extract/*', '/mailboxes/*']) app.use(path, (_c, next) => bounded(() => next()));
+    for (const path of ['/extract', '/extract/*', '/mailboxes/*', '/fleets', '/fleets/*'])
+      app.use(path, (_c, next) => bounded(() => next()));
   }
 
   app.onError((err, c) => {
@@ -208,6 +213,7 @@ export function createApp(deps: AppDeps) {
   }
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
+  if (deps.fleets) fleetRoutes(app, deps.fleets, deps.logger);
   if (deps.codec) codecRoutes(app, deps.codec.codec);
   if (sessions && deps.auth) codecSessionRoutes(app, sessions, deps.auth.keys);
 

@@ -8,12 +8,11 @@ import {
   type ExtractionRequest,
   type ExtractionStatus,
   extractionWorkflow,
-  pauseSignal,
   progressQuery,
-  resumeSignal,
   WORKFLOW_ID_PREFIX,
 } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
+import { control, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
 import { extractionIdOf } from '../mailbox-ids.js';
 
@@ -180,34 +179,12 @@ export function createExtractionService(
     },
 
     async list() {
-      const out = [];
-      for await (const w of client.workflow.list({ query: `WorkflowType = 'extractionWorkflow'`, pageSize: 50 })) {
-        out.push({
-          id: w.workflowId,
-          runId: w.runId,
-          account: accountOf(w),
-          status: w.status.name.toLowerCase(),
-          startedAt: w.startTime.toISOString(),
-          closedAt: w.closeTime?.toISOString() ?? null,
-        });
-        if (out.length >= 50) break;
-      }
-      return out;
+      return newest(client, 'extractionWorkflow', (w) => ({ id: w.workflowId, runId: w.runId, account: accountOf(w), ...times(w) }));
     },
 
     async signal(id, action) {
       const d = await describe(id);
-      if (d.status.name !== 'RUNNING')
-        throw new ApiError(409, 'CONFLICT', `extraction ${id} is ${CLOSED[d.status.name] ?? d.status.name.toLowerCase()}`);
-      const handle = handleOf(id);
-      try {
-        if (action === 'cancel') await handle.cancel();
-        else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
-      } catch (e) {
-        // It closed between the describe and the signal (a race with its completion).
-        if (e instanceof WorkflowNotFoundError) throw new ApiError(409, 'CONFLICT', `extraction ${id} has just closed`);
-        throw e;
-      }
+      await control(client, 'extraction', id, d.status.name, action, (s) => CLOSED[s] ?? s.toLowerCase());
     },
   };
 }

@@ -44,6 +44,61 @@ export const extractRequestSchema = z
   .strict()
   .openapi('ExtractRequest');
 
+/** POST /fleets body: the extraction's selection, for every mailbox of a domain or of a list. */
+export const fleetRequestSchema = z
+  .object({
+    domain: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .max(253)
+      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, { message: 'must be a domain name like example.com' })
+      .optional()
+      .openapi({
+        example: 'example.com',
+        description: "a Workspace domain: its directory's users (suspended ones are reported, not extracted)",
+      }),
+    accounts: z.array(account()).min(1).max(10_000).optional().openapi({ description: 'or these mailboxes (addresses)' }),
+    query: z.string().max(2000).optional(),
+    labelIds: z.array(z.string().min(1)).max(50).optional(),
+    includeSpamTrash: z.boolean().optional(),
+    format: formatSchema.default('full'),
+    batchSize: z.number().int().min(1).max(500).default(100),
+    maxMessages: z.number().int().min(1).optional(),
+    concurrency: z.number().int().min(1).max(500).default(10).openapi({ description: 'mailboxes extracted at once' }),
+    keepInSync: every().optional(),
+  })
+  .strict()
+  .openapi('FleetRequest');
+
+export const fleetSchema = z
+  .object({
+    id: z.string(),
+    domain: z.string().nullable(),
+    status: z.enum(['running', 'paused', 'completed', 'failed', 'canceled', 'terminated', 'timed_out']),
+    phase: z.string(),
+    paused: z.boolean(),
+    mailboxes: z.object({
+      total: z.number(),
+      pending: z.number(),
+      running: z.number(),
+      completed: z.number(),
+      failed: z.number(),
+      canceled: z.number(),
+    }),
+    running: z.array(z.object({ account: z.string(), workflowId: z.string() })),
+    messages: z.object({ persisted: z.number(), listed: z.number() }),
+    ratePerSecond: z.number(),
+    mailboxesPerHour: z.number(),
+    etaSeconds: z.number().nullable(),
+    failures: z.array(z.object({ account: z.string(), error: z.string() })),
+    startedAt: z.string(),
+    updatedAt: z.string(),
+    runs: z.number(),
+    error: z.string().nullable(),
+  })
+  .openapi('Fleet');
+
 export const accountParam = z.object({
   account: account().openapi({ param: { name: 'account', in: 'path' }, example: 'me', description: '`me` or an email address' }),
 });

@@ -65,37 +65,42 @@ export function gmailClients(config: GmailConfig, credentials: GmailCredentials)
     const gmail = client(auth);
     return () => gmail;
   }
-  // The JWT grant always goes to Google's token URL (gtoken fixes it, and it is the assertion's audience); a
-  // GMAIL_TOKEN_URL elsewhere (the emulator) is reached by rewriting the request, the audience left as Google's.
-  const redirectTokenRequests = (auth: JWT) => {
-    if (config.tokenUrl === GOOGLE_TOKEN_URL) return;
-    auth.transporter.interceptors.request.add({
-      resolved: async (opts) => {
-        if (String(opts.url) === GOOGLE_TOKEN_URL) opts.url = new URL(config.tokenUrl);
-        return opts;
-      },
-    });
-  };
   const clients = new Map<string, gmail_v1.Gmail>();
   return (account) => {
     const subject = account.toLowerCase();
     if (subject === 'me') throw new ServiceAccountNeedsAddress();
     let gmail = clients.get(subject);
     if (!gmail) {
-      const auth = new JWT({
-        email: credentials.client_email,
-        key: credentials.private_key,
-        keyId: credentials.private_key_id,
-        subject,
-        scopes: [GMAIL_SCOPE],
-        forceRefreshOnFailure: true,
-      });
-      redirectTokenRequests(auth);
-      gmail = client(auth);
+      gmail = client(delegatedAuth(config.tokenUrl, credentials, subject, GMAIL_SCOPE));
       clients.set(subject, gmail);
     }
     return gmail;
   };
+}
+
+/**
+ * A service account acting as `subject` (domain-wide delegation) for `scope`: google-auth-library mints, caches and
+ * refreshes its tokens. The JWT grant always goes to Google's token URL (gtoken fixes it, and it is the assertion's
+ * audience); a `tokenUrl` elsewhere (the emulator) is reached by rewriting the request, the audience left as Google's.
+ */
+export function delegatedAuth(tokenUrl: string, credentials: ServiceAccount, subject: string, scope: string): JWT {
+  const auth = new JWT({
+    email: credentials.client_email,
+    key: credentials.private_key,
+    keyId: credentials.private_key_id,
+    subject,
+    scopes: [scope],
+    forceRefreshOnFailure: true,
+  });
+  if (tokenUrl !== GOOGLE_TOKEN_URL) {
+    auth.transporter.interceptors.request.add({
+      resolved: async (opts) => {
+        if (String(opts.url) === GOOGLE_TOKEN_URL) opts.url = new URL(tokenUrl);
+        return opts;
+      },
+    });
+  }
+  return auth;
 }
 
 /** `me` with a service account: there is no "me" to impersonate. A 400 to the classifier: permanent, never retried. */

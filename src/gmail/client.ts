@@ -98,6 +98,20 @@ export function createProjectQuota(config: GmailConfig, pgDsn?: string): Project
   return new ProjectQuota(store, 10 * QUOTA_PROFILES[config.quota.profile].costs.get);
 }
 
+/**
+ * The share of its per-user budget each of `concurrency` mailboxes may spend so that together they stay within the
+ * project's quota (1 when they fit anyway, or with the budget off): a fleet's fair share, so no mailbox starves.
+ */
+export function fairShareOf(config: GmailConfig): (concurrency: number) => number {
+  return (concurrency) => {
+    if (config.quota.profile === 'off') return 1;
+    const perUser =
+      (QUOTA_PROFILES[config.quota.profile].unitsPerWindow / QUOTA_PROFILES[config.quota.profile].windowSeconds) * config.quota.share;
+    const project = (config.project.units / config.project.windowSeconds) * config.quota.share;
+    return Math.min(1, project / (Math.max(1, concurrency) * perUser));
+  };
+}
+
 /** Builds the Gmail calls over googleapis clients (one per mailbox with a service account) against config.rootUrl. */
 export function createGmailApi({ config, credentials, project }: GmailApiOptions): GmailApi {
   const gmail = gmailClients(config, credentials);

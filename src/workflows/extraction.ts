@@ -51,6 +51,11 @@ export interface ExtractionOptions {
    * schedules no event activity: the option itself keeps old histories deterministic.
    */
   events?: boolean;
+  /**
+   * Share of the mailbox's quota budget this extraction may spend (a fleet gives each mailbox its fair share of the
+   * project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as before.
+   */
+  quotaShare?: number;
 }
 
 export type ExtractionStatus = 'running' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
@@ -427,7 +432,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
         batchId: `${workflowInfo().runId.slice(0, 8)}-${b.seq}`,
         ids,
         format: request.format,
-        quotaShare: 1 / options.pipelineDepth,
+        quotaShare: (options.quotaShare ?? 1) / options.pipelineDepth,
         checkpoint: checkpoint(),
       });
       finish(b, r);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import type { ExtractionService } from '../../src/api/extractions.js';
+import type { FleetService } from '../../src/api/fleets.js';
 import { generateApiKey, parseApiKeys } from '../../src/api/keys.js';
 import type { MailboxService } from '../../src/api/mailboxes.js';
 import { createLogger } from '../../src/log.js';
@@ -21,6 +22,13 @@ const mailboxes = {
   assertNoSync: async () => undefined,
 } as unknown as MailboxService;
 
+const fleets = {
+  start: async () => ({ id: 'gmail-fleet-example.com', runId: 'r', created: true }),
+  get: async (id: string) => ({ id }),
+  list: async () => [],
+  signal: async () => undefined,
+} as unknown as FleetService;
+
 const admin = generateApiKey('ops', 'admin');
 const reader = generateApiKey('grafana', 'read');
 
@@ -29,6 +37,7 @@ function setup(ratePerMinute = 0) {
     auth: { keys: parseApiKeys(`${admin.entry}, ${reader.entry}`), ratePerMinute },
     extractions,
     mailboxes,
+    fleets,
     readiness: {},
     logger: createLogger('silent'),
   });
@@ -51,9 +60,11 @@ async function routes(app: ReturnType<typeof setup>['app']) {
       const body =
         method === 'post' && template === '/extract'
           ? { account: 'user@example.com' }
-          : method === 'put' && template.endsWith('/schedule')
-            ? { every: '15m' }
-            : undefined;
+          : method === 'post' && template === '/fleets'
+            ? { domain: 'example.com' }
+            : method === 'put' && template.endsWith('/schedule')
+              ? { every: '15m' }
+              : undefined;
       out.push({ method: method.toUpperCase(), path, body });
     }
   }

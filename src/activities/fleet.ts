@@ -1,0 +1,49 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { extractionKey } from '../api/extractions.js';
+import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
+import { extractionIdOf } from '../mailbox-ids.js';
+import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet.js';
+import { type ActivityDeps, activityLog } from './context.js';
+
+/** The fleet's mailboxes: the domain's directory (suspended users reported, not extracted) or the given list. */
+export function fleetActivities(deps: ActivityDeps) {
+  return {
+    async planFleet(request: FleetRequest): Promise<FleetPlan> {
+      const log = activityLog(deps);
+      let accounts: string[];
+      const skipped: FleetPlan['skipped'] = [];
+      if (request.domain) {
+        if (!deps.directory)
+          throw ApplicationFailure.nonRetryable(
+            'a fleet by domain needs a service-account key (GMAIL_CREDENTIALS_FILE) and GMAIL_DIRECTORY_ADMIN on the workers',
+            'FleetDirectoryUnavailable',
+          );
+        let users;
+        try {
+          users = await deps.directory(request.domain);
+        } catch (e) {
+          const kind = classifyGmailError(e);
+          const message = `cannot list the users of ${request.domain}: ${describeGmailError(e)}`;
+          if (kind === 'transient') throw new Error(message);
+          throw ApplicationFailure.nonRetryable(message, 'FleetDirectoryDenied');
+        }
+        const domain = `@${request.domain.toLowerCase()}`;
+        accounts = [];
+        for (const u of users.filter((x) => x.email.endsWith(domain))) {
+          if (u.suspended) skipped.push({ account: u.email, reason: 'suspended in the directory' });
+          else accounts.push(u.email);
+        }
+      } else {
+        accounts = [...new Set((request.accounts ?? []).map((a) => a.trim().toLowerCase()))];
+      }
+      const mailboxes: FleetMailbox[] = accounts.map((account) => ({
+        account,
+        workflowId: extractionIdOf(deps.temporal, account),
+        extractionKey: extractionKey({ ...request, account }),
+      }));
+      const quotaShare = deps.fairShare?.(request.concurrency) ?? 1;
+      log.info({ mailboxes: mailboxes.length, skipped: skipped.length, quotaShare }, 'fleet planned');
+      return { mailboxes, skipped, quotaShare };
+    },
+  };
+}

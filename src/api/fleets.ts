@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { mailboxName } from '../mailbox-ids.js';
+import { type ExtractionOptions, type ExtractionProgress, progressQuery } from '../workflows/extraction.js';
+import { type FleetProgress, type FleetRequest, fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
+import { ApiError } from './errors.js';
+import { control, newest, times } from './workflow-control.js';
+
+export const FLEET_ID_PREFIX = 'gmail-fleet-';
+
+/** A fleet as the API shows it: the workflow's progress, with the running mailboxes' live message counts added. */
+export interface FleetView extends Omit<FleetProgress, 'status'> {
+  status: 'running' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
+  domain: string | null;
+  ratePerSecond: number;
+  error: string | null;
+}
+
+export interface FleetService {
+  start(request: FleetRequest): Promise<{ id: string; runId: string; created: boolean }>;
+  get(id: string): Promise<FleetView>;
+  list(): Promise<{ id: string; domain: string | null; status: string; startedAt: string; closedAt: string | null }[]>;
+  signal(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<void>;
+}
+
+interface FleetMemo {
+  selectionKey: string;
+  domain: string | null;
+}
+
+/** The fleet's workflow id: one fleet per domain (or per list of mailboxes) at a time. */
+function fleetIdOf(client: Client, r: FleetRequest): string {
+  if (r.domain) return `${FLEET_ID_PREFIX}${mailboxName(client, r.domain)}`;
+  const digest = createHash('sha256')
+    .update(JSON.stringify([...new Set(r.accounts)].sort()))
+    .digest('hex')
+    .slice(0, 16);
+  return `${FLEET_ID_PREFIX}l${digest}`;
+}
+const selectionKey = (r: FleetRequest) =>
+  createHash('sha256')
+    .update(JSON.stringify([r.query ?? '', [...(r.labelIds ?? [])].sort(), !!r.includeSpamTrash, r.format]))
+    .digest('hex')
+    .slice(0, 16);
+
+const CLOSED: Record<string, FleetView['status']> = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'canceled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+  CONTINUED_AS_NEW: 'running',
+};
+
+export function createFleetService(client: Client, taskQueue: string, options: ExtractionOptions): FleetService {
+  const describe = async (id: string) => {
+    const notFound = () => new ApiError(404, 'NOT_FOUND', `no fleet ${id}`);
+    if (!id.startsWith(FLEET_ID_PREFIX)) throw notFound();
+    try {
+      const d = await client.workflow.getHandle(id).describe();
+      if (d.type !== 'fleetWorkflow') throw notFound();
+      return d;
+    } catch (e) {
+      if (e instanceof WorkflowNotFoundError) throw notFound();
+      throw e;
+    }
+  };
+  /** Live counts of the running mailboxes (their own progress queries), added to the fleet's tallies. */
+  const withLive = async (
+    p: FleetProgress,
+    status: FleetView['status'],
+    domain: string | null,
+    error: string | null,
+  ): Promise<FleetView> => {
+    const live = await Promise.all(
+      p.running.map((r) =>
+        client.workflow
+          .getHandle(r.workflowId)
+          .query(progressQuery)
+          .catch(() => undefined as ExtractionProgress | undefined),
+      ),
+    );
+    let rate = 0;
+    const messages = { ...p.messages };
+    for (const x of live) {
+      if (!x) continue;
+      messages.persisted += x.progress.persisted;
+      messages.listed += x.progress.listed;
+      rate += x.ratePerSecond;
+    }
+    return { ...p, status, domain, messages, ratePerSecond: Math.round(rate * 10) / 10, error };
+  };
+  return {
+    async start(request) {
+      if (!!request.domain === !!request.accounts) throw new ApiError(400, 'INVALID_REQUEST', 'give either "domain" or "accounts"');
+      if (request.accounts?.includes('me')) throw new ApiError(400, 'INVALID_REQUEST', 'a fleet names its mailboxes by address, not "me"');
+      const id = fleetIdOf(client, request);
+      const memo: FleetMemo = { selectionKey: selectionKey(request), domain: request.domain ?? null };
+      try {
+        const handle = await client.workflow.start(fleetWorkflow, {
+          workflowId: id,
+          taskQueue,
+          args: [{ request, options }],
+          memo: memo as unknown as Record<string, unknown>,
+          staticSummary: `Gmail fleet: ${request.domain ?? `${request.accounts!.length} mailboxes`}, ${request.concurrency} at a time`,
+        });
+        return { id, runId: handle.firstExecutionRunId, created: true };
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        const d = await describe(id);
+        if ((d.memo as Partial<FleetMemo> | undefined)?.selectionKey !== memo.selectionKey)
+          throw new ApiError(409, 'CONFLICT', `fleet ${id} is running with a different selection; cancel it or wait for it to end`);
+        return { id, runId: d.runId, created: false };
+      }
+    },
+
+    async get(id) {
+      const d = await describe(id);
+      const domain = (d.memo as Partial<FleetMemo> | undefined)?.domain ?? null;
+      const handle = client.workflow.getHandle(id, d.runId);
+      if (d.status.name === 'RUNNING') {
+        const p = await handle.query(fleetProgressQuery);
+        return withLive(p, p.status, domain, null);
+      }
+      const status = CLOSED[d.status.name] ?? 'failed';
+      try {
+        const p = await handle.result();
+        return withLive(p, 'completed', domain, null);
+      } catch (e) {
+        const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+        const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as FleetProgress | undefined) : undefined;
+        const message = cause?.message ?? (e instanceof Error ? e.message : String(e));
+        const last = detail ?? (await handle.query(fleetProgressQuery).catch(() => undefined));
+        if (!last) throw new ApiError(409, 'CONFLICT', `fleet ${id} is ${status} and no worker can replay it: ${message}`);
+        return { ...last, status, domain, ratePerSecond: 0, error: message };
+      }
+    },
+
+    async list() {
+      return newest(client, 'fleetWorkflow', (w) => ({
+        id: w.workflowId,
+        domain: (w.memo as Partial<FleetMemo> | undefined)?.domain ?? null,
+        ...times(w),
+      }));
+    },
+
+    async signal(id, action) {
+      const d = await describe(id);
+      await control(client, 'fleet', id, d.status.name, action, (s) => CLOSED[s] ?? s.toLowerCase());
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { type Client, type WorkflowExecutionInfo, WorkflowNotFoundError } from '@temporalio/client';
+import { pauseSignal, resumeSignal } from '../workflows/extraction.js';
+import { ApiError } from './errors.js';
+
+/** The 50 newest workflows of a type, each as `row` shows it. */
+export async function newest<T>(client: Client, type: string, row: (w: WorkflowExecutionInfo) => T): Promise<T[]> {
+  const out: T[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${type}'`, pageSize: 50 })) {
+    out.push(row(w));
+    if (out.length >= 50) break;
+  }
+  return out;
+}
+
+/** When a workflow started and closed, as the list routes show it. */
+export const times = (w: WorkflowExecutionInfo) => ({
+  status: w.status.name.toLowerCase(),
+  startedAt: w.startTime.toISOString(),
+  closedAt: w.closeTime?.toISOString() ?? null,
+});
+
+/**
+ * Pause/resume (the `pause`/`resume` signals) or cancel a running workflow of ours (`what` names it in errors):
+ * 409 when it is closed, or closes between the check and the signal (a race with its completion).
+ */
+export async function control(
+  client: Client,
+  what: string,
+  id: string,
+  status: string,
+  action: 'pause' | 'resume' | 'cancel',
+  closedAs: (status: string) => string,
+): Promise<void> {
+  if (status !== 'RUNNING') throw new ApiError(409, 'CONFLICT', `${what} ${id} is ${closedAs(status)}`);
+  const handle = client.workflow.getHandle(id);
+  try {
+    if (action === 'cancel') await handle.cancel();
+    else await handle.signal(action === 'pause' ? pauseSignal : resumeSignal);
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw new ApiError(409, 'CONFLICT', `${what} ${id} has just closed`);
+    throw e;
+  }
+}

@@ -1,0 +1,271 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  condition,
+  continueAsNew,
+  defineQuery,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE } from '../failures.js';
+import { type ExtractionOptions, type ExtractionRequest, extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
+
+/** The selection of an extraction, for every mailbox of a Workspace domain or of a list, `concurrency` at a time. */
+export interface FleetRequest extends Omit<ExtractionRequest, 'account'> {
+  /** A Workspace domain: its directory's users (suspended ones reported, not extracted). */
+  domain?: string;
+  /** Or these mailboxes. */
+  accounts?: string[];
+  /** Mailboxes extracted at once. */
+  concurrency: number;
+}
+
+/** A mailbox of the fleet and its extraction's workflow id (the same as a single extraction's: one writer). */
+export interface FleetMailbox {
+  account: string;
+  workflowId: string;
+  extractionKey: string;
+}
+export interface FleetPlan {
+  mailboxes: FleetMailbox[];
+  skipped: { account: string; reason: string }[];
+  /** Each mailbox's share of its quota budget (fair share of the project's quota at this concurrency). */
+  quotaShare: number;
+}
+
+/** State carried across continue-as-new: the mailboxes still to start and the tallies of those done. */
+export interface FleetState {
+  planned: boolean;
+  pending: FleetMailbox[];
+  total: number;
+  quotaShare: number;
+  completed: number;
+  canceled: number;
+  /** Rows the completed extractions added to their lakes, and what they listed. */
+  persisted: number;
+  listed: number;
+  failures: { account: string; error: string }[];
+  paused: boolean;
+  startedAt: number;
+  updatedAt: number;
+  runs: number;
+}
+
+export interface FleetInput {
+  request: FleetRequest;
+  options: ExtractionOptions;
+  state?: FleetState;
+}
+
+export interface FleetProgress {
+  id: string;
+  status: 'running' | 'paused' | 'completed';
+  phase: 'listing' | 'extracting' | 'done';
+  paused: boolean;
+  mailboxes: { total: number; pending: number; running: number; completed: number; failed: number; canceled: number };
+  running: { account: string; workflowId: string }[];
+  /** Messages of the mailboxes that completed (the API adds the running ones' live counts). */
+  messages: { persisted: number; listed: number };
+  /** Mailboxes finished per hour and the time left at that pace (null until one has finished). */
+  mailboxesPerHour: number;
+  etaSeconds: number | null;
+  failures: { account: string; error: string }[];
+  startedAt: string;
+  updatedAt: string;
+  runs: number;
+}
+
+/** Query name: `temporal workflow query --workflow-id ID --name progress`. */
+export const fleetProgressQuery = defineQuery<FleetProgress>('progress');
+
+const { planFleet } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Children started by one run before it continues as new (after the running ones end), keeping history short. */
+const CHILDREN_PER_RUN = 400;
+
+/** The reason a child extraction ended without completing, as one line. */
+function reasonOf(e: unknown): string {
+  if (e instanceof WorkflowExecutionAlreadyStartedError)
+    return 'an extraction of this mailbox is already running (not started by this fleet): its one writer';
+  const cause = e instanceof ChildWorkflowFailure ? e.cause : e;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * A fleet: one extraction per mailbox of a Workspace domain (or of a list), `concurrency` at a time, each a child
+ * workflow under the same id a single extraction of that mailbox has — so there is never a second writer — and each
+ * spending its fair share of the project's quota. A mailbox that fails permanently is reported with its reason; the
+ * others go on. Pause/resume reach every running child; cancelling the fleet cancels them. Continues as new every
+ * CHILDREN_PER_RUN mailboxes.
+ */
+export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
+  const { request, options } = input;
+  const now = () => Date.now();
+  const state: FleetState = {
+    planned: false,
+    pending: [],
+    total: 0,
+    quotaShare: 1,
+    completed: 0,
+    canceled: 0,
+    persisted: 0,
+    listed: 0,
+    failures: [],
+    paused: false,
+    startedAt: now(),
+    updatedAt: now(),
+    runs: 0,
+    ...input.state,
+  };
+  state.runs++;
+  const running = new Map<string, FleetMailbox>();
+  let phase: FleetProgress['phase'] = state.planned ? 'extracting' : 'listing';
+
+  const progress = (): FleetProgress => {
+    const finished = state.completed + state.failures.length + state.canceled;
+    const hours = (now() - state.startedAt) / 3_600_000;
+    const perHour = hours > 0 ? finished / hours : 0;
+    const left = state.pending.length + running.size;
+    return {
+      id: workflowInfo().workflowId,
+      status: phase === 'done' ? 'completed' : state.paused ? 'paused' : 'running',
+      phase,
+      paused: state.paused,
+      mailboxes: {
+        total: state.total,
+        pending: state.pending.length,
+        running: running.size,
+        completed: state.completed,
+        failed: state.failures.length,
+        canceled: state.canceled,
+      },
+      running: [...running.values()].map(({ account, workflowId }) => ({ account, workflowId })),
+      messages: { persisted: state.persisted, listed: state.listed },
+      mailboxesPerHour: Math.round(perHour * 10) / 10,
+      etaSeconds: finished > 0 && !state.paused && perHour > 0 ? Math.round((left / perHour) * 3600) : null,
+      failures: state.failures,
+      startedAt: new Date(state.startedAt).toISOString(),
+      updatedAt: new Date(state.updatedAt).toISOString(),
+      runs: state.runs,
+    };
+  };
+  setHandler(fleetProgressQuery, progress);
+  // The same signal names as an extraction's, relayed to every running child.
+  const relay = async (signal: typeof pauseSignal | typeof resumeSignal) => {
+    await Promise.all(
+      [...running.keys()].map((id) =>
+        getExternalWorkflowHandle(id)
+          .signal(signal)
+          .catch(() => undefined),
+      ),
+    );
+  };
+  setHandler(pauseSignal, async () => {
+    state.paused = true;
+    state.updatedAt = now();
+    await relay(pauseSignal);
+  });
+  setHandler(resumeSignal, async () => {
+    state.paused = false;
+    state.updatedAt = now();
+    await relay(resumeSignal);
+  });
+
+  if (!state.planned) {
+    const plan = await planFleet(request);
+    state.pending = plan.mailboxes;
+    state.total = plan.mailboxes.length + plan.skipped.length;
+    state.failures.push(...plan.skipped.map((s) => ({ account: s.account, error: s.reason })));
+    state.quotaShare = plan.quotaShare;
+    state.planned = true;
+    phase = 'extracting';
+  }
+
+  const extract = async (mb: FleetMailbox) => {
+    running.set(mb.workflowId, mb);
+    try {
+      const result = await executeChild(extractionWorkflow, {
+        workflowId: mb.workflowId,
+        args: [
+          {
+            request: {
+              account: mb.account,
+              query: request.query,
+              labelIds: request.labelIds,
+              includeSpamTrash: request.includeSpamTrash,
+              format: request.format,
+              batchSize: request.batchSize,
+              maxMessages: request.maxMessages,
+              keepInSync: request.keepInSync,
+            },
+            options: { ...options, quotaShare: state.quotaShare },
+            extractionKey: mb.extractionKey,
+          },
+        ],
+        // As a single extraction's memo: GET /extract shows the mailbox, and a differing request is refused.
+        memo: {
+          extractionKey: mb.extractionKey,
+          selection: {
+            query: request.query ?? '',
+            labelIds: [...(request.labelIds ?? [])].sort(),
+            includeSpamTrash: !!request.includeSpamTrash,
+            format: request.format,
+          },
+          account: mb.account,
+        },
+        staticSummary: `Gmail backfill of ${mb.account} (fleet ${workflowInfo().workflowId})`,
+        // A fleet that ends any other way (terminated, timed out) asks its extractions to stop cleanly.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      state.completed++;
+      state.persisted += result.progress.persisted;
+      state.listed += result.progress.listed;
+    } catch (e) {
+      if (isCancellation(e) || (e instanceof ChildWorkflowFailure && isCancellation(e.cause))) state.canceled++;
+      else state.failures.push({ account: mb.account, error: reasonOf(e) });
+    } finally {
+      running.delete(mb.workflowId);
+      state.updatedAt = now();
+    }
+  };
+
+  const children: Promise<void>[] = [];
+  let startedThisRun = 0;
+  try {
+    for (;;) {
+      const full = startedThisRun >= CHILDREN_PER_RUN;
+      await condition(
+        () =>
+          (running.size === 0 && (state.pending.length === 0 || full)) ||
+          (!state.paused && !full && state.pending.length > 0 && running.size < request.concurrency),
+      );
+      if (running.size === 0 && state.pending.length === 0) break;
+      if (running.size === 0 && full) await continueAsNew<typeof fleetWorkflow>({ request, options, state });
+      const next = state.pending.shift()!;
+      startedThisRun++;
+      children.push(extract(next));
+    }
+  } catch (e) {
+    if (!isCancellation(e)) throw e;
+    // Cancelled: the children are asked to cancel with it; wait for them to stop before ending.
+    await CancellationScope.nonCancellable(() => Promise.all(children));
+    throw e;
+  }
+  phase = 'done';
+  state.updatedAt = now();
+  const result = progress();
+  if (state.completed === 0 && state.total > 0)
+    throw ApplicationFailure.nonRetryable(`no mailbox of the fleet completed (${state.failures.length} failed)`, 'FleetFailed', result);
+  return result;
+}
