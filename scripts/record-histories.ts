@@ -2,7 +2,7 @@
  * `npx tsx scripts/record-histories.ts NAME`: runs a small extraction with the workflow code of this checkout against
  * a real Temporal dev server and the emulator (pause and resume signals, several continue-as-new runs, a completed
  * end that hands over to the mirror and creates its schedule), then syncs (by history, by reconciliation, from the
- * schedule), and writes every run's history to test/replay/histories/NAME-<workflow>-runN.json. Run it before changing workflow code,
+ * schedule), runs a fleet of three mailboxes (paused and resumed), and writes every run's history to test/replay/histories/NAME-<workflow>-runN.json. Run it before changing workflow code,
  * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,6 +63,30 @@ try {
     'the scheduled sync',
     async () => (await p.client.workflow.count(`WorkflowType = 'scheduledSyncWorkflow' AND ExecutionStatus = 'Completed'`)).count > 0,
   );
+  // A fleet of three mailboxes, two at a time, paused and resumed while its children run.
+  const fleet = (await (
+    await fetch(`${p.url}/fleets`, {
+      method: 'POST',
+      headers: { ...authHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        accounts: ['fleet1@example.com', 'fleet2@example.com', 'fleet3@example.com'],
+        format: 'metadata',
+        batchSize: 50,
+        maxMessages: 150,
+        concurrency: 2,
+      }),
+    })
+  ).json()) as { id: string };
+  const fleetStatus = async () =>
+    (await (await fetch(`${p.url}/fleets/${fleet.id}`, { headers: authHeaders })).json()) as {
+      status: string;
+      mailboxes: { running: number };
+    };
+  await waitFor('fleet children running', async () => (await fleetStatus()).mailboxes.running > 0);
+  await fetch(`${p.url}/fleets/${fleet.id}/pause`, { method: 'POST', headers: authHeaders });
+  await waitFor('fleet paused', async () => (await fleetStatus()).status === 'paused');
+  await fetch(`${p.url}/fleets/${fleet.id}/resume`, { method: 'POST', headers: authHeaders });
+  await waitFor('fleet completed', async () => (await fleetStatus()).status === 'completed', 180_000);
   const n: Record<string, number> = {};
   for await (const w of p.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
     // The CLI writes the standard JSON history format (what historyFromJSON and other SDKs' replayers read).

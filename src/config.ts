@@ -61,6 +61,8 @@ export const envSchema = z.object({
   API_AUTH: z.enum(['keys', 'off']).default('keys'),
   /** Requests per minute per API key (0 = unlimited); over it → 429 with Retry-After. Default 600. */
   API_RATE_LIMIT: int(0, 1_000_000).default(600),
+  /** The most mailboxes one fleet may extract at once (`concurrency` above it is refused with 400). Default 50. */
+  FLEET_MAX_CONCURRENCY: int(1, 500).default(50),
   /** Root of local state (Temporal SQLite file, lake files, staging). Default ./data. */
   DATA_DIR: z.string().default('data'),
   /**
@@ -181,7 +183,7 @@ export interface Config {
     /** Key of mailbox digests in ids (see WORKFLOW_ID_KEY). */
     idKey: string | undefined;
   };
-  api: { host: string; port: number; auth: AuthOptions | undefined; metricsPort: number | undefined };
+  api: { host: string; port: number; auth: AuthOptions | undefined; metricsPort: number | undefined; fleetMaxConcurrency: number };
   dataDir: string;
   lake: LakeConfig;
   gmail: GmailConfig;
@@ -236,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       codecKeys: codecKeys?.length ? codecKeys : undefined,
       idKey: e.WORKFLOW_ID_KEY,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT },
+    api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT, fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY },
     dataDir,
     lake: {
       catalog: e.LAKE_CATALOG,

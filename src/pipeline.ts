@@ -170,7 +170,7 @@ export async function startPipeline(
   };
   const extractions = createExtractionService(client, config.temporal.taskQueue, extractionOptions, resolveAccount);
   const mailboxes = createMailboxService(client, config.temporal.taskQueue, extractions, resolveAccount);
-  const fleets = createFleetService(client, config.temporal.taskQueue, extractionOptions);
+  const fleets = createFleetService(client, config.temporal.taskQueue, extractionOptions, config.api.fleetMaxConcurrency);
   let server: ServerType | undefined;
   let url = '';
   const inFlight = new Set<Promise<unknown>>();

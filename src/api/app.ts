@@ -141,7 +141,6 @@ export function createApp(deps: AppDeps) {
         202: { ...json(startedSchema, 'Started'), links: extractionLinks },
         200: { ...json(startedSchema, 'Already running'), links: extractionLinks },
         ...errors,
-        413: json(errorSchema, 'Request body larger than 64 KB'),
       },
     }),
     async (c) => {

@@ -53,7 +53,7 @@ const CLOSED: Record<string, FleetView['status']> = {
   CONTINUED_AS_NEW: 'running',
 };
 
-export function createFleetService(client: Client, taskQueue: string, options: ExtractionOptions): FleetService {
+export function createFleetService(client: Client, taskQueue: string, options: ExtractionOptions, maxConcurrency = 50): FleetService {
   const describe = async (id: string) => {
     const notFound = () => new ApiError(404, 'NOT_FOUND', `no fleet ${id}`);
     if (!id.startsWith(FLEET_ID_PREFIX)) throw notFound();
@@ -94,6 +94,12 @@ export function createFleetService(client: Client, taskQueue: string, options: E
   return {
     async start(request) {
       if (!!request.domain === !!request.accounts) throw new ApiError(400, 'INVALID_REQUEST', 'give either "domain" or "accounts"');
+      if (request.concurrency > maxConcurrency)
+        throw new ApiError(
+          400,
+          'INVALID_REQUEST',
+          `concurrency ${request.concurrency} is over this deployment's FLEET_MAX_CONCURRENCY (${maxConcurrency})`,
+        );
       if (request.accounts?.includes('me')) throw new ApiError(400, 'INVALID_REQUEST', 'a fleet names its mailboxes by address, not "me"');
       const id = fleetIdOf(client, request);
       const memo: FleetMemo = { selectionKey: selectionKey(request), domain: request.domain ?? null };

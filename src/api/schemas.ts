@@ -65,7 +65,13 @@ export const fleetRequestSchema = z
     format: formatSchema.default('full'),
     batchSize: z.number().int().min(1).max(500).default(100),
     maxMessages: z.number().int().min(1).optional(),
-    concurrency: z.number().int().min(1).max(500).default(10).openapi({ description: 'mailboxes extracted at once' }),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(500)
+      .default(10)
+      .openapi({ description: "mailboxes extracted at once (at most the deployment's FLEET_MAX_CONCURRENCY, default 50)" }),
     keepInSync: every().optional(),
   })
   .strict()
@@ -241,6 +247,7 @@ export const commonErrors = {
   400: json(errorSchema, 'Invalid request'),
   401: json(errorSchema, 'Missing or unknown API key'),
   403: json(errorSchema, 'The key has scope read and the route needs admin'),
+  413: json(errorSchema, 'Request body larger than 64 KB'),
   429: json(errorSchema, "Over the key's rate limit; see Retry-After"),
   503: json(errorSchema, 'Temporal unavailable'),
 };

@@ -34,6 +34,7 @@ test('POST /fleets: a domain or a list of addresses, not both, not neither, no "
     [{ accounts: ['a@example.com\u0000'] }, /email address/],
     [{ domain: 'example.com', concurrency: 0 }, /./],
     [{ domain: 'example.com', concurrency: 501 }, /./],
+    [{ domain: 'example.com', concurrency: 51 }, /FLEET_MAX_CONCURRENCY \(50\)/],
     [{ domain: 'example.com', extra: 1 }, /./],
   ] as const) {
     const r = await call('POST', '/fleets', body);
