@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror`;
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { startBenchTemporal } from './harness.js';
 import { markdownReport } from './report.js';
 import {
   emulatorThroughput,
+  fleet,
   lakeWrites,
   manyMailboxes,
   mirror,
@@ -23,7 +24,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -49,6 +50,8 @@ const size = {
   recovery: full ? 20_000 : 5_000,
   project: full ? 600 : 150,
   mirror: full ? 100_000 : 20_000,
+  fleetMailboxes: 200,
+  fleetPerMailbox: full ? 100 : 20,
 };
 
 const machine = {
@@ -100,6 +103,7 @@ try {
   if (only.has('lake')) await measure('lake writes', () => lakeWrites(env, size.lake));
   if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
   if (only.has('mirror')) await measure('mirror', () => mirror(env, size.mirror, 1_000));
+  if (only.has('fleet')) await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20));
 } finally {
   await env.stop();
 }

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
@@ -5,8 +6,10 @@ import { createActivities } from '../src/activities/index.js';
 import { toRows } from '../src/activities/rows.js';
 import { createApp } from '../src/api/app.js';
 import { createExtractionService } from '../src/api/extractions.js';
+import { createFleetService } from '../src/api/fleets.js';
 import { QUOTA_PROFILES, loadConfig } from '../src/config.js';
 import { GeneratedMailbox } from '../src/emulator/generate.js';
+import { startEmulator } from '../src/emulator/server.js';
 import { messageResource } from '../src/emulator/gmail-responses.js';
 import { Mailbox } from '../src/emulator/mailbox.js';
 import { createGmailApi } from '../src/gmail/client.js';
@@ -679,5 +682,81 @@ export async function mirror(env: BenchEnv, messages: number, changes: number): 
   } finally {
     await pipeline.stop();
     await emu.stop();
+  }
+}
+
+/**
+ * 10. A Workspace fleet: `mailboxes` directory users (sizes between a third of and twice `perMailbox`) read with one
+ * service-account key by one worker process, `concurrency` at a time, under a project quota scaled down so that it
+ * binds. Aggregate messages/s against the project's ceiling, fairness (slowest ÷ fastest mailbox rate, each mailbox's
+ * rate over its own extraction's time), throttled responses, and the worker's peak RSS.
+ */
+export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number, concurrency: number): Promise<Row> {
+  const units = 2500;
+  const window = 10;
+  const ceiling = units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);
+  const emu = await startEmulator({
+    seed: 'fleet-bench',
+    messages: perMailbox,
+    workspace: { domain: 'example.com', users: mailboxes - 1 },
+    settings: { quota: 'legacy', projectQuotaUnits: units, projectQuotaWindowSeconds: window },
+  });
+  const keyFile = join(env.dir, 'fleet-service-account.json');
+  writeFileSync(keyFile, JSON.stringify(emu.workspace!.key), { mode: 0o600 });
+  const queue = 'bench-fleet';
+  const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
+    DATA_DIR: join(env.dir, 'fleet-data'),
+    GMAIL_CREDENTIALS_FILE: keyFile,
+    GMAIL_DIRECTORY_ADMIN: 'user@example.com',
+    GMAIL_DIRECTORY_ROOT_URL: emu.url,
+    GMAIL_QUOTA_PROFILE: 'legacy',
+    GMAIL_PROJECT_QUOTA_UNITS: String(units),
+    GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: String(window),
+    LOG_LEVEL: 'warn',
+  });
+  const worker = await startWorkerProcess(wenv);
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const client = new Client({ connection });
+  const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50 }, 500);
+  const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50 });
+  try {
+    const t0 = performance.now();
+    const { id } = await fleets.start({ domain: 'example.com', format: 'metadata', batchSize: 100, concurrency });
+    const done = await waitFor(
+      'the fleet',
+      async () => {
+        const f = await fleets.get(id);
+        return f.status !== 'running' && f.status !== 'paused' ? f : undefined;
+      },
+      3_600_000,
+      1000,
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    const peakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const rates: number[] = [];
+    for (const u of emu.workspace!.users) {
+      const x = await extractions.get(`gmail-extract-${u.primaryEmail}`);
+      const t = (Date.parse(x.updatedAt ?? '') - Date.parse(x.startedAt ?? '')) / 1000;
+      if (x.status === 'completed' && t > 0) rates.push(x.progress.persisted / t);
+    }
+    const stats = Object.values(emu.limits.snapshot()) as { served: number; throttled: number; projectThrottled?: number }[];
+    const requests = stats.reduce((a, s) => a + s.served + s.throttled + (s.projectThrottled ?? 0), 0);
+    return {
+      scenario: `fleet of ${mailboxes} mailboxes, ${concurrency} at a time, scaled project quota, 1 worker`,
+      status: done.status,
+      completed: done.mailboxes.completed,
+      messages: done.messages.persisted,
+      seconds: round(seconds),
+      'msg/s': round(done.messages.persisted / seconds, 2),
+      'project ceiling': round(ceiling, 2),
+      'of ceiling': round(done.messages.persisted / seconds / ceiling, 3),
+      'project throttled': `${round((100 * stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0)) / Math.max(1, requests), 2)}%`,
+      fairness: round(Math.min(...rates) / Math.max(...rates), 2),
+      'worker peak RSS MiB': round(peakRssMiB, 0),
+    };
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await emu.close();
   }
 }

@@ -3,7 +3,9 @@
  * the Gmail emulator with a sample mailbox, a worker and the API; starts an extraction over HTTP; shows live progress;
  * then answers a few SQL questions from the lake. `--keep` leaves everything running until Ctrl-C.
  * Options: --messages N (default 3000), --quota off|legacy|2026 (default off), --format full|raw|metadata|minimal;
- * --resume continues the previous (interrupted) demo with its options instead of starting afresh.
+ * --resume continues the previous (interrupted) demo with its options instead of starting afresh;
+ * --fleet N reads a Workspace domain of N mailboxes (one suspended) with a service account instead (--messages is then
+ * each mailbox's size, default 100).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +15,12 @@ import cliProgress from 'cli-progress';
 import { generateApiKey } from '../src/api/keys.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_CLIENT, startEmulator } from '../src/emulator/server.js';
+import { loadCredentials } from '../src/gmail/auth.js';
 import { startPipeline } from '../src/pipeline.js';
 import { type DevServer, startDevServer } from '../src/stack/dev-server.js';
 import type { syncWorkflow } from '../src/workflows/sync.js';
 import type { ExtractionProgress } from '../src/workflows/extraction.js';
+import { FLEET_DOMAIN, fleetSuspended, runFleetDemo } from './demo-fleet.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +29,7 @@ const { values } = parseArgs({
     format: { type: 'string', default: 'full' },
     keep: { type: 'boolean', default: false },
     resume: { type: 'boolean', default: false },
+    fleet: { type: 'string' },
   },
 });
 
@@ -32,6 +37,9 @@ const fail = (line: string): never => {
   console.error(line);
   process.exit(1);
 };
+if (values.fleet !== undefined && !/^[1-9]\d{0,3}$/.test(values.fleet))
+  fail(`--fleet must be a number of mailboxes (1-9999), got ${values.fleet}`);
+if (values.fleet !== undefined && !process.argv.some((a) => a.startsWith('--messages'))) values.messages = '100';
 if (!/^[1-9]\d*$/.test(values.messages)) fail(`--messages must be a positive whole number, got ${values.messages}`);
 if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got ${values.quota}`);
 if (!['full', 'raw', 'metadata', 'minimal'].includes(values.format))
@@ -59,8 +67,10 @@ const optionsFile = join(dataDir, 'demo.json');
 if (values.resume) {
   if (!existsSync(optionsFile)) fail(`--resume: no earlier demo in ${dataDir}; run without --resume to start one.`);
   const previous = JSON.parse(readFileSync(optionsFile, 'utf8')) as typeof values;
-  Object.assign(values, { messages: previous.messages, quota: previous.quota, format: previous.format });
-  console.log(`Resuming the demo in ${dataDir} (--messages ${values.messages} --quota ${values.quota} --format ${values.format})`);
+  Object.assign(values, { messages: previous.messages, quota: previous.quota, format: previous.format, fleet: previous.fleet });
+  console.log(
+    `Resuming the demo in ${dataDir} (--messages ${values.messages} --quota ${values.quota} --format ${values.format}${values.fleet ? ` --fleet ${values.fleet}` : ''})`,
+  );
 } else if (existsSync(dataDir) && readdirSync(dataDir).length > 0) {
   if (!existsSync(optionsFile)) fail(`${dataDir} holds files no demo wrote; give the demo an empty or new DATA_DIR.`);
   for (const entry of readdirSync(dataDir)) rmSync(join(dataDir, entry), { recursive: true, force: true });
@@ -90,21 +100,34 @@ const interrupt = () => {
 };
 process.on('SIGINT', interrupt);
 process.on('SIGTERM', interrupt);
-writeFileSync(optionsFile, JSON.stringify({ messages: values.messages, quota: values.quota, format: values.format }));
+writeFileSync(optionsFile, JSON.stringify({ messages: values.messages, quota: values.quota, format: values.format, fleet: values.fleet }));
+const fleetSize = values.fleet ? Number(values.fleet) : 0;
 
 const messages = Number(values.messages);
 
 // History ids from the clock: each demo's emulator is a fresh mailbox, and Gmail's history ids only ever grow.
-const emulator = await startEmulator({ seed: 'demo', messages, settings: { quota: values.quota as 'off' }, historyIdBase: Date.now() });
+const emulator = await startEmulator({
+  seed: 'demo',
+  messages,
+  settings: { quota: values.quota as 'off' },
+  historyIdBase: Date.now(),
+  workspace: fleetSize ? { domain: FLEET_DOMAIN, users: fleetSize - 1, suspended: fleetSuspended(fleetSize) } : undefined,
+});
 running.push({ name: 'emulator', stop: () => emulator.close() });
 const credentialsFile = `${dataDir}/emulator-credentials.json`;
+// A fleet reads the domain with the service-account key the emulator generated; otherwise the owner's OAuth grant.
 writeFileSync(
   credentialsFile,
   JSON.stringify(
-    { client_id: DEFAULT_CLIENT.clientId, client_secret: DEFAULT_CLIENT.clientSecret, refresh_token: DEFAULT_CLIENT.refreshToken },
+    emulator.workspace?.key ?? {
+      client_id: DEFAULT_CLIENT.clientId,
+      client_secret: DEFAULT_CLIENT.clientSecret,
+      refresh_token: DEFAULT_CLIENT.refreshToken,
+    },
     null,
     2,
   ),
+  { mode: 0o600 },
 );
 // A fresh admin key for this run: the API admits nobody without one.
 const apiKey = generateApiKey('demo', 'admin');
@@ -116,6 +139,7 @@ const config = loadConfig({
   GMAIL_ROOT_URL: emulator.url,
   GMAIL_TOKEN_URL: emulator.tokenUrl,
   GMAIL_CREDENTIALS_FILE: credentialsFile,
+  ...(fleetSize ? { GMAIL_DIRECTORY_ADMIN: `user@${FLEET_DOMAIN}`, GMAIL_DIRECTORY_ROOT_URL: emulator.url } : {}),
   GMAIL_QUOTA_PROFILE: values.quota,
   API_PORT: process.env.API_PORT ?? '0',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
@@ -135,15 +159,23 @@ try {
   running.push({ name: 'temporal', stop: () => devServer!.stop() });
   console.log(`Started the Temporal dev server at ${devServer.address} (Web UI ${devServer.uiUrl})`);
 }
-const pipeline = await startPipeline(config, {
-  client_id: DEFAULT_CLIENT.clientId,
-  client_secret: DEFAULT_CLIENT.clientSecret,
-  refresh_token: DEFAULT_CLIENT.refreshToken,
-});
+const pipeline = await startPipeline(config, loadCredentials(credentialsFile));
 running.push({ name: 'pipeline', stop: () => pipeline.stop() });
 console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
 console.log(`Dashboard ${pipeline.url}/ui (paste the key below)`);
 console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
+
+if (fleetSize) {
+  await runFleetDemo(pipeline, auth, { size: fleetSize, format: values.format, isStopping: () => stopping });
+  console.log(`\nTemporal Web UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows`);
+  if (values.keep) {
+    console.log('\n--keep: everything stays up; Ctrl-C stops it.');
+    await new Promise(() => undefined);
+  }
+  stopping = true;
+  await shutdown();
+  process.exit(0);
+}
 
 const account = 'user@example.com';
 if (!values.resume && !devServer) {

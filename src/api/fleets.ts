@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { causeChain } from '../causes.js';
 import { mailboxName } from '../mailbox-ids.js';
 import { type ExtractionOptions, type ExtractionProgress, progressQuery } from '../workflows/extraction.js';
 import { type FleetProgress, type FleetRequest, fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
@@ -136,7 +137,9 @@ export function createFleetService(client: Client, taskQueue: string, options: E
       } catch (e) {
         const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
         const detail = cause instanceof ApplicationFailure ? (cause.details?.[0] as FleetProgress | undefined) : undefined;
-        const message = cause?.message ?? (e instanceof Error ? e.message : String(e));
+        // The innermost reason (an activity's failure is wrapped: "Activity task failed" says nothing).
+        const innermost = causeChain(cause).at(-1) as Error | undefined;
+        const message = innermost?.message ?? (e instanceof Error ? e.message : String(e));
         const last = detail ?? (await handle.query(fleetProgressQuery).catch(() => undefined));
         if (!last) throw new ApiError(409, 'CONFLICT', `fleet ${id} is ${status} and no worker can replay it: ${message}`);
         return { ...last, status, domain, ratePerSecond: 0, error: message };

@@ -63,6 +63,8 @@ export interface FleetInput {
   request: FleetRequest;
   options: ExtractionOptions;
   state?: FleetState;
+  /** Mailboxes one run starts before it continues as new. Default 400 (tests lower it). */
+  childrenPerRun?: number;
 }
 
 export interface FleetProgress {
@@ -244,14 +246,14 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   let startedThisRun = 0;
   try {
     for (;;) {
-      const full = startedThisRun >= CHILDREN_PER_RUN;
+      const full = startedThisRun >= (input.childrenPerRun ?? CHILDREN_PER_RUN);
       await condition(
         () =>
           (running.size === 0 && (state.pending.length === 0 || full)) ||
           (!state.paused && !full && state.pending.length > 0 && running.size < request.concurrency),
       );
       if (running.size === 0 && state.pending.length === 0) break;
-      if (running.size === 0 && full) await continueAsNew<typeof fleetWorkflow>({ request, options, state });
+      if (running.size === 0 && full) await continueAsNew<typeof fleetWorkflow>({ ...input, state });
       const next = state.pending.shift()!;
       startedThisRun++;
       children.push(extract(next));

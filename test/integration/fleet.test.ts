@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../../src/config.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { Lake } from '../../src/lake/lake.js';
+import { fleetWorkflow } from '../../src/workflows/fleet.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -27,6 +29,15 @@ let emu: RunningEmulator;
 let postgres: TestPostgres;
 let env: Record<string, string>;
 const procs: WorkerProcess[] = [];
+let url = '';
+async function call<T>(method: string, path: string, body?: unknown) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { ...authHeaders, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}
 before(async () => {
   [temporal, emu, postgres] = await Promise.all([
     startTestTemporal(),
@@ -71,15 +82,7 @@ test('a fleet of 50 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
   procs.push(await startWorkerProcess(env), await startWorkerProcess(env));
   const apiPort = await freePort();
   procs.push(await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' }));
-  const url = `http://127.0.0.1:${apiPort}`;
-  const call = async <T>(method: string, path: string, body?: unknown) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { ...authHeaders, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as T };
-  };
+  url = `http://127.0.0.1:${apiPort}`;
 
   const started = await call<{ id: string }>('POST', '/fleets', { domain: DOMAIN, format: 'raw', batchSize: 20, concurrency: 8 });
   assert.equal(started.status, 202, JSON.stringify(started.body));
@@ -142,4 +145,49 @@ test('a fleet of 50 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
   const projectThrottled = stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0);
   t.diagnostic(`${total} messages in 47 mailboxes; ${projectThrottled} of ${served} requests over the project quota`);
   assert.ok(projectThrottled <= served * 0.01, `the project quota was exceeded ${projectThrottled} times of ${served}`);
+});
+
+test('cancelling a fleet cancels its running extractions and waits for them', async () => {
+  // New mail in two mailboxes the first fleet completed, so their extractions have work to be cancelled in.
+  const accounts = ['user040@example.com', 'user041@example.com'];
+  for (const a of accounts)
+    await fetch(`${emu.url}_emulator/users/${a}/messages`, { method: 'POST', body: JSON.stringify({ count: 400 }) });
+  const started = await call<{ id: string }>('POST', '/fleets', { accounts, format: 'raw', batchSize: 20, concurrency: 2 });
+  assert.equal(started.status, 202);
+  const id = encodeURIComponent(started.body.id);
+  await waitFor('both extractions running', async () => (await call<Fleet>('GET', `/fleets/${id}`)).body.running?.length === 2);
+  assert.equal((await call('POST', `/fleets/${id}/cancel`)).status, 202);
+  const ended = await waitFor('the fleet canceled', async () => {
+    const f = (await call<Fleet & { status: string }>('GET', `/fleets/${id}`)).body;
+    return f.status === 'canceled' ? f : undefined;
+  });
+  assert.equal(ended.status, 'canceled');
+  for (const a of accounts) {
+    const x = await call<{ status: string }>('GET', `/extract/${encodeURIComponent(`gmail-extract-${a}`)}`);
+    assert.equal(x.body.status, 'canceled', a);
+  }
+});
+
+test('a fleet continues as new every N mailboxes and still ends with all of them', async () => {
+  const connection = await Connection.connect({ address: temporal.address });
+  try {
+    const client = new Client({ connection });
+    const accounts = ['user042@example.com', 'user043@example.com', 'user044@example.com', 'user045@example.com', 'user046@example.com'];
+    const handle = await client.workflow.start(fleetWorkflow, {
+      workflowId: 'gmail-fleet-continue-as-new',
+      taskQueue: 'fleet',
+      args: [
+        {
+          request: { accounts, format: 'metadata', batchSize: 50, concurrency: 2 },
+          options: { pipelineDepth: 2, compactEvery: 0 },
+          childrenPerRun: 2,
+        },
+      ],
+    });
+    const result = await handle.result();
+    assert.equal(result.mailboxes.completed, 5);
+    assert.equal(result.runs, 3, 'two, two, then one mailbox per run');
+  } finally {
+    await connection.close();
+  }
 });

@@ -173,3 +173,13 @@ test('the pipeline with a service-account key: two mailboxes at once, each exact
   assert.equal(undelegated!.status, 'failed');
   assert.match(undelegated!.error ?? '', /unauthorized_client|not authorized/i);
 });
+
+test('a fleet by domain on workers without GMAIL_DIRECTORY_ADMIN fails at once with the reason, not after retries', async () => {
+  const started = await api<{ id: string }>(p, 'POST', '/fleets', { domain: 'example.com', concurrency: 2 });
+  assert.equal(started.status, 202);
+  const fleet = await waitFor('the fleet to fail', async () => {
+    const f = (await api<{ status: string; error: string | null }>(p, 'GET', `/fleets/${encodeURIComponent(started.body.id)}`)).body;
+    return f.status === 'failed' ? f : undefined;
+  });
+  assert.match(fleet.error ?? '', /GMAIL_DIRECTORY_ADMIN/);
+});
