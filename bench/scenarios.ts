@@ -712,7 +712,6 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
     GMAIL_QUOTA_PROFILE: 'legacy',
     GMAIL_PROJECT_QUOTA_UNITS: String(units),
     GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: String(window),
-    LOG_LEVEL: 'warn',
   });
   const worker = await startWorkerProcess(wenv);
   const connection = await Connection.connect({ address: env.temporal.address });

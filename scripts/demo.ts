@@ -161,7 +161,8 @@ try {
 }
 const pipeline = await startPipeline(config, loadCredentials(credentialsFile));
 running.push({ name: 'pipeline', stop: () => pipeline.stop() });
-console.log(`Gmail emulator ${emulator.url} (${messages} messages), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
+const mailboxNote = fleetSize ? `${fleetSize} mailboxes of about ${messages} messages` : `${messages} messages`;
+console.log(`Gmail emulator ${emulator.url} (${mailboxNote}), API ${pipeline.url} (docs ${pipeline.url}/docs)`);
 console.log(`Dashboard ${pipeline.url}/ui (paste the key below)`);
 console.log(`API key of this run (admin): ${apiKey.key}\n  e.g. curl -H 'Authorization: Bearer ${apiKey.key}' ${pipeline.url}/extract\n`);
 
