@@ -68,3 +68,32 @@ test('payload codec on: an extraction (signals, queries, heartbeats, result) (an
   // Without a key the endpoint refuses (401) and the CLI gives up at its deadline, showing nothing decoded.
   await assert.rejects(show('--codec-endpoint', `${p.url}/codec`, '--command-timeout', '3s'), (e: Error) => !e.message.includes(QUERY));
 });
+
+test('a fleet with the codec and WORKFLOW_ID_KEY: no mailbox address or query in its raw history or its children’s ids', async () => {
+  const accounts = ['fleet-a@example.com', 'fleet-b@example.com'];
+  const started = await api<{ id: string }>(p, 'POST', '/fleets', {
+    accounts,
+    query: QUERY,
+    format: 'metadata',
+    batchSize: 50,
+    concurrency: 2,
+  });
+  assert.equal(started.status, 202);
+  type Fleet = { status: string; mailboxes: { completed: number }; messages: { persisted: number } };
+  const done = await waitFor('the fleet', async () => {
+    const f = (await api<Fleet>(p, 'GET', `/fleets/${encodeURIComponent(started.body.id)}`)).body;
+    return f.status === 'completed' ? f : undefined;
+  });
+  assert.equal(done.mailboxes.completed, 2);
+  assert.ok(done.messages.persisted > 0);
+  const raw = await rawHistory(p.client, { workflowId: started.body.id });
+  assert.ok(raw.includes('binary/encrypted'));
+  for (const secret of [...accounts, QUERY]) assert.equal(raw.indexOf(secret), -1, `${secret} is not in the fleet's raw history`);
+  const children: string[] = [];
+  for await (const w of p.client.workflow.list({
+    query: `WorkflowType = 'extractionWorkflow' AND ParentWorkflowId = '${started.body.id}'`,
+  }))
+    children.push(w.workflowId);
+  assert.equal(children.length, 2);
+  for (const id of children) assert.match(id, /^gmail-extract-h[0-9a-f]{32}$/);
+});
