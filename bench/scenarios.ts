@@ -27,6 +27,9 @@ import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorPr
 
 export type Row = Record<string, string | number | null>;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+/** Messages per second a project quota of `units` per `window` seconds allows (legacy costs: a get, and a list per 100). */
+const projectCeiling = (units: number, window: number) =>
+  units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);
 
 /** 1. Quota-bound: achieved messages/s at the Gmail side ÷ the profile's ceiling, and the share of throttled responses. */
 export async function quotaBound(env: BenchEnv, profile: 'legacy' | '2026', seconds: number): Promise<Row> {
@@ -543,7 +546,7 @@ export async function projectQuota(env: BenchEnv, mailboxes: number, perMailbox:
   // 5,000 units per 10 s = 500 units/s = 100 messages.get/s for all mailboxes (20 legacy mailboxes alone could do 1,000).
   const units = 5000;
   const window = 10;
-  const ceiling = units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);
+  const ceiling = projectCeiling(units, window);
   const r = await acrossWorkers(env, {
     workers: 2,
     accounts: Array.from({ length: mailboxes }, (_, i) => `project${i}@example.com`),
@@ -694,7 +697,7 @@ export async function mirror(env: BenchEnv, messages: number, changes: number): 
 export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number, concurrency: number): Promise<Row> {
   const units = 2500;
   const window = 10;
-  const ceiling = units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);
+  const ceiling = projectCeiling(units, window);
   const emu = await startEmulator({
     seed: 'fleet-bench',
     messages: perMailbox,

@@ -1,5 +1,6 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { ExtractionRequest } from './workflows/extraction.js';
 import { extractionWorkflowId, syncScheduleId, syncWorkflowId } from './workflows/ids.js';
 
 /**
@@ -24,3 +25,18 @@ export function mailboxName(client: Client | undefined, account: string): string
 export const extractionIdOf = (client: Client | undefined, account: string) => extractionWorkflowId(mailboxName(client, account));
 export const syncIdOf = (client: Client | undefined, account: string) => syncWorkflowId(mailboxName(client, account));
 export const scheduleIdOf = (client: Client | undefined, account: string) => syncScheduleId(mailboxName(client, account));
+
+/**
+ * The selection of an extraction as a stable key: resuming from the lake needs the same query, labels and format.
+ * Derived by the API for a single extraction and by a fleet's planning activity for each of its mailboxes.
+ */
+export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>): string {
+  const canonical = JSON.stringify([
+    sel.account.toLowerCase(),
+    sel.query ?? '',
+    [...(sel.labelIds ?? [])].sort(),
+    !!sel.includeSpamTrash,
+    sel.format,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}

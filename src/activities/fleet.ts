@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { extractionKey } from '../api/extractions.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
-import { extractionIdOf } from '../mailbox-ids.js';
+import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
 import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet.js';
 import { type ActivityDeps, activityLog } from './context.js';
 

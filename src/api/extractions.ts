@@ -1,6 +1,5 @@
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createHash } from 'node:crypto';
 import {
   ACCOUNT_SEARCH_ATTRIBUTE,
   type ExtractionOptions,
@@ -9,46 +8,21 @@ import {
   type ExtractionStatus,
   extractionWorkflow,
   progressQuery,
+  selectionMemo,
+  type SelectionMemo,
+  selectionOf,
   WORKFLOW_ID_PREFIX,
 } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
-import { control, newest, times } from './workflow-control.js';
+import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
-import { extractionIdOf } from '../mailbox-ids.js';
-
-/** The selection of an extraction as a stable key: resuming from the lake needs the same query, labels and format. */
-export function extractionKey(sel: Pick<ExtractionRequest, 'account' | 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>): string {
-  const canonical = JSON.stringify([
-    sel.account.toLowerCase(),
-    sel.query ?? '',
-    [...(sel.labelIds ?? [])].sort(),
-    !!sel.includeSpamTrash,
-    sel.format,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
-}
-
-/** The running extraction's selection, kept in its memo so a differing request can be refused without a worker. */
-interface SelectionMemo {
-  extractionKey: string;
-  selection: Selection;
-  /** The mailbox (the id may carry only a digest of it; the memo is a payload, encrypted with the codec). */
-  account?: string;
-}
-type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
+import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
 
 /** A workflow's mailbox: its search attribute, else its memo (with the codec on there is no search attribute). */
 const accountOf = (w: { searchAttributes: Record<string, unknown>; memo?: Record<string, unknown> }): string | null =>
   ((w.searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE] as string[] | undefined)?.[0] ??
     (w.memo as Partial<SelectionMemo> | undefined)?.account) ||
   null;
-
-const selectionOf = (r: ExtractionRequest): Selection => ({
-  query: r.query ?? '',
-  labelIds: [...(r.labelIds ?? [])].sort(),
-  includeSpamTrash: !!r.includeSpamTrash,
-  format: r.format,
-});
 
 /** Turns `me` into the mailbox's address (users.getProfile), so `me` and the address are one extraction. */
 export type AccountResolver = (account: string) => Promise<string>;
@@ -62,14 +36,6 @@ export interface ExtractionService {
   >;
   signal(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<void>;
 }
-
-const CLOSED: Record<string, ExtractionStatus> = {
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  CANCELLED: 'canceled',
-  TERMINATED: 'terminated',
-  TIMED_OUT: 'timed_out',
-};
 
 function emptyProgress(id: string, account: string, status: ExtractionStatus, error: string | null): ExtractionProgress {
   return {
@@ -102,20 +68,7 @@ export function createExtractionService(
   options: ExtractionOptions,
   resolveAccount: AccountResolver = async (a) => a,
 ): ExtractionService {
-  const handleOf = (id: string) => client.workflow.getHandle(id);
-  /** The extraction `id` names: only this application's extraction workflows, never another workflow of the namespace. */
-  const describe = async (id: string) => {
-    const notFound = () => new ApiError(404, 'NOT_FOUND', `no extraction ${id}`);
-    if (!id.startsWith(WORKFLOW_ID_PREFIX)) throw notFound();
-    try {
-      const d = await handleOf(id).describe();
-      if (d.type !== 'extractionWorkflow') throw notFound();
-      return d;
-    } catch (e) {
-      if (e instanceof WorkflowNotFoundError) throw notFound();
-      throw e;
-    }
-  };
+  const describe = (id: string) => describeOurs(client, 'extraction', id, WORKFLOW_ID_PREFIX, 'extractionWorkflow');
   return {
     async start(asked) {
       const account = (await resolveAccount(asked.account)).trim().toLowerCase();
@@ -123,7 +76,7 @@ export function createExtractionService(
       const id = extractionIdOf(client, account);
       const key = extractionKey(request);
       try {
-        const memo: SelectionMemo = { extractionKey: key, selection: selectionOf(request), account };
+        const memo = selectionMemo(request, key);
         const handle = await client.workflow.start(extractionWorkflow, {
           workflowId: id,
           taskQueue,
@@ -154,7 +107,7 @@ export function createExtractionService(
       const account = accountOf(d) ?? id;
       const handle = client.workflow.getHandle(id, d.runId);
       if (d.status.name === 'RUNNING') return handle.query(progressQuery);
-      const status = CLOSED[d.status.name] ?? 'failed';
+      const status = closedStatus(d.status.name);
       if (status === 'completed') return { ...(await handle.result()), status };
       if (status === 'failed') {
         try {
@@ -184,7 +137,7 @@ export function createExtractionService(
 
     async signal(id, action) {
       const d = await describe(id);
-      await control(client, 'extraction', id, d.status.name, action, (s) => CLOSED[s] ?? s.toLowerCase());
+      await control(client, 'extraction', id, d.status.name, action);
     },
   };
 }

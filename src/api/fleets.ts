@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { causeChain } from '../causes.js';
-import { mailboxName } from '../mailbox-ids.js';
+import { extractionKey, mailboxName } from '../mailbox-ids.js';
 import { type ExtractionOptions, type ExtractionProgress, progressQuery } from '../workflows/extraction.js';
 import { type FleetProgress, type FleetRequest, fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
 import { ApiError } from './errors.js';
-import { control, newest, times } from './workflow-control.js';
+import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
 
 export const FLEET_ID_PREFIX = 'gmail-fleet-';
 
@@ -39,34 +39,11 @@ function fleetIdOf(client: Client, r: FleetRequest): string {
     .slice(0, 16);
   return `${FLEET_ID_PREFIX}l${digest}`;
 }
-const selectionKey = (r: FleetRequest) =>
-  createHash('sha256')
-    .update(JSON.stringify([r.query ?? '', [...(r.labelIds ?? [])].sort(), !!r.includeSpamTrash, r.format]))
-    .digest('hex')
-    .slice(0, 16);
-
-const CLOSED: Record<string, FleetView['status']> = {
-  COMPLETED: 'completed',
-  FAILED: 'failed',
-  CANCELLED: 'canceled',
-  TERMINATED: 'terminated',
-  TIMED_OUT: 'timed_out',
-  CONTINUED_AS_NEW: 'running',
-};
+/** The fleet's selection as a key: a running fleet is joined by the same request and refused (409) a differing one. */
+const selectionKey = (r: FleetRequest) => extractionKey({ ...r, account: '' });
 
 export function createFleetService(client: Client, taskQueue: string, options: ExtractionOptions, maxConcurrency = 50): FleetService {
-  const describe = async (id: string) => {
-    const notFound = () => new ApiError(404, 'NOT_FOUND', `no fleet ${id}`);
-    if (!id.startsWith(FLEET_ID_PREFIX)) throw notFound();
-    try {
-      const d = await client.workflow.getHandle(id).describe();
-      if (d.type !== 'fleetWorkflow') throw notFound();
-      return d;
-    } catch (e) {
-      if (e instanceof WorkflowNotFoundError) throw notFound();
-      throw e;
-    }
-  };
+  const describe = (id: string) => describeOurs(client, 'fleet', id, FLEET_ID_PREFIX, 'fleetWorkflow');
   /** Live counts of the running mailboxes (their own progress queries), added to the fleet's tallies. */
   const withLive = async (
     p: FleetProgress,
@@ -130,7 +107,7 @@ export function createFleetService(client: Client, taskQueue: string, options: E
         const p = await handle.query(fleetProgressQuery);
         return withLive(p, p.status, domain, null);
       }
-      const status = CLOSED[d.status.name] ?? 'failed';
+      const status = closedStatus(d.status.name);
       try {
         const p = await handle.result();
         return withLive(p, 'completed', domain, null);
@@ -156,7 +133,7 @@ export function createFleetService(client: Client, taskQueue: string, options: E
 
     async signal(id, action) {
       const d = await describe(id);
-      await control(client, 'fleet', id, d.status.name, action, (s) => CLOSED[s] ?? s.toLowerCase());
+      await control(client, 'fleet', id, d.status.name, action);
     },
   };
 }

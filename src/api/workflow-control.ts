@@ -2,6 +2,35 @@ import { type Client, type WorkflowExecutionInfo, WorkflowNotFoundError } from '
 import { pauseSignal, resumeSignal } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
 
+/** Temporal's closed statuses as the API names them. */
+export const CLOSED = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'canceled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+} as const;
+export type ClosedStatus = (typeof CLOSED)[keyof typeof CLOSED];
+/** A closed workflow's status in the API's words (`failed` for any other). */
+export const closedStatus = (name: string): ClosedStatus => CLOSED[name as keyof typeof CLOSED] ?? 'failed';
+
+/**
+ * The workflow an API `id` names — only this application's workflows of `type`, whose ids start with `prefix`; any
+ * other workflow of the namespace is a 404 (`what` names it in the error) and left alone.
+ */
+export async function describeOurs(client: Client, what: string, id: string, prefix: string, type: string) {
+  const notFound = () => new ApiError(404, 'NOT_FOUND', `no ${what} ${id}`);
+  if (!id.startsWith(prefix)) throw notFound();
+  try {
+    const d = await client.workflow.getHandle(id).describe();
+    if (d.type !== type) throw notFound();
+    return d;
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) throw notFound();
+    throw e;
+  }
+}
+
 /** The 50 newest workflows of a type, each as `row` shows it. */
 export async function newest<T>(client: Client, type: string, row: (w: WorkflowExecutionInfo) => T): Promise<T[]> {
   const out: T[] = [];
@@ -29,9 +58,9 @@ export async function control(
   id: string,
   status: string,
   action: 'pause' | 'resume' | 'cancel',
-  closedAs: (status: string) => string,
 ): Promise<void> {
-  if (status !== 'RUNNING') throw new ApiError(409, 'CONFLICT', `${what} ${id} is ${closedAs(status)}`);
+  if (status !== 'RUNNING')
+    throw new ApiError(409, 'CONFLICT', `${what} ${id} is ${CLOSED[status as keyof typeof CLOSED] ?? status.toLowerCase()}`);
   const handle = client.workflow.getHandle(id);
   try {
     if (action === 'cancel') await handle.cancel();

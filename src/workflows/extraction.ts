@@ -125,6 +125,31 @@ export interface ExtractionState {
   units: Record<string, number>;
 }
 
+type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
+
+/** A running extraction's memo: its selection, so a differing request can be refused without a worker. */
+export interface SelectionMemo {
+  extractionKey: string;
+  selection: Selection;
+  /** The mailbox (the id may carry only a digest of it; the memo is a payload, encrypted with the codec). */
+  account?: string;
+}
+
+/** A request's selection in canonical form (the parts of its extraction key other than the mailbox). */
+export const selectionOf = (r: Selection): Selection => ({
+  query: r.query ?? '',
+  labelIds: [...(r.labelIds ?? [])].sort(),
+  includeSpamTrash: !!r.includeSpamTrash,
+  format: r.format,
+});
+
+/** The memo an extraction starts with, whoever starts it (the API, or a fleet as its child). */
+export const selectionMemo = (r: ExtractionRequest, extractionKey: string): SelectionMemo => ({
+  extractionKey,
+  selection: selectionOf(r),
+  account: r.account,
+});
+
 export interface ExtractionInput {
   request: ExtractionRequest;
   options: ExtractionOptions;

@@ -16,7 +16,14 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../failures.js';
-import { type ExtractionOptions, type ExtractionRequest, extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
+import {
+  type ExtractionOptions,
+  type ExtractionRequest,
+  extractionWorkflow,
+  pauseSignal,
+  resumeSignal,
+  selectionMemo,
+} from './extraction.js';
 
 /** The selection of an extraction, for every mailbox of a Workspace domain or of a list, `concurrency` at a time. */
 export interface FleetRequest extends Omit<ExtractionRequest, 'account'> {
@@ -113,6 +120,8 @@ function reasonOf(e: unknown): string {
  */
 export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const { request, options } = input;
+  // What each mailbox's extraction is asked: the fleet's request without what only the fleet reads.
+  const { domain, accounts, concurrency, ...selection } = request;
   const now = () => Date.now();
   const state: FleetState = {
     planned: false,
@@ -197,35 +206,12 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const extract = async (mb: FleetMailbox) => {
     running.set(mb.workflowId, mb);
     try {
+      const child = { ...selection, account: mb.account };
       const result = await executeChild(extractionWorkflow, {
         workflowId: mb.workflowId,
-        args: [
-          {
-            request: {
-              account: mb.account,
-              query: request.query,
-              labelIds: request.labelIds,
-              includeSpamTrash: request.includeSpamTrash,
-              format: request.format,
-              batchSize: request.batchSize,
-              maxMessages: request.maxMessages,
-              keepInSync: request.keepInSync,
-            },
-            options: { ...options, quotaShare: state.quotaShare },
-            extractionKey: mb.extractionKey,
-          },
-        ],
+        args: [{ request: child, options: { ...options, quotaShare: state.quotaShare }, extractionKey: mb.extractionKey }],
         // As a single extraction's memo: GET /extract shows the mailbox, and a differing request is refused.
-        memo: {
-          extractionKey: mb.extractionKey,
-          selection: {
-            query: request.query ?? '',
-            labelIds: [...(request.labelIds ?? [])].sort(),
-            includeSpamTrash: !!request.includeSpamTrash,
-            format: request.format,
-          },
-          account: mb.account,
-        },
+        memo: selectionMemo(child, mb.extractionKey) as unknown as Record<string, unknown>,
         staticSummary: `Gmail backfill of ${mb.account} (fleet ${workflowInfo().workflowId})`,
         // A fleet that ends any other way (terminated, timed out) asks its extractions to stop cleanly.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
