@@ -89,7 +89,7 @@ const shutdown = async () => {
 const interrupt = () => {
   if (stopping) return; // npm passes Ctrl-C on too: the same stop, not a second one
   stopping = true;
-  console.log('\nStopping (`npm run demo -- --resume` continues this extraction where it stopped)…');
+  console.log(`\nStopping (\`npm run demo -- --resume\` continues this ${values.fleet ? 'fleet' : 'extraction'} where it stopped)…`);
   shutdown().then(
     () => process.exit(0),
     (e: unknown) => {
