@@ -3,7 +3,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
-import { createApp, TEMPORAL_DEADLINE_MS } from './api/app.js';
+import { createApp } from './api/app.js';
+import { connectForApi, deadlineBound, READINESS_DEADLINE_MS } from './api/temporal-deadline.js';
 import { createFleetService } from './api/fleets.js';
 import { ApiError } from './api/errors.js';
 import { createExtractionService, type ExtractionService } from './api/extractions.js';
@@ -124,7 +125,8 @@ export async function startPipeline(
   let worker: Worker | undefined;
   let workerRun: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection =
+    opts.api === false ? await Connection.connect({ address: config.temporal.address }) : await connectForApi(config.temporal.address);
   const dataConverter = dataConverterFor(config.temporal.codecKeys);
   const tracing = startTracing(config.otlpEndpoint);
   const client = new Client({
@@ -175,24 +177,7 @@ export async function startPipeline(
   let url = '';
   const inFlight = new Set<Promise<unknown>>();
   if (opts.api !== false) {
-    // The gRPC deadline bounds each call, but the client's retry backoff can sleep past it: a timer bounds the whole.
-    const bounded = <T>(fn: () => Promise<T>): Promise<T> => {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error('Temporal did not answer in time (DEADLINE_EXCEEDED)'), { code: 4 })),
-          TEMPORAL_DEADLINE_MS,
-        );
-      });
-      const call = connection.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, fn);
-      // A call answered late keeps retrying until its deadline; stop() lets it end before closing the connection.
-      inFlight.add(call);
-      void call.then(
-        () => inFlight.delete(call),
-        () => inFlight.delete(call),
-      );
-      return Promise.race([call, late]).finally(() => clearTimeout(timer));
-    };
+    const bounded = deadlineBound(connection, inFlight);
     const app = createApp({
       extractions,
       mailboxes,
@@ -207,9 +192,9 @@ export async function startPipeline(
             keys: (config.temporal.codecKeys ?? []).map((k) => k.key),
           }
         : undefined,
-      temporalDeadline: bounded,
+      temporalDeadline: (fn) => bounded(fn),
       readiness: {
-        temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}))),
+        temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}), READINESS_DEADLINE_MS)),
         ...(lake ? { lake: async () => void (await lake.query('SELECT count(*) FROM lake.extraction_runs')) } : {}),
       },
     });

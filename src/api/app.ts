@@ -39,8 +39,8 @@ export interface AppDeps {
   /** API keys and their rate limit; `undefined` = no authentication (API_AUTH=off, loopback only). */
   auth: AuthOptions | undefined;
   /**
-   * Runs a request's Temporal calls under one deadline (the client's `connection.withDeadline`): with the server
-   * down, its gRPC retries would otherwise hold a request for ~20 s before failing; with it, the answer is a prompt 503.
+   * Runs a request's Temporal calls under one deadline (`deadlineBound` in temporal-deadline.ts): a server that cannot
+   * be reached fails fast and a slow one gets a bounded wait, so either way the answer is a prompt 503.
    */
   temporalDeadline?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -61,9 +61,6 @@ function temporalUnreachable(err: unknown): boolean {
 
 /** A Hono route path (`/extract/:id/pause`) as a regex over request paths. */
 const routeRegex = (path: string) => new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z]+/g, '[^/]+')}$`);
-
-/** How long a request waits for Temporal before answering 503. */
-export const TEMPORAL_DEADLINE_MS = 3000;
 
 /** OpenAPI links from a started extraction to what can be done with its id (clients and fuzzers follow them). */
 const extractionLinks = Object.fromEntries(
@@ -117,7 +114,7 @@ export function createApp(deps: AppDeps) {
     const unavailable = temporalUnreachable(err);
     deps.logger.error({ err: redactedMessage(err), requestId: c.get('requestId'), path: c.req.path }, 'request failed');
     return unavailable
-      ? c.json(errorBody(c, 'UNAVAILABLE', `Temporal did not answer within ${TEMPORAL_DEADLINE_MS / 1000} s; try again`), 503)
+      ? c.json(errorBody(c, 'UNAVAILABLE', 'Temporal cannot be reached or did not answer in time; try again'), 503)
       : c.json(errorBody(c, 'INTERNAL', 'internal error'), 500);
   });
   app.notFound((c) => {
