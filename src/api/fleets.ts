@@ -19,6 +19,8 @@ export interface FleetView extends Omit<FleetProgress, 'status'> {
 }
 
 export interface FleetService {
+  /** The deployment's FLEET_MAX_CONCURRENCY: the largest `concurrency` a request may ask (the schema states it). */
+  maxConcurrency: number;
   start(request: FleetRequest): Promise<{ id: string; runId: string; created: boolean }>;
   get(id: string): Promise<FleetView>;
   list(): Promise<{ id: string; domain: string | null; status: string; startedAt: string; closedAt: string | null }[]>;
@@ -70,15 +72,8 @@ export function createFleetService(client: Client, taskQueue: string, options: E
     return { ...p, status, domain, messages, ratePerSecond: Math.round(rate * 10) / 10, error };
   };
   return {
+    maxConcurrency,
     async start(request) {
-      if (!!request.domain === !!request.accounts) throw new ApiError(400, 'INVALID_REQUEST', 'give either "domain" or "accounts"');
-      if (request.concurrency > maxConcurrency)
-        throw new ApiError(
-          400,
-          'INVALID_REQUEST',
-          `concurrency ${request.concurrency} is over this deployment's FLEET_MAX_CONCURRENCY (${maxConcurrency})`,
-        );
-      if (request.accounts?.includes('me')) throw new ApiError(400, 'INVALID_REQUEST', 'a fleet names its mailboxes by address, not "me"');
       const id = fleetIdOf(client, request);
       const memo: FleetMemo = { selectionKey: selectionKey(request), domain: request.domain ?? null };
       try {

@@ -1,5 +1,10 @@
 import { z } from '@hono/zod-openapi';
 
+// Control characters spelled as ranges (no \p{…}, no flags): the patterns are published in /openapi.json, and every
+// client's regex dialect (JSON Schema's ECMA-262, Python's re) reads them the same.
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const ADDRESS = /[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s\u0000-\u001f\u007f-\u009f]+\.[^@\s\u0000-\u001f\u007f-\u009f]+/.source;
+
 /** A mailbox: `me` or an address. Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake). */
 const account = () =>
   z
@@ -7,12 +12,16 @@ const account = () =>
     .trim()
     .toLowerCase()
     .max(320)
-    // Control characters spelled as ranges (no \p{…}, no flags): the pattern is published in /openapi.json, and every
-    // client's regex dialect (JSON Schema's ECMA-262, Python's re) reads it the same.
-    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
-    .regex(/^(me|[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s\u0000-\u001f\u007f-\u009f]+\.[^@\s\u0000-\u001f\u007f-\u009f]+)$/, {
-      message: 'must be "me" or an email address',
-    });
+    .regex(new RegExp(`^(me|${ADDRESS})$`), { message: 'must be "me" or an email address' });
+
+/** A mailbox named by its address (a fleet's mailboxes: `me` means nothing to a service account). */
+const address = () =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(320)
+    .regex(new RegExp(`^${ADDRESS}$`), { message: 'must be an email address (a fleet names its mailboxes by address, not "me")' });
 
 /** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
 const every = () =>
@@ -44,38 +53,43 @@ export const extractRequestSchema = z
   .strict()
   .openapi('ExtractRequest');
 
-/** POST /fleets body: the extraction's selection, for every mailbox of a domain or of a list. */
-export const fleetRequestSchema = z
-  .object({
-    domain: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .max(253)
-      .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, { message: 'must be a domain name like example.com' })
-      .optional()
-      .openapi({
-        example: 'example.com',
-        description: "a Workspace domain: its directory's users (suspended ones are reported, not extracted)",
-      }),
-    accounts: z.array(account()).min(1).max(10_000).optional().openapi({ description: 'or these mailboxes (addresses)' }),
-    query: z.string().max(2000).optional(),
-    labelIds: z.array(z.string().min(1)).max(50).optional(),
-    includeSpamTrash: z.boolean().optional(),
-    format: formatSchema.default('full'),
-    batchSize: z.number().int().min(1).max(500).default(100),
-    maxMessages: z.number().int().min(1).optional(),
-    concurrency: z
-      .number()
-      .int()
-      .min(1)
-      .max(500)
-      .default(10)
-      .openapi({ description: "mailboxes extracted at once (at most the deployment's FLEET_MAX_CONCURRENCY, default 50)" }),
-    keepInSync: every().optional(),
-  })
-  .strict()
-  .openapi('FleetRequest');
+/**
+ * POST /fleets body: the extraction's selection, for every mailbox of a domain or of a list (exactly one of the two),
+ * `concurrency` at most the deployment's FLEET_MAX_CONCURRENCY — all stated in /openapi.json as the API enforces them.
+ */
+export const fleetRequestSchema = (maxConcurrency: number) =>
+  z
+    .object({
+      domain: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .max(253)
+        .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/, { message: 'must be a domain name like example.com' })
+        .optional()
+        .openapi({
+          example: 'example.com',
+          description: "a Workspace domain: its directory's users (suspended ones are reported, not extracted)",
+        }),
+      accounts: z.array(address()).min(1).max(10_000).optional().openapi({ description: 'or these mailboxes (addresses)' }),
+      query: z.string().max(2000).optional(),
+      labelIds: z.array(z.string().min(1)).max(50).optional(),
+      includeSpamTrash: z.boolean().optional(),
+      format: formatSchema.default('full'),
+      batchSize: z.number().int().min(1).max(500).default(100),
+      maxMessages: z.number().int().min(1).optional(),
+      concurrency: z
+        .number()
+        .int()
+        .min(1)
+        .max(maxConcurrency, { message: `at most this deployment's FLEET_MAX_CONCURRENCY (${maxConcurrency})` })
+        .default(Math.min(10, maxConcurrency))
+        .openapi({ description: `mailboxes extracted at once (at most this deployment's FLEET_MAX_CONCURRENCY, ${maxConcurrency})` }),
+      keepInSync: every().optional(),
+    })
+    .strict()
+    .refine((r) => !!r.domain !== !!r.accounts, { message: 'give either "domain" or "accounts", not both' })
+    .openapi('FleetRequest', { oneOf: [{ required: ['domain'] }, { required: ['accounts'] }] });
 
 export const fleetSchema = z
   .object({

@@ -29,6 +29,7 @@ test('POST /fleets: a domain or a list of addresses, not both, not neither, no "
   for (const [body, message] of [
     [{ domain: 'example.com', accounts: ['a@example.com'] }, /either "domain" or "accounts"/],
     [{}, /either "domain" or "accounts"/],
+    [{ domain: 'example.com', accounts: [] }, /./],
     [{ accounts: ['me'] }, /not "me"/],
     [{ domain: 'not a domain' }, /domain name/],
     [{ accounts: ['a@example.com\u0000'] }, /email address/],
@@ -40,7 +41,8 @@ test('POST /fleets: a domain or a list of addresses, not both, not neither, no "
     const r = await call('POST', '/fleets', body);
     assert.equal(r.status, 400, JSON.stringify(body));
     assert.equal(r.body.error.code, 'INVALID_REQUEST');
-    assert.match(`${r.body.error.message} ${JSON.stringify(r.body.error.details ?? '')}`, message, JSON.stringify(body));
+    const details = (r.body.error.details ?? []) as { message: string }[];
+    assert.match([r.body.error.message, ...details.map((d) => d.message)].join(' '), message, JSON.stringify(body));
   }
 });
 
@@ -50,4 +52,15 @@ test('/fleets/{id} acts only on fleets: any other workflow id is a 404', async (
     assert.equal(r.status, 404, path);
     assert.equal(r.body.error.code, 'NOT_FOUND');
   }
+});
+
+test('/openapi.json states the rules the API enforces: one of domain or accounts, addresses only, the concurrency cap', async () => {
+  const doc = (await (await app.request('/openapi.json')).json()) as {
+    components: { schemas: { FleetRequest: { oneOf: unknown; properties: Record<string, Record<string, unknown>> } } };
+  };
+  const schema = doc.components.schemas.FleetRequest;
+  assert.deepEqual(schema.oneOf, [{ required: ['domain'] }, { required: ['accounts'] }]);
+  assert.equal(schema.properties.concurrency!.maximum, 50);
+  const item = schema.properties.accounts!.items as { pattern: string };
+  assert.ok(!new RegExp(item.pattern).test('me') && new RegExp(item.pattern).test('a@example.com'), item.pattern);
 });
