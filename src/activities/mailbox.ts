@@ -2,7 +2,7 @@ import { messagesTotal } from '../metrics.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { newMeter, type UnitMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
-import { type Checkpoint, recordRun, resumableCheckpoint, storedIds, storeLabels } from '../lake/batches.js';
+import { type Checkpoint, startRun, storedIds } from '../lake/batches.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
 
 export interface PrepareInput {
@@ -69,25 +69,22 @@ export function mailboxActivities(deps: ActivityDeps) {
       const info = execution();
       let profile;
       let spamTrash = 0;
+      let labels;
       const meter = newMeter();
       const gmail = deps.gmail.scoped({ meter });
       try {
         profile = await gmail.profile(input.account);
         // The profile counts SPAM and TRASH, which a listing without includeSpamTrash leaves out.
         spamTrash = (await gmail.labelTotal(input.account, 'SPAM')) + (await gmail.labelTotal(input.account, 'TRASH'));
-        await storeLabels(deps.lake, input.account, await gmail.labels(input.account));
+        labels = await gmail.labels(input.account);
       } catch (err) {
         rethrowGmail(err, logger);
       }
-      const checkpoint = await resumableCheckpoint(deps.lake, input.account, input.extractionKey);
-      await recordRun(deps.lake, {
-        account: input.account,
-        extractionKey: input.extractionKey,
-        workflowId: info.workflowId,
-        runId: info.runId,
-        event: 'started',
-        detail: checkpoint ? `resuming at ${checkpoint.persisted}` : undefined,
-      });
+      const checkpoint = await startRun(
+        deps.lake,
+        { account: input.account, extractionKey: input.extractionKey, workflowId: info.workflowId, runId: info.runId },
+        labels,
+      );
       logger.info(
         { messagesTotal: profile.messagesTotal, historyId: profile.historyId, resume: checkpoint?.persisted },
         'extraction prepared',

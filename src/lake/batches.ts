@@ -192,18 +192,18 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
 const guarded = new Set<string>();
 /** Makes sure the account has its write_guard row (its own transaction, so later batches conflict on a committed row). */
 async function ensureGuard(lake: Lake, account: string): Promise<void> {
-  const key = `${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`;
+  const key = guardKey(lake, account);
   if (guarded.has(key)) return;
-  await lake.write(async (conn) => {
-    await conn.run(
-      `INSERT INTO lake.write_guard SELECT $account, 0 WHERE NOT EXISTS (SELECT 1 FROM lake.write_guard WHERE account = $account)`,
-      {
-        account,
-      },
-    );
-  });
+  await lake.write((conn) => insertGuard(conn, account));
   guarded.add(key);
 }
+
+const guardKey = (lake: Lake, account: string) => `${lake.config.catalogPath}|${lake.config.pgDsn}|${account}`;
+
+const insertGuard = (conn: DuckDBConnection, account: string) =>
+  conn.run(`INSERT INTO lake.write_guard SELECT $account, 0 WHERE NOT EXISTS (SELECT 1 FROM lake.write_guard WHERE account = $account)`, {
+    account,
+  });
 
 /**
  * Runs `fn` in one lake transaction that first bumps the account's write_guard row. Every transaction that changes an
@@ -298,8 +298,8 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
 }
 
 /** The newest checkpoint of an extraction that has not completed since, if any. */
-export async function resumableCheckpoint(lake: Lake, account: string, extractionKey: string): Promise<Checkpoint | undefined> {
-  const rows = await lake.query<Record<string, string | number>>(
+async function resumableCheckpoint(conn: DuckDBConnection, account: string, extractionKey: string): Promise<Checkpoint | undefined> {
+  const reader = await conn.runAndReadAll(
     `WITH last_done AS (
        SELECT max(event_at) AS at FROM lake.extraction_runs WHERE account = $account AND extraction_key = $key AND event = 'completed')
      SELECT b.* FROM lake.extraction_batches b, last_done
@@ -307,6 +307,7 @@ export async function resumableCheckpoint(lake: Lake, account: string, extractio
      ORDER BY b.committed_at DESC, b.persisted DESC LIMIT 1`,
     { account, key: extractionKey },
   );
+  const rows = reader.getRowObjectsJson() as Record<string, string | number>[];
   const r = rows[0];
   if (!r) return undefined;
   return {
@@ -325,33 +326,63 @@ export async function resumableCheckpoint(lake: Lake, account: string, extractio
 }
 
 /** Appends a run record (started, completed, failed, canceled). */
-export async function recordRun(
-  lake: Lake,
-  r: { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string },
-): Promise<void> {
-  await lake.write(async (conn) => {
-    await conn.run(`INSERT INTO lake.extraction_runs VALUES ($account, $key, $wf, $run, $event, $detail, now()::TIMESTAMP)`, {
-      account: r.account,
-      key: r.extractionKey,
-      wf: r.workflowId,
-      run: r.runId,
-      event: r.event,
-      detail: r.detail ?? null,
-    });
+type RunRecord = { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string };
+
+const insertRun = (conn: DuckDBConnection, r: RunRecord) =>
+  conn.run(`INSERT INTO lake.extraction_runs VALUES ($account, $key, $wf, $run, $event, $detail, now()::TIMESTAMP)`, {
+    account: r.account,
+    key: r.extractionKey,
+    wf: r.workflowId,
+    run: r.runId,
+    event: r.event,
+    detail: r.detail ?? null,
   });
+
+/** Appends a run record (completed, failed, canceled). */
+export async function recordRun(lake: Lake, r: RunRecord): Promise<void> {
+  await lake.write((conn) => insertRun(conn, r));
+}
+
+/**
+ * An extraction run begins, in one lake transaction (one commit where a fleet of small mailboxes would queue four
+ * per mailbox behind each other): the account's write_guard row is made sure of (committed before any batch of the
+ * run, as `guardedWrite` needs), its labels snapshot replaced, the checkpoint to resume from (if any) read, and the
+ * `started` record appended.
+ */
+export async function startRun(
+  lake: Lake,
+  r: Omit<RunRecord, 'event' | 'detail'>,
+  labels: { id: string; name: string; type: string }[],
+): Promise<Checkpoint | undefined> {
+  const checkpoint = await lake.write(async (conn) => {
+    await insertGuard(conn, r.account);
+    await replaceLabels(conn, r.account, labels);
+    const checkpoint = await resumableCheckpoint(conn, r.account, r.extractionKey);
+    await insertRun(conn, { ...r, event: 'started', detail: checkpoint ? `resuming at ${checkpoint.persisted}` : undefined });
+    return checkpoint;
+  });
+  guarded.add(guardKey(lake, r.account));
+  return checkpoint;
 }
 
 /** Replaces the labels snapshot of an account. */
 export async function storeLabels(lake: Lake, account: string, labels: { id: string; name: string; type: string }[]): Promise<void> {
-  await lake.write(async (conn) => {
-    await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
-    for (const l of labels) {
-      await conn.run(`INSERT INTO lake.labels VALUES ($account, $id, $name, $type, now()::TIMESTAMP)`, {
-        account,
-        id: l.id,
-        name: l.name,
-        type: l.type,
-      });
-    }
-  });
+  await lake.write((conn) => replaceLabels(conn, account, labels));
+}
+
+async function replaceLabels(conn: DuckDBConnection, account: string, labels: { id: string; name: string; type: string }[]): Promise<void> {
+  await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
+  if (labels.length === 0) return;
+  // One statement for the whole snapshot (typed lists, every value bound): a row per INSERT cost a fleet's shared
+  // lake a statement per label per mailbox.
+  await conn.run(
+    `INSERT INTO lake.labels SELECT $account, unnest($ids), unnest($names), unnest($types), now()::TIMESTAMP`,
+    {
+      account,
+      ids: listValue(labels.map((l) => l.id)),
+      names: listValue(labels.map((l) => l.name)),
+      types: listValue(labels.map((l) => l.type)),
+    },
+    { ids: LIST(VARCHAR), names: LIST(VARCHAR), types: LIST(VARCHAR) },
+  );
 }
