@@ -4,6 +4,14 @@ import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
 import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet.js';
 import { type ActivityDeps, activityLog } from './context.js';
 
+/**
+ * Each mailbox may spend up to twice its fair share of the project's quota: a mailbox that is preparing, listing or
+ * committing spends nothing, and its share would idle. The project's bookings (first come, first served, shared by
+ * every worker) keep the sum at the project's rate whatever the mailboxes ask, so while all are busy each still gets
+ * its fair share, and none can take more than twice it.
+ */
+const OVERSUBSCRIPTION = 2;
+
 /** The fleet's mailboxes: the domain's directory (suspended users reported, not extracted) or the given list. */
 export function fleetActivities(deps: ActivityDeps) {
   return {
@@ -40,7 +48,7 @@ export function fleetActivities(deps: ActivityDeps) {
         workflowId: extractionIdOf(deps.temporal, account),
         extractionKey: extractionKey({ ...request, account }),
       }));
-      const quotaShare = deps.fairShare?.(request.concurrency) ?? 1;
+      const quotaShare = Math.min(1, OVERSUBSCRIPTION * (deps.fairShare?.(request.concurrency) ?? 1));
       log.info({ mailboxes: mailboxes.length, skipped: skipped.length, quotaShare }, 'fleet planned');
       return { mailboxes, skipped, quotaShare };
     },

@@ -56,6 +56,11 @@ export interface ExtractionOptions {
    * project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as before.
    */
   quotaShare?: number;
+  /**
+   * Compact the lake when the extraction ends (absent: yes). A fleet's children say no: the fleet compacts once per
+   * `compactEvery` mailboxes instead of each small mailbox compacting the whole shared lake as it ends.
+   */
+  compactAtEnd?: boolean;
 }
 
 export type ExtractionStatus = 'running' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
@@ -195,6 +200,16 @@ const { deliverEvent } = proxyActivities<Activities>({
 });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
 
+/** Maintenance never fails an extraction or a fleet: a compaction that keeps failing is logged and skipped. */
+export async function compact(): Promise<void> {
+  try {
+    await compactLake();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
 const zero = (): Counters => ({ listed: 0, fetched: 0, persisted: 0, present: 0, skipped: 0, failed: 0, malformed: 0 });
 
 /**
@@ -309,13 +324,15 @@ export const PATCHES = {
   listAhead: 'list-ahead',
   /** A completed whole-mailbox backfill hands its historyId to the mirror; `keepInSync` creates the sync schedule. */
   mirrorHandover: 'mirror-handover',
+  /** A batch that will run alone (the listing is done, nothing else in flight) spends the mailbox's whole budget. */
+  wholeShareAlone: 'whole-share-alone',
 } as const;
 
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
  * in the lake yet are fetched and committed with their checkpoint in one lake transaction, on whichever worker takes
- * it). Up to `pipelineDepth` batches are in flight, each spending 1/pipelineDepth of the mailbox's quota budget, so the
- * mailbox stays under its quota whatever the number of workers. Guarantees: no message content in history; every
+ * it). Up to `pipelineDepth` batches are in flight, each spending 1/pipelineDepth of the mailbox's quota budget (the
+ * last one, alone, all of it), so the mailbox stays under its quota whatever the number of workers. Guarantees: no message content in history; every
  * committed batch survives worker, host and server crashes; each (account, id) stored once; pause stops scheduling
  * new batches; cancel keeps committed batches; an expired page token restarts the listing (stored ids are skipped
  * before fetching); histories stay small through continue-as-new, carrying only the cursor.
@@ -365,15 +382,6 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   });
   showDetails();
   setHandler(progressQuery, () => snapshot(request, state, phase));
-  /** Maintenance never fails an extraction: a compaction that keeps failing is logged and skipped. */
-  const compact = async () => {
-    try {
-      await compactLake();
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
-    }
-  };
   const event = (name: string, detail?: string) =>
     CancellationScope.nonCancellable(() =>
       recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),
@@ -452,12 +460,15 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     };
     /** v2: fetch and persist in one activity, on any worker. */
     const runBatch = async (b: InFlight, ids: string[]) => {
+      // The last batch of a listing runs alone: the half of the budget its missing neighbour would spend is its own
+      // (a mailbox smaller than a batch otherwise spends half its fleet share, and a large one ends at half speed).
+      const alone = state.listingDone && inflight.every((x) => x === b || x.done) && patched(PATCHES.wholeShareAlone);
       const r = await extractBatch({
         account: request.account,
         batchId: `${workflowInfo().runId.slice(0, 8)}-${b.seq}`,
         ids,
         format: request.format,
-        quotaShare: (options.quotaShare ?? 1) / options.pipelineDepth,
+        quotaShare: (options.quotaShare ?? 1) / (alone ? 1 : options.pipelineDepth),
         checkpoint: checkpoint(),
       });
       finish(b, r);
@@ -563,9 +574,11 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       state.runs++;
       await continueAsNew<typeof extractionWorkflow>({ request, options, extractionKey: state.extractionKey, state });
     }
-    phase = 'compacting';
-    showDetails();
-    await compact();
+    if (options.compactAtEnd !== false) {
+      phase = 'compacting';
+      showDetails();
+      await compact();
+    }
     state.total = state.pass.listed;
     phase = 'done';
     touch();

@@ -9,6 +9,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -17,6 +18,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../failures.js';
 import {
+  compact,
   type ExtractionOptions,
   type ExtractionRequest,
   extractionWorkflow,
@@ -64,6 +66,8 @@ export interface FleetState {
   startedAt: number;
   updatedAt: number;
   runs: number;
+  /** Mailboxes completed since the fleet last compacted the lake (absent from older runs' state: 0). */
+  sinceCompaction: number;
 }
 
 export interface FleetInput {
@@ -100,6 +104,12 @@ const { planFleet } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/** Patch ids of the fleet workflow (see "Changing workflow code" in the README). */
+export const FLEET_PATCHES = {
+  /** The fleet compacts the lake every `compactEvery` mailboxes and at its end; its children no longer do as they end. */
+  fleetCompacts: 'fleet-compacts',
+} as const;
+
 /** Children started by one run before it continues as new (after the running ones end), keeping history short. */
 const CHILDREN_PER_RUN = 400;
 
@@ -115,8 +125,9 @@ function reasonOf(e: unknown): string {
  * A fleet: one extraction per mailbox of a Workspace domain (or of a list), `concurrency` at a time, each a child
  * workflow under the same id a single extraction of that mailbox has — so there is never a second writer — and each
  * spending its fair share of the project's quota. A mailbox that fails permanently is reported with its reason; the
- * others go on. Pause/resume reach every running child; cancelling the fleet cancels them. Continues as new every
- * CHILDREN_PER_RUN mailboxes.
+ * others go on. Pause/resume reach every running child; cancelling the fleet cancels them. The fleet compacts the
+ * shared lake every `compactEvery` completed mailboxes and at its end (its children do not, each as it ends). Continues
+ * as new every CHILDREN_PER_RUN mailboxes.
  */
 export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const { request, options } = input;
@@ -137,7 +148,20 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     startedAt: now(),
     updatedAt: now(),
     runs: 0,
+    sinceCompaction: 0,
     ...input.state,
+  };
+  // Before any command, so every run of a fleet started with this code decides the same way.
+  const compacts = patched(FLEET_PATCHES.fleetCompacts);
+  let compacting: Promise<void> | undefined;
+  /** Compacts in the background (children keep starting), one compaction at a time. */
+  const compactSometimes = (force: boolean) => {
+    const due = force ? state.sinceCompaction > 0 : options.compactEvery > 0 && state.sinceCompaction >= options.compactEvery;
+    if (!compacts || !due || compacting) return;
+    state.sinceCompaction = 0;
+    compacting = compact()
+      .catch(() => undefined)
+      .finally(() => (compacting = undefined));
   };
   state.runs++;
   const running = new Map<string, FleetMailbox>();
@@ -209,7 +233,13 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
       const child = { ...selection, account: mb.account };
       const result = await executeChild(extractionWorkflow, {
         workflowId: mb.workflowId,
-        args: [{ request: child, options: { ...options, quotaShare: state.quotaShare }, extractionKey: mb.extractionKey }],
+        args: [
+          {
+            request: child,
+            options: { ...options, quotaShare: state.quotaShare, ...(compacts ? { compactAtEnd: false } : {}) },
+            extractionKey: mb.extractionKey,
+          },
+        ],
         // As a single extraction's memo: GET /extract shows the mailbox, and a differing request is refused.
         memo: selectionMemo(child, mb.extractionKey) as unknown as Record<string, unknown>,
         staticSummary: `Gmail backfill of ${mb.account} (fleet ${workflowInfo().workflowId})`,
@@ -217,8 +247,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       state.completed++;
+      state.sinceCompaction++;
       state.persisted += result.progress.persisted;
       state.listed += result.progress.listed;
+      compactSometimes(false);
     } catch (e) {
       if (isCancellation(e) || (e instanceof ChildWorkflowFailure && isCancellation(e.cause))) state.canceled++;
       else state.failures.push({ account: mb.account, error: reasonOf(e) });
@@ -239,7 +271,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
           (!state.paused && !full && state.pending.length > 0 && running.size < request.concurrency),
       );
       if (running.size === 0 && state.pending.length === 0) break;
-      if (running.size === 0 && full) await continueAsNew<typeof fleetWorkflow>({ ...input, state });
+      if (running.size === 0 && full) {
+        await compacting;
+        await continueAsNew<typeof fleetWorkflow>({ ...input, state });
+      }
       const next = state.pending.shift()!;
       startedThisRun++;
       children.push(extract(next));
@@ -250,6 +285,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     await CancellationScope.nonCancellable(() => Promise.all(children));
     throw e;
   }
+  await compacting;
+  compactSometimes(true);
+  await compacting;
   phase = 'done';
   state.updatedAt = now();
   const result = progress();
