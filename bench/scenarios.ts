@@ -688,6 +688,32 @@ export async function mirror(env: BenchEnv, messages: number, changes: number): 
   }
 }
 
+/** Mean seconds per activity type (started → completed) and per workflow (first → last event) over these histories. */
+async function activitySeconds(client: Client, workflowIds: string[]): Promise<Record<string, number>> {
+  const sums: Record<string, { total: number; n: number }> = {};
+  const add = (key: string, ms: number) => {
+    const x = (sums[key] ??= { total: 0, n: 0 });
+    x.total += ms;
+    x.n++;
+  };
+  for (const id of workflowIds) {
+    const events = (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    const at = (e: (typeof events)[number]) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const scheduled = new Map<number, string>();
+    const started = new Map<number, number>();
+    for (const e of events) {
+      const type = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (type) scheduled.set(Number(e.eventId), type);
+      const s = e.activityTaskStartedEventAttributes;
+      if (s) started.set(Number(s.scheduledEventId), at(e));
+      const c = e.activityTaskCompletedEventAttributes;
+      if (c) add(scheduled.get(Number(c.scheduledEventId)) ?? '?', at(e) - (started.get(Number(c.scheduledEventId)) ?? at(e)));
+    }
+    if (events.length) add('workflow', at(events.at(-1)!) - at(events[0]!));
+  }
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, round(v.total / v.n / 1000, 2)]));
+}
+
 /**
  * 10. A Workspace fleet: `mailboxes` directory users (sizes between a third of and twice `perMailbox`) read with one
  * service-account key by one worker process, `concurrency` at a time, under a project quota scaled down so that it
@@ -743,6 +769,11 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
     }
     const stats = Object.values(emu.limits.snapshot()) as { served: number; throttled: number; projectThrottled?: number }[];
     const requests = stats.reduce((a, s) => a + s.served + s.throttled + (s.projectThrottled ?? 0), 0);
+    // Where a mailbox's time goes: each activity's mean duration (started → completed) over 20 mailboxes' histories.
+    const spent = await activitySeconds(
+      client,
+      emu.workspace!.users.slice(0, 20).map((u) => `gmail-extract-${u.primaryEmail}`),
+    );
     return {
       scenario: `fleet of ${mailboxes} mailboxes, ${concurrency} at a time, scaled project quota, 1 worker`,
       status: done.status,
@@ -755,6 +786,10 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
       'project throttled': `${round((100 * stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0)) / Math.max(1, requests), 2)}%`,
       fairness: round(Math.min(...rates) / Math.max(...rates), 2),
       'worker peak RSS MiB': round(peakRssMiB, 0),
+      'mailbox s': spent.workflow ?? null,
+      'prepare s': spent.prepareExtraction ?? null,
+      'list s': spent.listPage ?? null,
+      'batch s': spent.extractBatch ?? null,
     };
   } finally {
     await worker.stop();
