@@ -103,7 +103,10 @@ try {
   if (only.has('lake')) await measure('lake writes', () => lakeWrites(env, size.lake));
   if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
   if (only.has('mirror')) await measure('mirror', () => mirror(env, size.mirror, 1_000));
-  if (only.has('fleet')) await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20));
+  if (only.has('fleet')) {
+    await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20));
+    await measure('fleet postgres', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20, { workers: 2, catalog: 'postgres' }));
+  }
 } finally {
   await env.stop();
 }

@@ -716,11 +716,17 @@ async function activitySeconds(client: Client, workflowIds: string[]): Promise<R
 
 /**
  * 10. A Workspace fleet: `mailboxes` directory users (sizes between a third of and twice `perMailbox`) read with one
- * service-account key by one worker process, `concurrency` at a time, under a project quota scaled down so that it
- * binds. Aggregate messages/s against the project's ceiling, fairness (slowest ÷ fastest mailbox rate, each mailbox's
+ * service-account key by one worker process on the embedded catalog (or by several on a PostgreSQL catalog),
+ * `concurrency` at a time, under a project quota scaled down so that it binds. Aggregate messages/s against the project's ceiling, fairness (slowest ÷ fastest mailbox rate, each mailbox's
  * rate over its own extraction's time), throttled responses, and the worker's peak RSS.
  */
-export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number, concurrency: number): Promise<Row> {
+export async function fleet(
+  env: BenchEnv,
+  mailboxes: number,
+  perMailbox: number,
+  concurrency: number,
+  layout: { workers: number; catalog: 'embedded' | 'postgres' } = { workers: 1, catalog: 'embedded' },
+): Promise<Row> {
   const units = 2500;
   const window = 10;
   const ceiling = projectCeiling(units, window);
@@ -732,9 +738,13 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
   });
   const keyFile = join(env.dir, 'fleet-service-account.json');
   writeFileSync(keyFile, JSON.stringify(emu.workspace!.key), { mode: 0o600 });
-  const queue = 'bench-fleet';
+  const queue = `bench-fleet-${layout.catalog}-${layout.workers}`;
+  const postgres = layout.catalog === 'postgres' ? await startPostgres() : undefined;
+  if (postgres) await postgres.createDatabase('fleet');
   const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
-    DATA_DIR: join(env.dir, 'fleet-data'),
+    DATA_DIR: join(env.dir, `fleet-data-${layout.catalog}-${layout.workers}`),
+    // PostgreSQL: reads run concurrently, every worker commits, and the project's bookings are shared.
+    ...(postgres ? { LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('fleet') } : {}),
     GMAIL_CREDENTIALS_FILE: keyFile,
     GMAIL_DIRECTORY_ADMIN: 'user@example.com',
     GMAIL_DIRECTORY_ROOT_URL: emu.url,
@@ -742,7 +752,7 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
     GMAIL_PROJECT_QUOTA_UNITS: String(units),
     GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: String(window),
   });
-  const worker = await startWorkerProcess(wenv);
+  const workers = await Promise.all(Array.from({ length: layout.workers }, () => startWorkerProcess(wenv)));
   const connection = await Connection.connect({ address: env.temporal.address });
   const client = new Client({ connection });
   const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50 }, 500);
@@ -760,7 +770,9 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
       1000,
     );
     const seconds = (performance.now() - t0) / 1000;
-    const peakRssMiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${worker.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const peakRssMiB = Math.max(
+      ...workers.map((w) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024),
+    );
     const rates: number[] = [];
     for (const u of emu.workspace!.users) {
       const x = await extractions.get(`gmail-extract-${u.primaryEmail}`);
@@ -775,7 +787,7 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
       emu.workspace!.users.slice(0, 20).map((u) => `gmail-extract-${u.primaryEmail}`),
     );
     return {
-      scenario: `fleet of ${mailboxes} mailboxes, ${concurrency} at a time, scaled project quota, 1 worker`,
+      scenario: `fleet of ${mailboxes} mailboxes, ${concurrency} at a time, scaled project quota, ${layout.workers} worker${layout.workers > 1 ? 's' : ''}${postgres ? ', PostgreSQL catalog' : ''}`,
       status: done.status,
       completed: done.mailboxes.completed,
       messages: done.messages.persisted,
@@ -792,8 +804,9 @@ export async function fleet(env: BenchEnv, mailboxes: number, perMailbox: number
       'batch s': spent.extractBatch ?? null,
     };
   } finally {
-    await worker.stop();
+    await Promise.all(workers.map((w) => w.stop()));
     await connection.close();
     await emu.close();
+    await postgres?.stop();
   }
 }
