@@ -5,13 +5,13 @@ import {
   condition,
   continueAsNew,
   defineQuery,
-  executeChild,
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
   patched,
   proxyActivities,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -108,6 +108,8 @@ const { planFleet } = proxyActivities<Activities>({
 export const FLEET_PATCHES = {
   /** The fleet compacts the lake every `compactEvery` mailboxes and at its end; its children no longer do as they end. */
   fleetCompacts: 'fleet-compacts',
+  /** A child that was starting when the fleet was paused is paused once it has started. */
+  pauseStartingChildren: 'pause-starting-children',
 } as const;
 
 /** Children started by one run before it continues as new (after the running ones end), keeping history short. */
@@ -231,7 +233,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     running.set(mb.workflowId, mb);
     try {
       const child = { ...selection, account: mb.account };
-      const result = await executeChild(extractionWorkflow, {
+      const handle = await startChild(extractionWorkflow, {
         workflowId: mb.workflowId,
         args: [
           {
@@ -246,6 +248,9 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
         // A fleet that ends any other way (terminated, timed out) asks its extractions to stop cleanly.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
+      // A pause that came while this child was starting found no workflow to relay to: it is told now.
+      if (state.paused && patched(FLEET_PATCHES.pauseStartingChildren)) await handle.signal(pauseSignal).catch(() => undefined);
+      const result = await handle.result();
       state.completed++;
       state.sinceCompaction++;
       state.persisted += result.progress.persisted;
