@@ -717,8 +717,9 @@ async function activitySeconds(client: Client, workflowIds: string[]): Promise<R
 /**
  * 10. A Workspace fleet: `mailboxes` directory users (sizes between a third of and twice `perMailbox`) read with one
  * service-account key by one worker process on the embedded catalog (or by several on a PostgreSQL catalog),
- * `concurrency` at a time, under a project quota scaled down so that it binds. Aggregate messages/s against the project's ceiling, fairness (slowest ÷ fastest mailbox rate, each mailbox's
- * rate over its own extraction's time), throttled responses, and the worker's peak RSS.
+ * `concurrency` at a time, under a project quota scaled down so that it binds. Aggregate messages/s against the
+ * project's ceiling, fairness (slowest ÷ fastest mailbox rate, each mailbox's rate over its own extraction's time),
+ * throttled responses, the largest worker's peak RSS, and where a mailbox's time goes (mean seconds per activity).
  */
 export async function fleet(
   env: BenchEnv,

@@ -192,7 +192,7 @@ export async function startPipeline(
             keys: (config.temporal.codecKeys ?? []).map((k) => k.key),
           }
         : undefined,
-      temporalDeadline: (fn) => bounded(fn),
+      temporalDeadline: bounded,
       readiness: {
         temporal: async () => void (await bounded(() => connection.workflowService.getSystemInfo({}), READINESS_DEADLINE_MS)),
         ...(lake ? { lake: async () => void (await lake.query('SELECT count(*) FROM lake.extraction_runs')) } : {}),

@@ -33,7 +33,7 @@ export function fleetRoutes(app: OpenAPIHono<any>, fleets: FleetService, logger:
       operationId: 'startFleet',
       summary: 'Extract many mailboxes: a Workspace domain or a list',
       description:
-        'Starts workflow `gmail-fleet-<domain>` (or `gmail-fleet-l<digest of the list>`): one extraction per mailbox under the id a single extraction of it has (one writer), `concurrency` at a time, each with its fair share of the project quota. A domain needs a service-account key and GMAIL_DIRECTORY_ADMIN on the workers. 202 when started, 200 with the running one when the same fleet runs.',
+        'Starts workflow `gmail-fleet-<domain>` (or `gmail-fleet-l<digest of the list>`): one extraction per mailbox under the id a single extraction of it has (one writer), `concurrency` at a time, each allowed up to twice its fair share of the project quota (the shared project bookings hold the sum). A domain needs a service-account key and GMAIL_DIRECTORY_ADMIN on the workers. 202 when started, 200 with the running one when the same fleet runs.',
       request: { body: { content: { 'application/json': { schema: fleetRequestSchema(fleets.maxConcurrency) } }, required: true } },
       responses: { 202: { ...json(started, 'Started'), links }, 200: { ...json(started, 'Already running'), links }, ...errors },
     }),

@@ -325,7 +325,7 @@ async function resumableCheckpoint(conn: DuckDBConnection, account: string, extr
   };
 }
 
-/** Appends a run record (started, completed, failed, canceled). */
+/** A row of extraction_runs: an extraction's run started, completed, failed or was canceled. */
 type RunRecord = { account: string; extractionKey: string; workflowId: string; runId: string; event: string; detail?: string };
 
 const insertRun = (conn: DuckDBConnection, r: RunRecord) =>

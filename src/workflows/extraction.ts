@@ -52,8 +52,9 @@ export interface ExtractionOptions {
    */
   events?: boolean;
   /**
-   * Share of the mailbox's quota budget this extraction may spend (a fleet gives each mailbox its fair share of the
-   * project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as before.
+   * Share of the mailbox's quota budget this extraction may spend (a fleet gives each mailbox up to twice its fair
+   * share of the project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as
+   * before.
    */
   quotaShare?: number;
   /**
@@ -332,10 +333,11 @@ export const PATCHES = {
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
  * in the lake yet are fetched and committed with their checkpoint in one lake transaction, on whichever worker takes
  * it). Up to `pipelineDepth` batches are in flight, each spending 1/pipelineDepth of the mailbox's quota budget (the
- * last one, alone, all of it), so the mailbox stays under its quota whatever the number of workers. Guarantees: no message content in history; every
- * committed batch survives worker, host and server crashes; each (account, id) stored once; pause stops scheduling
- * new batches; cancel keeps committed batches; an expired page token restarts the listing (stored ids are skipped
- * before fetching); histories stay small through continue-as-new, carrying only the cursor.
+ * last one, alone, all of it), so the mailbox stays under its quota whatever the number of workers. Guarantees: no
+ * message content in history; every committed batch survives worker, host and server crashes; each (account, id)
+ * stored once; pause stops scheduling new batches; cancel keeps committed batches; an expired page token restarts the
+ * listing (stored ids are skipped before fetching); histories stay small through continue-as-new, carrying only the
+ * cursor.
  */
 export async function extractionWorkflow(input: ExtractionInput): Promise<ExtractionProgress> {
   const { request, options } = input;

@@ -46,7 +46,7 @@ export interface FleetMailbox {
 export interface FleetPlan {
   mailboxes: FleetMailbox[];
   skipped: { account: string; reason: string }[];
-  /** Each mailbox's share of its quota budget (fair share of the project's quota at this concurrency). */
+  /** Each mailbox's share of its quota budget (up to twice its fair share of the project's quota at this concurrency). */
   quotaShare: number;
 }
 
@@ -126,10 +126,10 @@ function reasonOf(e: unknown): string {
 /**
  * A fleet: one extraction per mailbox of a Workspace domain (or of a list), `concurrency` at a time, each a child
  * workflow under the same id a single extraction of that mailbox has — so there is never a second writer — and each
- * spending its fair share of the project's quota. A mailbox that fails permanently is reported with its reason; the
- * others go on. Pause/resume reach every running child; cancelling the fleet cancels them. The fleet compacts the
- * shared lake every `compactEvery` completed mailboxes and at its end (its children do not, each as it ends). Continues
- * as new every CHILDREN_PER_RUN mailboxes.
+ * spending up to twice its fair share of the project's quota. A mailbox that fails permanently is reported with its
+ * reason; the others go on. Pause/resume reach every running child; cancelling the fleet cancels them. The fleet
+ * compacts the shared lake every `compactEvery` completed mailboxes and at its end (its children do not, each as it
+ * ends). Continues as new every CHILDREN_PER_RUN mailboxes.
  */
 export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const { request, options } = input;
