@@ -61,7 +61,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    if (exited) throw new Error(`temporal dev server ${exited}:\n${output.slice(-4000)}`);
+    // A Go panic's cause is at its head, its stack at its tail: both are kept.
+    if (exited)
+      throw new Error(
+        `temporal dev server ${exited}:\n${output.length > 6000 ? `${output.slice(0, 2000)}\n…\n${output.slice(-4000)}` : output}`,
+      );
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       await conn.workflowService.getSystemInfo({});

@@ -23,10 +23,17 @@ export const authHeaders = { authorization: `Bearer ${TEST_API_KEY}` };
 /** A temporary data dir and a real Temporal dev server on free ports (one per test file). */
 export async function startTestTemporal(dynamicConfig: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-test-'));
-  const port = await freePort();
-  const uiPort = await freePort();
-  const opts = { dbFile: join(dir, 'temporal.db'), port, uiPort, dynamicConfig };
-  let server: DevServer = await startDevServer(opts);
+  const opts = { dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort(), dynamicConfig };
+  let server: DevServer;
+  try {
+    server = await startDevServer(opts);
+  } catch (e) {
+    // A port found free can be taken before the server binds it (the dev server also picks its internal services'
+    // ports itself): a server that exited while starting gets one more try on fresh ports, then the error stands.
+    if (!/exited with/.test(String(e))) throw e;
+    Object.assign(opts, { port: await freePort(), uiPort: await freePort() });
+    server = await startDevServer(opts);
+  }
   return {
     dir,
     get address() {
