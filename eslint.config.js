@@ -34,7 +34,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['eslint.config.js', 'node_modules', 'dist', '.tools', 'data', 'scratch', 'bench/results', 'scripts/*.mjs'] },
+  { ignores: ['eslint.config.js', 'node_modules', 'dist', '.tools', 'data', 'scratch', 'bench/results', 'scripts/*.mjs', 'bin/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -748,7 +748,6 @@ export async function fleet(
     ...(postgres ? { LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('fleet') } : {}),
     GMAIL_CREDENTIALS_FILE: keyFile,
     GMAIL_DIRECTORY_ADMIN: 'user@example.com',
-    GMAIL_DIRECTORY_ROOT_URL: emu.url,
     GMAIL_QUOTA_PROFILE: 'legacy',
     GMAIL_PROJECT_QUOTA_UNITS: String(units),
     GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: String(window),

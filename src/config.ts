@@ -1,8 +1,9 @@
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { AuthOptions } from './api/auth.js';
 import { parseApiKeys } from './api/keys.js';
-import { type CodecKey, parseCodecKeys } from './codec.js';
+import { type CodecKey, parseCodecKeys } from './codec-keys.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
 export const QUOTA_PROFILES = {
@@ -97,19 +98,31 @@ export const envSchema = z.object({
   LAKE_THREADS: int(1, 64).default(2),
   /** DuckDB extension directory (ducklake, postgres_scanner, httpfs). Default .tools/duckdb-extensions. */
   DUCKDB_EXTENSION_DIR: z.string().default('.tools/duckdb-extensions'),
-  /** Gmail API root (the emulator in tests). Default https://gmail.googleapis.com/. */
-  GMAIL_ROOT_URL: z.string().url().default('https://gmail.googleapis.com/'),
-  /** OAuth2 token endpoint. Default https://oauth2.googleapis.com/token. */
-  GMAIL_TOKEN_URL: z.string().url().default('https://oauth2.googleapis.com/token'),
   /**
-   * Required by `npm start`: an "authorized_user" JSON file (client_id, client_secret, refresh_token) for one mailbox,
-   * or a "service_account" key with domain-wide delegation for any mailbox of a Workspace domain.
+   * One root for every Google endpoint the pipeline calls — Gmail (`gmail/v1/…`), OAuth (`token`, `revoke`,
+   * `o/oauth2/auth`) and the Admin SDK directory (`admin/directory/v1/…`) — for the emulator (`npm run emulator`
+   * prints it). Unset: Google's own hosts (gmail.googleapis.com, oauth2.googleapis.com, accounts.google.com,
+   * admin.googleapis.com).
+   */
+  GOOGLE_API_URL: z.string().url().optional(),
+  /**
+   * Home of the `gmail-lake` command and of what `gmail-lake up` runs: its settings (`config.json`), the stored
+   * mailbox credentials (`credentials/`) and the local stack's data (`data/`). Default ~/.gmail-lake.
+   */
+  GMAIL_LAKE_HOME: z.string().optional(),
+  /**
+   * Folder of per-mailbox OAuth credentials (`<address>.json`, written by `gmail-lake login`): a worker serves every
+   * mailbox stored there. Default $GMAIL_LAKE_HOME/credentials.
+   */
+  GMAIL_CREDENTIALS_DIR: z.string().optional(),
+  /**
+   * A single credentials file: an "authorized_user" JSON (client_id, client_secret, refresh_token) for one mailbox, or a
+   * "service_account" key with domain-wide delegation for any mailbox of a Workspace domain. Per-mailbox credentials
+   * in GMAIL_CREDENTIALS_DIR come first.
    */
   GMAIL_CREDENTIALS_FILE: z.string().optional(),
   /** With a service account: the admin it acts as to list a domain's users (fleets by domain). */
   GMAIL_DIRECTORY_ADMIN: z.string().email().optional(),
-  /** Admin SDK root (the emulator in tests). Default https://admin.googleapis.com/. */
-  GMAIL_DIRECTORY_ROOT_URL: z.string().url().default('https://admin.googleapis.com/'),
   /** Client-side quota budget: `legacy`, `2026` or `off`. Default legacy. */
   GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy'),
   /** Share of the per-user quota the budget may spend (0–1). Default 0.97. */
@@ -160,12 +173,45 @@ export interface LakeConfig {
   s3: { endpoint?: string; region: string; keyId?: string; secret?: string; urlStyle: 'path' | 'vhost'; useSsl: boolean };
 }
 
-export interface GmailConfig {
+export interface GoogleEndpoints {
+  /** Gmail API root (googleapis' `rootUrl`). */
   rootUrl: string;
-  directoryAdmin: string | undefined;
-  directoryRootUrl: string;
   tokenUrl: string;
+  revokeUrl: string;
+  /** The authorization (consent) endpoint. */
+  authUrl: string;
+  /** Admin SDK root (the directory of a Workspace domain). */
+  directoryRootUrl: string;
+}
+
+/** Google's endpoints: its own hosts, or all under one root (the emulator). */
+export function googleEndpoints(root: string | undefined): GoogleEndpoints {
+  if (!root)
+    return {
+      rootUrl: 'https://gmail.googleapis.com/',
+      tokenUrl: 'https://oauth2.googleapis.com/token',
+      revokeUrl: 'https://oauth2.googleapis.com/revoke',
+      authUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
+      directoryRootUrl: 'https://admin.googleapis.com/',
+    };
+  const base = root.endsWith('/') ? root : `${root}/`;
+  return {
+    rootUrl: base,
+    tokenUrl: `${base}token`,
+    revokeUrl: `${base}revoke`,
+    authUrl: `${base}o/oauth2/v2/auth`,
+    directoryRootUrl: base,
+  };
+}
+
+/** GMAIL_LAKE_HOME: the command's settings, stored credentials and the local stack's data. */
+export const homeOf = (env: Record<string, string | undefined>): string => resolve(env.GMAIL_LAKE_HOME || join(homedir(), '.gmail-lake'));
+
+export interface GmailConfig extends GoogleEndpoints {
+  directoryAdmin: string | undefined;
   credentialsFile: string | undefined;
+  /** Folder of per-mailbox credentials (see CredentialStore). */
+  credentialsDir: string;
   quota: { profile: QuotaProfileName; share: number };
   project: { name: string; units: number; windowSeconds: number };
   fetchConcurrency: number;
@@ -262,11 +308,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
     },
     gmail: {
-      rootUrl: e.GMAIL_ROOT_URL,
+      ...googleEndpoints(e.GOOGLE_API_URL),
       directoryAdmin: e.GMAIL_DIRECTORY_ADMIN,
-      directoryRootUrl: e.GMAIL_DIRECTORY_ROOT_URL,
-      tokenUrl: e.GMAIL_TOKEN_URL,
       credentialsFile: e.GMAIL_CREDENTIALS_FILE,
+      credentialsDir: resolve(e.GMAIL_CREDENTIALS_DIR ?? join(homeOf({ GMAIL_LAKE_HOME: e.GMAIL_LAKE_HOME }), 'credentials')),
       quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },
       project: { name: e.GMAIL_PROJECT, units: e.GMAIL_PROJECT_QUOTA_UNITS, windowSeconds: e.GMAIL_PROJECT_QUOTA_WINDOW_SECONDS },
       fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,

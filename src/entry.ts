@@ -1,20 +1,25 @@
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { type GmailCredentials, loadCredentials } from './gmail/auth.js';
+import { CredentialStore } from './gmail/credential-store.js';
 import { redactedMessage } from './redact.js';
 
 /**
- * Runs an entry point (`npm start`, `npm run api`, `npm run worker`): loads the configuration and the Gmail credentials
- * (GMAIL_CREDENTIALS_FILE is required), starts the process's part, stops it on SIGINT/SIGTERM and exits 0. A
- * configuration error exits 2 with one line per variable; any other start-up error exits 1 with its message.
+ * Runs an entry point (`npm start`, `npm run api`, `npm run worker`): loads the configuration and GMAIL_CREDENTIALS_FILE
+ * if set (per-mailbox credentials are read from GMAIL_CREDENTIALS_DIR as they are needed), starts the process's part,
+ * stops it on SIGINT/SIGTERM and exits 0. A configuration error exits 2 with one line per variable; any other
+ * start-up error exits 1 with its message.
  */
-export async function runEntryPoint(start: (config: Config, credentials: GmailCredentials) => Promise<{ stop(): Promise<void> }>) {
+export async function runEntryPoint(
+  start: (config: Config, credentials: GmailCredentials | undefined) => Promise<{ stop(): Promise<void> }>,
+) {
   try {
     const config = loadConfig();
-    if (!config.gmail.credentialsFile)
-      throw new ConfigError(
-        'Invalid configuration:\n  GMAIL_CREDENTIALS_FILE: required (an authorized_user JSON with client_id, client_secret, refresh_token)',
+    const file = config.gmail.credentialsFile;
+    if (!file && new CredentialStore(config.gmail.credentialsDir).accounts().length === 0)
+      console.error(
+        `No Gmail credentials yet: sign a mailbox in with \`gmail-lake login\` (stored in ${config.gmail.credentialsDir}) or set GMAIL_CREDENTIALS_FILE; extractions fail until then.`,
       );
-    const running = await start(config, loadCredentials(config.gmail.credentialsFile));
+    const running = await start(config, file ? loadCredentials(file) : undefined);
     let stopping = false;
     const stop = () => {
       // Ctrl-C under npm arrives twice (from the terminal and passed on by npm): one stop, not two.

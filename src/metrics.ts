@@ -23,6 +23,13 @@ export const gmailResponses = new Counter({
   registers: [registry],
 });
 
+export const authRefused = new Counter({
+  name: 'gmail_lake_auth_refused_total',
+  help: 'Gmail calls refused for their credentials, by reason: expired (a refresh token expired or revoked: run `gmail-lake login`), client (the OAuth client was deleted), refused (any other)',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 export const quotaUnits = new Counter({
   name: 'gmail_lake_quota_units_total',
   help: "Gmail quota units spent, by method, priced with the configured profile's costs",

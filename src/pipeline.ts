@@ -11,7 +11,7 @@ import { createExtractionService, type ExtractionService } from './api/extractio
 import { createMailboxService } from './api/mailboxes.js';
 import { removeOrphanedStaging } from './activities/index.js';
 import { assertApiKeys, type Config } from './config.js';
-import { type GmailCredentials, isServiceAccount, ServiceAccountNeedsAddress } from './gmail/auth.js';
+import { GmailAuthError, type GmailCredentials, isServiceAccount, NoCredentials, ServiceAccountNeedsAddress } from './gmail/auth.js';
 import { createGmailApi, createProjectQuota, fairShareOf } from './gmail/client.js';
 import { createDirectory } from './gmail/directory.js';
 import { Lake } from './lake/lake.js';
@@ -98,7 +98,7 @@ const freeLoopbackPort = () =>
  */
 export async function startPipeline(
   config: Config,
-  credentials: GmailCredentials,
+  credentials: GmailCredentials | undefined,
   opts: { api?: boolean; worker?: boolean } = {},
 ): Promise<Pipeline> {
   if (opts.api !== false) assertApiKeys(config);
@@ -106,10 +106,12 @@ export async function startPipeline(
     config.lake.pgDsn ? passwordOf(config.lake.pgDsn) : undefined,
     config.lake.s3.secret,
     config.lake.s3.keyId,
-    ...(isServiceAccount(credentials)
-      ? // The key and each of its lines (a quoted fragment is still a leak).
-        [credentials.private_key, ...credentials.private_key.split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----'))]
-      : [credentials.client_secret, credentials.refresh_token]),
+    ...(!credentials
+      ? []
+      : isServiceAccount(credentials)
+        ? // The key and each of its lines (a quoted fragment is still a leak).
+          [credentials.private_key, ...credentials.private_key.split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----'))]
+        : [credentials.client_secret, credentials.refresh_token]),
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
     config.webhooks?.secret,
     config.temporal.idKey,
@@ -152,7 +154,7 @@ export async function startPipeline(
         temporal: client,
         taskQueue: config.temporal.taskQueue,
         webhooks: config.webhooks && { ...config.webhooks, source: `gmail-lake/${config.temporal.namespace}` },
-        directory: createDirectory(config.gmail, credentials),
+        directory: credentials && createDirectory(config.gmail, credentials),
         fairShare: fairShareOf(config.gmail),
       },
       nativeConnection,
@@ -162,8 +164,14 @@ export async function startPipeline(
   }
   const resolveAccount = async (account: string) => {
     if (account !== 'me') return account;
-    if (isServiceAccount(credentials)) throw new ApiError(400, 'INVALID_REQUEST', new ServiceAccountNeedsAddress().message);
-    return (await gmail.profile('me')).emailAddress;
+    if (credentials && isServiceAccount(credentials)) throw new ApiError(400, 'INVALID_REQUEST', new ServiceAccountNeedsAddress().message);
+    try {
+      return (await gmail.profile('me')).emailAddress;
+    } catch (e) {
+      // No mailbox to call "me", or its credentials refused: the request cannot name a mailbox.
+      if (e instanceof NoCredentials || e instanceof GmailAuthError) throw new ApiError(400, 'INVALID_REQUEST', e.message);
+      throw e;
+    }
   };
   const extractionOptions = {
     pipelineDepth: config.pipeline.depth,

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi } from '../gmail/client.js';
+import { GmailAuthError, NoCredentials } from '../gmail/auth.js';
 import type { Directory } from '../gmail/directory.js';
 import { FAILURE } from '../failures.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
@@ -72,6 +73,11 @@ export function rethrowGmail(err: unknown, logger: Logger): never {
   }
   const kind = classifyGmailError(err);
   const reason = describeGmailError(err);
+  if (err instanceof GmailAuthError || err instanceof NoCredentials)
+    throw ApplicationFailure.nonRetryable(err.message, GMAIL_FAILURE.auth, {
+      account: err instanceof GmailAuthError ? err.account : undefined,
+      reason: err instanceof GmailAuthError ? err.reason : 'missing',
+    });
   if (kind === 'auth') throw ApplicationFailure.nonRetryable(`Gmail rejected the credentials: ${reason}`, GMAIL_FAILURE.auth);
   if (kind === 'invalidRequest')
     throw ApplicationFailure.nonRetryable(`Gmail rejected the request: ${reason}`, GMAIL_FAILURE.invalidRequest);

@@ -125,7 +125,8 @@ export function createExtractionService(
           handle.query(progressQuery),
           new Promise<never>((_, rej) => setTimeout(() => rej(new Error('query timeout')), 5000)),
         ]);
-        return { ...last, status, paused: false };
+        // Whatever the last state said, an ended extraction moves no more: no rate, no ETA.
+        return { ...last, status, paused: false, phase: 'done', ratePerSecond: 0, etaSeconds: null };
       } catch {
         return emptyProgress(id, account, status, null);
       }

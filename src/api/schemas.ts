@@ -204,7 +204,7 @@ export const extractionSchema = z
   .object({
     id: z.string(),
     account: z.string(),
-    status: z.enum(['running', 'paused', 'completed', 'failed', 'canceled', 'terminated', 'timed_out']),
+    status: z.enum(['running', 'pausing', 'paused', 'completed', 'failed', 'canceled', 'terminated', 'timed_out']),
     phase: z.string(),
     paused: z.boolean(),
     progress: counters,

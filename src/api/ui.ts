@@ -59,7 +59,7 @@ function dashboard(opts: UiOptions): string {
   .bar { width: 160px; height: 10px; background: #eaeef2; border-radius: 5px; overflow: hidden; display: inline-block; vertical-align: middle; }
   .bar > span { display: block; height: 100%; background: #2da44e; }
   .status { padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eaeef2; }
-  .status.running { background: #ddf4ff; } .status.paused { background: #fff8c5; } .status.completed { background: #dafbe1; }
+  .status.running { background: #ddf4ff; } .status.paused, .status.pausing { background: #fff8c5; } .status.completed { background: #dafbe1; }
   .status.failed, .status.canceled, .status.terminated { background: #ffebe9; }
   #message { color: #cf222e; min-height: 1.4em; } .muted { color: #656d76; }
 </style>
@@ -91,7 +91,10 @@ function row(e) {
   const tr = document.createElement('tr');
   tr.dataset.id = e.id;
   tr.appendChild(cell(e.account || e.id));
-  const st = document.createElement('td'); const badge = document.createElement('span'); badge.className = 'status ' + e.status; badge.textContent = e.status; st.appendChild(badge); tr.appendChild(st);
+  const st = document.createElement('td'); const badge = document.createElement('span'); badge.className = 'status ' + e.status; badge.textContent = e.status; st.appendChild(badge);
+  // Why it ended (e.g. a refresh token that expired: the line says which command signs the mailbox in again).
+  if (e.error) { const why = document.createElement('div'); why.className = 'muted error'; why.textContent = e.error; st.appendChild(why); }
+  tr.appendChild(st);
   const p = e.progress || {};
   const pr = document.createElement('td'); const bar = document.createElement('span'); bar.className = 'bar'; const fill = document.createElement('span'); fill.style.width = (p.percent || 0) + '%'; bar.appendChild(fill); pr.appendChild(bar); pr.appendChild(document.createTextNode(' ' + (p.percent ?? 0) + '%')); tr.appendChild(pr);
   tr.appendChild(cell(n((p.persisted || 0) + (p.present || 0) + (p.skipped || 0)) + ' / ' + n(p.total) + (p.malformed ? ' (' + n(p.malformed) + ' malformed)' : '')));
@@ -101,8 +104,8 @@ function row(e) {
   const actions = document.createElement('td');
   const act = (label, action) => { const b = document.createElement('button'); b.textContent = label; b.onclick = () => signal(e.id, action); actions.appendChild(b); };
   if (e.status === 'running') act('Pause', 'pause');
-  if (e.status === 'paused') act('Resume', 'resume');
-  if (e.status === 'running' || e.status === 'paused') act('Cancel', 'cancel');
+  if (e.status === 'paused' || e.status === 'pausing') act('Resume', 'resume');
+  if (e.status === 'running' || e.status === 'paused' || e.status === 'pausing') act('Cancel', 'cancel');
   const a = document.createElement('a'); a.textContent = 'Temporal UI'; a.target = '_blank'; a.rel = 'noopener';
   a.href = CONFIG.temporalUi + '/namespaces/' + encodeURIComponent(CONFIG.namespace) + '/workflows/' + encodeURIComponent(e.id);
   actions.appendChild(document.createTextNode(' ')); actions.appendChild(a);
@@ -111,7 +114,7 @@ function row(e) {
 }
 async function signal(id, action) {
   if (action === 'cancel' && !confirm('Cancel ' + id + '? Committed batches stay in the lake.')) return;
-  try { await call('POST', '/extract/' + encodeURIComponent(id) + '/' + action); closed.delete(id); refresh(); }
+  try { await call('POST', '/extract/' + encodeURIComponent(id) + '/' + action); for (const k of [...closed.keys()]) if (k.startsWith(id + '/')) closed.delete(k); refresh(); }
   catch (err) { say(action + ': ' + err.message); }
 }
 let mirrorsAt = 0;
@@ -120,11 +123,14 @@ async function refresh() {
   try {
     const { extractions } = await call('GET', '/extract');
     const rows = [];
-    for (const x of extractions.slice(0, 20)) {
-      const open = x.status === 'running' || x.status === 'paused';
-      if (!open && closed.has(x.id)) { rows.push(closed.get(x.id)); continue; }
+    // One row per extraction: the list has every run, newest first, and only the newest run's figures are live.
+    const newest = extractions.filter((x, i) => extractions.findIndex((y) => y.id === x.id) === i);
+    for (const x of newest.slice(0, 20)) {
+      const open = x.status === 'running' || x.status === 'paused' || x.status === 'pausing';
+      const runKey = x.id + '/' + x.runId;
+      if (!open && closed.has(runKey)) { rows.push(closed.get(runKey)); continue; }
       const full = await call('GET', '/extract/' + encodeURIComponent(x.id)).catch(() => ({ ...x }));
-      if (!open) closed.set(x.id, full);
+      if (!open) closed.set(runKey, full);
       rows.push(full);
     }
     $('#extractions tbody').replaceChildren(...rows.map(row));

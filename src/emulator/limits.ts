@@ -44,6 +44,13 @@ export const settingsSchema = z.object({
     .default({ error500: 0, error503: 0, error429: 0, drop: 0, truncate: 0, latencyMs: 0 }),
   /** Access-token lifetime in seconds. */
   accessTokenTtl: z.number().int().positive().default(3599),
+  /**
+   * Refresh-token lifetime in seconds from its issue (a Testing-mode app's tokens end after 7 days: 604800); unset:
+   * they live until revoked.
+   */
+  refreshTokenTtl: z.number().int().positive().optional(),
+  /** Lifetime of an authorization code in seconds (single use either way). */
+  authorizationCodeTtl: z.number().int().positive().default(600),
   /** History records kept per mailbox. */
   historyRetention: z.number().int().positive().default(100_000),
 });

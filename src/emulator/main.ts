@@ -24,6 +24,10 @@ const { values } = parseArgs({
     suspended: { type: 'string', default: '' },
     undelegated: { type: 'string', default: '' },
     'service-account-file': { type: 'string' },
+    'client-file': { type: 'string' },
+    'oauth-state': { type: 'string' },
+    'refresh-token-ttl': { type: 'string' },
+    'history-id-base': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -32,6 +36,9 @@ if (values.help) {
   console.log('usage: npm run emulator -- [--port 8085] [--messages N] [--seed S] [--owner EMAIL] [--quota off|legacy|2026]');
   console.log('       [--concurrency N] [--faults error500=0.05,error503=0,error429=0,drop=0,truncate=0,latencyMs=0] [--mbox FILE|DIR]');
   console.log('       [--domain example.com --users N [--suspended A,B] [--undelegated C] --service-account-file FILE]');
+  console.log('       [--client-file FILE (writes the Desktop OAuth client file for `gmail-lake login`)] [--refresh-token-ttl SECONDS]');
+  console.log('       [--history-id-base N (history ids start above it; give a larger one on each restart over the same lake)]');
+  console.log('       [--oauth-state FILE (keeps the refresh tokens it issues across restarts)]');
   process.exit(0);
 }
 
@@ -52,6 +59,14 @@ const users = Number(values.users);
 if (!Number.isInteger(users) || users < 0) fail(`--users must be a whole number, got "${values.users}"`);
 const list = (v: string) => v.split(',').filter(Boolean);
 if (!['off', 'legacy', '2026'].includes(values.quota)) fail(`--quota must be off, legacy or 2026, got "${values.quota}"`);
+const whole = (name: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive whole number, got "${v}"`);
+  return n;
+};
+const refreshTokenTtl = whole('refresh-token-ttl', values['refresh-token-ttl']);
+const historyIdBase = whole('history-id-base', values['history-id-base']);
 
 try {
   const emu = await startEmulator({
@@ -61,7 +76,9 @@ try {
     seed: values.seed,
     owner: values.owner,
     mbox: values.mbox,
-    settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults },
+    settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults, refreshTokenTtl },
+    historyIdBase,
+    oauthStateFile: values['oauth-state'],
     workspace: values.domain
       ? { domain: values.domain, users, suspended: list(values.suspended), undelegated: list(values.undelegated) }
       : undefined,
@@ -69,11 +86,14 @@ try {
   console.log(
     `Gmail emulator listening on ${emu.url} (${values.mbox ?? `${messages} generated messages per mailbox, seed "${values.seed}"`})`,
   );
-  console.log(`  GMAIL_ROOT_URL=${emu.url}`);
-  console.log(`  GMAIL_TOKEN_URL=${emu.tokenUrl}`);
+  console.log(`  GOOGLE_API_URL=${emu.url}`);
   console.log(
     `  credentials: client_id=${DEFAULT_CLIENT.clientId} client_secret=${DEFAULT_CLIENT.clientSecret} refresh_token=${DEFAULT_CLIENT.refreshToken}`,
   );
+  if (values['client-file']) {
+    writeFileSync(values['client-file'], JSON.stringify(emu.clientFile(), null, 2), { mode: 0o600 });
+    console.log(`  Desktop OAuth client file (gmail-lake login --client-file): ${values['client-file']}`);
+  }
   if (emu.workspace) {
     const file = values['service-account-file'] ?? 'emulator-service-account.json';
     writeFileSync(file, JSON.stringify(emu.workspace.key, null, 2), { mode: 0o600 });

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { parseMime } from '../mime/parse.js';
 import { GeneratedMailbox, SYSTEM_LABELS, USER_LABELS } from './generate.js';
@@ -9,6 +10,9 @@ import { LoadedMail, readMailSource } from './load.js';
 import { Mailbox } from './mailbox.js';
 import { parseQuery, QueryError } from './query.js';
 import { DIRECTORY_USER_READONLY, GMAIL_READONLY, Workspace, type WorkspaceOptions } from './workspace.js';
+import { Authority, DEFAULT_CLIENT, type OAuthClient, WEB_CLIENT } from './oauth.js';
+
+export { DEFAULT_CLIENT } from './oauth.js';
 
 export interface EmulatorOptions {
   /** Port to bind (0 = any free port). Default 0. */
@@ -29,6 +33,8 @@ export interface EmulatorOptions {
   clientSecret?: string;
   /** Refresh tokens it accepts, each with the mailbox it grants ("*" = any mailbox, like domain-wide delegation). */
   refreshTokens?: Record<string, string>;
+  /** Keep the refresh tokens it issues in this file across restarts (see Authority). */
+  oauthStateFile?: string;
   settings?: SettingsInput;
   /**
    * historyId of an unchanged mailbox. Default 1,000,000 (deterministic). A process that restarts the emulator over a
@@ -43,17 +49,15 @@ export interface EmulatorOptions {
   workspace?: WorkspaceOptions;
 }
 
-export const DEFAULT_CLIENT = {
-  clientId: 'emulator-client-id',
-  clientSecret: 'emulator-client-secret',
-  refreshToken: 'emulator-refresh-token',
-};
-
 export interface RunningEmulator {
   url: string;
   port: number;
   tokenUrl: string;
   server: Server;
+  /** The authorization server (consent page, token and revoke endpoints). */
+  authority: Authority;
+  /** The Desktop client's file, as the Cloud console downloads it (`{"installed": …}`), pointing at this emulator. */
+  clientFile(type?: 'installed' | 'web'): Record<string, unknown>;
   limits: Limits;
   /** The Workspace domain, when `workspace` was given (its service-account key: `workspace.key`). */
   workspace?: Workspace;
@@ -77,12 +81,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const owner = (options.owner ?? 'user@example.com').toLowerCase();
   const clientId = options.clientId ?? DEFAULT_CLIENT.clientId;
   const clientSecret = options.clientSecret ?? DEFAULT_CLIENT.clientSecret;
-  const refreshTokens = new Map(Object.entries(options.refreshTokens ?? { [DEFAULT_CLIENT.refreshToken]: '*' }));
-  const revoked = new Set<string>();
-  /** grant: the mailbox the token opens ("*" any, "" none); refreshToken: what revoking ends (service accounts: none). */
-  const accessTokens = new Map<string, { refreshToken?: string; grant: string; scopes: string[]; expiresAt: number }>();
   const workspace = options.workspace ? new Workspace(options.workspace, owner) : undefined;
   const limits = new Limits(options.settings ?? {}, seed);
+  const desktop: OAuthClient = { clientId, clientSecret, type: 'installed', redirectUris: ['http://localhost'] };
+  const authority = new Authority({
+    clients: [desktop, WEB_CLIENT],
+    refreshTokens: options.refreshTokens ?? { [DEFAULT_CLIENT.refreshToken]: '*' },
+    owner,
+    limits,
+    workspace,
+    stateFile: options.oauthStateFile,
+  });
+  const oauth = getRequestListener(authority.app.fetch);
   const mailboxes = new Map<string, Mailbox>();
   /** Page tokens carry the generation they were issued in; `pageTokens/expire` starts a new one (Gmail's expire too). */
   let pageTokenGeneration = 0;
@@ -114,7 +124,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const path = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (req.method === 'POST' && url.pathname === '/token') return token(req, res);
+    if (url.pathname === '/token' || url.pathname === '/revoke' || url.pathname.startsWith('/o/oauth2/')) return oauth(req, res);
     if (path[0] === '_emulator') return control(req, res, path.slice(1));
     if (req.method === 'GET' && url.pathname === '/admin/directory/v1/users') return directoryUsers(req, res, url);
     if (path[0] === 'gmail' && path[1] === 'v1' && path[2] === 'users' && path[3]) {
@@ -123,40 +133,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     send(res, 404, googleError(404, 'Not Found', 'notFound'));
   }
 
-  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = new URLSearchParams(await readBody(req));
-    limits.served('oauth.token');
-    const fail = (error: string, description: string, status = 400) => send(res, status, { error, error_description: description });
-    const issue = (grant: string, scopes: string[], refreshToken?: string) => {
-      const accessToken = `ya29.emu-${randomBytes(18).toString('base64url')}`;
-      accessTokens.set(accessToken, { refreshToken, grant, scopes, expiresAt: Date.now() + limits.settings.accessTokenTtl * 1000 });
-      send(res, 200, {
-        access_token: accessToken,
-        expires_in: limits.settings.accessTokenTtl,
-        scope: scopes.join(' '),
-        token_type: 'Bearer',
-      });
-    };
-    if (form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
-      if (!workspace) return fail('invalid_grant', 'Invalid JWT: No valid verifier found for issuer.');
-      const g = workspace.grant(form.get('assertion') ?? '');
-      if (!g.ok) return fail(g.error, g.description, g.status);
-      return issue(g.subject ?? '', g.scopes);
-    }
-    if (form.get('grant_type') !== 'refresh_token') return fail('unsupported_grant_type', 'Invalid grant_type: ' + form.get('grant_type'));
-    if (form.get('client_id') !== clientId || form.get('client_secret') !== clientSecret)
-      return fail('invalid_client', 'The OAuth client was not found.', 401);
-    const rt = form.get('refresh_token') ?? '';
-    const grant = refreshTokens.get(rt);
-    if (!grant || revoked.has(rt)) return fail('invalid_grant', 'Token has been expired or revoked.');
-    issue(grant, [GMAIL_READONLY], rt);
-  }
-
   /** The access token of a request, or 401 as Google answers it. */
   function tokenOf(req: IncomingMessage) {
     const header = req.headers.authorization ?? '';
-    const t = accessTokens.get(header.replace(/^Bearer\s+/i, ''));
-    if (!t || t.expiresAt < Date.now() || (t.refreshToken !== undefined && revoked.has(t.refreshToken))) {
+    const t = authority.accessGrant(header.replace(/^Bearer\s+/i, ''));
+    if (!t) {
       throw new HttpError(
         401,
         googleError(
@@ -461,17 +442,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       case 'POST tokens/revoke': {
         const given = (await body()).refresh_token;
         const rt = typeof given === 'string' ? given : '';
-        revoked.add(rt);
+        authority.revokeRefreshToken(rt);
         return send(res, 200, { revoked: rt });
       }
       case 'POST pageTokens/expire':
         pageTokenGeneration++;
         return send(res, 200, { generation: pageTokenGeneration });
+      case 'GET client-secret.json': {
+        const type = new URL(req.url ?? '/', 'http://emulator').searchParams.get('type') === 'web' ? 'web' : 'installed';
+        return send(res, 200, authority.clientFile(url, type));
+      }
       case 'GET service-account':
         if (!workspace) throw new HttpError(404, { error: 'no workspace: start the emulator with a domain' });
         return send(res, 200, workspace.key);
       case 'POST tokens/expire':
-        for (const t of accessTokens.values()) t.expiresAt = 0;
+        authority.expireAccessTokens();
         return send(res, 200, { ok: true });
       case 'GET users/:/manifest': {
         const mb = mailbox(path[1]);
@@ -557,6 +542,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     port,
     tokenUrl: `${url}token`,
     server,
+    authority,
+    clientFile: (type = 'installed') => authority.clientFile(url, type),
     limits,
     workspace,
     mailbox,

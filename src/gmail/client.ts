@@ -1,7 +1,7 @@
-import { gmailResponses, quotaUnits } from '../metrics.js';
+import { authRefused, gmailResponses, quotaUnits } from '../metrics.js';
 import { span } from '../tracing.js';
 import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
-import { type GmailClients, type GmailCredentials, gmailClients } from './auth.js';
+import { GmailAuthError, type GmailClients, type GmailCredentials, gmailClients } from './auth.js';
 import type { GmailConfig } from '../config.js';
 import { QUOTA_PROFILES } from '../config.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
@@ -81,7 +81,8 @@ export interface HistoryPage {
 
 export interface GmailApiOptions {
   config: GmailConfig;
-  credentials: GmailCredentials;
+  /** GMAIL_CREDENTIALS_FILE's contents, if any (per-mailbox credentials come from config.credentialsDir). */
+  credentials: GmailCredentials | undefined;
   /** The project-wide quota every call spends from (see createProjectQuota); none = unlimited. */
   project?: ProjectQuota;
 }
@@ -129,9 +130,14 @@ function scopedApi(
   const { signal, meter } = scope;
   // Units are priced with the profile's table; with the budget off, with Gmail's legacy one (Gmail still charges).
   const costs = QUOTA_PROFILES[config.quota.profile === 'off' ? 'legacy' : config.quota.profile].costs;
-  const call = async <T>(account: string, method: QuotaMethod, fn: (opts: { signal?: AbortSignal }) => Promise<T>): Promise<T> =>
+  const call = async <T>(
+    account: string,
+    method: QuotaMethod,
+    fn: (gmail: gmail_v1.Gmail, opts: { signal?: AbortSignal }) => Promise<T>,
+  ): Promise<T> =>
     withRetry(
       async () => {
+        const { gmail: g, source } = gmail(account);
         await budget.take(account, method, signal);
         if (meter) {
           meter.units[method] = (meter.units[method] ?? 0) + costs[method];
@@ -140,7 +146,13 @@ function scopedApi(
         quotaUnits.inc({ method }, costs[method]);
         return span(`gmail ${method}`, { 'gmail.method': method }, async (s) => {
           try {
-            const r = await fn({ signal });
+            const r = await fn(g, { signal }).catch((e: unknown) => {
+              // Refused credentials, in words that say what to do (login again, a new client file…).
+              if (classifyGmailError(e) !== 'auth') throw e;
+              const failure = GmailAuthError.of(e, account, source);
+              authRefused.inc({ reason: failure.reason });
+              throw failure;
+            });
             const status = (r as { status?: number }).status ?? 200;
             gmailResponses.inc({ method, status: String(status) });
             s.setAttribute('http.response.status_code', status);
@@ -158,20 +170,20 @@ function scopedApi(
     );
   return {
     async profile(account) {
-      const r = await call(account, 'profile', (o) => gmail(account).users.getProfile({ userId: account }, o));
+      const r = await call(account, 'profile', (g, o) => g.users.getProfile({ userId: account }, o));
       return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
     },
     async labelTotal(account, labelId) {
-      const r = await call(account, 'labels', (o) => gmail(account).users.labels.get({ userId: account, id: labelId }, o));
+      const r = await call(account, 'labels', (g, o) => g.users.labels.get({ userId: account, id: labelId }, o));
       return r.data.messagesTotal ?? 0;
     },
     async labels(account) {
-      const r = await call(account, 'labels', (o) => gmail(account).users.labels.list({ userId: account }, o));
+      const r = await call(account, 'labels', (g, o) => g.users.labels.list({ userId: account }, o));
       return (r.data.labels ?? []).map((l) => ({ id: l.id ?? '', name: l.name ?? '', type: l.type ?? '' }));
     },
     async listPage(account, req) {
-      const r = await call(account, 'list', (o) =>
-        gmail(account).users.messages.list(
+      const r = await call(account, 'list', (g, o) =>
+        g.users.messages.list(
           {
             userId: account,
             pageToken: req.pageToken || undefined,
@@ -190,8 +202,8 @@ function scopedApi(
       };
     },
     async history(account, req) {
-      const r = await call(account, 'history', (o) =>
-        gmail(account).users.history.list({ userId: account, startHistoryId: req.startHistoryId, maxResults: req.maxResults }, o),
+      const r = await call(account, 'history', (g, o) =>
+        g.users.history.list({ userId: account, startHistoryId: req.startHistoryId, maxResults: req.maxResults }, o),
       );
       const ref = (m: gmail_v1.Schema$Message | undefined): HistoryRef => ({
         id: m?.id ?? '',
@@ -212,14 +224,14 @@ function scopedApi(
     },
     async getMessage(account, id, format) {
       try {
-        const r = await call(account, 'get', (o) => gmail(account).users.messages.get({ userId: account, id, format }, o));
+        const r = await call(account, 'get', (g, o) => g.users.messages.get({ userId: account, id, format }, o));
         if (format === 'full' && r.data.payload) {
           // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
           // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones.
           for (const part of bodyParts(r.data.payload as GmailPart)) {
             if (part.body.data !== undefined || !part.body.attachmentId) continue;
-            const a = await call(account, 'attachment', (o) =>
-              gmail(account).users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
+            const a = await call(account, 'attachment', (g, o) =>
+              g.users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
             );
             part.body.data = a.data.data ?? '';
           }

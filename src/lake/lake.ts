@@ -1,5 +1,5 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
@@ -64,6 +64,8 @@ export class Lake {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly config: LakeConfig,
+    /** A reader's connections name the lake as their default database (`FROM messages`). */
+    private readonly readOnly = false,
   ) {}
 
   /**
@@ -71,10 +73,20 @@ export class Lake {
    * schema when new). Several processes may do this at once against a new catalog: the loser of a creation race retries.
    */
   static async open(config: LakeConfig): Promise<Lake> {
-    return retryingConflicts(() => Lake.openOnce(config), 10);
+    return retryingConflicts(() => Lake.openOnce(config, false), 10);
   }
 
-  private static async openOnce(config: LakeConfig): Promise<Lake> {
+  /**
+   * Opens the lake to read only (`gmail-lake query`, `doctor`): attached READ_ONLY and as the default database, so
+   * `SELECT … FROM messages` works; a SQLite catalog is read while the pipeline writes it. Never creates anything.
+   */
+  static async openReadOnly(config: LakeConfig): Promise<Lake> {
+    if (config.catalog !== 'postgres' && !existsSync(config.catalogPath))
+      throw new LakeError(`no lake at ${config.catalogPath} yet: it appears with the first extraction`);
+    return retryingConflicts(() => Lake.openOnce(config, true), 10);
+  }
+
+  private static async openOnce(config: LakeConfig, readOnly: boolean): Promise<Lake> {
     const instance = await DuckDBInstance.create(':memory:', {
       extension_directory: config.extensionDir,
       allow_unsigned_extensions: 'false',
@@ -85,7 +97,7 @@ export class Lake {
       temp_directory: config.tempDir,
       preserve_insertion_order: 'false',
     });
-    const lake = new Lake(instance, config);
+    const lake = new Lake(instance, config, readOnly);
     const conn = await instance.connect();
     try {
       await conn.run('LOAD ducklake');
@@ -105,13 +117,18 @@ export class Lake {
             use_ssl: s3.useSsl ? 'true' : 'false',
           }),
         );
-      } else {
+      } else if (!readOnly) {
         mkdirSync(config.dataPath, { recursive: true });
       }
       const uri =
         config.catalog === 'postgres'
           ? `ducklake:postgres:${config.pgDsn}`
           : `ducklake:${config.catalog === 'sqlite' ? 'sqlite:' : ''}${config.catalogPath}`;
+      if (readOnly) {
+        await conn.run(`ATTACH ${sqlLiteral(uri)} AS lake (READ_ONLY)`);
+        conn.closeSync();
+        return lake;
+      }
       if (config.catalog !== 'postgres') mkdirSync(dirname(config.catalogPath), { recursive: true });
       await conn.run(
         renderSql(config.catalog === 'postgres' ? 'attach-postgres.sql' : 'attach-local.sql', {
@@ -135,6 +152,7 @@ export class Lake {
   async withConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     const conn = await this.instance.connect();
     try {
+      if (this.readOnly) await conn.run('USE lake');
       return await fn(conn);
     } finally {
       conn.closeSync();

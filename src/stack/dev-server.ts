@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from '../workflows/extraction.js';
@@ -15,6 +15,11 @@ export interface DevServerOptions {
   dynamicConfig?: Record<string, unknown>;
   /** Where the server's own log goes; default: discarded. */
   logStream?: NodeJS.WritableStream;
+  /**
+   * Run it on its own: its output goes to this file and it outlives this process (`gmail-lake up`; `down` stops it by
+   * its pid).
+   */
+  detachedLog?: string;
 }
 
 export interface DevServer {
@@ -48,24 +53,30 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'warn',
   ];
   for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
-  const child = spawn(toolPath('temporal', 'TEMPORAL_CLI'), args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const logFd = options.detachedLog ? openSync(options.detachedLog, 'a') : undefined;
+  const child = spawn(toolPath('temporal', 'TEMPORAL_CLI'), args, {
+    stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
+    detached: true,
+  });
+  if (logFd !== undefined) closeSync(logFd);
   let exited: string | undefined;
   let output = '';
   child.on('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
   for (const s of [child.stdout, child.stderr]) {
-    s.on('data', (d: Buffer) => {
+    s?.on('data', (d: Buffer) => {
       if (output.length < 20_000) output += d.toString();
       options.logStream?.write(d);
     });
   }
+  const outputNow = () => (options.detachedLog ? readFileSync(options.detachedLog, 'utf8').slice(-20_000) : output);
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {
     // A Go panic's cause is at its head, its stack at its tail: both are kept.
-    if (exited)
-      throw new Error(
-        `temporal dev server ${exited}:\n${output.length > 6000 ? `${output.slice(0, 2000)}\n…\n${output.slice(-4000)}` : output}`,
-      );
+    if (exited) {
+      const text = outputNow();
+      throw new Error(`temporal dev server ${exited}:\n${text.length > 6000 ? `${text.slice(0, 2000)}\n…\n${text.slice(-4000)}` : text}`);
+    }
     try {
       const conn = await Connection.connect({ address, connectTimeout: 1000 });
       await conn.workflowService.getSystemInfo({});
@@ -74,11 +85,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     } catch (e) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`temporal dev server did not answer on ${address} within 120 s: ${String(e)}\n${output.slice(-4000)}`);
+        throw new Error(`temporal dev server did not answer on ${address} within 120 s: ${String(e)}\n${outputNow().slice(-4000)}`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+  if (options.detachedLog) child.unref();
   return {
     address,
     uiUrl: `http://127.0.0.1:${uiPort}`,

@@ -64,7 +64,8 @@ export interface ExtractionOptions {
   compactAtEnd?: boolean;
 }
 
-export type ExtractionStatus = 'running' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
+/** `pausing`: paused, with batches still in flight (they commit before it is `paused`). */
+export type ExtractionStatus = 'running' | 'pausing' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
 export type ExtractionPhase = 'preparing' | 'extracting' | 'draining' | 'compacting' | 'done';
 
 export interface Counters {
@@ -129,6 +130,8 @@ export interface ExtractionState {
   pass: { listed: number; done: number };
   /** Quota units spent, per method. */
   units: Record<string, number>;
+  /** When the current pause began (the rate leaves paused time out). */
+  pausedAt?: number;
 }
 
 type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
@@ -258,28 +261,33 @@ function initialState(extractionKey: string): ExtractionState {
   };
 }
 
+/** Rate samples must span this long before a rate (and an ETA) is shown: a burst of a few seconds is not a rate. */
+const RATE_WINDOW_MIN_MS = 5_000;
+
 function snapshot(
   request: ExtractionRequest,
   state: ExtractionState,
   phase: ExtractionPhase,
   status?: ExtractionStatus,
+  inFlight = 0,
 ): ExtractionProgress {
   const c = state.counters;
   const total = Math.max(state.total, state.pass.listed);
   const doneCount = state.pass.done;
   const first = state.samples[0];
   const last = state.samples[state.samples.length - 1];
-  const rate = first && last && last[0] > first[0] ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
+  const rate = first && last && last[0] - first[0] >= RATE_WINDOW_MIN_MS ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
+  const moving = !state.paused && (status === undefined || status === 'running');
   return {
     id: workflowInfo().workflowId,
     account: request.account,
-    status: status ?? (state.paused ? 'paused' : 'running'),
+    status: status ?? (state.paused ? (inFlight > 0 ? 'pausing' : 'paused') : 'running'),
     phase,
     paused: state.paused,
     progress: { ...c, total, percent: total > 0 ? Math.min(100, Math.round((doneCount / total) * 1000) / 10) : phase === 'done' ? 100 : 0 },
-    // Paused, nothing moves: no rate, no ETA (the last samples would otherwise freeze them at their last values).
-    ratePerSecond: state.paused ? 0 : Math.round(rate * 10) / 10,
-    etaSeconds: rate > 0 && !state.paused ? Math.round(Math.max(0, total - doneCount) / rate) : null,
+    // Paused or ended, nothing moves: no rate, no ETA (the last samples would otherwise freeze them at their last values).
+    ratePerSecond: moving ? Math.round(rate * 10) / 10 : 0,
+    etaSeconds: rate > 0 && moving ? Math.round(Math.max(0, total - doneCount) / rate) : null,
     startedAt: new Date(state.startedAt).toISOString(),
     updatedAt: new Date(state.updatedAt).toISOString(),
     runs: state.runs,
@@ -300,10 +308,13 @@ export function currentDetails(p: ExtractionProgress): string {
   const eta =
     p.etaSeconds === null ? '—' : p.etaSeconds >= 3600 ? `${(p.etaSeconds / 3600).toFixed(1)} h` : `${Math.ceil(p.etaSeconds / 60)} min`;
   const c = p.progress;
+  const state = p.status === 'running' ? p.phase : p.status;
   return [
-    `**${p.account}** — ${p.paused ? 'paused' : p.phase}, ${c.percent}% (${n(c.persisted + c.present + c.skipped)} of ${n(c.total)})`,
+    `**${p.account}** — ${state}, ${c.percent}% (${n(c.persisted + c.present + c.skipped)} of ${n(c.total)})`,
     `${n(c.persisted)} stored · ${n(c.present)} already present · ${n(c.skipped)} gone · ${n(c.malformed)} malformed · ${n(c.failed)} failed`,
-    `${p.ratePerSecond} msg/s · ETA ${eta} · run ${p.runs} · updated ${p.updatedAt}`,
+    p.status === 'running' || p.status === 'pausing' || p.status === 'paused'
+      ? `${p.ratePerSecond} msg/s · ETA ${eta} · run ${p.runs} · updated ${p.updatedAt}`
+      : `run ${p.runs} · ended ${p.updatedAt}${p.error ? ` · ${p.error}` : ''}`,
   ].join('\n\n');
 }
 
@@ -327,6 +338,8 @@ export const PATCHES = {
   mirrorHandover: 'mirror-handover',
   /** A batch that will run alone (the listing is done, nothing else in flight) spends the mailbox's whole budget. */
   wholeShareAlone: 'whole-share-alone',
+  /** A failure for refused credentials also publishes `auth_expired` (what to do: `gmail-lake login`). */
+  authExpiredEvent: 'auth-expired-event',
 } as const;
 
 /**
@@ -343,7 +356,13 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   const { request, options } = input;
   const state = withDefaults(input.extractionKey, input.state);
   let phase: ExtractionPhase = state.prepared ? 'extracting' : 'preparing';
-  const showDetails = () => setCurrentDetails(currentDetails(snapshot(request, state, phase)));
+  /** Batches dispatched and not ended (a pause is `pausing` until they have). */
+  const inflight: InFlight[] = [];
+  const running = () => inflight.filter((b) => !b.done).length;
+  /** How the run ended, once it has (the query and the Web UI's details then say so). */
+  let ended: ExtractionStatus | undefined;
+  const now = () => snapshot(request, state, phase, ended, running());
+  const showDetails = () => setCurrentDetails(currentDetails(now()));
   // Lifecycle events: numbered per extraction (the sequence travels through continue-as-new), delivered by an activity
   // Temporal retries; cancellation of the extraction never cancels a delivery. All are awaited before the workflow ends.
   const deliveries: Promise<unknown>[] = [];
@@ -369,7 +388,10 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     showDetails();
   };
   setHandler(pauseSignal, () => {
-    if (!state.paused) publish('paused', 'paused');
+    if (!state.paused) {
+      publish('paused', 'paused');
+      state.pausedAt = Date.now();
+    }
     state.paused = true;
     state.updatedAt = Date.now();
     showDetails();
@@ -377,13 +399,17 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   setHandler(resumeSignal, () => {
     const was = state.paused;
     state.paused = false;
-    state.samples = [];
-    state.updatedAt = Date.now();
+    // The rate continues from before the pause, the paused time left out (a burst just after resuming is not a rate).
+    const resumedAt = Date.now();
+    const pausedFor = resumedAt - (state.pausedAt ?? resumedAt);
+    state.samples = state.samples.map(([t, d]) => [t + pausedFor, d] as [number, number]);
+    state.pausedAt = undefined;
+    state.updatedAt = resumedAt;
     if (was) publish('resumed', 'running');
     showDetails();
   });
   showDetails();
-  setHandler(progressQuery, () => snapshot(request, state, phase));
+  setHandler(progressQuery, () => now());
   const event = (name: string, detail?: string) =>
     CancellationScope.nonCancellable(() =>
       recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),
@@ -418,7 +444,6 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       publish('started');
     }
 
-    const inflight: InFlight[] = [];
     let failure: unknown;
     /** The page token of a page listed ahead and not dispatched yet: nothing from it is committed. */
     let listedAhead: string | undefined;
@@ -604,6 +629,9 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       throw err;
     }
     if (isCancellation(err)) {
+      ended = 'canceled';
+      phase = 'done';
+      showDetails();
       await event('canceled', `${state.committed.persisted} committed`);
       publish('canceled', 'canceled');
       await delivered();
@@ -613,7 +641,10 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     const message = cause instanceof Error ? cause.message : String(cause);
     state.error = message;
     const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ExtractionFailed') : 'ExtractionFailed';
+    ended = 'failed';
+    showDetails();
     await event('failed', message);
+    if (type === FAILURE.gmailAuth && options.events && patched(PATCHES.authExpiredEvent)) publish('auth_expired', 'failed');
     publish('failed', 'failed');
     await delivered();
     throw ApplicationFailure.nonRetryable(message, type, snapshot(request, state, phase, 'failed'));

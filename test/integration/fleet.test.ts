@@ -56,7 +56,6 @@ before(async () => {
   env = workerEnv(temporal.dir, temporal.address, 'fleet', emu, {
     GMAIL_CREDENTIALS_FILE: keyFile,
     GMAIL_DIRECTORY_ADMIN: 'user@example.com',
-    GMAIL_DIRECTORY_ROOT_URL: emu.url,
     LAKE_CATALOG: 'postgres',
     LAKE_PG_DSN: postgres.dsn('fleet'),
     LAKE_DATA_PATH: join(temporal.dir, 'fleet-files/'),

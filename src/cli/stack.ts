@@ -1,0 +1,270 @@
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { generateApiKey } from '../api/keys.js';
+import { startDevServer } from '../stack/dev-server.js';
+import { projectRoot } from '../stack/tools.js';
+import { CliError, EXIT, type Out } from './output.js';
+import type { Home, StackState } from './settings.js';
+
+/** The processes `up` runs, in start order (`down` stops them in reverse). */
+const ORDER = ['temporal', 'emulator', 'worker', 'api'] as const;
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+
+async function freePort(preferred?: number): Promise<number> {
+  if (preferred && (await portFree(preferred))) return preferred;
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function temporalAnswers(address: string): Promise<boolean> {
+  try {
+    const c = await Connection.connect({ address, connectTimeout: 1500 });
+    await c.workflowService.getSystemInfo({});
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A node entry of this project as its own process (its own process group), its output appended to `log`. */
+function spawnEntry(entry: string, args: string[], env: NodeJS.ProcessEnv, log: string): number {
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(projectRoot, entry), ...args], {
+    cwd: projectRoot,
+    env,
+    detached: true,
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  child.unref();
+  return child.pid!;
+}
+
+async function waitUntil(what: string, ok: () => Promise<boolean>, pid: number, log: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok().catch(() => false))) {
+    if (!alive(pid)) throw new CliError(`${what} exited while starting:\n${tail(log)}`, EXIT.failed);
+    if (Date.now() > deadline) throw new CliError(`${what} did not get ready within ${timeoutMs / 1000} s:\n${tail(log)}`, EXIT.failed);
+    await delay(250);
+  }
+}
+
+const tail = (file: string, lines = 15) =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .map((l) => `  ${l}`)
+        .join('\n')
+    : '';
+
+export interface UpOptions {
+  /** Start the emulator playing Google too (a sample mailbox, the consent page, a Desktop client file). */
+  emulator?: boolean;
+  /** Messages of the emulator's mailboxes. */
+  messages?: number;
+}
+
+/**
+ * Starts what one machine needs, each as its own process that outlives the command: the Temporal dev server (unless
+ * one answers at TEMPORAL_ADDRESS or 127.0.0.1:7233), a worker, the API — and with `emulator`, the Gmail emulator
+ * playing Google. Makes an admin API key on first use and points the command at the API (config.json).
+ */
+export async function up(home: Home, options: UpOptions, out: Out): Promise<StackState> {
+  const previous = home.stack();
+  const running = previous && Object.values(previous.processes).filter((p) => alive(p.pid));
+  if (previous && running && running.length === Object.keys(previous.processes).length && running.length > 0) {
+    const emulatorMismatch = !!options.emulator !== !!previous.googleApiUrl;
+    if (emulatorMismatch)
+      throw new CliError(
+        `the stack is up ${previous.googleApiUrl ? 'with' : 'without'} the emulator: \`gmail-lake down\` first to change that`,
+        EXIT.usage,
+      );
+    printUp(previous, home, out, true);
+    return previous;
+  }
+  if (previous && running?.length) await stopAll(previous, () => undefined);
+
+  const data = home.dataDir;
+  const logs = join(data, 'logs');
+  mkdirSync(logs, { recursive: true });
+  const processes: StackState['processes'] = {};
+  const state = (): StackState => ({ ...partial, processes });
+  const partial: Omit<StackState, 'processes'> = {
+    apiUrl: '',
+    apiKeyEntry: previous?.apiKeyEntry ?? '',
+    temporalAddress: '',
+    temporalUiUrl: '',
+  };
+  try {
+    // Temporal: the one the environment names, one already answering on the default port, or a dev server of our own.
+    let address = home.env.TEMPORAL_ADDRESS;
+    let uiUrl = home.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
+    if (!address && (await temporalAnswers('127.0.0.1:7233'))) address = '127.0.0.1:7233';
+    if (address) {
+      if (!(await temporalAnswers(address)))
+        throw new CliError(
+          `no Temporal server answers at TEMPORAL_ADDRESS=${address}; start it, or unset TEMPORAL_ADDRESS to let up start one`,
+          EXIT.unreachable,
+        );
+      out.line(`Temporal: using the server at ${address}`);
+    } else {
+      const port = await freePort(7233);
+      const uiPort = await freePort(8233);
+      const log = join(logs, 'temporal.log');
+      out.line(`Temporal: starting the dev server on 127.0.0.1:${port} (Web UI ${uiPort}) …`);
+      const server = await startDevServer({ dbFile: join(data, 'temporal.db'), port, uiPort, detachedLog: log });
+      processes.temporal = { pid: server.process.pid!, log };
+      address = server.address;
+      uiUrl = server.uiUrl;
+    }
+    Object.assign(partial, { temporalAddress: address, temporalUiUrl: uiUrl });
+
+    if (options.emulator) {
+      const port = await freePort(8085);
+      const log = join(logs, 'emulator.log');
+      const clientFile = join(data, 'emulator', 'client_secret.json');
+      mkdirSync(join(data, 'emulator'), { recursive: true });
+      const url = `http://127.0.0.1:${port}/`;
+      out.line(`Gmail emulator: starting on ${url} (plays Google: Gmail, the consent page, the token endpoint) …`);
+      const pid = spawnEntry(
+        'src/emulator/main.ts',
+        [
+          ...['--port', String(port), '--client-file', clientFile, '--oauth-state', join(data, 'emulator', 'oauth-state.json')],
+          ...['--messages', String(options.messages ?? 2000), '--history-id-base', String(Date.now())],
+        ],
+        process.env,
+        log,
+      );
+      processes.emulator = { pid, log };
+      await waitUntil('the Gmail emulator', async () => (await fetch(`${url}_emulator/health`)).ok, pid, log);
+      Object.assign(partial, { googleApiUrl: url, clientFile });
+    }
+
+    const key = home.api().key;
+    if (!partial.apiKeyEntry || !key) {
+      const made = generateApiKey('cli', 'admin');
+      partial.apiKeyEntry = made.entry;
+      home.saveSettings({ ...home.settings(), 'api-key': made.key });
+    }
+    const apiPort = await freePort(Number(home.env.API_PORT) || 3000);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: data,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_UI_URL: uiUrl,
+      GMAIL_CREDENTIALS_DIR: home.credentials.dir,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(apiPort),
+      API_KEYS: [home.env.API_KEYS, partial.apiKeyEntry].filter(Boolean).join(','),
+      LOG_LEVEL: home.env.LOG_LEVEL ?? 'info',
+      ...(partial.googleApiUrl
+        ? { GOOGLE_API_URL: partial.googleApiUrl, GMAIL_QUOTA_PROFILE: home.env.GMAIL_QUOTA_PROFILE ?? 'legacy' }
+        : {}),
+    };
+    for (const [name, entry, ready] of [
+      ['worker', 'src/worker/main.ts', 'worker ready'],
+      ['api', 'src/api/main.ts', 'api ready'],
+    ] as const) {
+      const log = join(logs, `${name}.log`);
+      const pid = spawnEntry(entry, [], env, log);
+      processes[name] = { pid, log };
+      out.line(`${name === 'api' ? 'API' : 'Worker'}: starting …`);
+      await waitUntil(`the ${name}`, async () => existsSync(log) && readFileSync(log, 'utf8').includes(ready), pid, log);
+    }
+    partial.apiUrl = `http://127.0.0.1:${apiPort}`;
+    home.saveSettings({ ...home.settings(), 'api-url': partial.apiUrl });
+    home.saveStack(state());
+    printUp(state(), home, out, false);
+    return state();
+  } catch (e) {
+    await stopAll(state(), () => undefined);
+    throw e instanceof CliError ? e : new CliError(`could not start the stack: ${(e as Error).message}`, EXIT.failed);
+  }
+}
+
+function printUp(s: StackState, home: Home, out: Out, already: boolean) {
+  out.result({ ...s, apiKeyEntry: undefined, already }, () => {
+    out.line(already ? 'The stack is already up.' : 'The stack is up.');
+    out.line(`  API        ${s.apiUrl} (docs ${s.apiUrl}/docs; the command's key is in ${home.configFile})`);
+    out.line(`  Temporal   ${s.temporalAddress}, Web UI ${s.temporalUiUrl}`);
+    if (s.googleApiUrl) out.line(`  Emulator   ${s.googleApiUrl} — plays Google; its Desktop client file: ${s.clientFile}`);
+    out.line(`  Data       ${home.dataDir} (logs in ${join(home.dataDir, 'logs')})`);
+    const signedIn = home.credentials.accounts();
+    out.line(
+      signedIn.length
+        ? `Next: gmail-lake extract ${signedIn.length === 1 ? signedIn[0] : '<address>'}   (signed in: ${signedIn.join(', ')})`
+        : `Next: gmail-lake login --client-file ${s.clientFile ?? 'client_secret.json'}`,
+    );
+    out.line('Stop it all with: gmail-lake down');
+  });
+}
+
+/** SIGTERM to each process group (the worker drains its batches), SIGKILL after `graceMs`. */
+async function stopAll(s: StackState, say: (line: string) => void, graceMs = 30_000): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const name of [...ORDER].reverse()) {
+    const p = s.processes[name];
+    if (!p || !alive(p.pid)) continue;
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-p.pid, sig);
+      } catch {
+        try {
+          process.kill(p.pid, sig);
+        } catch {
+          /* gone */
+        }
+      }
+    };
+    say(`Stopping the ${name} (pid ${p.pid}) …`);
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (alive(p.pid) && Date.now() < deadline) await delay(100);
+    if (alive(p.pid)) signal('SIGKILL');
+    while (alive(p.pid)) await delay(50);
+    stopped.push(name);
+  }
+  return stopped;
+}
+
+/** Stops what `up` started (in reverse order) and forgets its processes; the key, the data and sign-ins stay. */
+export async function down(home: Home, out: Out): Promise<void> {
+  const s = home.stack();
+  if (!s || Object.keys(s.processes).length === 0) {
+    out.result({ stopped: [] }, () => out.line('Nothing to stop: the stack is not up.'));
+    return;
+  }
+  const stopped = await stopAll(s, (l) => out.line(l));
+  home.saveStack({ ...s, processes: {} });
+  out.result({ stopped }, () =>
+    out.line(stopped.length ? `Stopped: ${stopped.join(', ')}. Data stays in ${home.dataDir}.` : 'Nothing was running.'),
+  );
+}
