@@ -48,7 +48,7 @@ export const settingsSchema = z.object({
    * Refresh-token lifetime in seconds from its issue (a Testing-mode app's tokens end after 7 days: 604800); unset:
    * they live until revoked.
    */
-  refreshTokenTtl: z.number().int().positive().optional(),
+  refreshTokenTtl: z.number().int().positive().nullable().optional(),
   /** Lifetime of an authorization code in seconds (single use either way). */
   authorizationCodeTtl: z.number().int().positive().default(600),
   /** History records kept per mailbox. */

@@ -178,7 +178,7 @@ export class Authority {
     const r = this.refresh.get(token);
     if (!r || r.revoked) return false;
     const ttl = this.options.limits.settings.refreshTokenTtl;
-    return ttl === undefined || Date.now() - r.issuedAt < ttl * 1000;
+    return ttl === undefined || ttl === null || Date.now() - r.issuedAt < ttl * 1000;
   }
 
   private issueAccess(grant: string, scopes: string[], refreshToken?: string) {
