@@ -43,7 +43,10 @@ function run<A extends Global>(fn: (args: A, out: Out) => Promise<number | void>
       code = err.exitCode;
     }
     process.exitCode = code;
-    // Open handles (a keep-alive socket, DuckDB) must not keep a finished command waiting.
+    // Everything written reaches its reader first (stdout may be a socket, written asynchronously); then open handles
+    // (a keep-alive socket, DuckDB) must not keep a finished command waiting.
+    await new Promise((r) => process.stdout.write('', r));
+    await new Promise((r) => process.stderr.write('', r));
     setTimeout(() => process.exit(code), 100).unref();
   };
 }
@@ -138,8 +141,12 @@ await yargs(hideBin(process.argv))
           default: false,
           describe: 'also run the Gmail emulator playing Google (a sample mailbox, a consent page)',
         })
-        .option('messages', { type: 'number', describe: "messages in the emulator's mailboxes (default 2000)" }),
-    run(async (a, out) => void (await (await stackModule()).up(home, { emulator: a.emulator, messages: a.messages }, out))),
+        .option('messages', { type: 'number', describe: "messages in the emulator's mailboxes (default 2000)" })
+        .option('temporal-port', { type: 'number', describe: 'Temporal frontend port (default 7233; a server there is used as it is)' }),
+    run(
+      async (a, out) =>
+        void (await (await stackModule()).up(home, { emulator: a.emulator, messages: a.messages, temporalPort: a.temporalPort }, out)),
+    ),
   )
   .command(
     'down',

@@ -1,3 +1,4 @@
+import { stringify } from 'csv-stringify/sync';
 import { Lake } from '../lake/lake.js';
 import { redactedMessage } from '../redact.js';
 import { CliError, EXIT, type Out, table } from './output.js';
@@ -5,7 +6,7 @@ import type { Home } from './settings.js';
 
 /**
  * `query`: the lake read with SQL, read-only (attached READ_ONLY as the default database: `FROM messages`), also while
- * the pipeline writes it. A table (the first `maxRows`), all rows as JSON with --json, or DuckDB's own CSV with --csv.
+ * the pipeline writes it. A table (the first `maxRows`), all rows as JSON with --json, or CSV (RFC 4180, by csv-stringify) with --csv.
  */
 export async function query(home: Home, sql: string, o: { csv: boolean; maxRows: number }, out: Out): Promise<void> {
   let lake: Lake;
@@ -16,13 +17,15 @@ export async function query(home: Home, sql: string, o: { csv: boolean; maxRows:
   }
   try {
     const statement = sql.trim().replace(/;\s*$/, '');
-    if (o.csv && !out.json) {
-      await lake.withConnection((conn) => conn.run(`COPY (${statement}) TO '/dev/stdout' (FORMAT csv, HEADER)`));
-      return;
-    }
     const rows = await lake.withConnection(async (conn) =>
       (await conn.runAndReadAll(statement)).getRowObjectsJS().map((r) => plain(r) as Record<string, unknown>),
     );
+    if (o.csv && !out.json) {
+      const columns = rows.length ? Object.keys(rows[0]!) : [];
+      const cells = rows.map((r) => columns.map((c) => (r[c] !== null && typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c])));
+      process.stdout.write(stringify(cells, { header: true, columns }));
+      return;
+    }
     out.result(rows, () => {
       if (rows.length === 0) return out.line('(no rows)');
       out.line(table(rows.slice(0, o.maxRows)));

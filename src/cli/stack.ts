@@ -90,6 +90,8 @@ export interface UpOptions {
   emulator?: boolean;
   /** Messages of the emulator's mailboxes. */
   messages?: number;
+  /** Port of the Temporal frontend (default 7233): a server answering there is used, else a dev server is started on it. */
+  temporalPort?: number;
 }
 
 /**
@@ -127,7 +129,8 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     // Temporal: the one the environment names, one already answering on the default port, or a dev server of our own.
     let address = home.env.TEMPORAL_ADDRESS;
     let uiUrl = home.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
-    if (!address && (await temporalAnswers('127.0.0.1:7233'))) address = '127.0.0.1:7233';
+    const wanted = options.temporalPort ?? 7233;
+    if (!address && (await temporalAnswers(`127.0.0.1:${wanted}`))) address = `127.0.0.1:${wanted}`;
     if (address) {
       if (!(await temporalAnswers(address)))
         throw new CliError(
@@ -136,8 +139,8 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         );
       out.line(`Temporal: using the server at ${address}`);
     } else {
-      const port = await freePort(7233);
-      const uiPort = await freePort(8233);
+      const port = await freePort(wanted);
+      const uiPort = await freePort(wanted + 1000);
       const log = join(logs, 'temporal.log');
       out.line(`Temporal: starting the dev server on 127.0.0.1:${port} (Web UI ${uiPort}) …`);
       const server = await startDevServer({ dbFile: join(data, 'temporal.db'), port, uiPort, detachedLog: log });
@@ -189,15 +192,17 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         ? { GOOGLE_API_URL: partial.googleApiUrl, GMAIL_QUOTA_PROFILE: home.env.GMAIL_QUOTA_PROFILE ?? 'legacy' }
         : {}),
     };
-    for (const [name, entry, ready] of [
-      ['worker', 'src/worker/main.ts', 'worker ready'],
-      ['api', 'src/api/main.ts', 'api ready'],
+    // Ready when they serve: the worker its /metrics (METRICS_PORT), the API its /healthz — whatever LOG_LEVEL says.
+    const metricsPort = await freePort();
+    for (const [name, entry, extra, ready] of [
+      ['worker', 'src/worker/main.ts', { METRICS_PORT: String(metricsPort) }, `http://127.0.0.1:${metricsPort}/metrics`],
+      ['api', 'src/api/main.ts', {}, `http://127.0.0.1:${apiPort}/healthz`],
     ] as const) {
       const log = join(logs, `${name}.log`);
-      const pid = spawnEntry(entry, [], env, log);
+      const pid = spawnEntry(entry, [], { ...env, ...extra }, log);
       processes[name] = { pid, log };
       out.line(`${name === 'api' ? 'API' : 'Worker'}: starting …`);
-      await waitUntil(`the ${name}`, async () => existsSync(log) && readFileSync(log, 'utf8').includes(ready), pid, log);
+      await waitUntil(`the ${name}`, async () => (await fetch(ready)).ok, pid, log);
     }
     partial.apiUrl = `http://127.0.0.1:${apiPort}`;
     home.saveSettings({ ...home.settings(), 'api-url': partial.apiUrl });
