@@ -272,21 +272,22 @@ if (status.status === 'completed') {
     'Changes applied by the sync',
     `SELECT kind, count(*)::INTEGER AS n FROM lake.message_changes WHERE account = '${account}' AND applied_at >= TIMESTAMP '${result.startedAt.replace('T', ' ').replace('Z', '')}' GROUP BY 1 ORDER BY 1`,
   );
-  console.log(
-    `Keep it current: curl -X PUT ${pipeline.url}/mailboxes/${account}/schedule -H 'Authorization: Bearer ${apiKey.key}' -H 'content-type: application/json' -d '{"every":"15m"}'`,
-  );
 }
 await show('Data files in the lake', `SELECT count(*)::INTEGER AS parquet_files FROM ducklake_list_files('lake', 'messages')`);
 
+// What the user can type next: the lake stays after the demo ends; the servers only with --keep.
 console.log(
-  `\nTemporal Web UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(started.id)}`,
+  `\nThe lake stays in ${config.dataDir} (read it even while an extraction writes it):\n` +
+    `  DATA_DIR=${dataDir} npx gmail-lake query "SELECT from_address, count(*) AS n FROM messages GROUP BY 1 ORDER BY 2 DESC LIMIT 5"\n` +
+    `  Python (pip install duckdb==1.5.5): see docs/lake.md`,
 );
-console.log(
-  `Query the lake yourself, even while an extraction writes it (DuckDB 1.5.5 CLI or \`pip install duckdb==1.5.5\`):\n` +
-    `  duckdb -c "SET extension_directory='${config.lake.extensionDir}'; LOAD ducklake; LOAD sqlite_scanner; ` +
-    `ATTACH 'ducklake:sqlite:${config.lake.catalogPath}' AS lake (READ_ONLY); SELECT count(*) FROM lake.messages;"`,
-);
-
+if (values.keep) {
+  console.log(
+    `\nWhile it runs:\n  Temporal Web UI  ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(started.id)} (progress under "User Metadata")\n` +
+      `  Dashboard        ${pipeline.url}/ui\n` +
+      `  Keep it current  GMAIL_LAKE_API_URL=${pipeline.url} GMAIL_LAKE_API_KEY=${apiKey.key} npx gmail-lake schedule set ${account} --every 15m`,
+  );
+} else console.log('\nYour own mailbox next: README, "Your own mailbox in three commands".');
 if (values.keep) console.log('\n--keep: everything stays up; Ctrl-C stops it.');
 else {
   stopping = true;

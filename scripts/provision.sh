@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Idempotent provisioning of everything the tests, the demo and the stack need, cached under .tools/ (git-ignored):
-#   - the temporal CLI (dev server + Web UI) v1.5.1, tctl v1.18.4 and the MinIO server
-#   - DuckDB v1.5.5 extensions ducklake, postgres_scanner, httpfs, sqlite_scanner, aws in .tools/duckdb-extensions
-#   - PostgreSQL server binaries (Debian's postgresql when missing)
-#   - with --for-tests: Chromium (Debian's chromium when missing) for the dashboard test, and schemathesis (PyPI,
-#     pinned) in a virtualenv under .tools/py for the API fuzz test
+# Idempotent provisioning, cached under .tools/ (git-ignored), per purpose:
+#   - always (the demo, `gmail-lake up`, `npm start`): npm dependencies, the temporal CLI (dev server + Web UI) v1.5.1,
+#     DuckDB v1.5.5 extensions ducklake, sqlite_scanner, postgres_scanner, httpfs, aws in .tools/duckdb-extensions
+#   - with --for-tests (npm test, CI): also the MinIO server, tctl v1.18.4 (optional), PostgreSQL server binaries
+#     (Debian's postgresql when missing), Chromium (Debian's chromium) for the browser tests, and pinned Python tools in
+#     a virtualenv under .tools/py: schemathesis (API fuzzing), kubernetes-validate, duckdb 1.5.5 (the README's Python)
 # A second run finds everything in place and does no network work.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,11 +54,15 @@ provide_go_tool() {
     die "go install $module failed. Install $name $want yourself and set $var=/path/to/$name."
   fi
 }
+FOR_TESTS=false
+[ "${1:-}" = "--for-tests" ] && FOR_TESTS=true
 provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"
-# MinIO: the S3-compatible object store the production-topology tests start (pinned: @latest resolved to this on 2026-11-23).
-provide_go_tool minio MINIO_SERVER github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c "DEVELOPMENT"
-# tctl is deprecated and optional: the Go module proxy does not serve it everywhere (it answers 403 here).
-provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4" optional
+if $FOR_TESTS; then
+  # MinIO: the S3-compatible object store the production-topology tests start (pinned: @latest resolved to this on 2026-11-23).
+  provide_go_tool minio MINIO_SERVER github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c "DEVELOPMENT"
+  # tctl is deprecated and optional: the Go module proxy does not serve it everywhere (it answers 403 here).
+  provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4" optional
+fi
 
 # --- DuckDB extensions -------------------------------------------------------------------------------------------
 missing=()
@@ -88,37 +92,40 @@ find_pg() {
     [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return; }
   done
 }
-if [ -z "$(find_pg)" ]; then
+if $FOR_TESTS && [ -z "$(find_pg)" ]; then
   command -v apt-get >/dev/null || die "PostgreSQL server binaries not found; install PostgreSQL ≥14 or set PG_BINDIR"
   say "installing PostgreSQL server (apt-get install postgresql)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq postgresql >/dev/null || die "apt-get install postgresql failed"
 fi
-say "PostgreSQL binaries in $(find_pg)"
+$FOR_TESTS && say "PostgreSQL binaries in $(find_pg)"
 
 # Chromium for the dashboard's browser test (playwright-core drives it; it cannot download browsers here). Only with
 # --for-tests (npm test): the demo and the stack do not need it.
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
-if [ "${1:-}" = "--for-tests" ] && [ ! -x "$CHROMIUM" ]; then
+if $FOR_TESTS && [ ! -x "$CHROMIUM" ]; then
   command -v apt-get >/dev/null || die "Chromium not found at $CHROMIUM; install Debian's chromium or set CHROMIUM_PATH"
   say "installing Chromium (apt-get install chromium)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
     die "apt-get install chromium failed"
 fi
-[ -x "$CHROMIUM" ] && say "Chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
-# Python test tools, pinned, in a virtualenv: schemathesis (API fuzzing) and kubernetes-validate (the Kubernetes
-# manifests against the JSON schemas it bundles: offline).
+$FOR_TESTS && say "Chromium: $("$CHROMIUM" --version 2>/dev/null | head -1)"
+# Python test tools, pinned, in a virtualenv: schemathesis (API fuzzing), kubernetes-validate (the Kubernetes
+# manifests against the JSON schemas it bundles: offline) and duckdb 1.5.5 (the docs' Python reader of the lake).
 SCHEMATHESIS_VERSION=4.32.5
 KUBERNETES_VALIDATE_VERSION=1.37.0
-if [ "${1:-}" = "--for-tests" ]; then
+DUCKDB_PY_VERSION=1.5.5
+if $FOR_TESTS; then
   if ! "$TOOLS/py/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION" ||
-    ! "$TOOLS/py/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION and kubernetes-validate $KUBERNETES_VALIDATE_VERSION in $TOOLS/py"
+    ! "$TOOLS/py/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION" ||
+    ! "$TOOLS/py/bin/python" -c "import duckdb, sys; sys.exit(duckdb.__version__ != '$DUCKDB_PY_VERSION')" 2>/dev/null; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION, kubernetes-validate $KUBERNETES_VALIDATE_VERSION, duckdb $DUCKDB_PY_VERSION in $TOOLS/py"
     python3 -m venv "$TOOLS/py" &&
-      "$TOOLS/py/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" ||
+      "$TOOLS/py/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" \
+        "duckdb==$DUCKDB_PY_VERSION" ||
       die "pip install of the Python test tools failed"
   fi
-  say "schemathesis $("$TOOLS/py/bin/schemathesis" --version | grep -o '[0-9.]*$'), kubernetes-validate $("$TOOLS/py/bin/kubernetes-validate" --version)"
+  say "schemathesis $("$TOOLS/py/bin/schemathesis" --version | grep -o '[0-9.]*$'), kubernetes-validate $("$TOOLS/py/bin/kubernetes-validate" --version), duckdb $("$TOOLS/py/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
 fi
 say "done"

@@ -32,6 +32,17 @@ export function everyToMs(every: string): number {
   return Number(m[1]) * { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
 }
 
+/** An interval as it was written (`15m`, not `900s`): the largest unit that divides it. */
+export function msToEvery(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
 export interface SyncScheduleRequest {
   account: string;
   every: string;
@@ -114,7 +125,7 @@ export async function describeSyncSchedule(client: Client, account: string): Pro
     const every = d.spec.intervals?.[0]?.every;
     return {
       id,
-      every: every === undefined ? null : typeof every === 'number' ? `${Math.round(every / 1000)}s` : String(every),
+      every: every === undefined ? null : typeof every === 'number' ? msToEvery(every) : String(every),
       paused: d.state.paused,
       note: d.state.note ?? null,
       nextRunAt: d.info.nextActionTimes[0]?.toISOString() ?? null,

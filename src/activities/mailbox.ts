@@ -117,6 +117,8 @@ export function mailboxActivities(deps: ActivityDeps) {
       const page = await listOnePage(input, meter);
       const stored = await storedIds(deps.lake, input.account, page.ids);
       messagesTotal.inc({ stage: 'listed' }, page.ids.length);
+      // Ids stored already are `present` here: they never reach a batch.
+      messagesTotal.inc({ stage: 'present' }, stored.size);
       return {
         ...page,
         ids: page.ids.filter((id) => !stored.has(id)),

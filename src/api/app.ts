@@ -228,6 +228,7 @@ export function createApp(deps: AppDeps) {
     return c.json({ status: ready ? 'ready' : 'not ready', checks }, ready ? 200 : 503);
   });
 
+  documentOperations(app, { codec: !!deps.codec, sessions: !!sessions });
   if (deps.auth) app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer' });
   app.doc('/openapi.json', {
     openapi: '3.0.0',
@@ -236,4 +237,59 @@ export function createApp(deps: AppDeps) {
   });
   uiRoutes(app, { ...(deps.ui ?? { temporalUiUrl: 'http://127.0.0.1:8233', namespace: 'default' }), codecSessions: !!sessions });
   return app;
+}
+
+/**
+ * The operational routes in /openapi.json and /docs too (they are plain Hono routes: documented here, not re-declared):
+ * probes, metrics and the payload codec.
+ */
+function documentOperations(app: OpenAPIHono, has: { codec: boolean; sessions: boolean }): void {
+  const open = { security: [] };
+  const text = (description: string) => ({ content: { 'text/plain': { schema: z.string() } }, description });
+  const readiness = z.object({ status: z.enum(['ready', 'not ready']), checks: z.record(z.string(), z.string()) });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness: the process answers (no key)',
+    ...open,
+    responses: { 200: json(z.object({ status: z.literal('ok') }), 'Alive') },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    summary: "Readiness: Temporal answers (and the lake opens, in a process with a worker); each check's result (no key)",
+    ...open,
+    responses: { 200: json(readiness, 'Ready'), 503: json(readiness, 'Not ready: the failing check says why') },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics of this process and its Temporal SDK (a read key)',
+    responses: { 200: text('Prometheus text exposition'), ...commonErrors },
+  });
+  if (!has.codec) return;
+  const payloads = z.object({
+    payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).optional(), data: z.string().optional() })),
+  });
+  for (const op of ['encode', 'decode'] as const)
+    app.openAPIRegistry.registerPath({
+      method: 'post',
+      path: `/codec/${op}`,
+      summary: `${op === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (the codec endpoint of the Web UI and \`temporal --codec-endpoint\`; ${op === 'encode' ? 'admin' : 'read'} key or codec session)`,
+      request: { body: { content: { 'application/json': { schema: payloads } } } },
+      responses: { 200: json(payloads, 'The payloads, encoded or decoded'), ...commonErrors },
+    });
+  if (!has.sessions) return;
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/codec/session',
+    summary: "Start a codec session: an HttpOnly cookie for /codec so this browser's Temporal Web UI decodes (any key)",
+    responses: { 201: json(z.object({ key: z.string(), expiresInSeconds: z.number() }), 'Session cookie set'), ...commonErrors },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'delete',
+    path: '/codec/session',
+    summary: 'End the codec session (removes the cookie)',
+    responses: { 204: { description: 'Cookie removed' } },
+  });
 }

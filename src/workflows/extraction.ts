@@ -277,7 +277,7 @@ function snapshot(
   const first = state.samples[0];
   const last = state.samples[state.samples.length - 1];
   const rate = first && last && last[0] - first[0] >= RATE_WINDOW_MIN_MS ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
-  const moving = !state.paused && (status === undefined || status === 'running');
+  const moving = !state.paused && (status === undefined || status === 'running') && phase !== 'done';
   return {
     id: workflowInfo().workflowId,
     account: request.account,
@@ -359,10 +359,13 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   /** Batches dispatched and not ended (a pause is `pausing` until they have). */
   const inflight: InFlight[] = [];
   const running = () => inflight.filter((b) => !b.done).length;
-  /** How the run ended, once it has (the query and the Web UI's details then say so). */
+  /**
+   * How the run ends, once that is decided: the Web UI's details say so at once. The query keeps saying `running`
+   * until the workflow has closed (signals are still accepted until then), with no rate or ETA once it is done.
+   */
   let ended: ExtractionStatus | undefined;
-  const now = () => snapshot(request, state, phase, ended, running());
-  const showDetails = () => setCurrentDetails(currentDetails(now()));
+  const now = () => snapshot(request, state, phase, undefined, running());
+  const showDetails = () => setCurrentDetails(currentDetails(snapshot(request, state, phase, ended, running())));
   // Lifecycle events: numbered per extraction (the sequence travels through continue-as-new), delivered by an activity
   // Temporal retries; cancellation of the extraction never cancels a delivery. All are awaited before the workflow ends.
   const deliveries: Promise<unknown>[] = [];
@@ -642,6 +645,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     state.error = message;
     const type = cause instanceof ApplicationFailure ? (cause.type ?? 'ExtractionFailed') : 'ExtractionFailed';
     ended = 'failed';
+    phase = 'done';
     showDetails();
     await event('failed', message);
     if (type === FAILURE.gmailAuth && options.events && patched(PATCHES.authExpiredEvent)) publish('auth_expired', 'failed');

@@ -45,18 +45,24 @@ function setup(ratePerMinute = 0) {
     const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: res.status, headers: res.headers, body: (await res.json()) as { error?: { code: string; message: string } } };
+    const text = await res.text();
+    // /metrics answers in Prometheus text; everything else in JSON.
+    const parsed = res.headers.get('content-type')?.includes('json')
+      ? (JSON.parse(text) as { error?: { code: string; message: string } })
+      : {};
+    return { status: res.status, headers: res.headers, body: parsed };
   };
   return { app, call };
 }
 
 /** Every route of the OpenAPI document, with parameters and a body that pass validation. */
 async function routes(app: ReturnType<typeof setup>['app']) {
-  const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
+  const doc = (await (await app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
   const out: { method: string; path: string; body?: unknown }[] = [];
   for (const [template, ops] of Object.entries(doc.paths)) {
     const path = template.replace('{id}', 'gmail-extract-user@example.com').replace('{account}', 'user@example.com');
-    for (const method of Object.keys(ops)) {
+    for (const [method, op] of Object.entries(ops)) {
+      if (op.security?.length === 0) continue; // declared open: the probes
       const body =
         method === 'post' && template === '/extract'
           ? { account: 'user@example.com' }
@@ -102,13 +108,20 @@ test('probes and the API description need no key; the description declares beare
   const doc = (await (await app.request('/openapi.json')).json()) as {
     security: unknown;
     components: { securitySchemes: unknown };
-    paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
   };
   assert.deepEqual(doc.security, [{ apiKey: [] }]);
   assert.deepEqual(doc.components.securitySchemes, { apiKey: { type: 'http', scheme: 'bearer' } });
+  const open = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops)
+      .filter(([, op]) => op.security?.length === 0)
+      .map(([m]) => `${m} ${path}`),
+  );
+  assert.deepEqual(open.sort(), ['get /healthz', 'get /readyz'], 'the probes are documented as needing no key');
   for (const [path, ops] of Object.entries(doc.paths))
     for (const [method, op] of Object.entries(ops))
-      for (const status of ['401', '403', '429']) assert.ok(op.responses[status], `${method} ${path} documents ${status}`);
+      if (op.security?.length !== 0)
+        for (const status of ['401', '403', '429']) assert.ok(op.responses[status], `${method} ${path} documents ${status}`);
 });
 
 test('rate limit per key: past N requests a minute → 429 with Retry-After; another key is not affected', async () => {
