@@ -29,8 +29,16 @@ export function mailboxOf(home: Home, address: string | undefined, needsCredenti
     );
   }
   const account = address.trim().toLowerCase();
-  const local = home.stack()?.apiUrl && home.stack()?.apiUrl === home.api().url;
-  if (needsCredentials && local && account !== 'me' && !known.includes(account) && !home.env.GMAIL_CREDENTIALS_FILE)
+  const stack = home.stack();
+  const local = stack?.apiUrl && stack.apiUrl === home.api().url;
+  if (
+    needsCredentials &&
+    local &&
+    !stack.credentialsFile &&
+    account !== 'me' &&
+    !known.includes(account) &&
+    !home.env.GMAIL_CREDENTIALS_FILE
+  )
     throw new CliError(
       `${account} is not signed in${known.length ? ` (signed in: ${known.join(', ')})` : ''} — run \`gmail-lake login ${account}\``,
       EXIT.usage,

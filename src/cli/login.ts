@@ -150,9 +150,9 @@ export async function login(home: Home, options: LoginOptions, out: Out): Promis
   stderr(
     `Waiting for Google to send the browser back to ${redirectUri} … If that browser runs on another machine (SSH), its page will fail to load: copy the address it shows (starting ${redirectUri}) and paste it here.`,
   );
-  // The pasted address, for a browser that cannot reach this machine's loopback.
-  const rl = process.stdin.isTTY || options.browser === false ? createInterface({ input: process.stdin }) : undefined;
-  rl?.on('line', (line) => {
+  // The pasted address, for a browser that cannot reach this machine's loopback (a terminal, or a pipe from a script).
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
     const text = line.trim();
     if (!text) return;
     try {
@@ -176,7 +176,8 @@ export async function login(home: Home, options: LoginOptions, out: Out): Promis
     redirect = await answered;
   } finally {
     clearTimeout(timer);
-    rl?.close();
+    rl.close();
+    process.stdin.destroy();
     server.close();
   }
   if (redirect.error === 'access_denied')

@@ -112,7 +112,12 @@ await yargs(hideBin(process.argv))
       y
         .positional('action', { choices: ['get', 'set', 'path'] as const, demandOption: true })
         .positional('key', { choices: SETTING_KEYS })
-        .positional('value', { type: 'string' }),
+        .positional('value', { type: 'string' })
+        .option('reveal', {
+          type: 'boolean',
+          default: false,
+          describe: 'get: the API key whole (for scripts: KEY=$(gmail-lake config get api-key --reveal))',
+        }),
     run(async (a, out) => {
       if (a.action === 'path') return out.result({ path: home.configFile }, () => out.line(home.configFile));
       if (a.action === 'set') {
@@ -123,7 +128,7 @@ await yargs(hideBin(process.argv))
         return out.result({ [a.key]: a.key === 'api-key' ? '***' : a.value }, () => out.line(`${a.key} set in ${home.configFile}`));
       }
       const s = home.settings();
-      const shown = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k === 'api-key' ? `${v.slice(0, 8)}…` : v]));
+      const shown = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k === 'api-key' && !a.reveal ? `${v.slice(0, 8)}…` : v]));
       const key = a.key;
       if (key) return out.result({ [key]: shown[key] ?? null }, () => out.line(shown[key] ?? '(not set)'));
       out.result(shown, () => {
@@ -142,7 +147,11 @@ await yargs(hideBin(process.argv))
           describe: 'also run the Gmail emulator playing Google (a sample mailbox, a consent page)',
         })
         .option('messages', { type: 'number', describe: "messages in the emulator's mailboxes (default 2000)" })
-        .option('temporal-port', { type: 'number', describe: 'Temporal frontend port (default 7233; a server there is used as it is)' }),
+        .option('temporal-port', {
+          type: 'number',
+          default: Number(process.env.GMAIL_LAKE_TEMPORAL_PORT) || undefined,
+          describe: 'Temporal frontend port (default 7233, or GMAIL_LAKE_TEMPORAL_PORT; a server answering there is used)',
+        }),
     run(
       async (a, out) =>
         void (await (await stackModule()).up(home, { emulator: a.emulator, messages: a.messages, temporalPort: a.temporalPort }, out)),

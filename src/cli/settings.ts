@@ -28,6 +28,8 @@ export const stackSchema = z.object({
   googleApiUrl: z.string().optional(),
   /** The emulator's Desktop client file. */
   clientFile: z.string().optional(),
+  /** GMAIL_CREDENTIALS_FILE the workers were started with (a service account reads mailboxes no one signed in). */
+  credentialsFile: z.string().optional(),
   processes: z.record(z.string(), processSchema),
 });
 export type StackState = z.infer<typeof stackSchema>;

@@ -124,6 +124,7 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     apiKeyEntry: previous?.apiKeyEntry ?? '',
     temporalAddress: '',
     temporalUiUrl: '',
+    ...(home.env.GMAIL_CREDENTIALS_FILE ? { credentialsFile: home.env.GMAIL_CREDENTIALS_FILE } : {}),
   };
   try {
     // Temporal: the one the environment names, one already answering on the default port, or a dev server of our own.

@@ -96,3 +96,61 @@ export function inTerminal(args: string[], env: Record<string, string>) {
   );
   return { output: () => out, ctrlC: () => child.stdin.write('\x03'), done };
 }
+
+/** A documented command as a user types it, run by bash in the checkout (stdin closed, as in CI). */
+export async function shell(command: string, env: Record<string, string>, stdin?: string): Promise<CliRun> {
+  const child = spawn('bash', ['-c', command], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(stdin);
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** A documented command in a pseudo-terminal (util-linux `script`), as on a user's terminal; `ctrlC` types Ctrl-C. */
+export function shellInTerminal(command: string, env: Record<string, string>) {
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env, COLUMNS: '120', LINES: '40', TERM: 'xterm' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, output: out })),
+  );
+  return { output: () => out, ctrlC: () => child.stdin.write('\x03'), done };
+}
+
+/** A fenced block of a Markdown file: its language and its commands (heredocs kept whole, `# comments` dropped). */
+export interface DocBlock {
+  file: string;
+  lang: string;
+  commands: string[];
+}
+
+export function docBlocks(file: string, text: string): DocBlock[] {
+  const blocks: DocBlock[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\w*)\s*$/.exec(lines[i]!);
+    if (!open) continue;
+    const body: string[] = [];
+    for (i++; i < lines.length && !lines[i]!.startsWith('```'); i++) body.push(lines[i]!);
+    const commands: string[] = [];
+    for (let j = 0; j < body.length; j++) {
+      let line = body[j]!.replace(/\s+#\s.*$/, '').trimEnd();
+      if (!line.trim()) continue;
+      const heredoc = /<<'(\w+)'/.exec(line)?.[1];
+      if (heredoc) {
+        while (++j < body.length && body[j] !== heredoc) line += `\n${body[j]}`;
+        line += `\n${heredoc}`;
+      }
+      commands.push(line);
+    }
+    blocks.push({ file, lang: open[1] ?? '', commands });
+  }
+  return blocks;
+}

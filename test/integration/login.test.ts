@@ -267,3 +267,43 @@ test('a refresh token expiring mid-backfill fails the extraction with what to do
   assert.equal(lake.rows, truth.length);
   assert.equal(lake.distinct, lake.rows);
 });
+
+test('a scheduled sync refused for an expired token keeps the schedule and its place; after login the next run catches up, nothing refetched', async () => {
+  const mailbox = () =>
+    api<{
+      lastSync: { status: string; reason: string | null; trigger: string | null; startedAt: string; changes: { added: number } } | null;
+      schedule: { paused: boolean; nextRunAt: string | null } | null;
+    }>(p, 'GET', `/mailboxes/${SECOND}`).then((r) => r.body);
+  const syncAfter = (since: number, what: string, status: string) =>
+    waitFor(what, async () => {
+      const m = await mailbox();
+      const s = m.lastSync;
+      return s && s.trigger === 'schedule' && Date.parse(s.startedAt) > since && s.status === status ? m : undefined;
+    });
+  assert.equal((await api(p, 'PUT', `/mailboxes/${SECOND}/schedule`, { every: '2s' })).status, 201);
+  try {
+    await syncAfter(Date.now(), 'a scheduled sync', 'completed');
+    await control(emu, 'POST', `users/${SECOND}/messages`, { count: 5 });
+    const expiredAt = Date.now();
+    await control(emu, 'PATCH', 'settings', { refreshTokenTtl: 1 });
+    await control(emu, 'POST', 'tokens/expire');
+    const refused = await syncAfter(expiredAt, 'a scheduled sync refused', 'failed');
+    assert.equal(
+      refused.lastSync!.reason,
+      'the refresh token for second@example.com expired or was revoked — run `gmail-lake login second@example.com`',
+    );
+    assert.equal(refused.schedule?.paused, false, 'the schedule keeps running');
+    assert.ok(refused.schedule?.nextRunAt, 'with its next run');
+
+    await control(emu, 'PATCH', 'settings', { refreshTokenTtl: null });
+    await control(emu, 'POST', 'stats/reset');
+    const loggedIn = Date.now();
+    assert.equal((await loginByPaste(SECOND)).code, 0);
+    await syncAfter(loggedIn, 'a scheduled sync after login', 'completed');
+    const truth = await manifest(emu, SECOND);
+    await waitFor('the 5 messages added meanwhile in the lake', async () => (await lakeRows(p.lake, SECOND)).rows === truth.length);
+    assert.equal((await emulatorStats(emu))['messages.get']?.served, 5, 'only they are fetched: the mirror went on from where it was');
+  } finally {
+    await api(p, 'DELETE', `/mailboxes/${SECOND}/schedule`);
+  }
+});

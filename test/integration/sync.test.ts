@@ -205,7 +205,7 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     assert.equal(done.units?.get, 5 * done.progress.fetched, 'the backfill reports its units per method too');
     assert.ok((done.units?.list ?? 0) > 0 && done.units?.profile === 1);
     const view = await mailbox(p, account);
-    assert.equal(view.schedule?.every, '3600s');
+    assert.equal(view.schedule?.every, '1h');
     assert.equal(view.schedule?.paused, false);
     assert.ok(view.schedule?.nextRunAt);
     assert.equal(view.historyId, done.historyId, "the mirror starts at the backfill's captured historyId");
