@@ -6,9 +6,9 @@ import { type Config, loadConfig } from '../src/config.js';
 import { DEFAULT_CLIENT } from '../src/emulator/server.js';
 import { type DevServer, startDevServer, stopProcessGroup } from '../src/stack/dev-server.js';
 import { projectRoot } from '../src/stack/tools.js';
-import type { ExtractionProgress } from '../src/workflows/extraction.js';
 import type { Pipeline } from '../src/pipeline.js';
 import { freePort, waitFor } from '../test/helpers/ports.js';
+import type { ExtractionProgress } from '../src/workflows/contracts.js';
 
 export const credentials = {
   client_id: DEFAULT_CLIENT.clientId,

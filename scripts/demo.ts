@@ -19,8 +19,8 @@ import { loadCredentials } from '../src/gmail/auth.js';
 import { startPipeline } from '../src/pipeline.js';
 import { type DevServer, startDevServer } from '../src/stack/dev-server.js';
 import type { syncWorkflow } from '../src/workflows/sync.js';
-import type { ExtractionProgress } from '../src/workflows/extraction.js';
 import { FLEET_DOMAIN, fleetSuspended, runFleetDemo } from './demo-fleet.js';
+import type { ExtractionProgress } from '../src/workflows/contracts.js';
 
 const { values } = parseArgs({
   options: {

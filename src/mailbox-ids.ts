@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import type { ExtractionRequest } from './workflows/extraction.js';
 import { extractionWorkflowId, syncScheduleId, syncWorkflowId } from './workflows/ids.js';
+import type { ExtractionRequest } from './workflows/contracts.js';
 
 /**
  * The name a mailbox has in workflow and schedule ids. By default its address (`gmail-extract-user@example.com`);

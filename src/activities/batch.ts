@@ -6,38 +6,12 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../failures.js';
+import { type BatchInput, type BatchResult, FAILURE } from '../workflows/contracts.js';
 import { type GmailApi, type MessageFormat, newMeter } from '../gmail/client.js';
-import { type Checkpoint, dropStaged, openStagedBatch, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
+import { dropStaged, openStagedBatch, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
 import type { Logger } from '../log.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
 import { toRows } from './rows.js';
-
-export interface BatchInput {
-  account: string;
-  /** Unique within the extraction: the run id's prefix and the batch's sequence number. */
-  batchId: string;
-  ids: string[];
-  format: MessageFormat;
-  /** Share of the mailbox's quota budget this batch may spend (1 / batches in flight). Default 1. */
-  quotaShare?: number;
-  checkpoint: Omit<Checkpoint, 'workflowId' | 'runId' | 'batchId'>;
-}
-
-export interface BatchResult {
-  /** Messages fetched from Gmail. */
-  fetched: number;
-  /** Rows this batch added to the lake. */
-  inserted: number;
-  /** Ids already in the lake, so not fetched (or stored by another writer in the meantime). */
-  present: number;
-  /** Deleted between list and get (404). */
-  skipped: number;
-  /** Stored with a parse_error. */
-  malformed: number;
-  /** Quota units this batch spent, per method. */
-  units?: Partial<Record<string, number>>;
-}
 
 export interface FetchCounts {
   fetched: number;

@@ -1,15 +1,22 @@
-import type { WebhookConfig } from './events.js';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GmailApi } from '../gmail/client.js';
 import { GmailAuthError, NoCredentials } from '../gmail/auth.js';
 import type { Directory } from '../gmail/directory.js';
-import { FAILURE } from '../failures.js';
+import { FAILURE } from '../workflows/contracts.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
 import { ProjectQuotaError } from '../gmail/project-quota.js';
 import type { Lake } from '../lake/lake.js';
 import type { Logger } from '../log.js';
+
+export interface WebhookConfig {
+  urls: string[];
+  /** HMAC-SHA256 key of the signature (Standard Webhooks: `webhook-signature: v1,<base64>`). */
+  secret: string;
+  /** CloudEvents `source`. */
+  source: string;
+}
 
 /** What every activity area is built from (injected by the worker's composition root). */
 export interface ActivityDeps {

@@ -1,24 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './context.js';
-
-export interface WebhookConfig {
-  urls: string[];
-  /** HMAC-SHA256 key of the signature (Standard Webhooks: `webhook-signature: v1,<base64>`). */
-  secret: string;
-  /** CloudEvents `source`. */
-  source: string;
-}
-
-export interface LifecycleEvent {
-  /** Stable across retries and workers (`<workflowId>/<first run id>/<seq>`): subscribers deduplicate on it. */
-  id: string;
-  /** started, paused, resumed, completed, failed, canceled */
-  type: string;
-  /** The workflow id. */
-  subject: string;
-  data: unknown;
-}
+import type { LifecycleEvent } from '../workflows/contracts.js';
 
 /** The signature a subscriber recomputes: HMAC-SHA256 over `<id>.<timestamp>.<body>`, base64 (Standard Webhooks v1). */
 export const webhookSignature = (secret: string, id: string, timestamp: string, body: string) =>

@@ -8,12 +8,8 @@ import { mailboxActivities } from './mailbox.js';
 import { syncActivities } from './sync.js';
 
 export type { ActivityDeps } from './context.js';
-export type { BatchInput, BatchResult } from './batch.js';
-export type { ListInput, ListResult, PrepareInput, PrepareResult } from './mailbox.js';
 export type { FetchResult } from './legacy.js';
-export type { BeginSyncResult, ChangeCounts, SyncStepResult } from './sync.js';
 export { removeOrphanedStaging } from './batch.js';
-export type { LifecycleEvent, WebhookConfig } from './events.js';
 
 /** Builds every activity the worker registers, with their dependencies injected (Gmail client, lake, logger). */
 export function createActivities(deps: ActivityDeps) {

@@ -6,9 +6,9 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { FAILURE } from '../failures.js';
+import { type Checkpoint, FAILURE } from '../workflows/contracts.js';
 import type { MessageFormat } from '../gmail/client.js';
-import { type Checkpoint, dropStaged, isStaged, openStagedBatch, persistStaged, stagedBatchDir } from '../lake/batches.js';
+import { dropStaged, isStaged, openStagedBatch, persistStaged, stagedBatchDir } from '../lake/batches.js';
 import { fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
 

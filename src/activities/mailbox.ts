@@ -1,44 +1,10 @@
 import { messagesTotal } from '../metrics.js';
 import { ApplicationFailure } from '@temporalio/common';
-import { newMeter, type UnitMeter } from '../gmail/client.js';
+import { newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
-import { type Checkpoint, startRun, storedIds } from '../lake/batches.js';
+import { startRun, storedIds } from '../lake/batches.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
-
-export interface PrepareInput {
-  account: string;
-  extractionKey: string;
-}
-export interface PrepareResult {
-  historyId: string;
-  messagesTotal: number;
-  /** Messages in SPAM or TRASH (absent from results recorded before it was added). */
-  spamTrashTotal?: number;
-  resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
-  /** Quota units spent, per method. */
-  units?: Partial<Record<string, number>>;
-}
-
-export interface ListInput {
-  account: string;
-  pageToken: string;
-  query?: string;
-  labelIds?: string[];
-  includeSpamTrash?: boolean;
-  maxResults: number;
-}
-export interface ListResult {
-  /** The page's ids the lake does not hold yet (the ones to fetch). */
-  ids: string[];
-  /** Ids on the page in all. */
-  listed: number;
-  /** Ids on the page the lake already holds (not fetched again). */
-  present: number;
-  nextPageToken?: string;
-  resultSizeEstimate: number;
-  /** Quota units spent, per method. */
-  units?: Partial<Record<string, number>>;
-}
+import type { ListInput, ListResult, PrepareInput, PrepareResult, UnitMeter } from '../workflows/contracts.js';
 
 /** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
 export function mailboxActivities(deps: ActivityDeps) {

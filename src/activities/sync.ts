@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { type GmailApi, type HistoryRef, type MessageFormat, newMeter, type UnitMeter } from '../gmail/client.js';
+import { type GmailApi, type HistoryRef, type MessageFormat, newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { dropStaged, openStagedBatch, storeLabels } from '../lake/batches.js';
 import {
@@ -17,40 +17,7 @@ import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
 import { extractionIdOf } from '../mailbox-ids.js';
 import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
-
-/** Changes applied, by kind (history entries, or differences a reconciliation found). */
-export interface ChangeCounts {
-  added: number;
-  deleted: number;
-  labelsAdded: number;
-  labelsRemoved: number;
-}
-export const noChanges = (): ChangeCounts => ({ added: 0, deleted: 0, labelsAdded: 0, labelsRemoved: 0 });
-
-export interface SyncStepResult {
-  /** The mailbox's stored historyId after this step. */
-  historyId: string;
-  /** More history after it (history mode). */
-  more: boolean;
-  changes: ChangeCounts;
-  /** Rows inserted, soft-deleted, relabelled. */
-  rows: { inserted: number; deleted: number; relabeled: number };
-  /** messages.get calls that returned a message. */
-  fetched: number;
-  meter: UnitMeter;
-  /** False when an earlier attempt had committed this step already (nothing written twice). */
-  applied: boolean;
-  /** History mode: Gmail answered 404 (the start id is older than it keeps): reconcile instead. Nothing written. */
-  expired?: boolean;
-}
-
-export interface BeginSyncResult {
-  /** Why the sync cannot run now (the mailbox's backfill runs), or null. */
-  busy: string | null;
-  historyId: string | null;
-  format: string | null;
-  meter: UnitMeter;
-}
+import { noChanges, type BeginSyncResult, type ChangeCounts, type SyncStepResult } from '../workflows/contracts.js';
 
 const PAGE_SIZE = 500;
 const RECONCILE_CHUNK = 500;

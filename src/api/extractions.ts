@@ -1,22 +1,19 @@
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  ACCOUNT_SEARCH_ATTRIBUTE,
-  type ExtractionOptions,
-  type ExtractionProgress,
-  type ExtractionRequest,
-  type ExtractionStatus,
-  extractionWorkflow,
-  progressQuery,
-  selectionMemo,
-  type SelectionMemo,
-  selectionOf,
-  WORKFLOW_ID_PREFIX,
-} from '../workflows/extraction.js';
+import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflow, progressQuery, WORKFLOW_ID_PREFIX } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
 import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
 import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
+import {
+  selectionMemo,
+  selectionOf,
+  type ExtractionOptions,
+  type ExtractionProgress,
+  type ExtractionRequest,
+  type ExtractionStatus,
+  type SelectionMemo,
+} from '../workflows/contracts.js';
 
 /** A workflow's mailbox: its search attribute, else its memo (with the codec on there is no search attribute). */
 const accountOf = (w: { searchAttributes: Record<string, unknown>; memo?: Record<string, unknown> }): string | null =>

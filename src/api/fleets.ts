@@ -3,10 +3,11 @@ import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError 
 import { ApplicationFailure } from '@temporalio/common';
 import { causeChain } from '../causes.js';
 import { extractionKey, mailboxName } from '../mailbox-ids.js';
-import { type ExtractionOptions, type ExtractionProgress, progressQuery } from '../workflows/extraction.js';
-import { type FleetProgress, type FleetRequest, fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
+import { progressQuery } from '../workflows/extraction.js';
+import { fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
 import { ApiError } from './errors.js';
 import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
+import type { ExtractionOptions, ExtractionProgress, FleetProgress, FleetRequest } from '../workflows/contracts.js';
 
 export const FLEET_ID_PREFIX = 'gmail-fleet-';
 

@@ -4,9 +4,10 @@ import type { MessageFormat } from '../gmail/client.js';
 import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
 import { accountAttribute } from '../codec.js';
 import { extractionIdOf, syncIdOf } from '../mailbox-ids.js';
-import { type SyncResult, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
+import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
+import type { SyncResult } from '../workflows/contracts.js';
 
 export interface MailboxView {
   account: string;

@@ -1,10 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
-import type { ExtractionProgress } from '../workflows/extraction.js';
 import type { MailboxView } from '../api/mailboxes.js';
 import type { ApiClient } from './api-client.js';
 import { CliError, EXIT, type Out, plural, table } from './output.js';
 import type { Home } from './settings.js';
+import type { ExtractionProgress } from '../workflows/contracts.js';
 
 const n = (v: number) => v.toLocaleString('en-US');
 const duration = (s: number | null) =>

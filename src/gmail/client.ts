@@ -10,6 +10,7 @@ import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError } from './errors.js';
 import { withRetry } from './retry.js';
+import type { UnitMeter } from '../workflows/contracts.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
@@ -47,11 +48,6 @@ export interface ScopeOptions {
   meter?: UnitMeter;
 }
 
-/** Quota units and requests spent, per method, priced with the configured profile's cost table. */
-export interface UnitMeter {
-  units: Partial<Record<QuotaMethod, number>>;
-  calls: Partial<Record<QuotaMethod, number>>;
-}
 export const newMeter = (): UnitMeter => ({ units: {}, calls: {} });
 
 /** History after `startHistoryId`: the pipeline pages by moving the start id, so a page never depends on a token. */

@@ -1,4 +1,4 @@
-import { FAILURE } from '../failures.js';
+import { FAILURE } from '../workflows/contracts.js';
 
 /**
  * Gmail failures, classified once. Transient ones (429, 403 rate limits, 5xx, network, truncated bodies) are retried

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
+import type { Checkpoint } from '../workflows/contracts.js';
 
 /** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
 export interface MessageRow {
@@ -155,20 +156,6 @@ export async function isStaged(dir: string): Promise<boolean> {
 
 export async function dropStaged(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
-}
-
-export interface Checkpoint {
-  account: string;
-  extractionKey: string;
-  workflowId: string;
-  runId: string;
-  batchId: string;
-  pageToken: string;
-  historyId: string;
-  listed: number;
-  persisted: number;
-  skipped: number;
-  failed: number;
 }
 
 /** Thrown when a staged batch holds ids the workflow did not ask for (a stale or foreign batch): never loaded. */

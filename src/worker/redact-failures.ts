@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, Next } from '@temporalio/worker';
 import { causeChain } from '../causes.js';
-import { FAILURE } from '../failures.js';
+import { FAILURE } from '../workflows/contracts.js';
 import { redact } from '../redact.js';
 
 /** DuckDB's error classes that name the statement, not the moment: retrying cannot help. */

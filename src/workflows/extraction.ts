@@ -15,8 +15,19 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, BatchResult, FetchResult } from '../activities/index.js';
-import { FAILURE, NON_RETRYABLE } from '../failures.js';
+import type { Activities, FetchResult } from '../activities/index.js';
+import {
+  type BatchResult,
+  type Counters,
+  type ExtractionInput,
+  type ExtractionPhase,
+  type ExtractionProgress,
+  type ExtractionRequest,
+  type ExtractionState,
+  type ExtractionStatus,
+  FAILURE,
+  NON_RETRYABLE,
+} from './contracts.js';
 import { addCounts, failureType } from './tally.js';
 
 /** Signal names users send from the CLIs: `temporal workflow signal --workflow-id ID --name pause`. */
@@ -26,146 +37,6 @@ export const resumeSignal = defineSignal('resume');
 export const progressQuery = defineQuery<ExtractionProgress>('progress');
 
 export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } from './ids.js';
-
-export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
-
-export interface ExtractionRequest {
-  account: string;
-  query?: string;
-  labelIds?: string[];
-  includeSpamTrash?: boolean;
-  format: MessageFormat;
-  batchSize: number;
-  maxMessages?: number;
-  /** When the backfill completes, keep the mailbox in sync on a Temporal Schedule at this interval (e.g. `15m`). */
-  keepInSync?: string;
-}
-
-export interface ExtractionOptions {
-  /** Batches in flight at once (fetch + persist). */
-  pipelineDepth: number;
-  /** Compact the lake every N committed batches (0 = only at the end). */
-  compactEvery: number;
-  /**
-   * Publish lifecycle events (webhooks). Absent from the input of runs started before events existed, so their replay
-   * schedules no event activity: the option itself keeps old histories deterministic.
-   */
-  events?: boolean;
-  /**
-   * Share of the mailbox's quota budget this extraction may spend (a fleet gives each mailbox up to twice its fair
-   * share of the project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as
-   * before.
-   */
-  quotaShare?: number;
-  /**
-   * Compact the lake when the extraction ends (absent: yes). A fleet's children say no: the fleet compacts once per
-   * `compactEvery` mailboxes instead of each small mailbox compacting the whole shared lake as it ends.
-   */
-  compactAtEnd?: boolean;
-}
-
-/** `pausing`: paused, with batches still in flight (they commit before it is `paused`). */
-export type ExtractionStatus = 'running' | 'pausing' | 'paused' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
-export type ExtractionPhase = 'preparing' | 'extracting' | 'draining' | 'compacting' | 'done';
-
-export interface Counters {
-  listed: number;
-  fetched: number;
-  /** Rows this extraction added to the lake. */
-  persisted: number;
-  /** Listed ids already in the lake (not fetched again). */
-  present: number;
-  skipped: number;
-  failed: number;
-  malformed: number;
-}
-
-/** What the `progress` query and GET /extract/:id return. */
-export interface ExtractionProgress {
-  id: string;
-  account: string;
-  status: ExtractionStatus;
-  phase: ExtractionPhase;
-  paused: boolean;
-  progress: Counters & { total: number; percent: number };
-  ratePerSecond: number;
-  etaSeconds: number | null;
-  startedAt: string | null;
-  updatedAt: string | null;
-  runs: number;
-  resumedFrom: number | null;
-  /** Listings restarted because Gmail stopped accepting a page token. */
-  relists: number;
-  historyId: string | null;
-  /** Quota units spent, per method (the configured cost table). */
-  units?: Record<string, number>;
-  error: string | null;
-}
-
-/** State carried across continue-as-new: a cursor and counters, never message content. */
-export interface ExtractionState {
-  extractionKey: string;
-  prepared: boolean;
-  /** Lifecycle events published so far (their sequence numbers). */
-  eventSeq?: number;
-  pageToken: string;
-  listingDone: boolean;
-  counters: Counters;
-  /** Counters and page token up to which every batch is committed: the safe resume point. */
-  committed: Counters & { pageToken: string };
-  total: number;
-  historyId: string | null;
-  startedAt: number;
-  updatedAt: number;
-  paused: boolean;
-  batchSeq: number;
-  batchesSinceCompaction: number;
-  runs: number;
-  resumedFrom: number | null;
-  samples: [number, number][];
-  error: string | null;
-  /** Listings restarted because Gmail stopped accepting a page token. */
-  relists: number;
-  /** Progress of the current listing pass (a relist starts a new one): listed ids and ids done with. */
-  pass: { listed: number; done: number };
-  /** Quota units spent, per method. */
-  units: Record<string, number>;
-  /** When the current pause began (the rate leaves paused time out). */
-  pausedAt?: number;
-}
-
-type Selection = Pick<ExtractionRequest, 'query' | 'labelIds' | 'includeSpamTrash' | 'format'>;
-
-/** A running extraction's memo: its selection, so a differing request can be refused without a worker. */
-export interface SelectionMemo {
-  extractionKey: string;
-  selection: Selection;
-  /** The mailbox (the id may carry only a digest of it; the memo is a payload, encrypted with the codec). */
-  account?: string;
-}
-
-/** A request's selection in canonical form (the parts of its extraction key other than the mailbox). */
-export const selectionOf = (r: Selection): Selection => ({
-  query: r.query ?? '',
-  labelIds: [...(r.labelIds ?? [])].sort(),
-  includeSpamTrash: !!r.includeSpamTrash,
-  format: r.format,
-});
-
-/** The memo an extraction starts with, whoever starts it (the API, or a fleet as its child). */
-export const selectionMemo = (r: ExtractionRequest, extractionKey: string): SelectionMemo => ({
-  extractionKey,
-  selection: selectionOf(r),
-  account: r.account,
-});
-
-export interface ExtractionInput {
-  request: ExtractionRequest;
-  options: ExtractionOptions;
-  /** The extraction key (selection hash) the API computed; checkpoints in the lake are keyed by it. */
-  extractionKey: string;
-  state?: ExtractionState;
-}
 
 const gmailRetry = {
   initialInterval: '1s',

@@ -13,65 +13,20 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities, ChangeCounts, SyncStepResult } from '../activities/index.js';
-import { FAILURE, NON_RETRYABLE } from '../failures.js';
+import type { Activities } from '../activities/index.js';
+import {
+  FAILURE,
+  NON_RETRYABLE,
+  type SyncInput,
+  type SyncResult,
+  type SyncState,
+  type SyncStatus,
+  type SyncStepResult,
+} from './contracts.js';
 import { ACCOUNT_SEARCH_ATTRIBUTE, syncWorkflowId } from './ids.js';
 import { addCounts, failureType } from './tally.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
-
-export interface SyncInput {
-  account: string;
-  /** Format of newly added messages; default: the mirror's stored format, else `full`. */
-  format?: MessageFormat;
-  /** Reconcile by listing even when history is available. */
-  reconcile?: boolean;
-  /** Who asked: `http`, `schedule`. */
-  trigger?: string;
-  /** Carried across continue-as-new. */
-  state?: SyncState;
-}
-
-export type SyncStatus = 'running' | 'completed' | 'deferred' | 'failed' | 'canceled';
-
-/** What a sync did: the `progress` query while it runs, its result when it ends. */
-export interface SyncResult {
-  id: string;
-  account: string;
-  status: SyncStatus;
-  /** history (users.history.list), reconcile (listing: history expired or never recorded), none (deferred). */
-  mode: 'history' | 'reconcile' | 'none';
-  trigger: string | null;
-  historyIdFrom: string | null;
-  historyIdTo: string | null;
-  /** Changes applied, by kind. */
-  changes: ChangeCounts;
-  /** Rows inserted, soft-deleted, relabelled. */
-  rows: { inserted: number; deleted: number; relabeled: number };
-  /** messages.get that returned a message. */
-  fetched: number;
-  pages: number;
-  /** Quota units spent, per method (the configured cost table), and requests per method. */
-  units: Record<string, number>;
-  calls: Record<string, number>;
-  startedAt: string;
-  finishedAt: string | null;
-  reason: string | null;
-}
-
-interface SyncState {
-  mode: SyncResult['mode'];
-  format: MessageFormat;
-  historyIdFrom: string | null;
-  cursor: string | null;
-  changes: ChangeCounts;
-  rows: SyncResult['rows'];
-  fetched: number;
-  pages: number;
-  units: Record<string, number>;
-  calls: Record<string, number>;
-  startedAt: number;
-}
 
 export const syncProgressQuery = defineQuery<SyncResult>('progress');
 

@@ -4,7 +4,7 @@ import { createApp } from '../../src/api/app.js';
 import { ApiError } from '../../src/api/errors.js';
 import type { ExtractionService } from '../../src/api/extractions.js';
 import { createLogger } from '../../src/log.js';
-import type { ExtractionProgress, ExtractionRequest } from '../../src/workflows/extraction.js';
+import type { ExtractionProgress, ExtractionRequest } from '../../src/workflows/contracts.js';
 
 /** An in-memory ExtractionService: the route tests check the HTTP contract; integration tests use Temporal. */
 function memoryService() {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
@@ -12,6 +11,7 @@ import { api, temporalCli } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 const OWNER = 'user@example.com';
 let temporal: TestTemporal;

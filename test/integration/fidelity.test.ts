@@ -12,12 +12,12 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { Lake } from '../../src/lake/lake.js';
 import { startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { compare, formatReport, loadAdjudications, type ParsedColumns, runReference } from '../fidelity/compare.js';
 import { api } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest, rawMismatches } from '../helpers/verify.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 const OWNER = 'corpus@example.com';
 const CORPUS = join(projectRoot, 'test/fidelity/corpus');

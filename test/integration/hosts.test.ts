@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { Lake } from '../../src/lake/lake.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
 import { freePort, waitFor } from '../helpers/ports.js';
@@ -13,6 +12,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 /**
  * The production topology, really started: one API process and three worker processes, each worker on its own

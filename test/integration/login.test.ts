@@ -14,13 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { cliJson, consent, signInUrl, startCli } from '../helpers/cli.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { api } from '../helpers/http.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 const OWNER = 'user@example.com';
 const SECOND = 'second@example.com';

@@ -7,12 +7,12 @@ import { loadConfig } from '../../src/config.js';
 import { Lake } from '../../src/lake/lake.js';
 import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
 import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 let temporal: TestTemporal;
 let emu: RunningEmulator;

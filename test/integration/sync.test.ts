@@ -13,7 +13,6 @@ import { createLogger } from '../../src/log.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
-import type { ExtractionProgress } from '../../src/workflows/extraction.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
 import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
 import { api, temporalCli } from '../helpers/http.js';
@@ -22,6 +21,7 @@ import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 const OWNER = 'user@example.com';
 let temporal: TestTemporal;

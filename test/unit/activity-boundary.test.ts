@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityExecuteInput } from '@temporalio/worker';
-import { FAILURE } from '../../src/failures.js';
+import { FAILURE } from '../../src/workflows/contracts.js';
 import { registerSecrets } from '../../src/redact.js';
 import { RedactFailures } from '../../src/worker/redact-failures.js';
 
