@@ -77,7 +77,7 @@ async function direct(
   account: string,
   format: string,
   batchSize: number,
-): Promise<{ n: number; seconds: number; stages: Record<'list' | 'fetch' | 'persist', number> }> {
+): Promise<{ n: number; seconds: number; stages: Record<'list' | 'batch', number> }> {
   const config = benchConfig(env, emu);
   const lake = await Lake.open(config.lake);
   const activities = createActivities({
@@ -89,8 +89,8 @@ async function direct(
     logger: createLogger('warn'),
   });
   const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });
-  // Seconds spent inside each kind of activity (summed; fetch and persist of consecutive batches overlap).
-  const stages = { list: 0, fetch: 0, persist: 0 };
+  // Seconds spent inside each kind of activity (summed; consecutive batches overlap).
+  const stages = { list: 0, batch: 0 };
   /** An activity run in a mock activity context, its wall time added to its stage. */
   const timed =
     <I, O>(stage: keyof typeof stages, activity: (input: I) => Promise<O>) =>
@@ -103,8 +103,7 @@ async function direct(
       }
     };
   const listPage = timed('list', (i: Parameters<typeof activities.listPage>[0]) => activities.listPage(i));
-  const fetchBatch = timed('fetch', (i: Parameters<typeof activities.fetchBatch>[0]) => activities.fetchBatch(i));
-  const persistBatch = timed('persist', (i: Parameters<typeof activities.persistBatch>[0]) => activities.persistBatch(i));
+  const extractBatch = timed('batch', (i: Parameters<typeof activities.extractBatch>[0]) => activities.extractBatch(i));
   const t0 = performance.now();
   let token = '';
   let n = 0;
@@ -114,11 +113,9 @@ async function direct(
     const page = await listPage({ account, pageToken: token, maxResults: batchSize });
     const id = `b${seq++}`;
     const task = (async () => {
-      const f = await fetchBatch({ account, batchId: id, ids: page.ids, format: format as 'full' });
-      const checkpoint: Omit<Checkpoint, 'workflowId' | 'runId'> = {
+      const checkpoint: Omit<Checkpoint, 'workflowId' | 'runId' | 'batchId'> = {
         account,
         extractionKey: 'direct',
-        batchId: id,
         pageToken: token,
         historyId: '',
         listed: 0,
@@ -126,8 +123,8 @@ async function direct(
         skipped: 0,
         failed: 0,
       };
-      await persistBatch({ staged: f.staged, checkpoint });
-      n += f.fetched;
+      const r = await extractBatch({ account, batchId: id, ids: page.ids, format: format as 'full', checkpoint });
+      n += r.fetched;
     })();
     inflight.push(task);
     if (inflight.length >= config.pipeline.depth) await inflight.shift();
@@ -177,8 +174,7 @@ export async function unthrottled(env: BenchEnv, format: 'full' | 'raw', message
     'temporal/direct': round(rate / directRate, 2),
     // Where the time goes (direct run, wall ms per message inside each activity kind) and CPU per message measured alone.
     'list ms/msg': perMessage(baseline.stages.list),
-    'fetch ms/msg': perMessage(baseline.stages.fetch),
-    'persist ms/msg': perMessage(baseline.stages.persist),
+    'batch ms/msg': perMessage(baseline.stages.batch),
     'emulator cpu ms/msg': cpu.emulator,
     'parse+map cpu ms/msg': cpu.parse,
   };
@@ -333,7 +329,7 @@ export async function recovery(env: BenchEnv, messages: number): Promise<Row> {
   const client = new Client({ connection });
   const app = createApp({
     auth: undefined,
-    extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50 }),
+    extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50, events: false }),
     readiness: {},
     logger: createLogger('silent'),
   });
@@ -474,7 +470,7 @@ async function acrossWorkers(
   });
   const workers = await Promise.all(Array.from({ length: args.workers }, () => startWorkerProcess(wenv)));
   const connection = await Connection.connect({ address: env.temporal.address });
-  const service = createExtractionService(new Client({ connection }), queue, { pipelineDepth: 2, compactEvery: 50 });
+  const service = createExtractionService(new Client({ connection }), queue, { pipelineDepth: 2, compactEvery: 50, events: false });
   const gets: [number, number][] = [];
   const poll = setInterval(() => void emu.stats().then((s) => gets.push([performance.now() / 1000, s['messages.get']?.served ?? 0])), 1000);
   try {
@@ -755,8 +751,8 @@ export async function fleet(
   const workers = await Promise.all(Array.from({ length: layout.workers }, () => startWorkerProcess(wenv)));
   const connection = await Connection.connect({ address: env.temporal.address });
   const client = new Client({ connection });
-  const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50 }, 500);
-  const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50 });
+  const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false }, 500);
+  const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false });
   try {
     const t0 = performance.now();
     const { id } = await fleets.start({ domain: 'example.com', format: 'metadata', batchSize: 100, concurrency });

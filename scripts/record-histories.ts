@@ -1,11 +1,16 @@
 /**
  * `npx tsx scripts/record-histories.ts NAME`: runs a small extraction with the workflow code of this checkout against
  * a real Temporal dev server and the emulator (pause and resume signals, several continue-as-new runs, a completed
- * end that hands over to the mirror and creates its schedule), then syncs (by history, by reconciliation, from the
- * schedule), runs a fleet of three mailboxes (paused and resumed), and writes every run's history to test/replay/histories/NAME-<workflow>-runN.json. Run it before changing workflow code,
+ * end that hands over to the mirror and creates its schedule), one that fails when its mailbox's refresh token is
+ * revoked (per-mailbox credentials, lifecycle events on), syncs (by history, by reconciliation, from the schedule), a
+ * fleet of three mailboxes (paused and resumed), and writes every run's history to
+ * test/replay/histories/NAME-<workflow>-runN.json. Run it before changing the workflow code of a deployed version,
  * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CredentialStore } from '../src/gmail/credential-store.js';
 import { execFileSync } from 'node:child_process';
 import { toolPath } from '../src/stack/tools.js';
 import { startPipeline } from '../src/pipeline.js';
@@ -21,9 +26,47 @@ const outDir = new URL('../test/replay/histories/', import.meta.url);
 mkdirSync(outDir, { recursive: true });
 
 const temporal = await startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 60 });
-const emu = await startTestEmulator({ messages: 900, settings: { faults: { latencyMs: 2, error500: 0.02 } } });
-const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' }), credentials);
+const REVOKED = 'revoked@example.com';
+const emu = await startTestEmulator({
+  messages: 900,
+  settings: { faults: { latencyMs: 2, error500: 0.02 } },
+  refreshTokens: { [credentials.refresh_token]: '*', 'replay-revoked-token': REVOKED },
+});
+// A subscriber that takes every lifecycle event, so the histories carry their deliveries.
+const hook = createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+const config = testConfig(temporal, emu, {
+  GMAIL_FETCH_CONCURRENCY: '4',
+  WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`,
+  WEBHOOK_SECRET: 'whsec-record-0123456789',
+});
+new CredentialStore(config.gmail.credentialsDir).write({
+  type: 'authorized_user',
+  account: REVOKED,
+  client_id: credentials.client_id,
+  client_secret: credentials.client_secret,
+  refresh_token: 'replay-revoked-token',
+});
+const p = await startPipeline(config, credentials);
 try {
+  // An extraction that fails when its mailbox's refresh token is revoked (auth_expired, then failed).
+  const revoked = (await (
+    await fetch(`${p.url}/extract`, {
+      method: 'POST',
+      headers: { ...authHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({ account: REVOKED, batchSize: 50 }),
+    })
+  ).json()) as { id: string };
+  const revokedStatus = async () =>
+    (await (await fetch(`${p.url}/extract/${revoked.id}`, { headers: authHeaders })).json()) as {
+      status: string;
+      progress: { persisted: number };
+    };
+  await waitFor('100 persisted', async () => (await revokedStatus()).progress.persisted >= 100);
+  await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: 'replay-revoked-token' }) });
+  await fetch(`${emu.url}_emulator/tokens/expire`, { method: 'POST' });
+  await waitFor('the revoked extraction failed', async () => (await revokedStatus()).status === 'failed');
+
   const res = await fetch(`${p.url}/extract`, {
     method: 'POST',
     headers: { ...authHeaders, 'content-type': 'application/json' },
@@ -36,7 +79,10 @@ try {
   await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST', headers: authHeaders });
   await waitFor('paused', async () => (await status()).status === 'paused');
   await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST', headers: authHeaders });
-  await waitFor('completed', async () => (await status()).status === 'completed', 180_000);
+  await waitFor('completed', async () => (await status()).status === 'completed', 180_000).catch(async (e: unknown) => {
+    console.error(JSON.stringify(await status()));
+    throw e;
+  });
   // Syncs: one by history (after changes), one by reconciliation (history expired), one started by the schedule.
   const control = (path: string, body?: unknown) =>
     fetch(`${emu.url}_emulator/users/replay@example.com/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
@@ -104,4 +150,5 @@ try {
   await p.stop();
   await emu.close();
   await temporal.stop();
+  hook.close();
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
 import { type ActivityDeps, activityLog } from './context.js';
-import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/contracts.js';
+import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet-contracts.js';
 
 /**
  * Each mailbox may spend up to twice its fair share of the project's quota: a mailbox that is preparing, listing or

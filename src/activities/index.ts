@@ -3,12 +3,10 @@ import type { ActivityDeps } from './context.js';
 import { eventActivities } from './events.js';
 import { fleetActivities } from './fleet.js';
 import { lakeActivities } from './lake.js';
-import { legacyActivities } from './legacy.js';
 import { mailboxActivities } from './mailbox.js';
 import { syncActivities } from './sync.js';
 
 export type { ActivityDeps } from './context.js';
-export type { FetchResult } from './legacy.js';
 export { removeOrphanedStaging } from './batch.js';
 
 /** Builds every activity the worker registers, with their dependencies injected (Gmail client, lake, logger). */
@@ -17,7 +15,6 @@ export function createActivities(deps: ActivityDeps) {
     ...mailboxActivities(deps),
     ...batchActivities(deps),
     ...lakeActivities(deps),
-    ...legacyActivities(deps),
     ...syncActivities(deps),
     ...eventActivities(deps),
     ...fleetActivities(deps),

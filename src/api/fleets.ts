@@ -7,7 +7,8 @@ import { progressQuery } from '../workflows/extraction.js';
 import { fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
 import { ApiError } from './errors.js';
 import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
-import type { ExtractionOptions, ExtractionProgress, FleetProgress, FleetRequest } from '../workflows/contracts.js';
+import type { ExtractionOptions, ExtractionProgress } from '../workflows/contracts.js';
+import type { FleetProgress, FleetRequest } from '../workflows/fleet-contracts.js';
 
 export const FLEET_ID_PREFIX = 'gmail-fleet-';
 

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
@@ -93,11 +93,6 @@ function readJson(param: string, columns: [string, string, string?][]): string {
   return `read_json($${param}, format = 'newline_delimited', columns = {${spec}})`;
 }
 
-/** Where fetch leaves a batch for persist: `<stagingDir>/<extraction>/<batchId>/`. */
-export function stagedBatchDir(stagingDir: string, extractionId: string, batchId: string): string {
-  return join(stagingDir, encodeURIComponent(extractionId), batchId);
-}
-
 /** JSON-lines writer with backpressure. */
 class LineWriter {
   private readonly out: WriteStream;
@@ -145,13 +140,6 @@ export async function stageBatch(dir: string, messages: MessageRow[], attachment
   for (const a of attachments) await batch.attachment(a);
   for (const m of messages) await batch.message(m);
   return batch.close();
-}
-
-export async function isStaged(dir: string): Promise<boolean> {
-  return stat(join(dir, 'messages.ndjson')).then(
-    () => true,
-    () => false,
-  );
 }
 
 export async function dropStaged(dir: string): Promise<void> {

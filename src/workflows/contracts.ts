@@ -33,18 +33,10 @@ export const FAILURE = {
    * would fail the same way on every attempt. Raised non-retryable at the activity boundary.
    */
   lakeQueryInvalid: 'LakeQueryInvalid',
-  /** v1 only: the staged batch is not on this worker's disk (another host fetched it). */
-  stagedBatchMissing: 'StagedBatchMissing',
 } as const;
 
 /** Types the workflows never retry. */
-export const NON_RETRYABLE = [
-  FAILURE.gmailAuth,
-  FAILURE.gmailInvalidRequest,
-  FAILURE.gmailPermission,
-  FAILURE.gmailPageTokenExpired,
-  FAILURE.stagedBatchMissing,
-];
+export const NON_RETRYABLE = [FAILURE.gmailAuth, FAILURE.gmailInvalidRequest, FAILURE.gmailPermission, FAILURE.gmailPageTokenExpired];
 
 // ---- Extractions (one mailbox) ---------------------------------------------------------------------------------
 
@@ -67,19 +59,15 @@ export interface ExtractionOptions {
   pipelineDepth: number;
   /** Compact the lake every N committed batches (0 = only at the end). */
   compactEvery: number;
-  /**
-   * Publish lifecycle events (webhooks). Absent from the input of runs started before events existed, so their replay
-   * schedules no event activity: the option itself keeps old histories deterministic.
-   */
-  events?: boolean;
+  /** Publish lifecycle events (webhooks are configured). */
+  events: boolean;
   /**
    * Share of the mailbox's quota budget this extraction may spend (a fleet gives each mailbox up to twice its fair
-   * share of the project's quota). Absent (old inputs, single extractions): all of it — the same activity inputs as
-   * before.
+   * share of the project's quota). Default: all of it (a single extraction).
    */
   quotaShare?: number;
   /**
-   * Compact the lake when the extraction ends (absent: yes). A fleet's children say no: the fleet compacts once per
+   * Compact the lake when the extraction ends. Default yes; a fleet's children say no: the fleet compacts once per
    * `compactEvery` mailboxes instead of each small mailbox compacting the whole shared lake as it ends.
    */
   compactAtEnd?: boolean;
@@ -249,8 +237,8 @@ export interface PrepareInput {
 export interface PrepareResult {
   historyId: string;
   messagesTotal: number;
-  /** Messages in SPAM or TRASH (absent from results recorded before it was added). */
-  spamTrashTotal?: number;
+  /** Messages in SPAM or TRASH. */
+  spamTrashTotal: number;
   resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
   /** Quota units spent, per method. */
   units?: Partial<Record<string, number>>;
@@ -376,76 +364,4 @@ export interface SyncState {
   units: Record<string, number>;
   calls: Record<string, number>;
   startedAt: number;
-}
-
-// ---- Fleets (many mailboxes) -------------------------------------------------------------------------------------
-
-/** The selection of an extraction, for every mailbox of a Workspace domain or of a list, `concurrency` at a time. */
-export interface FleetRequest extends Omit<ExtractionRequest, 'account'> {
-  /** A Workspace domain: its directory's users (suspended ones reported, not extracted). */
-  domain?: string;
-  /** Or these mailboxes. */
-  accounts?: string[];
-  /** Mailboxes extracted at once. */
-  concurrency: number;
-}
-
-/** A mailbox of the fleet and its extraction's workflow id (the same as a single extraction's: one writer). */
-export interface FleetMailbox {
-  account: string;
-  workflowId: string;
-  extractionKey: string;
-}
-
-export interface FleetPlan {
-  mailboxes: FleetMailbox[];
-  skipped: { account: string; reason: string }[];
-  /** Each mailbox's share of its quota budget (up to twice its fair share of the project's quota at this concurrency). */
-  quotaShare: number;
-}
-
-/** State carried across continue-as-new: the mailboxes still to start and the tallies of those done. */
-export interface FleetState {
-  planned: boolean;
-  pending: FleetMailbox[];
-  total: number;
-  quotaShare: number;
-  completed: number;
-  canceled: number;
-  /** Rows the completed extractions added to their lakes, and what they listed. */
-  persisted: number;
-  listed: number;
-  failures: { account: string; error: string }[];
-  paused: boolean;
-  startedAt: number;
-  updatedAt: number;
-  runs: number;
-  /** Mailboxes completed since the fleet last compacted the lake (absent from older runs' state: 0). */
-  sinceCompaction: number;
-}
-
-export interface FleetInput {
-  request: FleetRequest;
-  options: ExtractionOptions;
-  state?: FleetState;
-  /** Mailboxes one run starts before it continues as new. Default 400 (tests lower it). */
-  childrenPerRun?: number;
-}
-
-export interface FleetProgress {
-  id: string;
-  status: 'running' | 'paused' | 'completed';
-  phase: 'listing' | 'extracting' | 'done';
-  paused: boolean;
-  mailboxes: { total: number; pending: number; running: number; completed: number; failed: number; canceled: number };
-  running: { account: string; workflowId: string }[];
-  /** Messages of the mailboxes that completed (the API adds the running ones' live counts). */
-  messages: { persisted: number; listed: number };
-  /** Mailboxes finished per hour and the time left at that pace (null until one has finished). */
-  mailboxesPerHour: number;
-  etaSeconds: number | null;
-  failures: { account: string; error: string }[];
-  startedAt: string;
-  updatedAt: string;
-  runs: number;
 }

@@ -8,32 +8,21 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
-  patched,
-  proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities/index.js';
-import { type FleetInput, type FleetMailbox, type FleetProgress, type FleetState, NON_RETRYABLE, selectionMemo } from './contracts.js';
-import { compact, extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
+import { compact, planFleet } from './activities.js';
+import { selectionMemo } from './contracts.js';
+import type { FleetInput, FleetMailbox, FleetProgress, FleetState } from './fleet-contracts.js';
+import { extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
 
 /** Query name: `temporal workflow query --workflow-id ID --name progress`. */
 export const fleetProgressQuery = defineQuery<FleetProgress>('progress');
 
-const { planFleet } = proxyActivities<Activities>({
-  startToCloseTimeout: '10m',
-  retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
-});
-
-/** Patch ids of the fleet workflow (see "Changing workflow code" in the README). */
-export const FLEET_PATCHES = {
-  /** The fleet compacts the lake every `compactEvery` mailboxes and at its end; its children no longer do as they end. */
-  fleetCompacts: 'fleet-compacts',
-  /** A child that was starting when the fleet was paused is paused once it has started. */
-  pauseStartingChildren: 'pause-starting-children',
-} as const;
+/** Patch ids of the fleet workflow (see PATCHES in extraction.ts). None today. */
+export const FLEET_PATCHES = {} as const;
 
 /** Children started by one run before it continues as new (after the running ones end), keeping history short. */
 const CHILDREN_PER_RUN = 400;
@@ -76,13 +65,11 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     sinceCompaction: 0,
     ...input.state,
   };
-  // Before any command, so every run of a fleet started with this code decides the same way.
-  const compacts = patched(FLEET_PATCHES.fleetCompacts);
   let compacting: Promise<void> | undefined;
   /** Compacts in the background (children keep starting), one compaction at a time. */
   const compactSometimes = (force: boolean) => {
     const due = force ? state.sinceCompaction > 0 : options.compactEvery > 0 && state.sinceCompaction >= options.compactEvery;
-    if (!compacts || !due || compacting) return;
+    if (!due || compacting) return;
     state.sinceCompaction = 0;
     compacting = compact()
       .catch(() => undefined)
@@ -161,7 +148,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
         args: [
           {
             request: child,
-            options: { ...options, quotaShare: state.quotaShare, ...(compacts ? { compactAtEnd: false } : {}) },
+            options: { ...options, quotaShare: state.quotaShare, compactAtEnd: false },
             extractionKey: mb.extractionKey,
           },
         ],
@@ -172,7 +159,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       // A pause that came while this child was starting found no workflow to relay to: it is told now.
-      if (state.paused && patched(FLEET_PATCHES.pauseStartingChildren)) await handle.signal(pauseSignal).catch(() => undefined);
+      if (state.paused) await handle.signal(pauseSignal).catch(() => undefined);
       const result = await handle.result();
       state.completed++;
       state.sinceCompaction++;

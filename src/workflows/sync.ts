@@ -7,39 +7,18 @@ import {
   defineQuery,
   executeChild,
   isCancellation,
-  patched,
-  proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities/index.js';
-import {
-  FAILURE,
-  NON_RETRYABLE,
-  type SyncInput,
-  type SyncResult,
-  type SyncState,
-  type SyncStatus,
-  type SyncStepResult,
-} from './contracts.js';
-import { ACCOUNT_SEARCH_ATTRIBUTE, syncWorkflowId } from './ids.js';
+import { beginSync, reconcileMailbox, recordSync, syncHistoryPage } from './activities.js';
+import { FAILURE, type SyncInput, type SyncResult, type SyncState, type SyncStatus, type SyncStepResult } from './contracts.js';
+import { ACCOUNT_SEARCH_ATTRIBUTE } from './ids.js';
 import { addCounts, failureType } from './tally.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
 export const syncProgressQuery = defineQuery<SyncResult>('progress');
-
-const retry = {
-  initialInterval: '1s',
-  backoffCoefficient: 2,
-  maximumInterval: '1m',
-  maximumAttempts: 20,
-  nonRetryableErrorTypes: NON_RETRYABLE,
-};
-const { beginSync, recordSync } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry });
-const { syncHistoryPage } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry });
-const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry });
 
 /**
  * Brings one mailbox's mirror up to date. History mode: pages of `users.history.list` from the stored historyId, each
@@ -162,10 +141,8 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
   }
 }
 
-export const SYNC_PATCHES = {
-  /** The scheduled sync's child takes the GmailAccount search attribute from its parent instead of always setting it. */
-  inheritAccountAttribute: 'inherit-account-attribute',
-} as const;
+/** Patch ids of the sync workflows (see PATCHES in extraction.ts). None today. */
+export const SYNC_PATCHES = {} as const;
 
 function inheritedAccountAttribute() {
   const value = workflowInfo().searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE];
@@ -179,19 +156,17 @@ function inheritedAccountAttribute() {
  */
 export async function scheduledSyncWorkflow(input: {
   account: string;
-  /** The mailbox's sync id, as the schedule's creator derived it (absent in schedules made before it was added). */
-  syncId?: string;
+  /** The mailbox's sync id, as the schedule's creator derived it (it may carry a digest of the address). */
+  syncId: string;
   format?: MessageFormat;
 }): Promise<SyncResult | { status: 'skipped'; reason: string }> {
   try {
     return await executeChild(syncWorkflow, {
-      workflowId: input.syncId ?? syncWorkflowId(input.account),
+      workflowId: input.syncId,
       args: [{ account: input.account, format: input.format, trigger: 'schedule' }],
       // The account's search attribute only when the schedule gave this run one (a deployment that encrypts payloads
-      // gives none: search attributes cannot be encrypted). Runs before this change set it unconditionally.
-      searchAttributes: patched(SYNC_PATCHES.inheritAccountAttribute)
-        ? inheritedAccountAttribute()
-        : { [ACCOUNT_SEARCH_ATTRIBUTE]: [input.account] },
+      // gives none: search attributes cannot be encrypted).
+      searchAttributes: inheritedAccountAttribute(),
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return { status: 'skipped', reason: 'a sync of this mailbox is running' };

@@ -12,7 +12,7 @@ const admin = generateApiKey('ops', 'admin');
 const app = createApp({
   auth: { keys: parseApiKeys(admin.entry), ratePerMinute: 0 },
   extractions: {} as ExtractionService,
-  fleets: createFleetService({} as Client, 'q', { pipelineDepth: 2, compactEvery: 0 }),
+  fleets: createFleetService({} as Client, 'q', { pipelineDepth: 2, compactEvery: 0, events: false }),
   readiness: {},
   logger: createLogger('silent'),
 });

@@ -182,7 +182,7 @@ test('a fleet continues as new every N mailboxes and still ends with all of them
       args: [
         {
           request: { accounts, format: 'metadata', batchSize: 50, concurrency: 2 },
-          options: { pipelineDepth: 2, compactEvery: 0 },
+          options: { pipelineDepth: 2, compactEvery: 0, events: false },
           childrenPerRun: 2,
         },
       ],

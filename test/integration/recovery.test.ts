@@ -32,7 +32,7 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
   const client = new Client({ connection });
   const app = createApp({
     auth: undefined,
-    extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20 }),
+    extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20, events: false }),
     readiness: {},
     logger: createLogger('silent'),
   });

@@ -269,7 +269,7 @@ describe('a sync across worker crashes, beside a backfill (PostgreSQL catalog)',
     await postgres.createDatabase('mirror');
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
-    const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0 });
+    const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0, events: false });
     app = createApp({
       auth: undefined,
       extractions,

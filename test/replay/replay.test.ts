@@ -3,30 +3,62 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
-import { bundleWorkflowsOutOfProcess } from '../../src/worker/bundle.js';
+import { workflowBundle } from '../../src/worker/bundle.js';
+import { PATCHES } from '../../src/workflows/extraction.js';
+import { FLEET_PATCHES } from '../../src/workflows/fleet.js';
+import { SYNC_PATCHES } from '../../src/workflows/sync.js';
 
 /**
- * Histories recorded from real runs of earlier workflow code (scripts/record-histories.ts), replayed with today's
- * code: a change that is not replay-safe (a command sequence changed without `patched()`) fails here before it reaches
- * an extraction that has been running for days.
+ * Histories recorded from real runs of the workflow code of a release (scripts/record-histories.ts), replayed with
+ * today's code: a change that is not replay-safe (a command sequence changed without `patched()`) fails here before it
+ * reaches an extraction that has been running for days. Each `patched()` id must appear as a marker in a recorded
+ * history, so a patch whose old branch no history exercises cannot pass unchecked.
  */
 const dir = new URL('./histories/', import.meta.url);
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .sort();
+const raw = new Map(files.map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]));
 
 test('recorded histories replay with the current workflow code', async () => {
-  assert.ok(files.length >= 5, `expected recorded histories in test/replay/histories, found ${files.length}`);
-  const histories = files.map((f) => ({
-    workflowId: f.replace(/\.json$/, ''),
-    history: historyFromJSON(JSON.parse(readFileSync(new URL(f, dir), 'utf8'))),
-  }));
+  for (const type of ['extractionWorkflow', 'syncWorkflow', 'scheduledSyncWorkflow', 'fleetWorkflow'])
+    assert.ok(
+      files.some((f) => f.includes(`-${type}-`)),
+      `a recorded history of ${type} in test/replay/histories`,
+    );
+  const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(raw.get(f)!)) }));
   const failures: string[] = [];
   let replayed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: bundleWorkflowsOutOfProcess() } }, histories)) {
+  for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: workflowBundle() } }, histories)) {
     replayed++;
     if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
   }
   assert.equal(replayed, files.length);
   assert.deepEqual(failures, []);
+});
+
+/** The patch ids recorded in a history: its `core_patch` markers' ids. */
+function markers(json: string): string[] {
+  const events = (
+    JSON.parse(json) as {
+      events: { markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] }> } }[];
+    }
+  ).events;
+  return events.flatMap((e) => {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_patch') return [];
+    return Object.values(m.details ?? {}).flatMap((d) =>
+      (d.payloads ?? []).map((p) => (JSON.parse(Buffer.from(p.data ?? '', 'base64').toString('utf8')) as { id: string }).id),
+    );
+  });
+}
+
+test('every patch id of the workflows has a recorded history that passed through it', () => {
+  const recorded = new Set([...raw.values()].flatMap(markers));
+  const ids = [...Object.values(PATCHES), ...Object.values(FLEET_PATCHES), ...Object.values(SYNC_PATCHES)] as string[];
+  assert.deepEqual(
+    ids.filter((id) => !recorded.has(id)),
+    [],
+    'record histories that exercise each patch (scripts/record-histories.ts) before merging it',
+  );
 });

@@ -1,0 +1,64 @@
+import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE } from './contracts.js';
+
+/**
+ * How the workflows call their activities: each one's timeouts and retry policy, in one place. Permanent failures
+ * (NON_RETRYABLE types) are never retried; everything else is, by Temporal, with backoff.
+ */
+
+const gmailRetry = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '5m',
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+export const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
+/**
+ * The batch activity heartbeats every second, so a 5 s heartbeat timeout notices a dead worker (kill -9, lost host)
+ * within 5 s and Temporal retries the batch on another worker at once: the trade-off is one heartbeat RPC per second
+ * per batch in flight, and a false timeout (a redone batch, never a duplicate row) if a worker stalls for 5 s.
+ */
+export const { extractBatch } = proxyActivities<Activities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '5s',
+  retry: { ...gmailRetry, initialInterval: '500ms', maximumInterval: '1m' },
+});
+export const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 10 },
+});
+/** Lifecycle events are retried for a day, at most 10 s apart: a subscriber back within a day receives them all. */
+export const { deliverEvent } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '1 day',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WebhookRefused'] },
+});
+const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
+
+/** Maintenance never fails an extraction or a fleet: a compaction that keeps failing is logged and skipped. */
+export async function compact(): Promise<void> {
+  try {
+    await compactLake();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** Syncs: a step that keeps failing transiently is retried 20 times, up to a minute apart. */
+const syncRetry = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: NON_RETRYABLE,
+};
+export const { beginSync, recordSync } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: syncRetry });
+export const { syncHistoryPage } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry: syncRetry });
+export const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry: syncRetry });
+
+export const { planFleet } = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
+});
