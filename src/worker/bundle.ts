@@ -1,30 +1,65 @@
 /**
- * Bundles the workflow code in a child process, so webpack (hundreds of MB while it runs) never lives in the worker's
- * heap; the worker then loads the finished bundle. Run directly, this file writes the bundle to the path in argv[2] (argv[3]: a failure converter module or empty;
- * argv[4]: `traced` for the OpenTelemetry workflow interceptors).
+ * The workflow bundle, built once per content: `npm run build` writes the bundles of compiled code under
+ * dist/workflow-bundles; run from source (tsx), a bundle is built on first use into .tools/workflow-bundles, named by
+ * a hash of everything it is made of (the workflow sources, the failure converter, the locked dependencies), and
+ * reused by every later worker start until one of them changes. Webpack runs in a child process, so its hundreds of
+ * MB never live in the worker's heap. Run directly, this file writes one bundle: argv[2] the output path, argv[3] a
+ * failure converter module or empty, argv[4] `traced` for the OpenTelemetry workflow interceptors.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
 const self = fileURLToPath(import.meta.url);
+const compiled = self.endsWith('.js');
+const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The workflows entry (source under tsx, compiled JavaScript under dist/). */
 export function workflowsPath(): string {
-  const ts = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-  return existsSync(ts) ? ts : fileURLToPath(new URL('../workflows/index.js', import.meta.url));
+  return fileURLToPath(new URL(`../workflows/index.${compiled ? 'js' : 'ts'}`, import.meta.url));
 }
 
-/** Writes the workflow bundle (with a failure converter module, when given) from a child process and returns its path. */
-export function bundleWorkflowsOutOfProcess(failureConverterPath?: string, traced = false): string {
-  const out = join(tmpdir(), `gmail-lake-workflows-${process.pid}-${Date.now()}.js`);
-  const args = [...(self.endsWith('.ts') ? ['--import', 'tsx'] : []), self, out, failureConverterPath ?? '', traced ? 'traced' : ''];
+/** The bundle's variant name: with the codec's failure converter, with the tracing interceptors. */
+const variant = (failureConverterPath: string | undefined, traced: boolean) =>
+  [failureConverterPath ? 'codec' : 'plain', traced ? 'traced' : ''].filter(Boolean).join('-');
+
+/** A hash of what a bundle is made of: every workflow source, the failure converter, the dependency lock. */
+function contentHash(failureConverterPath: string | undefined): string {
+  const h = createHash('sha256');
+  const dir = dirname(workflowsPath());
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  if (failureConverterPath) h.update(readFileSync(failureConverterPath));
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(lock)) h.update(readFileSync(lock));
+  return h.digest('hex').slice(0, 16);
+}
+
+/** Builds one bundle into `out` from a child process (written beside it first, then renamed: never half a file). */
+export function buildBundle(out: string, failureConverterPath?: string, traced = false): void {
+  mkdirSync(dirname(out), { recursive: true });
+  const part = `${out}.${process.pid}.part`;
+  const args = [...(compiled ? [] : ['--import', 'tsx']), self, part, failureConverterPath ?? '', traced ? 'traced' : ''];
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  return out;
+  renameSync(part, out);
+}
+
+/**
+ * The path of the workflow bundle for these options: dist/workflow-bundles/<variant>.js in compiled code (built by
+ * `npm run build`), else a content-addressed one under .tools/workflow-bundles, built once.
+ */
+export function workflowBundle(failureConverterPath?: string, traced = false): string {
+  const name = variant(failureConverterPath, traced);
+  if (compiled) {
+    const built = join(root, 'dist', 'workflow-bundles', `${name}.js`);
+    if (existsSync(built)) return built;
+  }
+  const cached = join(root, '.tools', 'workflow-bundles', `${contentHash(failureConverterPath)}-${name}.js`);
+  if (!existsSync(cached)) buildBundle(cached, failureConverterPath, traced);
+  return cached;
 }
 
 if (process.argv[1] === self && process.argv[2]) {

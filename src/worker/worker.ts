@@ -9,7 +9,7 @@ import { NativeConnection, type ActivityInterceptorsFactory, Worker } from '@tem
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import type { Config } from '../config.js';
 import { dataConverterFor } from '../codec.js';
-import { bundleWorkflowsOutOfProcess } from './bundle.js';
+import { workflowBundle } from './bundle.js';
 import { ActivityMetrics } from './metrics-interceptor.js';
 import { RedactFailures } from './redact-failures.js';
 
@@ -27,7 +27,7 @@ export async function createWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     // With the codec on, the bundle carries the failure converter that moves failure messages into encrypted payloads.
-    workflowBundle: { codePath: bundleWorkflowsOutOfProcess(dataConverter?.failureConverterPath, tracing !== undefined) },
+    workflowBundle: { codePath: workflowBundle(dataConverter?.failureConverterPath, tracing !== undefined) },
     dataConverter,
     activities: createActivities(deps),
     interceptors: {
