@@ -18,140 +18,162 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 
 /** Environment variables, each with its default. The README's configuration table mirrors this schema. */
 export const envSchema = z.object({
-  /** Temporal frontend address. Default 127.0.0.1:7233. */
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  /** Temporal namespace. Default `default`. */
-  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
-  /** Task queue of the extraction workflow and its activities. Default `gmail-extract`. */
-  TEMPORAL_TASK_QUEUE: z.string().min(1).default('gmail-extract'),
-  /** Web UI base URL printed in links. Default http://127.0.0.1:8233. */
-  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
-  /**
-   * Keys of the Temporal payload codec (AES-256-GCM) as `id:base64` entries, comma-separated, the encrypting one first
-   * (`npm run key -- --payload`). Set on the API and every worker: payloads, memos and failure messages in Temporal
-   * history are then encrypted. Unset: payloads in clear.
-   */
-  PAYLOAD_KEYS: z.string().optional(),
-  /**
-   * Key (16+ characters) of the mailbox digests in workflow and schedule ids: set, ids carry `h<digest>` instead of
-   * the address (Temporal keeps ids in clear, in history too). Set it with PAYLOAD_KEYS, on the API and every worker,
-   * before the first extraction, and never change it: a mailbox's id is what gives it one writer.
-   */
-  WORKFLOW_ID_KEY: z.string().min(16).optional(),
-  /**
-   * Port of a plain `/metrics` endpoint (no key) in a process that serves no API (`npm run worker`), for a scraper
-   * inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.
-   */
-  METRICS_PORT: int(1, 65535).optional(),
-  /** OTLP/HTTP endpoint of a trace collector (e.g. http://collector:4318): traces are exported to <endpoint>/v1/traces. Unset: no tracing. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
-  /** Webhook subscribers of extraction lifecycle events (CloudEvents 1.0, signed), comma-separated URLs. Unset: none. */
-  WEBHOOK_URLS: z.string().optional(),
-  /** HMAC-SHA256 key the webhook signature is made with (16+ characters); required with WEBHOOK_URLS. */
-  WEBHOOK_SECRET: z.string().min(16).optional(),
-  /** HTTP API bind address. Default 127.0.0.1. */
-  API_HOST: z.string().default('127.0.0.1'),
-  /** HTTP API port. Default 3000. */
-  API_PORT: int(0, 65535).default(3000),
-  /**
-   * API keys as `name:scope:sha256hex` entries (comma- or space-separated; scope `read` or `admin`); `npm run key`
-   * prints a new key and its entry. Required unless API_AUTH=off.
-   */
-  API_KEYS: z.string().optional(),
-  /** `keys` (every route but /healthz, /readyz, /openapi.json and /docs needs a key) or `off` (loopback API_HOST only). Default keys. */
-  API_AUTH: z.enum(['keys', 'off']).default('keys'),
-  /** Requests per minute per API key (0 = unlimited); over it → 429 with Retry-After. Default 600. */
-  API_RATE_LIMIT: int(0, 1_000_000).default(600),
-  /** The most mailboxes one fleet may extract at once (`concurrency` above it is refused with 400). Default 50. */
-  FLEET_MAX_CONCURRENCY: int(1, 500).default(50),
-  /** Root of local state (Temporal SQLite file, lake files, staging). Default ./data. */
-  DATA_DIR: z.string().default('data'),
-  /**
-   * Lake catalog kind: `sqlite` (a local file that other processes — the DuckDB CLI, Python — can read while the
-   * pipeline writes), `duckdb` (a local DuckDB file: one process at a time, readers included) or `postgres` (many
-   * writers on many hosts). Default sqlite.
-   */
-  LAKE_CATALOG: z.enum(['sqlite', 'duckdb', 'postgres']).default('sqlite'),
-  /** Catalog file when LAKE_CATALOG=sqlite or duckdb. Default $DATA_DIR/lake.sqlite (sqlite) or $DATA_DIR/lake.ducklake (duckdb). */
-  LAKE_CATALOG_PATH: z.string().optional(),
-  /** libpq connection string of the catalog when LAKE_CATALOG=postgres, e.g. `host=db dbname=lake user=lake`. */
-  LAKE_PG_DSN: z.string().optional(),
-  /** Where Parquet data files go: a local folder or s3://bucket/prefix/. Default $DATA_DIR/lake-files/. */
-  LAKE_DATA_PATH: z.string().optional(),
-  /** Encrypt data files (DuckLake ENCRYPTED). Default false; set true in production. */
-  LAKE_ENCRYPTED: bool.default(false),
-  /** S3 credentials for an s3:// LAKE_DATA_PATH (DuckDB secret). */
-  S3_ENDPOINT: z.string().optional(),
-  S3_REGION: z.string().default('us-east-1'),
-  S3_ACCESS_KEY_ID: z.string().optional(),
-  S3_SECRET_ACCESS_KEY: z.string().optional(),
-  S3_URL_STYLE: z.enum(['path', 'vhost']).default('path'),
-  S3_USE_SSL: bool.default(true),
-  /** Folder of staged batches between fetch and persist. Default $DATA_DIR/staging. */
-  LAKE_STAGING_DIR: z.string().optional(),
-  /** DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM). Default 256MB. */
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233').describe('Temporal frontend address.'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace.'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('gmail-extract').describe('Task queue of the extraction workflow and its activities.'),
+  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233').describe('Web UI base URL printed in links.'),
+  PAYLOAD_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'Keys of the Temporal payload codec (AES-256-GCM) as `id:base64` entries, comma-separated, the encrypting one first (`npm run key -- --payload`). Set on the API and every worker: payloads, memos and failure messages in Temporal history are then encrypted. Unset: payloads in clear.',
+    ),
+  WORKFLOW_ID_KEY: z
+    .string()
+    .min(16)
+    .optional()
+    .describe(
+      "Key (16+ characters) of the mailbox digests in workflow and schedule ids: set, ids carry `h<digest>` instead of the address (Temporal keeps ids in clear, in history too). Set it with PAYLOAD_KEYS, on the API and every worker, before the first extraction, and never change it: a mailbox's id is what gives it one writer.",
+    ),
+  METRICS_PORT: int(1, 65535)
+    .optional()
+    .describe(
+      'Port of a plain `/metrics` endpoint (no key) in a process that serves no API (`npm run worker`), for a scraper inside the cluster; where the API runs, its `/metrics` serves the same. Unset: none.',
+    ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'OTLP/HTTP endpoint of a trace collector (e.g. http://collector:4318): traces are exported to <endpoint>/v1/traces. Unset: no tracing.',
+    ),
+  WEBHOOK_URLS: z
+    .string()
+    .optional()
+    .describe('Webhook subscribers of extraction lifecycle events (CloudEvents 1.0, signed), comma-separated URLs. Unset: none.'),
+  WEBHOOK_SECRET: z
+    .string()
+    .min(16)
+    .optional()
+    .describe('HMAC-SHA256 key the webhook signature is made with (16+ characters); required with WEBHOOK_URLS.'),
+  API_HOST: z.string().default('127.0.0.1').describe('HTTP API bind address.'),
+  API_PORT: int(0, 65535).default(3000).describe('HTTP API port.'),
+  API_KEYS: z
+    .string()
+    .optional()
+    .describe(
+      'API keys as `name:scope:sha256hex` entries (comma- or space-separated; scope `read` or `admin`); `npm run key` prints a new key and its entry. Required unless API_AUTH=off.',
+    ),
+  API_AUTH: z
+    .enum(['keys', 'off'])
+    .default('keys')
+    .describe('`keys` (every route but /healthz, /readyz, /openapi.json and /docs needs a key) or `off` (loopback API_HOST only).'),
+  API_RATE_LIMIT: int(0, 1_000_000)
+    .default(600)
+    .describe('Requests per minute per API key (0 = unlimited); over it → 429 with Retry-After.'),
+  FLEET_MAX_CONCURRENCY: int(1, 500)
+    .default(50)
+    .describe('The most mailboxes one fleet may extract at once (`concurrency` above it is refused with 400).'),
+  DATA_DIR: z.string().default('data').describe('Root of local state (Temporal SQLite file, lake files, staging).'),
+  LAKE_CATALOG: z
+    .enum(['sqlite', 'duckdb', 'postgres'])
+    .default('sqlite')
+    .describe(
+      'Lake catalog kind: `sqlite` (a local file that other processes — the DuckDB CLI, Python — can read while the pipeline writes), `duckdb` (a local DuckDB file: one process at a time, readers included) or `postgres` (many writers on many hosts).',
+    ),
+  LAKE_CATALOG_PATH: z
+    .string()
+    .optional()
+    .describe(
+      'Catalog file when LAKE_CATALOG=sqlite or duckdb. Default $DATA_DIR/lake.sqlite (sqlite) or $DATA_DIR/lake.ducklake (duckdb).',
+    ),
+  LAKE_PG_DSN: z
+    .string()
+    .optional()
+    .describe('libpq connection string of the catalog when LAKE_CATALOG=postgres, e.g. `host=db dbname=lake user=lake`.'),
+  LAKE_DATA_PATH: z
+    .string()
+    .optional()
+    .describe('Where Parquet data files go: a local folder or s3://bucket/prefix/. Default $DATA_DIR/lake-files/.'),
+  LAKE_ENCRYPTED: bool.default(false).describe('Encrypt data files (DuckLake ENCRYPTED).'),
+  S3_ENDPOINT: z.string().optional().describe('Host[:port] of an S3-compatible server for an s3:// LAKE_DATA_PATH; unset: AWS S3.'),
+  S3_REGION: z.string().default('us-east-1').describe('Region of the S3 data files.'),
+  S3_ACCESS_KEY_ID: z
+    .string()
+    .optional()
+    .describe('S3 access key id; unset: the AWS credential chain (AWS_ACCESS_KEY_ID, AWS_SHARED_CREDENTIALS_FILE…).'),
+  S3_SECRET_ACCESS_KEY: z.string().optional().describe('S3 secret key (with S3_ACCESS_KEY_ID).'),
+  S3_URL_STYLE: z.enum(['path', 'vhost']).default('path').describe('S3 URL style: `path` for MinIO and most S3-compatible servers.'),
+  S3_USE_SSL: bool.default(true).describe('Reach S3 over HTTPS.'),
+  LAKE_STAGING_DIR: z.string().optional().describe('Folder of staged batches between fetch and persist. Default $DATA_DIR/staging.'),
   LAKE_MEMORY_LIMIT: z
     .string()
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 256MB or 1GiB')
-    .default('256MB'),
-  /** DuckDB threads of a worker's lake connection. Default 2. */
-  LAKE_THREADS: int(1, 64).default(2),
-  /** DuckDB extension directory (ducklake, postgres_scanner, httpfs). Default .tools/duckdb-extensions. */
-  DUCKDB_EXTENSION_DIR: z.string().default('.tools/duckdb-extensions'),
-  /**
-   * One root for every Google endpoint the pipeline calls — Gmail (`gmail/v1/…`), OAuth (`token`, `revoke`,
-   * `o/oauth2/auth`) and the Admin SDK directory (`admin/directory/v1/…`) — for the emulator (`npm run emulator`
-   * prints it). Unset: Google's own hosts (gmail.googleapis.com, oauth2.googleapis.com, accounts.google.com,
-   * admin.googleapis.com).
-   */
-  GOOGLE_API_URL: z.string().url().optional(),
-  /**
-   * Home of the `gmail-lake` command and of what `gmail-lake up` runs: its settings (`config.json`), the stored
-   * mailbox credentials (`credentials/`) and the local stack's data (`data/`). Default ~/.gmail-lake.
-   */
-  GMAIL_LAKE_HOME: z.string().optional(),
-  /**
-   * Folder of per-mailbox OAuth credentials (`<address>.json`, written by `gmail-lake login`): a worker serves every
-   * mailbox stored there. Default $GMAIL_LAKE_HOME/credentials.
-   */
-  GMAIL_CREDENTIALS_DIR: z.string().optional(),
-  /**
-   * A single credentials file: an "authorized_user" JSON (client_id, client_secret, refresh_token) for one mailbox, or a
-   * "service_account" key with domain-wide delegation for any mailbox of a Workspace domain. Per-mailbox credentials
-   * in GMAIL_CREDENTIALS_DIR come first.
-   */
-  GMAIL_CREDENTIALS_FILE: z.string().optional(),
-  /** With a service account: the admin it acts as to list a domain's users (fleets by domain). */
-  GMAIL_DIRECTORY_ADMIN: z.string().email().optional(),
-  /** Client-side quota budget: `legacy`, `2026` or `off`. Default legacy. */
-  GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy'),
-  /** Share of the per-user quota the budget may spend (0–1). Default 0.97. */
-  GMAIL_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.97),
-  /**
-   * Per-project quota, shared by every mailbox the credentials' Google Cloud project reads: units per window (Gmail:
-   * 1,200,000 per minute in both profiles). Enforced with the profile's costs at GMAIL_QUOTA_SHARE, booked in the
-   * PostgreSQL catalog when LAKE_CATALOG=postgres (all workers on all hosts), else per process. Default 1200000.
-   */
-  GMAIL_PROJECT_QUOTA_UNITS: z.coerce.number().positive().default(1_200_000),
-  /** Window of GMAIL_PROJECT_QUOTA_UNITS in seconds. Default 60. */
-  GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: z.coerce.number().positive().default(60),
-  /** Name of the project's reservations in the catalog (one per Google Cloud project). Default `default`. */
-  GMAIL_PROJECT: z.string().min(1).max(200).default('default'),
-  /** Concurrent messages.get calls per batch. Default 20. */
-  GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20),
-  /** Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails. Default 8. */
-  GMAIL_REQUEST_ATTEMPTS: int(1, 50).default(8),
-  /** Batches fetched and persisted at once per extraction. Default 2. */
-  EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2),
-  /** Compact the lake every N persisted batches (0 = only at the end). Default 50. */
-  LAKE_COMPACT_EVERY: int(0, 100000).default(50),
-  /**
-   * Days of lake snapshots kept for time travel (`AT (TIMESTAMP => …)`) and the change feed; compaction expires older
-   * ones and deletes the files only they used (merged batch files take disk space until then). Default 7.
-   */
-  LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500).default(7),
-  /** pino log level. Default info. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    .default('256MB')
+    .describe("DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM)."),
+  LAKE_THREADS: int(1, 64).default(2).describe("DuckDB threads of a worker's lake connection."),
+  DUCKDB_EXTENSION_DIR: z
+    .string()
+    .default('.tools/duckdb-extensions')
+    .describe('DuckDB extension directory (ducklake, postgres_scanner, httpfs).'),
+  GOOGLE_API_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      "One root for every Google endpoint the pipeline calls — Gmail (`gmail/v1/…`), OAuth (`token`, `revoke`, `o/oauth2/auth`) and the Admin SDK directory (`admin/directory/v1/…`) — for the emulator (`npm run emulator` prints it). Unset: Google's own hosts (gmail.googleapis.com, oauth2.googleapis.com, accounts.google.com, admin.googleapis.com).",
+    ),
+  GMAIL_LAKE_HOME: z
+    .string()
+    .optional()
+    .describe(
+      "Home of the `gmail-lake` command and of what `gmail-lake up` runs: its settings (`config.json`), the stored mailbox credentials (`credentials/`) and the local stack's data (`data/`). Default ~/.gmail-lake.",
+    ),
+  GMAIL_CREDENTIALS_DIR: z
+    .string()
+    .optional()
+    .describe(
+      'Folder of per-mailbox OAuth credentials (`<address>.json`, written by `gmail-lake login`): a worker serves every mailbox stored there. Default $GMAIL_LAKE_HOME/credentials.',
+    ),
+  GMAIL_CREDENTIALS_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'A single credentials file: an "authorized_user" JSON (client_id, client_secret, refresh_token) for one mailbox, or a "service_account" key with domain-wide delegation for any mailbox of a Workspace domain. Per-mailbox credentials in GMAIL_CREDENTIALS_DIR come first.',
+    ),
+  GMAIL_DIRECTORY_ADMIN: z
+    .string()
+    .email()
+    .optional()
+    .describe("With a service account: the admin it acts as to list a domain's users (fleets by domain)."),
+  GMAIL_QUOTA_PROFILE: z.enum(['legacy', '2026', 'off']).default('legacy').describe('Client-side quota budget: `legacy`, `2026` or `off`.'),
+  GMAIL_QUOTA_SHARE: z.coerce.number().gt(0).max(1).default(0.97).describe('Share of the per-user quota the budget may spend (0–1).'),
+  GMAIL_PROJECT_QUOTA_UNITS: z.coerce
+    .number()
+    .positive()
+    .default(1_200_000)
+    .describe(
+      "Per-project quota, shared by every mailbox the credentials' Google Cloud project reads: units per window (Gmail: 1,200,000 per minute in both profiles). Enforced with the profile's costs at GMAIL_QUOTA_SHARE, booked in the PostgreSQL catalog when LAKE_CATALOG=postgres (all workers on all hosts), else per process.",
+    ),
+  GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: z.coerce.number().positive().default(60).describe('Window of GMAIL_PROJECT_QUOTA_UNITS in seconds.'),
+  GMAIL_PROJECT: z
+    .string()
+    .min(1)
+    .max(200)
+    .default('default')
+    .describe("Name of the project's reservations in the catalog (one per Google Cloud project)."),
+  GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20).describe('Concurrent messages.get calls per batch.'),
+  GMAIL_REQUEST_ATTEMPTS: int(1, 50)
+    .default(8)
+    .describe('Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails.'),
+  EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2).describe('Batches fetched and persisted at once per extraction.'),
+  LAKE_COMPACT_EVERY: int(0, 100000).default(50).describe('Compact the lake every N persisted batches (0 = only at the end).'),
+  LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500)
+    .default(7)
+    .describe(
+      'Days of lake snapshots kept for time travel (`AT (TIMESTAMP => …)`) and the change feed; compaction expires older ones and deletes the files only they used (merged batch files take disk space until then).',
+    ),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
 });
 
 export type Env = z.input<typeof envSchema>;

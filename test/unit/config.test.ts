@@ -52,3 +52,14 @@ test('API keys: required where the API is served, validated; API_AUTH=off only o
   assertApiKeys(loadConfig({ API_AUTH: 'off' }));
   assert.throws(() => loadConfig({ API_AUTH: 'off', API_HOST: '0.0.0.0' }), /API_AUTH: off only with a loopback API_HOST/);
 });
+
+test('docs/configuration.md carries the table generated from the schema (npm run docs:config)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { CONFIG_TABLE_BEGIN, CONFIG_TABLE_END, configurationTable } = await import('../../src/config-docs.js');
+  const { format, resolveConfig } = await import('prettier');
+  const file = new URL('../../docs/configuration.md', import.meta.url);
+  const doc = readFileSync(file, 'utf8');
+  const inDoc = doc.slice(doc.indexOf(CONFIG_TABLE_BEGIN) + CONFIG_TABLE_BEGIN.length, doc.indexOf(CONFIG_TABLE_END)).trim();
+  const generated = (await format(configurationTable(), { ...(await resolveConfig(file)), parser: 'markdown' })).trim();
+  assert.equal(inDoc, generated, 'run npm run docs:config');
+});
