@@ -5,8 +5,19 @@
 #   - with --for-tests (npm test, CI): also the MinIO server, tctl v1.18.4 (optional), PostgreSQL server binaries
 #     (Debian's postgresql when missing), Chromium (Debian's chromium) for the browser tests, and pinned Python tools in
 #     a virtualenv under .tools/py: schemathesis (API fuzzing), kubernetes-validate, duckdb 1.5.5 (the README's Python)
+#   - --no-go / --go-only: everything but the Go-built servers, or only them (`npm test` builds them in the background
+#     while the tiers that need no server run)
 # A second run finds everything in place and does no network work.
 set -euo pipefail
+FOR_TESTS=false GO=true OTHERS=true
+for arg in "$@"; do
+  case "$arg" in
+    --for-tests) FOR_TESTS=true ;;
+    --no-go) GO=false ;;
+    --go-only) OTHERS=false ;;
+    *) echo "provision: unknown option $arg (--for-tests, --no-go, --go-only)" >&2; exit 2 ;;
+  esac
+done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
@@ -20,7 +31,7 @@ say() { printf '[provision] %s\n' "$*"; }
 die() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- Node dependencies -------------------------------------------------------------------------------------------
-if [ ! -d "$ROOT/node_modules/@duckdb/node-api" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+if $OTHERS && [ ! -d "$ROOT/node_modules/@duckdb/node-api" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
   # `npm install` from the committed lock, not `npm ci`: some registries lack @swc/core's optional binaries for other
   # platforms, which leaves them out of the lock and makes `npm ci` refuse an otherwise complete install.
   say "installing npm dependencies (npm install from package-lock.json)"
@@ -54,15 +65,15 @@ provide_go_tool() {
     die "go install $module failed. Install $name $want yourself and set $var=/path/to/$name."
   fi
 }
-FOR_TESTS=false
-[ "${1:-}" = "--for-tests" ] && FOR_TESTS=true
-provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"
-if $FOR_TESTS; then
+if $GO; then provide_go_tool temporal TEMPORAL_CLI github.com/temporalio/cli/cmd/temporal@v1.5.1 "1.5.1"; fi
+if $GO && $FOR_TESTS; then
   # MinIO: the S3-compatible object store the production-topology tests start (pinned: @latest resolved to this on 2026-11-23).
   provide_go_tool minio MINIO_SERVER github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c "DEVELOPMENT"
   # tctl is deprecated and optional: the Go module proxy does not serve it everywhere (it answers 403 here).
   provide_go_tool tctl TCTL_CLI github.com/temporalio/tctl/cmd/tctl@v1.18.4 "1.18.4" optional
 fi
+
+if ! $OTHERS; then say "done (Go-built servers)"; exit 0; fi
 
 # --- DuckDB extensions -------------------------------------------------------------------------------------------
 missing=()

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit, api and replay (no
+# servers: failures show within a minute), then integration (real servers). Provisions first; the Go-built servers
+# (Temporal CLI, MinIO) build in the background while the first tiers run, since only integration needs them.
+# Integration runs its files INTEGRATION_CONCURRENCY at a time (default 2: each file owns its servers and ports).
+# TEST_NODE: the node binary that runs the tests (default: node on PATH). Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$(date +%s)
+NODE=${TEST_NODE:-node}
+LOGS=.tools/test-logs
+mkdir -p "$LOGS"
+elapsed() { echo $(($(date +%s) - start)); }
+
+bash scripts/provision.sh --for-tests --no-go
+bash scripts/provision.sh --for-tests --go-only > "$LOGS/provision-go.log" 2>&1 &
+go_build=$!
+
+declare -A counts
+total=0 passed=0 failed=0
+tier() {
+  local name=$1 concurrency=$2 timeout=$3
+  shift 3
+  echo "== $name tier ($(elapsed) s so far)"
+  local status=0
+  "$NODE" --import tsx --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
+    | tee "$LOGS/$name.tap" || status=$?
+  local t p f
+  t=$(grep -a -E '^# tests [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
+  p=$(grep -a -E '^# pass [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
+  f=$(grep -a -E '^# fail [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
+  counts[$name]=$t
+  total=$((total + t)) passed=$((passed + p)) failed=$((failed + f))
+  if [ "$status" -ne 0 ] || [ "$f" -ne 0 ]; then
+    summary "the $name tier failed"
+    exit 1
+  fi
+}
+summary() {
+  local parts=()
+  for n in unit api replay integration; do [ -n "${counts[$n]:-}" ] && parts+=("$n ${counts[$n]}"); done
+  echo "== tests $total, pass $passed, fail $failed (${parts[*]}) in $(elapsed) s${1:+: $1}"
+}
+
+echo "== static checks: typecheck, lint ($(elapsed) s so far)"
+npm run --silent typecheck || { summary "typecheck failed"; exit 1; }
+npm run --silent lint || { summary "lint failed"; exit 1; }
+tier unit 2 60000 test/unit/*.test.ts
+tier api 2 60000 test/api/*.test.ts
+tier replay 1 300000 test/replay/*.test.ts
+echo "== waiting for the Go-built servers ($(elapsed) s so far)"
+if ! wait "$go_build"; then
+  cat "$LOGS/provision-go.log" >&2
+  summary "provisioning the Go-built servers failed"
+  exit 1
+fi
+tier integration "${INTEGRATION_CONCURRENCY:-2}" 900000 test/integration/*.test.ts
+summary
