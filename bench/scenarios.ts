@@ -24,6 +24,7 @@ import { waitFor } from '../test/helpers/ports.js';
 import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
 import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess } from './harness.js';
 import type { Checkpoint, ExtractionProgress } from '../src/workflows/contracts.js';
+import { MailboxIds } from '../src/mailbox-ids.js';
 
 export type Row = Record<string, string | number | null>;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
@@ -86,6 +87,7 @@ async function direct(
     stagingDir: config.lake.stagingDir,
     fetchConcurrency: config.gmail.fetchConcurrency,
     taskQueue: config.temporal.taskQueue,
+    ids: new MailboxIds(),
     logger: createLogger('warn'),
   });
   const env0 = () => new MockActivityEnvironment({ workflowExecution: { workflowId: 'direct', runId: 'direct' } });
@@ -329,7 +331,7 @@ export async function recovery(env: BenchEnv, messages: number): Promise<Row> {
   const client = new Client({ connection });
   const app = createApp({
     auth: undefined,
-    extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50, events: false }),
+    extractions: createExtractionService(client, 'bench-recovery', { pipelineDepth: 2, compactEvery: 50, events: false }, new MailboxIds()),
     readiness: {},
     logger: createLogger('silent'),
   });
@@ -470,7 +472,12 @@ async function acrossWorkers(
   });
   const workers = await Promise.all(Array.from({ length: args.workers }, () => startWorkerProcess(wenv)));
   const connection = await Connection.connect({ address: env.temporal.address });
-  const service = createExtractionService(new Client({ connection }), queue, { pipelineDepth: 2, compactEvery: 50, events: false });
+  const service = createExtractionService(
+    new Client({ connection }),
+    queue,
+    { pipelineDepth: 2, compactEvery: 50, events: false },
+    new MailboxIds(),
+  );
   const gets: [number, number][] = [];
   const poll = setInterval(() => void emu.stats().then((s) => gets.push([performance.now() / 1000, s['messages.get']?.served ?? 0])), 1000);
   try {
@@ -751,8 +758,8 @@ export async function fleet(
   const workers = await Promise.all(Array.from({ length: layout.workers }, () => startWorkerProcess(wenv)));
   const connection = await Connection.connect({ address: env.temporal.address });
   const client = new Client({ connection });
-  const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false }, 500);
-  const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false });
+  const fleets = createFleetService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false }, new MailboxIds(), 500);
+  const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false }, new MailboxIds());
   try {
     const t0 = performance.now();
     const { id } = await fleets.start({ domain: 'example.com', format: 'metadata', batchSize: 100, concurrency });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
-import { generateApiKey } from '../src/api/keys.js';
+import { generateApiKey } from '../src/api-keys.js';
 import { loadConfig } from '../src/config.js';
 import { DEFAULT_CLIENT, startEmulator } from '../src/emulator/server.js';
 import { loadCredentials } from '../src/gmail/auth.js';

@@ -4,7 +4,7 @@
  * `npm run key -- --payload --name <id>`: prints a new `PAYLOAD_KEYS` entry (a secret: keep it as one).
  */
 import { parseArgs } from 'node:util';
-import { generateApiKey } from '../src/api/keys.js';
+import { generateApiKey } from '../src/api-keys.js';
 import { generateCodecKey } from '../src/codec.js';
 
 const { values } = parseArgs({

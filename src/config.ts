@@ -1,8 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { AuthOptions } from './api/auth.js';
-import { parseApiKeys } from './api/keys.js';
+import { type ApiKey, parseApiKeys } from './api-keys.js';
 import { type CodecKey, parseCodecKeys } from './codec-keys.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
@@ -251,7 +250,13 @@ export interface Config {
     /** Key of mailbox digests in ids (see WORKFLOW_ID_KEY). */
     idKey: string | undefined;
   };
-  api: { host: string; port: number; auth: AuthOptions | undefined; metricsPort: number | undefined; fleetMaxConcurrency: number };
+  api: {
+    host: string;
+    port: number;
+    auth: { keys: ApiKey[]; ratePerMinute: number } | undefined;
+    metricsPort: number | undefined;
+    fleetMaxConcurrency: number;
+  };
   dataDir: string;
   lake: LakeConfig;
   gmail: GmailConfig;
@@ -349,7 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 /** The API's keys, or none when API_AUTH=off — allowed only on a loopback address, where no one else can connect. */
-function apiAuth(e: z.output<typeof envSchema>): AuthOptions | undefined {
+function apiAuth(e: z.output<typeof envSchema>): Config['api']['auth'] {
   if (e.API_AUTH === 'off') {
     if (!LOOPBACK.test(e.API_HOST)) throw invalid('API_AUTH', `off only with a loopback API_HOST (127.0.0.1, ::1), not ${e.API_HOST}`);
     return undefined;

@@ -8,7 +8,7 @@ import {
 import { causeChain } from './causes.js';
 import type { MessageFormat } from './gmail/client.js';
 import { accountAttribute, encrypts } from './codec.js';
-import { scheduleIdOf, syncIdOf } from './mailbox-ids.js';
+import type { MailboxIds } from './mailbox-ids.js';
 
 /**
  * True while the workflow `id` (its latest run) is running: how the API and a sync see whether a mailbox's backfill or
@@ -58,16 +58,16 @@ export interface SyncScheduleInfo {
   recentRuns: { scheduledAt: string; workflowId: string; runId: string }[];
 }
 
-function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
+function action(client: Client, ids: MailboxIds, taskQueue: string, r: SyncScheduleRequest) {
   return {
     // The scheduled run carries the account's search attribute; its sync child takes it from there (see that workflow).
     ...accountAttribute(client, r.account),
     type: 'startWorkflow' as const,
     workflowType: 'scheduledSyncWorkflow',
     // Temporal appends the scheduled time; the run then starts the mailbox's one sync as a child (see that workflow).
-    workflowId: `${scheduleIdOf(client, r.account)}-scheduled`,
+    workflowId: `${ids.schedule(r.account)}-scheduled`,
     // The sync's id travels with the run: workflow code cannot derive a keyed id itself.
-    args: [{ account: r.account, syncId: syncIdOf(client, r.account), ...(r.format ? { format: r.format } : {}) }],
+    args: [{ account: r.account, syncId: ids.sync(r.account), ...(r.format ? { format: r.format } : {}) }],
     taskQueue,
   };
 }
@@ -76,16 +76,21 @@ function action(client: Client, taskQueue: string, r: SyncScheduleRequest) {
  * Creates the mailbox's sync schedule, or updates its interval and format (keeping its paused state): a Temporal
  * Schedule (Web UI → Schedules; `temporal schedule toggle --pause / trigger / delete`). Overlapping runs are skipped.
  */
-export async function upsertSyncSchedule(client: Client, taskQueue: string, r: SyncScheduleRequest): Promise<{ created: boolean }> {
+export async function upsertSyncSchedule(
+  client: Client,
+  ids: MailboxIds,
+  taskQueue: string,
+  r: SyncScheduleRequest,
+): Promise<{ created: boolean }> {
   everyToMs(r.every);
-  const scheduleId = scheduleIdOf(client, r.account);
+  const scheduleId = ids.schedule(r.account);
   // Create, else update; a schedule deleted between the two (a concurrent DELETE) is created again.
   for (let attempt = 0; ; attempt++) {
     try {
       await client.schedule.create({
         scheduleId,
         spec: { intervals: [{ every: r.every }] },
-        action: action(client, taskQueue, r),
+        action: action(client, ids, taskQueue, r),
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
         state: { note: encrypts(client) ? `mailbox sync every ${r.every}` : `sync of ${r.account} every ${r.every}` },
       });
@@ -97,7 +102,7 @@ export async function upsertSyncSchedule(client: Client, taskQueue: string, r: S
       await client.schedule.getHandle(scheduleId).update((prev) => ({
         ...prev,
         spec: { intervals: [{ every: r.every }] },
-        action: action(client, taskQueue, r),
+        action: action(client, ids, taskQueue, r),
       }));
       return { created: false };
     } catch (e) {
@@ -118,8 +123,8 @@ function scheduleGone(err: unknown): boolean {
 }
 
 /** The schedule's state, or null when the mailbox has none. */
-export async function describeSyncSchedule(client: Client, account: string): Promise<SyncScheduleInfo | null> {
-  const id = scheduleIdOf(client, account);
+export async function describeSyncSchedule(client: Client, ids: MailboxIds, account: string): Promise<SyncScheduleInfo | null> {
+  const id = ids.schedule(account);
   try {
     const d = await client.schedule.getHandle(id).describe();
     const every = d.spec.intervals?.[0]?.every;
@@ -144,11 +149,12 @@ export async function describeSyncSchedule(client: Client, account: string): Pro
 /** Pauses, resumes or deletes the schedule; false when the mailbox has none. */
 export async function controlSyncSchedule(
   client: Client,
+  ids: MailboxIds,
   account: string,
   op: 'pause' | 'resume' | 'delete',
   note?: string,
 ): Promise<boolean> {
-  const handle = client.schedule.getHandle(scheduleIdOf(client, account));
+  const handle = client.schedule.getHandle(ids.schedule(account));
   try {
     if (op === 'pause') await handle.pause(note ?? 'paused through the API');
     else if (op === 'resume') await handle.unpause(note ?? 'resumed through the API');

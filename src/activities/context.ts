@@ -8,6 +8,7 @@ import { FAILURE } from '../workflows/contracts.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
 import { ProjectQuotaError } from '../gmail/project-quota.js';
 import type { Lake } from '../lake/lake.js';
+import type { MailboxIds } from '../mailbox-ids.js';
 import type { Logger } from '../log.js';
 
 export interface WebhookConfig {
@@ -29,6 +30,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Temporal, for the activities that look at other workflows (a sync defers to a running backfill) or schedules. */
   temporal?: Client;
+  /** The mailboxes' workflow and schedule ids (the same object the API derives them with). */
+  ids: MailboxIds;
   /** The task queue the worker polls (schedules start their workflows there). */
   taskQueue: string;
   /** Where lifecycle events go (none: the events activity delivers nothing). */

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
-import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
+import { extractionKey } from '../mailbox-ids.js';
 import { type ActivityDeps, activityLog } from './context.js';
 import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet-contracts.js';
 
@@ -45,7 +45,7 @@ export function fleetActivities(deps: ActivityDeps) {
       }
       const mailboxes: FleetMailbox[] = accounts.map((account) => ({
         account,
-        workflowId: extractionIdOf(deps.temporal, account),
+        workflowId: deps.ids.extraction(account),
         extractionKey: extractionKey({ ...request, account }),
       }));
       const quotaShare = Math.min(1, OVERSUBSCRIPTION * (deps.fairShare?.(request.concurrency) ?? 1));

@@ -1,4 +1,4 @@
-import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import type { gmail_v1 } from '@googleapis/gmail';
 import type { AttachmentRow, MessageRow } from '../lake/batches.js';
 import { parseAddresses } from '../mime/addresses.js';
 import { attachmentParts, findBody, headerValue, partText, treeProblems } from '../mime/content.js';

@@ -14,7 +14,6 @@ import {
   storedMirror,
 } from '../lake/mirror.js';
 import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
-import { extractionIdOf } from '../mailbox-ids.js';
 import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
 import { noChanges, type BeginSyncResult, type ChangeCounts, type SyncStepResult } from '../workflows/contracts.js';
@@ -59,7 +58,7 @@ export function syncActivities(deps: ActivityDeps) {
      */
     async beginSync(input: { account: string }): Promise<BeginSyncResult> {
       const meter = newMeter();
-      const backfill = extractionIdOf(deps.temporal, input.account);
+      const backfill = deps.ids.extraction(input.account);
       if (deps.temporal && (await isWorkflowRunning(deps.temporal, backfill)))
         return { busy: `the backfill ${backfill} of this mailbox is running`, historyId: null, format: null, meter };
       try {
@@ -323,7 +322,7 @@ export function syncActivities(deps: ActivityDeps) {
     /** Creates or updates the mailbox's sync schedule (a backfill with keepInSync, when it completes). */
     async ensureSyncSchedule(input: { account: string; every: string; format?: MessageFormat }): Promise<void> {
       if (!deps.temporal) throw ApplicationFailure.nonRetryable('this worker has no Temporal client', 'NoTemporalClient');
-      await upsertSyncSchedule(deps.temporal, deps.taskQueue, input);
+      await upsertSyncSchedule(deps.temporal, deps.ids, deps.taskQueue, input);
     },
   };
 }

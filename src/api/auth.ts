@@ -3,7 +3,7 @@ import { getCookie } from 'hono/cookie';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { CODEC_COOKIE, type CodecSessions } from './codec-session.js';
 import { errorBody } from './errors.js';
-import { type ApiKey, digestOf } from './keys.js';
+import { type ApiKey, digestOf } from '../api-keys.js';
 
 export interface AuthOptions {
   keys: ApiKey[];

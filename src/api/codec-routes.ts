@@ -5,7 +5,7 @@ import { cors } from 'hono/cors';
 import { z } from 'zod';
 import { CODEC_COOKIE, CODEC_SESSION_SECONDS, type CodecSessions } from './codec-session.js';
 import { ApiError } from './errors.js';
-import type { ApiKey } from './keys.js';
+import type { ApiKey } from '../api-keys.js';
 
 /** Payloads in proto3 JSON, as the Web UI and `temporal --codec-endpoint` send them: bytes in base64. */
 const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'base64');

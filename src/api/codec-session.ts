@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { ApiKey } from './keys.js';
+import type { ApiKey } from '../api-keys.js';
 
 /**
  * Browser sessions for the codec endpoint. The Temporal Web UI calls `/codec/decode` from the browser and cannot send

@@ -4,7 +4,7 @@ import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflow, progressQuery, WORKFLOW_I
 import { ApiError } from './errors.js';
 import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
-import { extractionIdOf, extractionKey } from '../mailbox-ids.js';
+import { extractionKey, type MailboxIds } from '../mailbox-ids.js';
 import {
   selectionMemo,
   selectionOf,
@@ -63,6 +63,7 @@ export function createExtractionService(
   client: Client,
   taskQueue: string,
   options: ExtractionOptions,
+  ids: MailboxIds,
   resolveAccount: AccountResolver = async (a) => a,
 ): ExtractionService {
   const describe = (id: string) => describeOurs(client, 'extraction', id, WORKFLOW_ID_PREFIX, 'extractionWorkflow');
@@ -70,7 +71,7 @@ export function createExtractionService(
     async start(asked) {
       const account = (await resolveAccount(asked.account)).trim().toLowerCase();
       const request = { ...asked, account };
-      const id = extractionIdOf(client, account);
+      const id = ids.extraction(account);
       const key = extractionKey(request);
       try {
         const memo = selectionMemo(request, key);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { causeChain } from '../causes.js';
-import { extractionKey, mailboxName } from '../mailbox-ids.js';
+import { extractionKey, type MailboxIds } from '../mailbox-ids.js';
 import { progressQuery } from '../workflows/extraction.js';
 import { fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
 import { ApiError } from './errors.js';
@@ -35,8 +35,8 @@ interface FleetMemo {
 }
 
 /** The fleet's workflow id: one fleet per domain (or per list of mailboxes) at a time. */
-function fleetIdOf(client: Client, r: FleetRequest): string {
-  if (r.domain) return `${FLEET_ID_PREFIX}${mailboxName(client, r.domain)}`;
+function fleetIdOf(ids: MailboxIds, r: FleetRequest): string {
+  if (r.domain) return `${FLEET_ID_PREFIX}${ids.name(r.domain)}`;
   const digest = createHash('sha256')
     .update(JSON.stringify([...new Set(r.accounts)].sort()))
     .digest('hex')
@@ -46,7 +46,13 @@ function fleetIdOf(client: Client, r: FleetRequest): string {
 /** The fleet's selection as a key: a running fleet is joined by the same request and refused (409) a differing one. */
 const selectionKey = (r: FleetRequest) => extractionKey({ ...r, account: '' });
 
-export function createFleetService(client: Client, taskQueue: string, options: ExtractionOptions, maxConcurrency = 50): FleetService {
+export function createFleetService(
+  client: Client,
+  taskQueue: string,
+  options: ExtractionOptions,
+  ids: MailboxIds,
+  maxConcurrency = 50,
+): FleetService {
   const describe = (id: string) => describeOurs(client, 'fleet', id, FLEET_ID_PREFIX, 'fleetWorkflow');
   /** Live counts of the running mailboxes (their own progress queries), added to the fleet's tallies. */
   const withLive = async (
@@ -76,7 +82,7 @@ export function createFleetService(client: Client, taskQueue: string, options: E
   return {
     maxConcurrency,
     async start(request) {
-      const id = fleetIdOf(client, request);
+      const id = fleetIdOf(ids, request);
       const memo: FleetMemo = { selectionKey: selectionKey(request), domain: request.domain ?? null };
       try {
         const handle = await client.workflow.start(fleetWorkflow, {

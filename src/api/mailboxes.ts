@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { MessageFormat } from '../gmail/client.js';
 import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
 import { accountAttribute } from '../codec.js';
-import { extractionIdOf, syncIdOf } from '../mailbox-ids.js';
+import type { MailboxIds } from '../mailbox-ids.js';
 import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
@@ -57,16 +57,17 @@ export function createMailboxService(
   client: Client,
   taskQueue: string,
   extractions: Pick<ExtractionService, 'get'>,
+  ids: MailboxIds,
   resolveAccount: AccountResolver,
 ): MailboxService {
   const resolve = async (account: string) => (await resolveAccount(account)).trim().toLowerCase();
   return {
     async sync(asked, options) {
       const account = await resolve(asked);
-      const backfill = extractionIdOf(client, account);
+      const backfill = ids.extraction(account);
       if (await isWorkflowRunning(client, backfill))
         throw new ApiError(409, 'CONFLICT', `the backfill ${backfill} of ${account} is running; sync when it ends (or use keepInSync)`);
-      const id = syncIdOf(client, account);
+      const id = ids.sync(account);
       try {
         const handle = await client.workflow.start(syncWorkflow, {
           workflowId: id,
@@ -86,7 +87,7 @@ export function createMailboxService(
       const account = await resolve(asked);
       let backfill: MailboxView['backfill'] = null;
       try {
-        const b = await extractions.get(extractionIdOf(client, account));
+        const b = await extractions.get(ids.extraction(account));
         backfill = {
           id: b.id,
           status: b.status,
@@ -98,7 +99,7 @@ export function createMailboxService(
       } catch (e) {
         if (!(e instanceof ApiError && e.status === 404)) throw e;
       }
-      const id = syncIdOf(client, account);
+      const id = ids.sync(account);
       let syncRunning: SyncResult | null = null;
       let lastSync: SyncResult | null = null;
       try {
@@ -118,31 +119,27 @@ export function createMailboxService(
           break;
         }
       }
-      const schedule = await describeSyncSchedule(client, account);
+      const schedule = await describeSyncSchedule(client, ids, account);
       const historyId = lastSync?.historyIdTo ?? syncRunning?.historyIdFrom ?? backfill?.historyId ?? null;
       return { account, backfill, syncRunning, lastSync, schedule, historyId };
     },
 
     async putSchedule(asked, r) {
       const account = await resolve(asked);
-      const { created } = await upsertSyncSchedule(client, taskQueue, { account, ...r });
-      return { account, created, schedule: await describeSyncSchedule(client, account) };
+      const { created } = await upsertSyncSchedule(client, ids, taskQueue, { account, ...r });
+      return { account, created, schedule: await describeSyncSchedule(client, ids, account) };
     },
 
     async controlSchedule(asked, op) {
       const account = await resolve(asked);
-      if (!(await controlSyncSchedule(client, account, op))) throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
-      return { account, schedule: op === 'delete' ? null : await describeSyncSchedule(client, account) };
+      if (!(await controlSyncSchedule(client, ids, account, op))) throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
+      return { account, schedule: op === 'delete' ? null : await describeSyncSchedule(client, ids, account) };
     },
 
     async assertNoSync(asked) {
       const account = await resolve(asked);
-      if (await isWorkflowRunning(client, syncIdOf(client, account)))
-        throw new ApiError(
-          409,
-          'CONFLICT',
-          `a sync of ${account} is running (${syncIdOf(client, account)}); start the backfill when it ends`,
-        );
+      if (await isWorkflowRunning(client, ids.sync(account)))
+        throw new ApiError(409, 'CONFLICT', `a sync of ${account} is running (${ids.sync(account)}); start the backfill when it ends`);
     },
   };
 }

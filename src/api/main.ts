@@ -4,10 +4,10 @@
  */
 import 'dotenv/config';
 import { runEntryPoint } from '../entry.js';
-import { startPipeline } from '../pipeline.js';
+import { startApi } from './server.js';
 
 await runEntryPoint(async (config, credentials) => {
-  const pipeline = await startPipeline(config, credentials, { worker: false });
-  pipeline.logger.info({ pid: process.pid, url: pipeline.url }, 'api ready');
-  return pipeline;
+  const api = await startApi(config, credentials);
+  api.logger.info({ pid: process.pid, url: api.url }, 'api ready');
+  return api;
 });

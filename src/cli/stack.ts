@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { generateApiKey } from '../api/keys.js';
+import { generateApiKey } from '../api-keys.js';
 import { startDevServer } from '../stack/dev-server.js';
 import { projectRoot } from '../stack/tools.js';
 import { CliError, EXIT, type Out } from './output.js';

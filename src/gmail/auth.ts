@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { JWT, OAuth2Client } from 'google-auth-library';
-import { gmail as gmailApi, type gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import { gmail as gmailApi, type gmail_v1 } from '@googleapis/gmail';
 import { z } from 'zod';
 import type { GmailConfig } from '../config.js';
 import { registerSecrets } from '../redact.js';

@@ -1,6 +1,6 @@
 import { authRefused, gmailResponses, quotaUnits } from '../metrics.js';
 import { span } from '../tracing.js';
-import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import type { gmail_v1 } from '@googleapis/gmail';
 import { GmailAuthError, type GmailClients, type GmailCredentials, gmailClients } from './auth.js';
 import type { GmailConfig } from '../config.js';
 import { QUOTA_PROFILES } from '../config.js';

@@ -1,4 +1,4 @@
-import { admin } from 'googleapis/build/src/apis/admin/index.js';
+import { admin } from '@googleapis/admin';
 import type { GmailConfig } from '../config.js';
 import { delegatedAuth, type GmailCredentials, isServiceAccount } from './auth.js';
 import { withRetry } from './retry.js';

@@ -4,10 +4,10 @@
  */
 import 'dotenv/config';
 import { runEntryPoint } from '../entry.js';
-import { startPipeline } from '../pipeline.js';
+import { startWorker } from './run.js';
 
 await runEntryPoint(async (config, credentials) => {
-  const pipeline = await startPipeline(config, credentials, { api: false });
-  pipeline.logger.info({ pid: process.pid }, 'worker ready');
-  return pipeline;
+  const worker = await startWorker(config, credentials);
+  worker.logger.info({ pid: process.pid }, 'worker ready');
+  return worker;
 });

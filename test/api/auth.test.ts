@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import type { ExtractionService } from '../../src/api/extractions.js';
 import type { FleetService } from '../../src/api/fleets.js';
-import { generateApiKey, parseApiKeys } from '../../src/api/keys.js';
+import { generateApiKey, parseApiKeys } from '../../src/api-keys.js';
 import type { MailboxService } from '../../src/api/mailboxes.js';
 import { createLogger } from '../../src/log.js';
 

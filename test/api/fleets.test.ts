@@ -4,15 +4,16 @@ import type { Client } from '@temporalio/client';
 import { createApp } from '../../src/api/app.js';
 import type { ExtractionService } from '../../src/api/extractions.js';
 import { createFleetService } from '../../src/api/fleets.js';
-import { generateApiKey, parseApiKeys } from '../../src/api/keys.js';
+import { generateApiKey, parseApiKeys } from '../../src/api-keys.js';
 import { createLogger } from '../../src/log.js';
+import { MailboxIds } from '../../src/mailbox-ids.js';
 
 /** POST /fleets input checks and the id rule, before anything reaches Temporal (the client is never called). */
 const admin = generateApiKey('ops', 'admin');
 const app = createApp({
   auth: { keys: parseApiKeys(admin.entry), ratePerMinute: 0 },
   extractions: {} as ExtractionService,
-  fleets: createFleetService({} as Client, 'q', { pipelineDepth: 2, compactEvery: 0, events: false }),
+  fleets: createFleetService({} as Client, 'q', { pipelineDepth: 2, compactEvery: 0, events: false }, new MailboxIds()),
   readiness: {},
   logger: createLogger('silent'),
 });

@@ -1,4 +1,4 @@
-import { auth as googleAuth, gmail as gmailApi } from 'googleapis/build/src/apis/gmail/index.js';
+import { auth as googleAuth, gmail as gmailApi } from '@googleapis/gmail';
 import { DEFAULT_CLIENT, type RunningEmulator } from '../../src/emulator/server.js';
 
 /** The unmodified googleapis client with a real OAuth2 refresh-token flow against the emulator. */

@@ -5,7 +5,7 @@ import { type Config, loadConfig } from '../../src/config.js';
 import { type DevServer, startDevServer } from '../../src/stack/dev-server.js';
 import { DEFAULT_CLIENT, type EmulatorOptions, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { projectRoot } from '../../src/stack/tools.js';
-import { generateApiKey } from '../../src/api/keys.js';
+import { generateApiKey } from '../../src/api-keys.js';
 import { freePort } from './ports.js';
 
 export const credentials = {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { gmail_v1 } from 'googleapis/build/src/apis/gmail/index.js';
+import type { gmail_v1 } from '@googleapis/gmail';
 import { parseMime } from '../../src/mime/parse.js';
 import { attachmentIdFor, INLINE_LIMIT } from '../../src/emulator/gmail-responses.js';
 import { DEFAULT_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';

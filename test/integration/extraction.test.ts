@@ -135,12 +135,16 @@ describe('pause, resume and cancel from the temporal CLI and the HTTP API', () =
     await until(p, id, '300 persisted', (s) => s.progress.persisted >= 300);
 
     await cli(['workflow', 'signal', '--workflow-id', id, '--name', 'pause']);
+    // `paused` (not `pausing`): the batches in flight have committed, nothing moves until resume.
     const paused = await until(p, id, 'paused', (s) => s.status === 'paused');
     assert.equal(paused.paused, true);
-    await new Promise((r) => setTimeout(r, 2000)); // let in-flight batches drain
-    const frozen = (await status(p, id)).progress.persisted;
-    await new Promise((r) => setTimeout(r, 3000));
-    assert.equal((await status(p, id)).progress.persisted, frozen, 'no progress while paused');
+    const frozen = paused.progress.persisted;
+    // An absence is observed over time: two seconds in which a running extraction commits several batches.
+    const observedUntil = Date.now() + 2000;
+    await waitFor('two seconds paused', async () => {
+      assert.equal((await status(p, id)).progress.persisted, frozen, 'no progress while paused');
+      return Date.now() >= observedUntil;
+    });
     const viaCli = JSON.parse(await cli(['workflow', 'query', '--workflow-id', id, '--name', 'progress', '-o', 'json'])) as {
       queryResult: ExtractionProgress[];
     };
@@ -158,7 +162,6 @@ describe('pause, resume and cancel from the temporal CLI and the HTTP API', () =
     const canceled = await until(p, id, 'canceled', (s) => s.status === 'canceled');
     assert.equal(canceled.status, 'canceled');
     assert.equal((await api(p, 'POST', `/extract/${id}/pause`)).status, 409, 'closed extractions reject signals');
-    await new Promise((r) => setTimeout(r, 1000));
     const partial = await lakeRows(p.lake, account);
     assert.equal(partial.distinct, partial.rows);
     const truth = listable(await manifest(emu, account));

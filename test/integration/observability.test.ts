@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { generateApiKey } from '../../src/api/keys.js';
+import { generateApiKey } from '../../src/api-keys.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { api } from '../helpers/http.js';

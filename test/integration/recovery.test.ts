@@ -13,6 +13,7 @@ import { startTestEmulator, startTestTemporal, type TestTemporal } from '../help
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
 import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
+import { MailboxIds } from '../../src/mailbox-ids.js';
 
 let temporal: TestTemporal;
 let emu: RunningEmulator;
@@ -32,7 +33,7 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
   const client = new Client({ connection });
   const app = createApp({
     auth: undefined,
-    extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20, events: false }),
+    extractions: createExtractionService(client, 'recovery', { pipelineDepth: 2, compactEvery: 20, events: false }, new MailboxIds()),
     readiness: {},
     logger: createLogger('silent'),
   });

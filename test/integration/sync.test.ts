@@ -22,6 +22,7 @@ import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
+import { MailboxIds } from '../../src/mailbox-ids.js';
 
 const OWNER = 'user@example.com';
 let temporal: TestTemporal;
@@ -226,6 +227,14 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     assert.equal(put.status, 201, JSON.stringify(put.body));
     assert.equal(put.body.schedule.id, `gmail-sync-${OWNER}`);
     const runs = () => mailbox(p).then((m) => m.schedule?.recentRuns.length ?? 0);
+    /** An absence, observed: the run count checked throughout `ms` (a paused schedule must not move it). */
+    const noRunFor = async (ms: number, count: number, message: string) => {
+      const until = Date.now() + ms;
+      await waitFor(message, async () => {
+        assert.equal(await runs(), count, message);
+        return Date.now() >= until;
+      });
+    };
     await waitFor('two scheduled runs', async () => (await runs()) >= 2, 60_000, 250);
     const completed = await p.client.workflow.count(`WorkflowType = 'syncWorkflow' AND ExecutionStatus = 'Completed'`);
     assert.ok(completed.count >= 2);
@@ -235,8 +244,7 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     const paused = await mailbox(p);
     assert.equal(paused.schedule?.paused, true);
     const n = paused.schedule.recentRuns.length;
-    await new Promise((r) => setTimeout(r, 5_000)); // two and a half intervals with nothing due
-    assert.equal(await runs(), n, 'no run while paused (CLI)');
+    await noRunFor(4_000, n, 'no run while paused (CLI)'); // two intervals in which a running schedule starts two
 
     // Resumed and paused again over HTTP.
     assert.equal((await api(p, 'POST', `/mailboxes/${OWNER}/schedule/resume`)).status, 200);
@@ -244,8 +252,7 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     const pausedHttp = await api<{ schedule: { paused: boolean } }>(p, 'POST', `/mailboxes/${OWNER}/schedule/pause`);
     assert.equal(pausedHttp.body.schedule.paused, true);
     const m2 = await runs();
-    await new Promise((r) => setTimeout(r, 5_000));
-    assert.equal(await runs(), m2, 'no run while paused (HTTP)');
+    await noRunFor(4_000, m2, 'no run while paused (HTTP)');
 
     // Update keeps it paused; DELETE removes it.
     const upd = await api<{ schedule: { every: string; paused: boolean } }>(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '1h' });
@@ -269,11 +276,12 @@ describe('a sync across worker crashes, beside a backfill (PostgreSQL catalog)',
     await postgres.createDatabase('mirror');
     connection = await Connection.connect({ address: temporal.address });
     const client = new Client({ connection });
-    const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0, events: false });
+    const ids = new MailboxIds();
+    const extractions = createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 0, events: false }, ids);
     app = createApp({
       auth: undefined,
       extractions,
-      mailboxes: createMailboxService(client, queue, extractions, async (a) => a),
+      mailboxes: createMailboxService(client, queue, extractions, ids, async (a) => a),
       readiness: {},
       logger: createLogger('silent'),
     });

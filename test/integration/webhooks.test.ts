@@ -78,21 +78,34 @@ after(async () => {
   await Promise.all([temporal?.stop(), emu?.close()]);
 });
 
-test('lifecycle webhooks: the subscriber down for 60 s mid-extraction still receives started, paused, resumed and completed, each once, signed, as CloudEvents', async () => {
+test('lifecycle webhooks: the subscriber down across several retries mid-extraction still receives started, paused, resumed and completed, each once, signed, as CloudEvents', async () => {
   const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
   assert.equal(started.status, 202);
   const id = started.body.id;
   const path = `/extract/${encodeURIComponent(id)}`;
   await waitFor('started event', async () => [...hook.events.values()].some((e) => e.type.endsWith('.started')), 60_000);
 
+  // The attempts Temporal has made at each event still undelivered (its pending deliverEvent activities).
+  const deliveries = async () => {
+    const d = await p.client.workflow.getHandle(id).describe();
+    return (d.raw.pendingActivities ?? []).filter((a) => a.activityType?.name === 'deliverEvent').map((a) => a.attempt ?? 0);
+  };
   await hook.down();
-  const downAt = Date.now();
   assert.equal((await api(p, 'POST', `${path}/pause`)).status, 202);
-  // Paused, so the extraction cannot complete while the subscriber is away; resumed while it is still down.
-  await new Promise((r) => setTimeout(r, 30_000));
+  // Paused, so the extraction cannot complete while the subscriber is away; resumed while it is still down, once the
+  // paused event has failed three times.
+  await waitFor('the paused event refused three times', async () => (await deliveries()).some((n) => n >= 3), 60_000, 250);
   assert.equal((await api(p, 'POST', `${path}/resume`)).status, 202);
   const status = (await api<{ status: string }>(p, 'GET', path)).body.status;
-  await waitFor('60 s down', async () => Date.now() - downAt >= 60_000, 70_000, 1000);
+  await waitFor(
+    'both events refused at least twice',
+    async () => {
+      const attempts = await deliveries();
+      return attempts.length >= 2 && attempts.every((n) => n >= 2);
+    },
+    60_000,
+    250,
+  );
   assert.equal(hook.events.size, 1, 'nothing reached the subscriber while it was down');
   await hook.up();
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createApp } from '../../src/api/app.js';
 import type { ExtractionService } from '../../src/api/extractions.js';
 import { CODEC_SESSION_SECONDS, codecSessions } from '../../src/api/codec-session.js';
-import { generateApiKey, parseApiKeys } from '../../src/api/keys.js';
+import { generateApiKey, parseApiKeys } from '../../src/api-keys.js';
 import { AesGcmCodec, ENCODING, generateCodecKey, parseCodecKeys } from '../../src/codec.js';
 import { createLogger } from '../../src/log.js';
 

@@ -37,7 +37,7 @@ test('a PostgreSQL catalog needs its DSN; s3 data paths are kept as URLs', () =>
 
 test('API keys: required where the API is served, validated; API_AUTH=off only on loopback', async () => {
   const { assertApiKeys } = await import('../../src/config.js');
-  const { generateApiKey } = await import('../../src/api/keys.js');
+  const { generateApiKey } = await import('../../src/api-keys.js');
   assert.throws(
     () => assertApiKeys(loadConfig({})),
     (e: Error) => e instanceof ConfigError && /API_KEYS: required.*npm run key/.test(e.message),
