@@ -62,7 +62,18 @@ export function workflowBundle(failureConverterPath?: string, traced = false): s
   return cached;
 }
 
-if (process.argv[1] === self && process.argv[2]) {
+/** `node dist/worker/bundle.js --all` (npm run build): every variant into dist/workflow-bundles. */
+async function buildAll(): Promise<void> {
+  const { failureConverterPath } = await import('../codec.js');
+  for (const codec of [false, true])
+    for (const traced of [false, true]) {
+      const converter = codec ? failureConverterPath() : undefined;
+      buildBundle(join(root, 'dist', 'workflow-bundles', `${variant(converter, traced)}.js`), converter, traced);
+    }
+}
+
+if (process.argv[1] === self && process.argv[2] === '--all') await buildAll();
+else if (process.argv[1] === self && process.argv[2]) {
   const { code } = await bundleWorkflowCode({
     workflowsPath: workflowsPath(),
     failureConverterPath: process.argv[3] || undefined,

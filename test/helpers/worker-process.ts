@@ -44,6 +44,8 @@ export function workerEnv(
 export interface ProcessOptions {
   /** The entry under src/ (default the worker). */
   entry?: string;
+  /** Run the compiled JavaScript under dist/ (`npm run build`) instead of the TypeScript source through tsx. */
+  compiled?: boolean;
   /** The line that says it is ready (default "worker ready"). */
   ready?: string;
   /**
@@ -56,7 +58,10 @@ export interface ProcessOptions {
 
 /** Starts `src/worker/main.ts` (or `entry`) in its own process and waits for its ready line. */
 export async function startWorkerProcess(env: Record<string, string>, options: ProcessOptions = {}): Promise<WorkerProcess> {
-  const node = [process.execPath, '--import', 'tsx', join(projectRoot, options.entry ?? 'src/worker/main.ts')];
+  const entry = options.entry ?? 'src/worker/main.ts';
+  const node = options.compiled
+    ? [process.execPath, join(projectRoot, entry.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js'))]
+    : [process.execPath, '--import', 'tsx', join(projectRoot, entry)];
   const [cmd, ...args] = options.privateDirs?.length
     ? [
         'unshare',

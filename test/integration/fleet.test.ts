@@ -152,7 +152,7 @@ test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
 
 test('cancelling a fleet cancels its running extractions and waits for them', async () => {
   // New mail in two mailboxes the first fleet completed, so their extractions have work to be cancelled in.
-  const accounts = ['user040@example.com', 'user041@example.com'];
+  const accounts = ['user001@example.com', 'user002@example.com'];
   for (const a of accounts)
     await fetch(`${emu.url}_emulator/users/${a}/messages`, { method: 'POST', body: JSON.stringify({ count: 400 }) });
   const started = await call<{ id: string }>('POST', '/fleets', { accounts, format: 'raw', batchSize: 20, concurrency: 2 });
@@ -175,13 +175,14 @@ test('a fleet continues as new every N mailboxes and still ends with all of them
   const connection = await Connection.connect({ address: temporal.address });
   try {
     const client = new Client({ connection });
-    const accounts = ['user042@example.com', 'user043@example.com', 'user044@example.com', 'user045@example.com', 'user046@example.com'];
+    // Mailboxes the first fleet completed: each extraction starts again and finds its lake current.
+    const accounts = ['user005@example.com', 'user006@example.com', 'user007@example.com', 'user009@example.com', 'user010@example.com'];
     const handle = await client.workflow.start(fleetWorkflow, {
       workflowId: 'gmail-fleet-continue-as-new',
       taskQueue: 'fleet',
       args: [
         {
-          request: { accounts, format: 'metadata', batchSize: 50, concurrency: 2 },
+          request: { accounts, format: 'raw', batchSize: 50, concurrency: 2 },
           options: { pipelineDepth: 2, compactEvery: 0, events: false },
           childrenPerRun: 2,
         },
