@@ -146,7 +146,7 @@ const config = loadConfig({
 
 let devServer: DevServer | undefined;
 try {
-  const c = await Connection.connect({ address: config.temporal.address, connectTimeout: 1000 });
+  const c = await Connection.connect({ address: config.temporal.address, ...config.temporal.connection, connectTimeout: 1000 });
   await c.close();
   console.log(`Using the Temporal server already running at ${config.temporal.address}`);
 } catch {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type ApiKey, parseApiKeys } from './api-keys.js';
 import { type CodecKey, parseCodecKeys } from './codec-keys.js';
+import { type TemporalConnection, temporalConnection } from './temporal-connection.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
 export const QUOTA_PROFILES = {
@@ -21,6 +22,28 @@ export const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace.'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('gmail-extract').describe('Task queue of the extraction workflow and its activities.'),
   TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233').describe('Web UI base URL printed in links.'),
+  TEMPORAL_API_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'API key sent to Temporal (Temporal Cloud); turns TLS on. Read with the other TEMPORAL_* connection settings by `@temporalio/envconfig`, which also reads a profile of `temporal.toml` (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE). Unset: none.',
+    ),
+  TEMPORAL_TLS: bool
+    .optional()
+    .describe('TLS to Temporal on (`true`) or off (`false`); on by itself when a TEMPORAL_TLS_* file or TEMPORAL_API_KEY is set.'),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: z
+    .string()
+    .optional()
+    .describe("PEM file of the CA that signed Temporal's certificate (a private CA). Unset: the system's CAs."),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: z
+    .string()
+    .optional()
+    .describe('PEM certificate of this process for mutual TLS (with TEMPORAL_TLS_CLIENT_KEY_PATH; Temporal Cloud mTLS).'),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: z.string().optional().describe('PEM private key of TEMPORAL_TLS_CLIENT_CERT_PATH.'),
+  TEMPORAL_TLS_SERVER_NAME: z
+    .string()
+    .optional()
+    .describe("Name expected in Temporal's certificate when it differs from the address's host."),
   PAYLOAD_KEYS: z
     .string()
     .optional()
@@ -249,6 +272,8 @@ export interface Config {
     codecKeys: CodecKey[] | undefined;
     /** Key of mailbox digests in ids (see WORKFLOW_ID_KEY). */
     idKey: string | undefined;
+    /** TLS, API key and gRPC metadata of every connection to Temporal (TEMPORAL_API_KEY, TEMPORAL_TLS*, temporal.toml). */
+    connection: TemporalConnection;
   };
   api: {
     host: string;
@@ -300,6 +325,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch (err) {
     throw invalid('PAYLOAD_KEYS', (err as Error).message);
   }
+  let connection: TemporalConnection;
+  try {
+    connection = temporalConnection(env);
+  } catch (err) {
+    throw invalid('TEMPORAL_TLS_* / TEMPORAL_CONFIG_FILE', (err as Error).message);
+  }
   const dataDir = resolve(e.DATA_DIR);
   const dataPath = e.LAKE_DATA_PATH ?? `${dataDir}/lake-files/`;
   return {
@@ -310,6 +341,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uiUrl: e.TEMPORAL_UI_URL,
       codecKeys: codecKeys?.length ? codecKeys : undefined,
       idKey: e.WORKFLOW_ID_KEY,
+      connection,
     },
     api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT, fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY },
     dataDir,

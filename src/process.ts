@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { type GmailCredentials, isServiceAccount } from './gmail/auth.js';
 import { parseLibpqDsn } from './gmail/project-quota.js';
 import { registerSecrets } from './redact.js';
+import { connectionSecrets } from './temporal-connection.js';
 
 /**
  * What both composition roots (`api/server.ts`, `worker/run.ts`) build the same way: the secrets every line leaving
@@ -36,6 +37,7 @@ export function registerConfiguredSecrets(config: Config, credentials: GmailCred
     ...(config.temporal.codecKeys ?? []).map((k) => k.key.toString('base64')),
     config.webhooks?.secret,
     config.temporal.idKey,
+    ...connectionSecrets(config.temporal.connection),
   );
 }
 

@@ -37,7 +37,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   registerConfiguredSecrets(config, credentials);
   const logger = createLogger(config.logLevel, { service: 'gmail-lake' });
   const tracing = startTracing(config.otlpEndpoint);
-  const connection = await connectForApi(config.temporal.address);
+  const connection = await connectForApi(config.temporal.address, config.temporal.connection);
   const client = temporalClient(config, connection, tracing !== undefined);
   const ids = new MailboxIds(config.temporal.idKey);
   const gmail = createGmailApi({ config: config.gmail, credentials });

@@ -1,4 +1,5 @@
 import { Connection, defaultGrpcRetryOptions, type GrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
+import type { TemporalConnection } from '../temporal-connection.js';
 
 /**
  * How long a request waits for a Temporal server that answers, however slowly (a busy server on a small machine can
@@ -30,8 +31,8 @@ export const apiRetryOptions = (): GrpcRetryOptions => {
 };
 
 /** The connection a process serving the API uses (its worker's activities share it; they retry anyway). */
-export const connectForApi = (address: string) =>
-  Connection.connect({ address, interceptors: [makeGrpcRetryInterceptor(apiRetryOptions())] });
+export const connectForApi = (address: string, settings: TemporalConnection = {}) =>
+  Connection.connect({ address, ...settings, interceptors: [makeGrpcRetryInterceptor(apiRetryOptions())] });
 
 /**
  * Runs `fn`'s Temporal calls under one deadline (the connection's `withDeadline`) and a timer bounding the whole (the

@@ -78,9 +78,9 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
   const tracing = startTracing(config.otlpEndpoint);
   const project = createProjectQuota(config.gmail, config.lake.catalog === 'postgres' ? config.lake.pgDsn : undefined);
   const gmail = createGmailApi({ config: config.gmail, credentials, project });
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect({ address: config.temporal.address, ...config.temporal.connection });
   const lake = await Lake.open(config.lake);
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address, ...config.temporal.connection });
   await removeOrphanedStaging(config.lake.stagingDir, 60 * 60_000, logger);
   const worker = await createWorker(
     config,

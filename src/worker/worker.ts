@@ -20,7 +20,7 @@ export async function createWorker(
   connection?: NativeConnection,
   tracing?: { processor: SpanProcessor; resource: Resource },
 ): Promise<Worker> {
-  const conn = connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+  const conn = connection ?? (await NativeConnection.connect({ address: config.temporal.address, ...config.temporal.connection }));
   const dataConverter = dataConverterFor(config.temporal.codecKeys);
   return Worker.create({
     connection: conn,

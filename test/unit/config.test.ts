@@ -63,3 +63,14 @@ test('docs/configuration.md carries the table generated from the schema (npm run
   const generated = (await format(configurationTable(), { ...(await resolveConfig(file)), parser: 'markdown' })).trim();
   assert.equal(inDoc, generated, 'run npm run docs:config');
 });
+
+test("Temporal's connection: TLS and an API key from the SDK's variables, none by default, a missing certificate named", () => {
+  assert.deepEqual(loadConfig({}).temporal.connection, {});
+  const cloud = loadConfig({ TEMPORAL_API_KEY: 'k-123' }).temporal.connection;
+  assert.deepEqual(cloud, { tls: true, apiKey: 'k-123' }, 'an API key turns TLS on, as Temporal Cloud needs');
+  assert.equal(loadConfig({ TEMPORAL_TLS: 'true' }).temporal.connection.tls !== undefined, true);
+  assert.throws(
+    () => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/nonexistent/client.pem', TEMPORAL_TLS_CLIENT_KEY_PATH: '/nonexistent/client.key' }),
+    /TEMPORAL_TLS_\* \/ TEMPORAL_CONFIG_FILE: .*nonexistent/,
+  );
+});

@@ -58,11 +58,11 @@ test('Kubernetes manifests: API and worker Deployments with probes, an HPA and a
   const deployments = resources.filter((r) => r.kind === 'Deployment');
   assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), ['gmail-lake-api', 'gmail-lake-worker']);
   const api = deployments.find((d) => d.metadata.name === 'gmail-lake-api')!.spec!.template!.spec.containers[0]!;
-  assert.deepEqual(api.command.slice(-1), ['src/api/main.ts']);
+  assert.deepEqual(api.command, ['node', 'dist/api/main.js'], 'the compiled API (npm run build in the image)');
   assert.equal(api.livenessProbe?.httpGet?.path, '/healthz');
   assert.equal(api.readinessProbe?.httpGet?.path, '/readyz');
   const worker = deployments.find((d) => d.metadata.name === 'gmail-lake-worker')!.spec!.template!.spec.containers[0]!;
-  assert.deepEqual(worker.command.slice(-1), ['src/worker/main.ts']);
+  assert.deepEqual(worker.command, ['node', 'dist/worker/main.js'], 'the compiled worker');
   assert.equal(worker.livenessProbe?.httpGet?.path, '/metrics');
   assert.ok(worker.env?.some((e) => e.name === 'METRICS_PORT'));
   for (const d of deployments) {
