@@ -1,19 +1,12 @@
 import { createHash } from 'node:crypto';
-import { GeneratedMailbox, indexOfId, messageIdFor } from './generate.js';
+import { GeneratedMailbox, type GeneratedMeta, indexOfId, messageIdFor } from './generate.js';
 import type { LoadedMail } from './load.js';
 
 /** What listing, filtering and the Gmail responses need to know of a message, without building its bytes. */
-export interface MessageView {
-  index: number;
-  id: string;
-  threadId: string;
-  internalDate: number;
-  labelIds: string[];
-  from: { name: string; address: string };
-  to: string[];
-  cc: string[];
-  subject: string;
-  hasAttachment: boolean;
+export interface MessageView extends Pick<
+  GeneratedMeta,
+  'index' | 'id' | 'threadId' | 'internalDate' | 'labelIds' | 'from' | 'to' | 'cc' | 'subject' | 'hasAttachment'
+> {
   historyId: number;
 }
 
