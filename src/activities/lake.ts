@@ -1,4 +1,4 @@
-import { recordRun } from '../lake/batches.js';
+import { recordRun } from '../lake/runs.js';
 import { type ActivityDeps, activityLog, execution, heartbeating } from './context.js';
 
 /** Lake maintenance and run records. */

@@ -2,7 +2,8 @@ import { messagesTotal } from '../metrics.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
-import { startRun, storedIds } from '../lake/batches.js';
+import { storedIds } from '../lake/batches.js';
+import { startRun } from '../lake/runs.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
 import type { ListInput, ListResult, PrepareInput, PrepareResult, UnitMeter } from '../workflows/contracts.js';
 

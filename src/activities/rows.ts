@@ -1,5 +1,5 @@
 import type { gmail_v1 } from '@googleapis/gmail';
-import type { AttachmentRow, MessageRow } from '../lake/batches.js';
+import type { AttachmentRow, MessageRow } from '../lake/staging.js';
 import { parseAddresses } from '../mime/addresses.js';
 import { attachmentParts, findBody, headerValue, partText, treeProblems } from '../mime/content.js';
 import { decodeWords } from '../mime/headers.js';

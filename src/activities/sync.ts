@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type GmailApi, type HistoryRef, type MessageFormat, newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
-import { dropStaged, openStagedBatch, storeLabels } from '../lake/batches.js';
+import { storeLabels } from '../lake/runs.js';
+import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import {
   type Change,
   commitFetched,

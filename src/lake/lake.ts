@@ -111,6 +111,7 @@ export class Lake {
           renderSql(s3.keyId ? 's3-secret.sql' : 's3-secret-chain.sql', {
             key_id: s3.keyId ?? '',
             secret: s3.secret ?? '',
+            session_token: s3.sessionToken ?? '',
             region: s3.region,
             endpoint: s3.endpoint ?? 's3.amazonaws.com',
             url_style: s3.urlStyle,

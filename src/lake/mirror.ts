@@ -1,5 +1,6 @@
 import { type DuckDBConnection, type DuckDBValue, LIST, listValue, VARCHAR } from '@duckdb/node-api';
-import { guardedWrite, insertStaged } from './batches.js';
+import { insertStaged } from './batches.js';
+import { guardedWrite } from './write-guard.js';
 import type { Lake } from './lake.js';
 
 /** Where a mailbox's mirror stands: every change up to `historyId` is in the lake. */

@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../src/config.js';
-import { persistStaged, stageBatch } from '../../src/lake/batches.js';
+import { persistStaged } from '../../src/lake/batches.js';
+import { stageBatch } from '../../src/lake/staging.js';
 import { Lake } from '../../src/lake/lake.js';
 import { syntheticCheckpoint, syntheticRows } from './rows.js';
 

@@ -2,7 +2,7 @@ import { toRows } from '../../src/activities/rows.js';
 import { GeneratedMailbox } from '../../src/emulator/generate.js';
 import { messageResource } from '../../src/emulator/gmail-responses.js';
 import { Mailbox } from '../../src/emulator/mailbox.js';
-import type { AttachmentRow, MessageRow } from '../../src/lake/batches.js';
+import type { AttachmentRow, MessageRow } from '../../src/lake/staging.js';
 import type { Checkpoint } from '../../src/workflows/contracts.js';
 
 /**

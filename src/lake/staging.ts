@@ -1,0 +1,147 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { once } from 'node:events';
+
+// A batch on its way from Gmail to the lake: rows written as JSON lines in the worker's staging folder by the fetch,
+// read back by DuckDB's read_json in the commit (batches.ts).
+
+/** A message row as staged by fetch (JSON lines) and loaded by persist; see sql/schema.sql for meanings. */
+export interface MessageRow {
+  account: string;
+  id: string;
+  thread_id: string | null;
+  history_id: number | null;
+  internal_date: number | null;
+  label_ids: string[];
+  snippet: string | null;
+  size_estimate: number | null;
+  subject: string | null;
+  from_address: string | null;
+  from_name: string | null;
+  to_addresses: string[];
+  cc_addresses: string[];
+  message_id_header: string | null;
+  in_reply_to: string | null;
+  references_header: string | null;
+  date_header: string | null;
+  body_text: string | null;
+  body_html: string | null;
+  headers: { name: string; value: string }[];
+  /** base64 of the raw bytes (format=raw only). */
+  raw: string | null;
+  format: string;
+  fetched_at: number;
+  parse_error: string | null;
+  extraction_id: string;
+}
+
+export interface AttachmentRow {
+  account: string;
+  message_id: string;
+  part_id: string;
+  filename: string;
+  mime_type: string;
+  size: number;
+  attachment_id: string | null;
+  content_id: string | null;
+  disposition: string | null;
+}
+
+export const MESSAGE_COLUMNS: [string, string, string?][] = [
+  ['account', 'VARCHAR'],
+  ['id', 'VARCHAR'],
+  ['thread_id', 'VARCHAR'],
+  ['history_id', 'BIGINT'],
+  ['internal_date', 'BIGINT', 'epoch_ms(s.internal_date)::TIMESTAMP'],
+  ['label_ids', 'VARCHAR[]'],
+  ['snippet', 'VARCHAR'],
+  ['size_estimate', 'BIGINT'],
+  ['subject', 'VARCHAR'],
+  ['from_address', 'VARCHAR'],
+  ['from_name', 'VARCHAR'],
+  ['to_addresses', 'VARCHAR[]'],
+  ['cc_addresses', 'VARCHAR[]'],
+  ['message_id_header', 'VARCHAR'],
+  ['in_reply_to', 'VARCHAR'],
+  ['references_header', 'VARCHAR'],
+  ['date_header', 'VARCHAR'],
+  ['body_text', 'VARCHAR'],
+  ['body_html', 'VARCHAR'],
+  ['headers', 'STRUCT(name VARCHAR, value VARCHAR)[]'],
+  ['raw', 'VARCHAR', 'from_base64(s.raw)'],
+  ['format', 'VARCHAR'],
+  ['fetched_at', 'BIGINT', 'epoch_ms(s.fetched_at)::TIMESTAMP'],
+  ['parse_error', 'VARCHAR'],
+  ['extraction_id', 'VARCHAR'],
+];
+export const ATTACHMENT_COLUMNS: [string, string][] = [
+  ['account', 'VARCHAR'],
+  ['message_id', 'VARCHAR'],
+  ['part_id', 'VARCHAR'],
+  ['filename', 'VARCHAR'],
+  ['mime_type', 'VARCHAR'],
+  ['size', 'BIGINT'],
+  ['attachment_id', 'VARCHAR'],
+  ['content_id', 'VARCHAR'],
+  ['disposition', 'VARCHAR'],
+];
+
+/** `read_json` of a staged file whose path is the bound parameter `$<param>` (never spliced into the SQL). */
+export function readJson(param: string, columns: [string, string, string?][]): string {
+  const spec = columns.map(([n, t]) => `${n}: '${t}'`).join(', ');
+  return `read_json($${param}, format = 'newline_delimited', columns = {${spec}})`;
+}
+
+/** JSON-lines writer with backpressure. */
+class LineWriter {
+  private readonly out: WriteStream;
+  constructor(path: string) {
+    this.out = createWriteStream(path);
+  }
+  private drained: Promise<unknown> | undefined;
+  /** Concurrent writers share one wait for 'drain' (one listener, not one per writer). */
+  async write(item: unknown): Promise<void> {
+    if (this.drained) await this.drained;
+    if (!this.out.write(JSON.stringify(item) + '\n')) {
+      this.drained ??= once(this.out, 'drain').finally(() => (this.drained = undefined));
+      await this.drained;
+    }
+  }
+  async close(): Promise<void> {
+    this.out.end();
+    await once(this.out, 'finish');
+  }
+}
+
+/**
+ * A batch being staged: rows are written as they are fetched (a batch is never held in memory whole). The messages
+ * file is renamed into place on close, so a half-written batch is never taken for a staged one.
+ */
+export async function openStagedBatch(dir: string) {
+  await mkdir(dir, { recursive: true });
+  const messages = new LineWriter(join(dir, 'messages.ndjson.part'));
+  const attachments = new LineWriter(join(dir, 'attachments.ndjson'));
+  return {
+    dir,
+    message: (row: MessageRow) => messages.write(row),
+    attachment: (row: AttachmentRow) => attachments.write(row),
+    async close(): Promise<string> {
+      await Promise.all([messages.close(), attachments.close()]);
+      await rename(join(dir, 'messages.ndjson.part'), join(dir, 'messages.ndjson'));
+      return dir;
+    },
+  };
+}
+
+/** Stages a whole batch at once (benchmarks and tests). */
+export async function stageBatch(dir: string, messages: MessageRow[], attachments: AttachmentRow[]): Promise<string> {
+  const batch = await openStagedBatch(dir);
+  for (const a of attachments) await batch.attachment(a);
+  for (const m of messages) await batch.message(m);
+  return batch.close();
+}
+
+export async function dropStaged(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
