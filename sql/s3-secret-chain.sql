@@ -1,6 +1,6 @@
--- S3 credentials for an s3:// LAKE_DATA_PATH when S3_ACCESS_KEY_ID is not set: the AWS credential chain (aws
--- extension) reads them itself — the AWS_* environment, or the shared credentials file (AWS_SHARED_CREDENTIALS_FILE,
--- e.g. a mounted secret) — so they never pass through this process's configuration or SQL text.
+-- S3 credentials for an s3:// LAKE_DATA_PATH when AWS_ACCESS_KEY_ID is not set: the AWS credential chain (aws
+-- extension) reads them itself from the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE, e.g. a
+-- mounted secret), so they never pass through this process's configuration or SQL text.
 CREATE OR REPLACE SECRET lake_s3 (
   TYPE s3,
   PROVIDER credential_chain,

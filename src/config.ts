@@ -118,15 +118,32 @@ export const envSchema = z.object({
     .optional()
     .describe('Where Parquet data files go: a local folder or s3://bucket/prefix/. Default $DATA_DIR/lake-files/.'),
   LAKE_ENCRYPTED: bool.default(false).describe('Encrypt data files (DuckLake ENCRYPTED).'),
-  S3_ENDPOINT: z.string().optional().describe('Host[:port] of an S3-compatible server for an s3:// LAKE_DATA_PATH; unset: AWS S3.'),
-  S3_REGION: z.string().default('us-east-1').describe('Region of the S3 data files.'),
-  S3_ACCESS_KEY_ID: z
+  AWS_ENDPOINT_URL_S3: z
+    .string()
+    .url()
+    .optional()
+    .describe(
+      'URL of an S3-compatible server (e.g. http://minio:9000) for an s3:// LAKE_DATA_PATH; http: turns TLS off. Unset: AWS_ENDPOINT_URL, then AWS S3.',
+    ),
+  AWS_ENDPOINT_URL: z
+    .string()
+    .url()
+    .optional()
+    .describe("The AWS SDKs' endpoint for every service, used for S3 when AWS_ENDPOINT_URL_S3 is unset."),
+  AWS_REGION: z.string().optional().describe('Region of the S3 data files. Unset: AWS_DEFAULT_REGION, then us-east-1.'),
+  AWS_DEFAULT_REGION: z.string().optional().describe('Region, when AWS_REGION is unset.'),
+  AWS_ACCESS_KEY_ID: z
     .string()
     .optional()
-    .describe('S3 access key id; unset: the AWS credential chain (AWS_ACCESS_KEY_ID, AWS_SHARED_CREDENTIALS_FILE…).'),
-  S3_SECRET_ACCESS_KEY: z.string().optional().describe('S3 secret key (with S3_ACCESS_KEY_ID).'),
-  S3_URL_STYLE: z.enum(['path', 'vhost']).default('path').describe('S3 URL style: `path` for MinIO and most S3-compatible servers.'),
-  S3_USE_SSL: bool.default(true).describe('Reach S3 over HTTPS.'),
+    .describe(
+      'S3 access key id (with AWS_SECRET_ACCESS_KEY). Unset: the AWS credential chain (the shared credentials file, AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE).',
+    ),
+  AWS_SECRET_ACCESS_KEY: z.string().optional().describe('S3 secret key (with AWS_ACCESS_KEY_ID).'),
+  AWS_SESSION_TOKEN: z.string().optional().describe('Session token of temporary credentials (with the two above).'),
+  S3_URL_STYLE: z
+    .enum(['path', 'vhost'])
+    .default('path')
+    .describe('S3 URL style: `path` for MinIO and most S3-compatible servers, `vhost` for AWS.'),
   LAKE_STAGING_DIR: z.string().optional().describe('Folder of staged batches between fetch and persist. Default $DATA_DIR/staging.'),
   LAKE_MEMORY_LIMIT: z
     .string()
@@ -214,7 +231,16 @@ export interface LakeConfig {
   tempDir: string;
   /** Days of snapshots compaction keeps (time travel). */
   snapshotRetentionDays: number;
-  s3: { endpoint?: string; region: string; keyId?: string; secret?: string; urlStyle: 'path' | 'vhost'; useSsl: boolean };
+  s3: {
+    /** host[:port] (DuckDB's ENDPOINT), from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
+    endpoint?: string;
+    region: string;
+    keyId?: string;
+    secret?: string;
+    sessionToken?: string;
+    urlStyle: 'path' | 'vhost';
+    useSsl: boolean;
+  };
 }
 
 export interface GoogleEndpoints {
@@ -357,14 +383,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       threads: e.LAKE_THREADS,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),
       snapshotRetentionDays: e.LAKE_SNAPSHOT_RETENTION_DAYS,
-      s3: {
-        endpoint: e.S3_ENDPOINT,
-        region: e.S3_REGION,
-        keyId: e.S3_ACCESS_KEY_ID,
-        secret: e.S3_SECRET_ACCESS_KEY,
-        urlStyle: e.S3_URL_STYLE,
-        useSsl: e.S3_USE_SSL,
-      },
+      s3: s3Of(e),
     },
     gmail: {
       ...googleEndpoints(e.GOOGLE_API_URL),
@@ -380,6 +399,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,
     logLevel: e.LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+  };
+}
+
+/** S3 as the AWS SDKs read it: the endpoint URL (its scheme says TLS), the region, the keys when given. */
+function s3Of(e: z.output<typeof envSchema>): LakeConfig['s3'] {
+  const url = e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL;
+  const endpoint = url ? new URL(url) : undefined;
+  if (!!e.AWS_ACCESS_KEY_ID !== !!e.AWS_SECRET_ACCESS_KEY)
+    throw invalid(
+      e.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID',
+      'set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither',
+    );
+  return {
+    endpoint: endpoint?.host,
+    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+    keyId: e.AWS_ACCESS_KEY_ID,
+    secret: e.AWS_SECRET_ACCESS_KEY,
+    sessionToken: e.AWS_SESSION_TOKEN,
+    urlStyle: e.S3_URL_STYLE,
+    useSsl: endpoint ? endpoint.protocol === 'https:' : true,
   };
 }
 

@@ -28,6 +28,7 @@ export function registerConfiguredSecrets(config: Config, credentials: GmailCred
     config.lake.pgDsn ? passwordOf(config.lake.pgDsn) : undefined,
     config.lake.s3.secret,
     config.lake.s3.keyId,
+    config.lake.s3.sessionToken,
     ...(!credentials
       ? []
       : isServiceAccount(credentials)

@@ -111,7 +111,7 @@ export async function doctor(home: Home, out: Out): Promise<number> {
         return {
           fail: `the catalog opens but its data cannot be read: ${redactedMessage(e)}`,
           fix: config.lake.dataPath.startsWith('s3://')
-            ? 'check S3_ENDPOINT and the S3 credentials (or the AWS credential chain)'
+            ? 'check AWS_ENDPOINT_URL_S3 and the S3 credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the shared credentials file)'
             : `check ${config.lake.dataPath}`,
         };
       } finally {

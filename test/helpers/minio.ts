@@ -54,11 +54,10 @@ export async function startMinio(): Promise<TestMinio> {
     client,
     env: (bucket) => ({
       LAKE_DATA_PATH: `s3://${bucket}/lake/`,
-      S3_ENDPOINT: endpoint,
-      S3_ACCESS_KEY_ID: accessKey,
-      S3_SECRET_ACCESS_KEY: secretKey,
+      AWS_ENDPOINT_URL_S3: `http://${endpoint}`,
+      AWS_ACCESS_KEY_ID: accessKey,
+      AWS_SECRET_ACCESS_KEY: secretKey,
       S3_URL_STYLE: 'path',
-      S3_USE_SSL: 'false',
     }),
     createBucket: (name) => client.makeBucket(name),
     async stop() {

@@ -110,7 +110,7 @@ test('secrets that never pass through configuration: the catalog password from P
     writeFileSync(awsFile, `[default]\naws_access_key_id = ${minio.accessKey}\naws_secret_access_key = ${minio.secretKey}\n`, {
       mode: 0o600,
     });
-    const s3 = Object.fromEntries(Object.entries(minio.env('files')).filter(([k]) => !/^S3_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)$/.test(k)));
+    const s3 = Object.fromEntries(Object.entries(minio.env('files')).filter(([k]) => !/^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY)$/.test(k)));
     const port = await freePort();
     const env = workerEnv(dir, temporal.address, 'secret-files', emu, {
       LAKE_CATALOG: 'postgres',

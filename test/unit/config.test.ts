@@ -74,3 +74,19 @@ test("Temporal's connection: TLS and an API key from the SDK's variables, none b
     /TEMPORAL_TLS_\* \/ TEMPORAL_CONFIG_FILE: .*nonexistent/,
   );
 });
+
+test("S3 from the AWS SDKs' variables: the endpoint URL says host and TLS, the region falls back, keys come in pairs", () => {
+  const s3 = loadConfig({
+    AWS_ENDPOINT_URL: 'http://other:1',
+    AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9000',
+    AWS_DEFAULT_REGION: 'eu-west-3',
+  }).lake.s3;
+  assert.deepEqual([s3.endpoint, s3.useSsl, s3.region, s3.keyId], ['127.0.0.1:9000', false, 'eu-west-3', undefined]);
+  const aws = loadConfig({ AWS_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }).lake
+    .s3;
+  assert.deepEqual(
+    [aws.endpoint, aws.useSsl, aws.region, aws.keyId, aws.secret, aws.sessionToken],
+    [undefined, true, 'us-west-2', 'AKIA', 's', 't'],
+  );
+  assert.throws(() => loadConfig({ AWS_ACCESS_KEY_ID: 'AKIA' }), /AWS_SECRET_ACCESS_KEY: set both/);
+});

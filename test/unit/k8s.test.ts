@@ -88,6 +88,6 @@ test('Kubernetes manifests: API and worker Deployments with probes, an HPA and a
   );
   // Secrets only by reference: no password, key or DSN in the ConfigMap.
   const config = resources.find((r) => r.kind === 'ConfigMap')!.data!;
-  for (const secret of ['LAKE_PG_DSN', 'S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID', 'API_KEYS', 'PAYLOAD_KEYS', 'WEBHOOK_SECRET'])
+  for (const secret of ['LAKE_PG_DSN', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'API_KEYS', 'PAYLOAD_KEYS', 'WEBHOOK_SECRET'])
     assert.equal(config[secret], undefined);
 });
