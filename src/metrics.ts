@@ -9,33 +9,32 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'gmail_lake_' });
 
-export const messagesTotal = new Counter({
-  name: 'gmail_lake_messages_total',
-  help: 'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail)',
-  labelNames: ['stage'] as const,
-  registers: [registry],
-});
+const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+  new Counter({ name, help, labelNames, registers: [registry] });
 
-export const gmailResponses = new Counter({
-  name: 'gmail_lake_gmail_responses_total',
-  help: 'Gmail API responses by method and HTTP status (network: no response)',
-  labelNames: ['method', 'status'] as const,
-  registers: [registry],
-});
+export const messagesTotal = counter(
+  'gmail_lake_messages_total',
+  'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail)',
+  ['stage'] as const,
+);
 
-export const authRefused = new Counter({
-  name: 'gmail_lake_auth_refused_total',
-  help: 'Gmail calls refused for their credentials, by reason: expired (a refresh token expired or revoked: run `gmail-lake login`), client (the OAuth client was deleted), refused (any other)',
-  labelNames: ['reason'] as const,
-  registers: [registry],
-});
+export const gmailResponses = counter(
+  'gmail_lake_gmail_responses_total',
+  'Gmail API responses by method and HTTP status (network: no response)',
+  ['method', 'status'] as const,
+);
 
-export const quotaUnits = new Counter({
-  name: 'gmail_lake_quota_units_total',
-  help: "Gmail quota units spent, by method, priced with the configured profile's costs",
-  labelNames: ['method'] as const,
-  registers: [registry],
-});
+export const authRefused = counter(
+  'gmail_lake_auth_refused_total',
+  'Gmail calls refused for their credentials, by reason: expired (a refresh token expired or revoked: run `gmail-lake login`), client (the OAuth client was deleted), refused (any other)',
+  ['reason'] as const,
+);
+
+export const quotaUnits = counter(
+  'gmail_lake_quota_units_total',
+  "Gmail quota units spent, by method, priced with the configured profile's costs",
+  ['method'] as const,
+);
 
 export const activityDuration = new Histogram({
   name: 'gmail_lake_activity_duration_seconds',

@@ -53,13 +53,17 @@ export async function extractionOf(api: ApiClient, account: string): Promise<str
   return body.backfill.id;
 }
 
-export interface ExtractOptions {
+/** What an extraction request may say, for `extract` and `fleet start` alike. */
+export interface RequestOptions {
   query?: string;
   labels?: string[];
   format?: string;
   includeSpamTrash?: boolean;
   batchSize?: number;
   max?: number;
+}
+
+export interface ExtractOptions extends RequestOptions {
   keepInSync?: string;
   detach?: boolean;
 }

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ApiClient } from './api-client.js';
 import { CliError, EXIT, type Out, table } from './output.js';
+import type { RequestOptions } from './extractions.js';
 
 interface Fleet {
   id: string;
@@ -14,19 +15,13 @@ interface Fleet {
   error: string | null;
 }
 
-interface FleetArgs {
+interface FleetArgs extends RequestOptions {
   action: 'start' | 'status' | 'pause' | 'resume' | 'cancel';
   id?: string;
   domain?: string;
   accounts?: string[];
   concurrency?: number;
   detach: boolean;
-  query?: string;
-  labels?: string[];
-  format?: string;
-  includeSpamTrash?: boolean;
-  batchSize?: number;
-  max?: number;
 }
 
 const line = (f: Fleet) =>
