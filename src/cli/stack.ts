@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { generateApiKey } from '../api-keys.js';
@@ -95,6 +95,20 @@ export interface UpOptions {
 }
 
 /**
+ * What `up` runs that `npm install` does not bring — the temporal CLI, DuckDB's extensions — provisioned on first use
+ * (scripts/provision.sh: a few minutes once, then nothing), its output on stderr so that `--json` stays parseable.
+ */
+async function provisioned(out: Out): Promise<void> {
+  const temporal = process.env.TEMPORAL_CLI || join(projectRoot, '.tools/bin/temporal');
+  const extensions = resolve(process.env.DUCKDB_EXTENSION_DIR || join(projectRoot, '.tools/duckdb-extensions'));
+  if (existsSync(temporal) && existsSync(join(extensions, 'v1.5.5/linux_amd64/ducklake.duckdb_extension'))) return;
+  out.line('First run: provisioning the temporal CLI and DuckDB extensions into .tools/ (a few minutes, once) …');
+  const child = spawn('bash', [join(projectRoot, 'scripts/provision.sh')], { cwd: projectRoot, stdio: ['ignore', 2, 2] });
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  if (code !== 0) throw new CliError(`provisioning failed (exit ${code}): see the lines above, or run \`npm run provision\``, EXIT.failed);
+}
+
+/**
  * Starts what one machine needs, each as its own process that outlives the command: the Temporal dev server (unless
  * one answers at TEMPORAL_ADDRESS or 127.0.0.1:7233), a worker, the API — and with `emulator`, the Gmail emulator
  * playing Google. Makes an admin API key on first use and points the command at the API (config.json).
@@ -113,6 +127,7 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     return previous;
   }
   if (previous && running?.length) await stopAll(previous, () => undefined);
+  if (!home.env.TEMPORAL_ADDRESS) await provisioned(out);
 
   const data = home.dataDir;
   const logs = join(data, 'logs');
