@@ -135,7 +135,7 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
   const tty = !!process.stdout.isTTY && !out.json;
   const bar = tty
     ? new cliProgress.SingleBar(
-        { format: ' {bar} {percentage}% | {value}/{total} messages | {rate} msg/s | ETA {etaText} | {phase}', hideCursor: true },
+        { format: ' {bar} {percentage}% | {value}/{totalText} messages | {rate} msg/s | ETA {etaText} | {phase}', hideCursor: true },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -143,13 +143,15 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
   let lastLine = 0;
   let lastPhase = '';
   try {
-    bar?.start(1, 0, { rate: 0, etaText: '—', phase: 'starting' });
+    bar?.start(1, 0, { rate: 0, etaText: '—', phase: 'starting', totalText: '?' });
     while (!detached) {
       p = (await api.call<ExtractionProgress>('GET', `/extract/${encodeURIComponent(id)}`)).body;
       const phase = p.status === 'running' ? p.phase : p.status;
       if (bar) {
-        bar.setTotal(Math.max(p.progress.total, done(p), 1));
-        bar.update(done(p), { rate: p.ratePerSecond, etaText: duration(p.etaSeconds), phase });
+        const total = Math.max(p.progress.total, done(p));
+        bar.setTotal(Math.max(total, 1));
+        // Until the listing has counted the mailbox, its size is not known: '?' rather than a made-up 1.
+        bar.update(done(p), { rate: p.ratePerSecond, etaText: duration(p.etaSeconds), phase, totalText: total > 0 ? total : '?' });
       } else if (!out.json && (phase !== lastPhase || Date.now() - lastLine > 15_000)) {
         out.line(
           `${phase} ${p.progress.percent}% — ${n(done(p))} of ${n(p.progress.total)}, ${p.ratePerSecond} msg/s, ETA ${duration(p.etaSeconds)}`,

@@ -12,6 +12,7 @@ import type { Home, StackState } from './settings.js';
 
 /** The processes `up` runs, in start order (`down` stops them in reverse). */
 const ORDER = ['temporal', 'emulator', 'worker', 'api'] as const;
+const LABEL = { temporal: 'the Temporal dev server', emulator: 'the Gmail emulator', worker: 'the worker', api: 'the API' } as const;
 
 const alive = (pid: number) => {
   try {
@@ -265,7 +266,7 @@ async function stopAll(s: StackState, say: (line: string) => void, graceMs = 30_
         }
       }
     };
-    say(`Stopping the ${name} (pid ${p.pid}) …`);
+    say(`Stopping ${LABEL[name]} (pid ${p.pid}) …`);
     signal('SIGTERM');
     const deadline = Date.now() + graceMs;
     while (alive(p.pid) && Date.now() < deadline) await delay(100);
