@@ -138,6 +138,9 @@ const config = loadConfig({
   DATA_DIR: dataDir,
   GOOGLE_API_URL: emulator.url,
   GMAIL_CREDENTIALS_FILE: credentialsFile,
+  // The demo's own (empty) folder of per-mailbox sign-ins: mailboxes signed in with `gmail-lake login` (in
+  // ~/.gmail-lake) would otherwise take precedence, and their refresh tokens would go to the emulator.
+  GMAIL_CREDENTIALS_DIR: `${dataDir}/credentials`,
   ...(fleetSize ? { GMAIL_DIRECTORY_ADMIN: `user@${FLEET_DOMAIN}` } : {}),
   GMAIL_QUOTA_PROFILE: values.quota,
   API_PORT: process.env.API_PORT ?? '0',

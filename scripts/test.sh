@@ -14,8 +14,17 @@ mkdir -p "$LOGS"
 elapsed() { echo $(($(date +%s) - start)); }
 
 bash scripts/provision.sh --for-tests --no-go
-bash scripts/provision.sh --for-tests --go-only > "$LOGS/provision-go.log" 2>&1 &
+# The temporal CLI first (every integration file needs it), then MinIO (only the S3 files, which wait for it through
+# MINIO_READY_FILE): each writes ok|failed to its status file when its build ends.
+rm -f "$LOGS/temporal.status" "$LOGS/minio.status"
+(
+  if bash scripts/provision.sh --go-only > "$LOGS/provision-go.log" 2>&1; then echo ok > "$LOGS/temporal.status"; else
+    echo failed > "$LOGS/temporal.status"; echo failed > "$LOGS/minio.status"; exit 1; fi
+  if bash scripts/provision.sh --for-tests --go-only >> "$LOGS/provision-go.log" 2>&1; then echo ok > "$LOGS/minio.status"; else
+    echo failed > "$LOGS/minio.status"; exit 1; fi
+) &
 go_build=$!
+export MINIO_READY_FILE="$PWD/$LOGS/minio.status"
 
 declare -A counts
 total=0 passed=0 failed=0
@@ -49,16 +58,18 @@ npm run --silent lint || { summary "lint failed"; exit 1; }
 tier unit 2 60000 test/unit/*.test.ts
 tier api 2 60000 test/api/*.test.ts
 tier replay 1 300000 test/replay/*.test.ts
-echo "== waiting for the Go-built servers ($(elapsed) s so far)"
-if ! wait "$go_build"; then
+echo "== waiting for the temporal CLI ($(elapsed) s so far)"
+until [ -s "$LOGS/temporal.status" ]; do sleep 1; done
+if [ "$(cat "$LOGS/temporal.status")" != ok ]; then
   cat "$LOGS/provision-go.log" >&2
-  summary "provisioning the Go-built servers failed"
+  summary "building the temporal CLI failed"
   exit 1
 fi
 # The longest files first, so that no slot is left with a long file at the end (the rest in name order).
-first=(readme extraction recovery hosts sync fuzz lake login)
+first=(readme extraction recovery sync hosts fuzz lake login)
 files=()
 for f in "${first[@]}"; do files+=("test/integration/$f.test.ts"); done
 for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
 tier integration "${INTEGRATION_CONCURRENCY:-3}" 900000 "${files[@]}"
+wait "$go_build" || true
 summary

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'minio';
@@ -12,14 +12,31 @@ export interface TestMinio {
   accessKey: string;
   secretKey: string;
   client: Client;
-  /** The S3_* environment of a lake whose data path is in `bucket`. */
+  /** The S3 environment (AWS_*, S3_URL_STYLE) of a lake whose data path is in `bucket`. */
   env(bucket: string): Record<string, string>;
   createBucket(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
+/**
+ * Under `npm test` MinIO may still be building in the background (scripts/test.sh writes ok|failed to
+ * MINIO_READY_FILE when the build ends): waits for it, or fails with where the build log is.
+ */
+async function minioBuilt(): Promise<void> {
+  const file = process.env.MINIO_READY_FILE;
+  if (!file) return;
+  const status = await waitFor(
+    'the MinIO build',
+    async () => (existsSync(file) && readFileSync(file, 'utf8').trim()) || undefined,
+    900_000,
+    1000,
+  );
+  if (status !== 'ok') throw new Error(`building MinIO failed: see .tools/test-logs/provision-go.log`);
+}
+
 /** A real MinIO server (provisioned binary) on a free port over a temporary folder, removed on stop. */
 export async function startMinio(): Promise<TestMinio> {
+  await minioBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-minio-'));
   const port = await freePort();
   const consolePort = await freePort();
