@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -42,13 +42,15 @@ const resources: Resource[] = files.flatMap(
     ) as Resource[],
 );
 
-test('Kubernetes manifests validate strictly (offline schemas of kubernetes-validate, Kubernetes 1.33)', () => {
+test('Kubernetes manifests validate strictly (offline schemas of kubernetes-validate, Kubernetes 1.33)', (t) => {
   const out = execFileSync(join(PY, 'kubernetes-validate'), ['-k', '1.33.0', '--strict', ...files.map((f) => join(DIR, f))], {
     encoding: 'utf8',
   });
   assert.equal((out.match(/passed/g) ?? []).length, resources.length, out);
   // The validator does refuse: a misspelt field in a copy of the API manifest.
-  const bad = join(mkdtempSync(join(tmpdir(), 'k8s-')), 'api.yaml');
+  const folder = mkdtempSync(join(tmpdir(), 'k8s-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const bad = join(folder, 'api.yaml');
   writeFileSync(bad, readFileSync(join(DIR, 'api.yaml'), 'utf8').replace('terminationGracePeriodSeconds', 'terminationGracePeriodSecond'));
   const refused = spawnSync(join(PY, 'kubernetes-validate'), ['-k', '1.33.0', '--strict', bad], { encoding: 'utf8' });
   assert.match(refused.stdout + refused.stderr, /ERROR .*terminationGracePeriodSecond' was unexpected/);
