@@ -106,7 +106,6 @@ export function controlRoutes(state: EmulatorState, baseUrl: () => string): Hono
     mb.expireHistory();
     return c.json({ oldestValidHistoryId: String(mb.oldestValidHistoryId) });
   });
-  app.notFound((c) => c.json({ error: `no control route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   return app;
 }
 

@@ -119,11 +119,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     '/_emulator',
     controlRoutes(state, () => url),
   );
-  app.notFound((c) =>
-    new URL(c.req.url).pathname.startsWith('/_emulator/')
-      ? c.json({ error: `no control route ${c.req.method} ${new URL(c.req.url).pathname.slice('/_emulator/'.length)}` }, 404)
-      : c.json(googleError(404, 'Not Found', 'notFound'), 404),
-  );
+  // The one 404 (Hono applies no sub-app's notFound): the control routes' own shape under /_emulator, Google's elsewhere.
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    return path.startsWith('/_emulator/')
+      ? c.json({ error: `no control route ${c.req.method} ${path.slice('/_emulator/'.length)}` }, 404)
+      : c.json(googleError(404, 'Not Found', 'notFound'), 404);
+  });
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(err.body, err.status as ContentfulStatusCode);
     console.error('[emulator] internal error', err);

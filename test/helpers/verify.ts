@@ -1,6 +1,11 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Lake } from '../../src/lake/lake.js';
+import { loadConfig } from '../../src/config.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { Lake } from '../../src/lake/lake.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
+import { waitFor } from './ports.js';
+import { authHeaders } from './stack.js';
 
 export interface ManifestEntry {
   id: string;
@@ -55,4 +60,31 @@ export async function rawMismatches(lake: Lake, account: string, entries: Manife
     }
   });
   return bad;
+}
+
+/** `POST /extract` with `body` on the API at `url` (202 asserted), then the extraction's progress once it has ended. */
+export async function extractThroughApi(url: string, body: Record<string, unknown>): Promise<ExtractionProgress> {
+  const started = await fetch(`${url}/extract`, {
+    method: 'POST',
+    headers: { ...authHeaders, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(started.status, 202, await started.clone().text());
+  const { id } = (await started.json()) as { id: string };
+  return waitFor('completion', async () => {
+    const s = (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
+    return s.status !== 'running' ? s : undefined;
+  });
+}
+
+/** The lake configured by `env` holds each listable message of `account`'s mailbox once. */
+export async function assertLakeExact(env: Record<string, string>, emu: RunningEmulator, account = 'user@example.com'): Promise<void> {
+  const lake = await Lake.openReadOnly(loadConfig(env).lake);
+  try {
+    const truth = listable(await manifest(emu, account));
+    const rows = await lakeRows(lake, account);
+    assert.deepEqual([rows.rows, rows.distinct], [truth.length, truth.length]);
+  } finally {
+    lake.close();
+  }
 }

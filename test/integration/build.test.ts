@@ -9,13 +9,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { loadConfig } from '../../src/config.js';
-import { Lake } from '../../src/lake/lake.js';
 import { projectRoot } from '../../src/stack/tools.js';
-import type { ExtractionProgress } from '../../src/workflows/contracts.js';
-import { freePort, waitFor } from '../helpers/ports.js';
-import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
-import { lakeRows, listable, manifest } from '../helpers/verify.js';
+import { freePort } from '../helpers/ports.js';
+import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { assertLakeExact, extractThroughApi } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 
 let temporal: TestTemporal;
@@ -40,25 +37,8 @@ test('npm run build, then node dist/worker/main.js and node dist/api/main.js: an
     await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready', compiled: true }),
   );
   const url = `http://127.0.0.1:${apiPort}`;
-  const started = await fetch(`${url}/extract`, {
-    method: 'POST',
-    headers: { ...authHeaders, 'content-type': 'application/json' },
-    body: JSON.stringify({ account: 'user@example.com', format: 'raw' }),
-  });
-  assert.equal(started.status, 202);
-  const { id } = (await started.json()) as { id: string };
-  const done = await waitFor('completion', async () => {
-    const s = (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
-    return s.status !== 'running' ? s : undefined;
-  });
+  const done = await extractThroughApi(url, { account: 'user@example.com', format: 'raw' });
   assert.equal(done.status, 'completed', JSON.stringify(done));
-  const lake = await Lake.openReadOnly(loadConfig(env).lake);
-  try {
-    const truth = listable(await manifest(emu));
-    const rows = await lakeRows(lake, 'user@example.com');
-    assert.deepEqual([rows.rows, rows.distinct], [truth.length, truth.length]);
-  } finally {
-    lake.close();
-  }
+  await assertLakeExact(env, emu);
   assert.doesNotMatch(procs.map((p) => p.output()).join('\n'), /tsx/, 'nothing ran through tsx');
 });

@@ -8,19 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createServer } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
-import { loadConfig } from '../../src/config.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { Lake } from '../../src/lake/lake.js';
-import type { ExtractionProgress } from '../../src/workflows/contracts.js';
-import { freePort, waitFor } from '../helpers/ports.js';
-import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
-import { lakeRows, listable, manifest } from '../helpers/verify.js';
+import { freePort } from '../helpers/ports.js';
+import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { assertLakeExact, extractThroughApi } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 
 const API_KEY = 'tmprl-test-api-key-0123456789abcdefghijkl';
@@ -57,7 +54,7 @@ function makeCertificates(dir: string) {
 }
 function writeExt(dir: string, name: string, ext: string): string {
   const file = join(dir, `${name}.ext`);
-  execFileSync('sh', ['-c', `printf '%s\\n' "$1" > "$2"`, 'sh', ext, file]);
+  writeFileSync(file, `${ext}\n`);
   return file;
 }
 
@@ -105,26 +102,9 @@ test('the API and a worker reach Temporal through mutual TLS with an API key, fr
   procs.push(await startWorkerProcess(env));
   procs.push(await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' }));
   const url = `http://127.0.0.1:${apiPort}`;
-  const started = await fetch(`${url}/extract`, {
-    method: 'POST',
-    headers: { ...authHeaders, 'content-type': 'application/json' },
-    body: JSON.stringify({ account: 'user@example.com', format: 'raw' }),
-  });
-  assert.equal(started.status, 202, await started.clone().text());
-  const { id } = (await started.json()) as { id: string };
-  const done = await waitFor('completion', async () => {
-    const s = (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
-    return s.status !== 'running' ? s : undefined;
-  });
+  const done = await extractThroughApi(url, { account: 'user@example.com', format: 'raw' });
   assert.equal(done.status, 'completed', JSON.stringify(done));
-  const lake = await Lake.openReadOnly(loadConfig(env).lake);
-  try {
-    const truth = listable(await manifest(emu));
-    const rows = await lakeRows(lake, 'user@example.com');
-    assert.deepEqual([rows.rows, rows.distinct], [truth.length, truth.length]);
-  } finally {
-    lake.close();
-  }
+  await assertLakeExact(env, emu);
   assert.ok(handshakes.authorized >= 2, `both processes connected through TLS (${handshakes.authorized} handshakes)`);
   const output = procs.map((p) => p.output()).join('\n');
   const keyLine = readFileSync(certs.clientKey, 'utf8').split('\n')[1]!;
