@@ -164,7 +164,10 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
     }
   } finally {
     bar?.stop();
-    process.off('SIGINT', onInt);
+    // Once detached, the handler stays until the process exits: `npx` forwards the terminal's Ctrl-C to this process a
+    // second time, whenever its own event loop gets to it, and that copy must not kill a detach that already succeeded
+    // (the default action would exit 130, and npx would report it).
+    if (!detached) process.off('SIGINT', onInt);
   }
   if (detached || !p) {
     out.result({ id, account, detached: true, progress: p ?? null }, () => {
