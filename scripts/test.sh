@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit, api and replay (no
-# servers: failures show within a minute), then integration (real servers). Provisions first; the Go-built servers
+# servers: failures show within a minute), workflow (the workflows' logic on a real Temporal dev server with mocked
+# activities), then integration (real servers). Provisions first; the Go-built servers
 # (Temporal CLI, MinIO) build in the background while the first tiers run, since only integration needs them.
 # Integration runs its files INTEGRATION_CONCURRENCY at a time (default 3: each file owns its servers and ports; most
 # of their time is spent waiting on servers, so three fit two cores).
@@ -48,7 +49,7 @@ tier() {
 }
 summary() {
   local parts=()
-  for n in unit api replay integration; do [ -n "${counts[$n]:-}" ] && parts+=("$n ${counts[$n]}"); done
+  for n in unit api replay workflow integration; do [ -n "${counts[$n]:-}" ] && parts+=("$n ${counts[$n]}"); done
   echo "== tests $total, pass $passed, fail $failed (${parts[*]}) in $(elapsed) s${1:+: $1}"
 }
 
@@ -65,6 +66,7 @@ if [ "$(cat "$LOGS/temporal.status")" != ok ]; then
   summary "building the temporal CLI failed"
   exit 1
 fi
+tier workflow 1 300000 test/workflow/*.test.ts
 # The longest files first, so that no slot is left with a long file at the end (the rest in name order).
 first=(readme extraction recovery hosts sync fuzz lake login)
 files=()

@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities/index.js';
+import { workflowBundle } from '../../src/worker/bundle.js';
+import type { BatchInput, ExtractionInput, ExtractionProgress, ListInput } from '../../src/workflows/contracts.js';
+import { FAILURE } from '../../src/workflows/contracts.js';
+import { startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { waitFor } from '../helpers/ports.js';
+
+/**
+ * The extraction workflow's own logic against a real Temporal dev server with mocked activities
+ * (`@temporalio/testing`): ordering of checkpoints, pause, relisting, permanent failures — in seconds, without Gmail,
+ * the lake or the emulator, which the integration tier covers end to end.
+ */
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+let temporal: TestTemporal;
+let env: TestWorkflowEnvironment;
+before(async () => {
+  temporal = await startTestTemporal();
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporal.address });
+});
+after(async () => {
+  await env?.teardown();
+  await temporal?.stop();
+});
+
+/** A gate a mocked activity waits on until the test opens it. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+/**
+ * A mailbox of `pages` pages of `perPage` ids as the activities see it: listPage answers from it (less what is stored,
+ * as the lake does), extractBatch stores; `hold(page)` makes that page's batch wait for a gate.
+ */
+function fakeMailbox(pages: number, perPage: number) {
+  const ids = (p: number) => Array.from({ length: perPage }, (_, i) => `m${p}-${i}`);
+  const tokenOf = (p: number) => (p === 0 ? '' : `p${p}`);
+  const pageOf = (token: string) => (token === '' ? 0 : Number(token.slice(1)));
+  const pageOfId = (id: string) => Number(id.slice(1).split('-')[0]);
+  const stored = new Set<string>();
+  const batches: BatchInput[] = [];
+  const holds = new Map<number, Promise<void>>();
+  const listFailures = new Map<string, Error>();
+  let batchFailure: Error | undefined;
+  const events: string[] = [];
+  const activities: Partial<Activities> = {
+    async prepareExtraction() {
+      return { historyId: '100', messagesTotal: pages * perPage, spamTrashTotal: 0 };
+    },
+    async listPage(input: ListInput) {
+      const failure = listFailures.get(input.pageToken);
+      if (failure) {
+        listFailures.delete(input.pageToken);
+        throw failure;
+      }
+      const p = pageOf(input.pageToken);
+      const all = ids(p);
+      const missing = all.filter((id) => !stored.has(id));
+      return {
+        ids: missing,
+        listed: all.length,
+        present: all.length - missing.length,
+        nextPageToken: p + 1 < pages ? tokenOf(p + 1) : undefined,
+        resultSizeEstimate: pages * perPage,
+      };
+    },
+    async extractBatch(input: BatchInput) {
+      batches.push(input);
+      if (batchFailure) throw batchFailure;
+      await holds.get(pageOfId(input.ids[0]!));
+      const fresh = input.ids.filter((id) => !stored.has(id));
+      fresh.forEach((id) => stored.add(id));
+      return { fetched: input.ids.length, inserted: fresh.length, present: input.ids.length - fresh.length, skipped: 0, malformed: 0 };
+    },
+    async recordExtractionEvent({ event }: { event: string }) {
+      events.push(event);
+    },
+    async handOverToSync() {
+      return true;
+    },
+    async ensureSyncSchedule() {},
+    async compactLake() {
+      return { filesBefore: 0, filesAfter: 0 };
+    },
+    async deliverEvent() {
+      return { delivered: 0 };
+    },
+  };
+  return {
+    activities: activities as Activities,
+    stored,
+    batches,
+    events,
+    pageOf,
+    pageOfId,
+    hold: (page: number, until: Promise<void>) => holds.set(page, until),
+    failList: (token: string, err: Error) => listFailures.set(token, err),
+    failBatches: (err: Error) => (batchFailure = err),
+  };
+}
+
+let runs = 0;
+/** Runs an extraction of the fake mailbox on a worker of its own task queue; `drive` acts on it while it runs. */
+async function extract(
+  mailbox: ReturnType<typeof fakeMailbox>,
+  opts: { perPage: number; pipelineDepth: number },
+  drive: (h: {
+    query: () => Promise<ExtractionProgress>;
+    signal: (s: 'pause' | 'resume') => Promise<void>;
+  }) => Promise<void> = async () => {},
+) {
+  const taskQueue = `workflow-test-${++runs}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: workflowBundle() },
+    activities: mailbox.activities,
+  });
+  const input: ExtractionInput = {
+    request: { account: 'a@example.com', format: 'raw', batchSize: opts.perPage, includeSpamTrash: true },
+    options: { pipelineDepth: opts.pipelineDepth, compactEvery: 0, events: false },
+    extractionKey: 'k',
+  };
+  return worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
+    await drive({
+      query: () => handle.query<ExtractionProgress>('progress'),
+      signal: (s) => handle.signal(s),
+    });
+    return handle.result() as Promise<ExtractionProgress>;
+  });
+}
+
+test('batches that end out of order commit in listing order: no checkpoint covers a batch still in flight', async () => {
+  const m = fakeMailbox(6, 3);
+  const first = gate();
+  m.hold(0, first.opened); // page 0's batch ends only after the two behind it have
+  const result = await extract(m, { perPage: 3, pipelineDepth: 3 }, async ({ query }) => {
+    await waitFor('three batches in flight', async () => m.batches.length === 3, 30_000, 50);
+    await waitFor('pages 1 and 2 done', async () => (await query()).progress.persisted === 6, 30_000, 50);
+    assert.equal(m.batches.length, 3, 'done batches behind an uncommitted one still hold their slots');
+    first.open();
+  });
+  assert.equal(result.status, 'completed');
+  assert.equal(result.progress.persisted, 18);
+  assert.equal(m.stored.size, 18);
+  for (const b of m.batches) {
+    const own = m.pageOfId(b.ids[0]!);
+    const covered = m.pageOf(b.checkpoint.pageToken);
+    assert.ok(covered <= own, `batch of page ${own} carries a checkpoint at page ${covered}`);
+    assert.equal(b.checkpoint.persisted, covered * 3, 'the checkpoint counts exactly the pages before its token');
+  }
+  // The batches dispatched while page 0 was in flight could not move the checkpoint past it.
+  assert.deepEqual(
+    m.batches.slice(0, 3).map((b) => b.checkpoint.pageToken),
+    ['', '', ''],
+  );
+});
+
+test('pause: pausing while a batch is in flight, paused once it ends, no batch dispatched until resume', async () => {
+  const m = fakeMailbox(4, 2);
+  const release = gate();
+  m.hold(0, release.opened);
+  let atPause = 0;
+  const result = await extract(m, { perPage: 2, pipelineDepth: 1 }, async ({ query, signal }) => {
+    await waitFor('the first batch in flight', async () => m.batches.length === 1, 30_000, 50);
+    await signal('pause');
+    assert.equal((await query()).status, 'pausing');
+    release.open();
+    await waitFor('paused', async () => (await query()).status === 'paused', 30_000, 50);
+    atPause = m.batches.length;
+    const p = await query();
+    assert.equal(p.progress.persisted, 2);
+    assert.equal(p.ratePerSecond, 0);
+    assert.equal(m.batches.length, atPause, 'nothing dispatched while paused');
+    await signal('resume');
+  });
+  assert.equal(atPause, 1);
+  assert.equal(result.status, 'completed');
+  assert.equal(result.progress.persisted, 8);
+  assert.equal(m.batches.length, 4, 'each page fetched once');
+});
+
+test('an expired page token restarts the listing; ids already stored are not fetched again', async () => {
+  const m = fakeMailbox(4, 2);
+  m.failList('p2', ApplicationFailure.nonRetryable('page token expired', FAILURE.gmailPageTokenExpired));
+  const result = await extract(m, { perPage: 2, pipelineDepth: 1 });
+  assert.equal(result.status, 'completed');
+  assert.equal(result.relists, 1);
+  assert.equal(m.stored.size, 8);
+  const fetched = m.batches.flatMap((b) => b.ids);
+  assert.equal(new Set(fetched).size, fetched.length, 'no id fetched twice');
+  assert.equal(result.progress.persisted, 8);
+  assert.equal(result.progress.present, 4, 'the relisted pages count as present');
+});
+
+test('a permanent Gmail failure fails the run at once with its reason, not retried', async () => {
+  const m = fakeMailbox(3, 2);
+  m.failBatches(ApplicationFailure.nonRetryable('Gmail refused access to a@example.com (403)', FAILURE.gmailPermission));
+  await assert.rejects(
+    extract(m, { perPage: 2, pipelineDepth: 2 }),
+    (err: unknown) => err instanceof WorkflowFailedError && /Gmail refused access/.test(String(err.cause?.message)),
+  );
+  assert.equal(new Set(m.batches.map((b) => b.batchId)).size, m.batches.length, 'no batch attempted twice');
+  assert.deepEqual(m.events, ['failed']);
+});
