@@ -38,6 +38,9 @@ export class PostgresReservations implements ReservationStore {
   ) {
     const params = parseLibpqDsn(dsn);
     this.pool = new pg.Pool({ ...params, password: params.password ?? (() => passwordOf(params)), max: 2 });
+    // An idle connection the server closes (a restart, a failover, an idle timeout) is reported here: pg.Pool drops it
+    // and the next booking opens a new one. Unhandled, the 'error' event would end the whole worker process.
+    this.pool.on('error', () => {});
   }
   /**
    * Creates the bookings table and the project's row once. Several workers start at once: an advisory lock serializes

@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { stopProcessGroup } from '../../src/stack/dev-server.js';
 import { freePort, waitFor } from './ports.js';
@@ -24,6 +25,11 @@ export interface TestPostgres {
   port: number;
   dsn(db: string): string;
   createDatabase(name: string): Promise<void>;
+  /**
+   * Restarts the server as an operator does (`pg_ctl restart -m fast`: every connection is closed), down for `downMs`,
+   * on the same port and data; resolves when it accepts connections again.
+   */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,24 +57,28 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
   }
   execFileSync(...run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8', '--no-sync']), { stdio: 'pipe' });
   const port = await freePort();
-  const child: ChildProcess = spawn(
-    ...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']),
-    { stdio: 'ignore', detached: true },
-  );
+  const serve = (): ChildProcess =>
+    spawn(
+      ...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']),
+      { stdio: 'ignore', detached: true },
+    );
+  let child = serve();
   const connect = async (database: string) => {
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database, password: opts.password });
     await c.connect();
     return c;
   };
-  await waitFor(
-    'postgres to accept connections',
-    async () => {
-      const c = await connect('postgres');
-      await c.end();
-      return true;
-    },
-    60_000,
-  );
+  const accepting = () =>
+    waitFor(
+      'postgres to accept connections',
+      async () => {
+        const c = await connect('postgres');
+        await c.end();
+        return true;
+      },
+      60_000,
+    );
+  await accepting();
   return {
     port,
     dsn: (db) => `host=127.0.0.1 port=${port} user=postgres dbname=${db}`,
@@ -76,6 +86,14 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
       const c = await connect('postgres');
       await c.query(`CREATE DATABASE "${name}"`);
       await c.end();
+    },
+    async restart(downMs = 0) {
+      const exited = new Promise((r) => child.once('exit', r));
+      process.kill(-child.pid!, 'SIGINT'); // fast shutdown: open connections are closed, as by `pg_ctl stop -m fast`
+      await exited;
+      if (downMs > 0) await delay(downMs);
+      child = serve();
+      await accepting();
     },
     async stop() {
       await stopProcessGroup(child);
