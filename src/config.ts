@@ -76,8 +76,13 @@ export const envSchema = z.object({
   WEBHOOK_SECRET: z
     .string()
     .min(16)
+    .refine((s) => !s.startsWith('whsec_') || (/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s.slice(6), 'base64').length >= 16), {
+      message: 'a whsec_ secret is whsec_ and base64 of 16 or more bytes, as Standard Webhooks issues them',
+    })
     .optional()
-    .describe('HMAC-SHA256 key the webhook signature is made with (16+ characters); required with WEBHOOK_URLS.'),
+    .describe(
+      "HMAC-SHA256 key the webhook signature is made with; required with WEBHOOK_URLS. `whsec_<base64>` as Standard Webhooks issues them (the key is the decoded bytes: subscribers verify with `new Webhook(secret)`), or any other 16+ characters used as they are (`new Webhook(secret, { format: 'raw' })`).",
+    ),
   API_HOST: z.string().default('127.0.0.1').describe('HTTP API bind address.'),
   API_PORT: int(0, 65535).default(3000).describe('HTTP API port.'),
   API_KEYS: z
@@ -205,6 +210,11 @@ export const envSchema = z.object({
   GMAIL_REQUEST_ATTEMPTS: int(1, 50)
     .default(8)
     .describe('Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails.'),
+  GMAIL_QUARANTINE_AFTER: int(1, 100)
+    .default(3)
+    .describe(
+      "Attempts of a batch after which a message Gmail still refuses (400 or 5xx for that message, each attempt after GMAIL_REQUEST_ATTEMPTS requests) is recorded in the lake's failed_messages and the batch commits the rest; earlier attempts retry the whole batch. Never when Gmail refuses the mailbox itself (the profile check fails too).",
+    ),
   EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2).describe('Batches fetched and persisted at once per extraction.'),
   LAKE_COMPACT_EVERY: int(0, 100000).default(50).describe('Compact the lake every N persisted batches (0 = only at the end).'),
   LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500)
@@ -286,6 +296,8 @@ export interface GmailConfig extends GoogleEndpoints {
   project: { name: string; units: number; windowSeconds: number };
   fetchConcurrency: number;
   requestAttempts: number;
+  /** Batch attempts after which a message Gmail keeps refusing is quarantined (see GMAIL_QUARANTINE_AFTER). */
+  quarantineAfter: number;
 }
 
 /** The validated configuration, passed down from the entry points. */
@@ -394,6 +406,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       project: { name: e.GMAIL_PROJECT, units: e.GMAIL_PROJECT_QUOTA_UNITS, windowSeconds: e.GMAIL_PROJECT_QUOTA_WINDOW_SECONDS },
       fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
+      quarantineAfter: e.GMAIL_QUARANTINE_AFTER,
     },
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,

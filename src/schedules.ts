@@ -1,5 +1,6 @@
 import {
   type Client,
+  type ScheduleDescription,
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
@@ -99,11 +100,14 @@ export async function upsertSyncSchedule(
       if (!(e instanceof ScheduleAlreadyRunning)) throw e;
     }
     try {
-      await client.schedule.getHandle(scheduleId).update((prev) => ({
-        ...prev,
-        spec: { intervals: [{ every: r.every }] },
-        action: action(client, ids, taskQueue, r),
-      }));
+      await client.schedule.getHandle(scheduleId).update((prev) => {
+        if (!isOurs(prev, scheduleId)) throw new ForeignScheduleError(scheduleId);
+        return {
+          ...prev,
+          spec: { intervals: [{ every: r.every }] },
+          action: action(client, ids, taskQueue, r),
+        };
+      });
       return { created: false };
     } catch (e) {
       // Deleted in between: create it again. A schedule just deleted can still refuse a create for a moment (its
@@ -117,6 +121,26 @@ export async function upsertSyncSchedule(
   }
 }
 
+/**
+ * A schedule with the mailbox's schedule id that this application did not create (its action is not our scheduled
+ * sync with our workflow id): it is never updated, paused, resumed or deleted through the API.
+ */
+export class ForeignScheduleError extends Error {
+  override name = 'ForeignScheduleError';
+  constructor(readonly scheduleId: string) {
+    super(`schedule ${scheduleId} exists but was not created by gmail-lake (its action is not a mailbox sync): left as it is`);
+  }
+}
+
+/** Whether a schedule is the one `upsertSyncSchedule` creates for this id. */
+function isOurs(d: Pick<ScheduleDescription, 'action'>, scheduleId: string): boolean {
+  return (
+    d.action.type === 'startWorkflow' &&
+    d.action.workflowType === 'scheduledSyncWorkflow' &&
+    d.action.workflowId === `${scheduleId}-scheduled`
+  );
+}
+
 /** A schedule that no longer exists: the client's ScheduleNotFoundError, or gRPC NOT_FOUND (5) under its wrapper. */
 function scheduleGone(err: unknown): boolean {
   return causeChain(err).some((e) => e instanceof ScheduleNotFoundError || (e as { code?: unknown }).code === 5);
@@ -127,6 +151,7 @@ export async function describeSyncSchedule(client: Client, ids: MailboxIds, acco
   const id = ids.schedule(account);
   try {
     const d = await client.schedule.getHandle(id).describe();
+    if (!isOurs(d, id)) return null;
     const every = d.spec.intervals?.[0]?.every;
     return {
       id,
@@ -154,8 +179,10 @@ export async function controlSyncSchedule(
   op: 'pause' | 'resume' | 'delete',
   note?: string,
 ): Promise<boolean> {
-  const handle = client.schedule.getHandle(ids.schedule(account));
+  const id = ids.schedule(account);
+  const handle = client.schedule.getHandle(id);
   try {
+    if (!isOurs(await handle.describe(), id)) throw new ForeignScheduleError(id);
     if (op === 'pause') await handle.pause(note ?? 'paused through the API');
     else if (op === 'resume') await handle.unpause(note ?? 'resumed through the API');
     else await handle.delete();

@@ -3,9 +3,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './context.js';
 import type { LifecycleEvent } from '../workflows/contracts.js';
 
+/**
+ * The HMAC key of a webhook secret, as Standard Webhooks reads one: `whsec_<base64>` (the form their libraries issue
+ * and verify with `new Webhook(secret)`) is the decoded bytes; any other secret is its own UTF-8 bytes (verified with
+ * `new Webhook(secret, { format: 'raw' })`).
+ */
+export const webhookKey = (secret: string): Buffer =>
+  secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+
 /** The signature a subscriber recomputes: HMAC-SHA256 over `<id>.<timestamp>.<body>`, base64 (Standard Webhooks v1). */
 export const webhookSignature = (secret: string, id: string, timestamp: string, body: string) =>
-  `v1,${createHmac('sha256', secret).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+  `v1,${createHmac('sha256', webhookKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
 
 /**
  * Lifecycle events to webhook subscribers, as CloudEvents 1.0 (structured JSON), signed. One activity per event; a

@@ -217,11 +217,13 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) => c.body(await metricsText(), 200, { 'content-type': registry.contentType }));
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
+    // Open to probes; why a check failed (which may name hosts, ports, users) only to a key holder.
+    const detailed = !deps.auth || c.get('apiKey' as never) !== undefined;
     const checks: Record<string, string> = {};
     for (const [name, check] of Object.entries(deps.readiness)) {
       checks[name] = await check().then(
         () => 'ok',
-        (e: unknown) => redactedMessage(e),
+        (e: unknown) => (detailed ? redactedMessage(e) : 'failed (send an API key for the reason)'),
       );
     }
     const ready = Object.values(checks).every((v) => v === 'ok');
@@ -257,7 +259,8 @@ function documentOperations(app: OpenAPIHono, has: { codec: boolean; sessions: b
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/readyz',
-    summary: "Readiness: Temporal answers (and the lake opens, in a process with a worker); each check's result (no key)",
+    summary:
+      "Readiness: Temporal answers (and the lake opens, in a process with a worker); each check's result (no key; why a check failed only with a key)",
     ...open,
     responses: { 200: json(readiness, 'Ready'), 503: json(readiness, 'Not ready: the failing check says why') },
   });

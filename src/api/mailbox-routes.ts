@@ -75,7 +75,12 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
       description:
         'A Temporal Schedule `gmail-sync-<address>` (Web UI → Schedules; `temporal schedule toggle --pause|--unpause`, `trigger`, `delete`). Overlapping runs are skipped; updating keeps its paused state.',
       request: { params: accountParam, body: { content: { 'application/json': { schema: scheduleRequestSchema } }, required: true } },
-      responses: { 201: json(scheduleOut, 'Created'), 200: json(scheduleOut, 'Updated'), ...errors },
+      responses: {
+        201: json(scheduleOut, 'Created'),
+        200: json(scheduleOut, 'Updated'),
+        409: json(errorSchema, 'A schedule with this id exists that gmail-lake did not create: left alone'),
+        ...errors,
+      },
     }),
     async (c) => {
       const r = await mailboxes.putSchedule(c.req.valid('param').account, c.req.valid('json'));
@@ -90,7 +95,12 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
       operationId: 'deleteSchedule',
       summary: 'Delete the sync schedule of a mailbox',
       request: { params: accountParam },
-      responses: { 200: json(scheduleOut, 'Deleted'), 404: json(errorSchema, 'No schedule'), ...errors },
+      responses: {
+        200: json(scheduleOut, 'Deleted'),
+        404: json(errorSchema, 'No schedule'),
+        409: json(errorSchema, 'A schedule with this id exists that gmail-lake did not create: left alone'),
+        ...errors,
+      },
     }),
     async (c) => c.json(await mailboxes.controlSchedule(c.req.valid('param').account, 'delete'), 200),
   );
@@ -103,7 +113,12 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
         operationId: `${op}Schedule`,
         summary: `${op === 'pause' ? 'Pause' : 'Resume'} the sync schedule of a mailbox`,
         request: { params: accountParam },
-        responses: { 200: json(scheduleOut, op === 'pause' ? 'Paused' : 'Resumed'), 404: json(errorSchema, 'No schedule'), ...errors },
+        responses: {
+          200: json(scheduleOut, op === 'pause' ? 'Paused' : 'Resumed'),
+          404: json(errorSchema, 'No schedule'),
+          409: json(errorSchema, 'A schedule with this id exists that gmail-lake did not create: left alone'),
+          ...errors,
+        },
       }),
       async (c) => c.json(await mailboxes.controlSchedule(c.req.valid('param').account, op), 200),
     );

@@ -1,7 +1,14 @@
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { MessageFormat } from '../gmail/client.js';
-import { controlSyncSchedule, describeSyncSchedule, isWorkflowRunning, type SyncScheduleInfo, upsertSyncSchedule } from '../schedules.js';
+import {
+  controlSyncSchedule,
+  describeSyncSchedule,
+  ForeignScheduleError,
+  isWorkflowRunning,
+  type SyncScheduleInfo,
+  upsertSyncSchedule,
+} from '../schedules.js';
 import { accountAttribute } from '../codec.js';
 import type { MailboxIds } from '../mailbox-ids.js';
 import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
@@ -53,6 +60,16 @@ async function closedSync(client: Client, id: string, runId: string): Promise<Sy
  * Mailboxes as their mirror: a sync now (one workflow per mailbox, never beside its backfill), its Temporal Schedule,
  * and the state of both. Everything comes from Temporal, so the API needs no lake.
  */
+/** A schedule with the mailbox's id that gmail-lake did not create: 409, and it is left alone. */
+async function ours<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    if (e instanceof ForeignScheduleError) throw new ApiError(409, 'CONFLICT', e.message);
+    throw e;
+  }
+}
+
 export function createMailboxService(
   client: Client,
   taskQueue: string,
@@ -126,13 +143,14 @@ export function createMailboxService(
 
     async putSchedule(asked, r) {
       const account = await resolve(asked);
-      const { created } = await upsertSyncSchedule(client, ids, taskQueue, { account, ...r });
+      const { created } = await ours(() => upsertSyncSchedule(client, ids, taskQueue, { account, ...r }));
       return { account, created, schedule: await describeSyncSchedule(client, ids, account) };
     },
 
     async controlSchedule(asked, op) {
       const account = await resolve(asked);
-      if (!(await controlSyncSchedule(client, ids, account, op))) throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
+      if (!(await ours(() => controlSyncSchedule(client, ids, account, op))))
+        throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
       return { account, schedule: op === 'delete' ? null : await describeSyncSchedule(client, ids, account) };
     },
 

@@ -5,6 +5,22 @@ import { z } from '@hono/zod-openapi';
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const ADDRESS = /[^@\s\u0000-\u001f\u007f-\u009f]{1,64}@[^@\s\u0000-\u001f\u007f-\u009f]+\.[^@\s\u0000-\u001f\u007f-\u009f]+/.source;
 
+/**
+ * Half of a UTF-16 surrogate pair alone is not text (JSON can spell it as `\ud800`): Temporal's payloads, ids and the
+ * lake cannot carry it, so it is refused here, with the other invalid input, rather than failing later as a 500.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = {
+  check: (s: string) => !LONE_SURROGATE.test(s),
+  message: 'must be valid Unicode text (it holds a lone UTF-16 surrogate)',
+};
+/** Free text of a request (a Gmail query, a label id): at most `max` characters of valid Unicode. */
+const text = (max: number) => z.string().max(max).refine(wellFormed.check, { message: wellFormed.message });
+/** The most messages one extraction may be limited to: beyond any mailbox Gmail holds. */
+const MAX_MESSAGES = 1_000_000_000;
+const maxMessages = () =>
+  z.number().int().min(1).max(MAX_MESSAGES).optional().openapi({ description: 'stop after this many messages (at most 1,000,000,000)' });
+
 /** A mailbox: `me` or an address. Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake). */
 const account = () =>
   z
@@ -12,6 +28,7 @@ const account = () =>
     .trim()
     .toLowerCase()
     .max(320)
+    .refine(wellFormed.check, { message: wellFormed.message })
     .regex(new RegExp(`^(me|${ADDRESS})$`), { message: 'must be "me" or an email address' });
 
 /** A mailbox named by its address (a fleet's mailboxes: `me` means nothing to a service account). */
@@ -21,6 +38,7 @@ const address = () =>
     .trim()
     .toLowerCase()
     .max(320)
+    .refine(wellFormed.check, { message: wellFormed.message })
     .regex(new RegExp(`^${ADDRESS}$`), { message: 'must be an email address (a fleet names its mailboxes by address, not "me")' });
 
 /** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
@@ -39,12 +57,12 @@ export const extractRequestSchema = z
       example: 'me',
       description: "`me` (the credentials' own mailbox, resolved to its address) or an email address; at most 320 characters",
     }),
-    query: z.string().max(2000).optional().openapi({ description: 'Gmail search syntax, e.g. "after:2024/01/01 -in:chats"' }),
-    labelIds: z.array(z.string().min(1)).max(50).optional(),
+    query: text(2000).optional().openapi({ description: 'Gmail search syntax, e.g. "after:2024/01/01 -in:chats"' }),
+    labelIds: z.array(text(200).min(1)).max(50).optional(),
     includeSpamTrash: z.boolean().optional(),
     format: formatSchema.default('full'),
     batchSize: z.number().int().min(1).max(500).default(100),
-    maxMessages: z.number().int().min(1).optional(),
+    maxMessages: maxMessages(),
     keepInSync: every().optional().openapi({
       description:
         'when the backfill completes, keep the mailbox in sync on a Temporal Schedule at this interval (PUT /mailboxes/{account}/schedule). A backfill of the whole mailbox (no query or labelIds, includeSpamTrash true) hands its historyId over; any other selection makes the first sync reconcile by listing',
@@ -72,12 +90,12 @@ export const fleetRequestSchema = (maxConcurrency: number) =>
           description: "a Workspace domain: its directory's users (suspended ones are reported, not extracted)",
         }),
       accounts: z.array(address()).min(1).max(10_000).optional().openapi({ description: 'or these mailboxes (addresses)' }),
-      query: z.string().max(2000).optional(),
-      labelIds: z.array(z.string().min(1)).max(50).optional(),
+      query: text(2000).optional(),
+      labelIds: z.array(text(200).min(1)).max(50).optional(),
       includeSpamTrash: z.boolean().optional(),
       format: formatSchema.default('full'),
       batchSize: z.number().int().min(1).max(500).default(100),
-      maxMessages: z.number().int().min(1).optional(),
+      maxMessages: maxMessages(),
       concurrency: z
         .number()
         .int()

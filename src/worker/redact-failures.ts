@@ -6,6 +6,13 @@ import { redact } from '../redact.js';
 
 /** DuckDB's error classes that name the statement, not the moment: retrying cannot help. */
 const DETERMINISTIC = /^(Parser|Binder|Conversion|Invalid Input|Syntax) Error:/;
+/**
+ * …except where the message reports the moment after all: reading the result of a statement that failed because the
+ * catalog's connection broke mid-transaction (a PostgreSQL restart) says "Invalid Input Error: Attempting to fetch
+ * from an unsuccessful query result" over "TransactionContext Error: Current transaction is aborted". A new attempt, in
+ * a new transaction, succeeds.
+ */
+const MOMENTARY = /unsuccessful query result|TransactionContext Error|transaction is aborted|IO Error|connection/i;
 
 /**
  * The activity boundary. Failures reach Temporal (history, the pending activity's last failure, the Web UI) with their
@@ -23,7 +30,7 @@ export class RedactFailures implements ActivityInboundCallsInterceptor {
         err.message = redact(err.message);
         if (err.stack) err.stack = redact(err.stack);
       }
-      if (e instanceof Error && !(e instanceof ApplicationFailure) && DETERMINISTIC.test(e.message)) {
+      if (e instanceof Error && !(e instanceof ApplicationFailure) && DETERMINISTIC.test(e.message) && !MOMENTARY.test(e.message)) {
         throw ApplicationFailure.create({ message: e.message, type: FAILURE.lakeQueryInvalid, nonRetryable: true, cause: e });
       }
       throw e;

@@ -32,13 +32,13 @@ const fleets = {
 const admin = generateApiKey('ops', 'admin');
 const reader = generateApiKey('grafana', 'read');
 
-function setup(ratePerMinute = 0) {
+function setup(ratePerMinute = 0, readiness: Record<string, () => Promise<void>> = {}) {
   const app = createApp({
     auth: { keys: parseApiKeys(`${admin.entry}, ${reader.entry}`), ratePerMinute },
     extractions,
     mailboxes,
     fleets,
-    readiness: {},
+    readiness,
     logger: createLogger('silent'),
   });
   const call = async (method: string, path: string, key?: string, body?: unknown) => {
@@ -98,6 +98,18 @@ test('every route of /openapi.json: 401 without a key or with an unknown one, 40
     const asAdmin = await call(method, path, admin.key, body);
     assert.ok(asAdmin.status < 400, `${method} ${path} as admin → ${asAdmin.status} ${JSON.stringify(asAdmin.body)}`);
   }
+});
+
+test('/readyz without a key says which check failed, not why (the reason can name hosts, ports and users)', async () => {
+  const reason = 'connection to server at "db.internal" (10.0.0.7), port 5432 failed: FATAL: role "lake_writer" does not exist';
+  const { call } = setup(0, { temporal: async () => undefined, lake: async () => Promise.reject(new Error(reason)) });
+  const anonymous = await call('GET', '/readyz');
+  assert.equal(anonymous.status, 503);
+  assert.deepEqual(anonymous.body, { status: 'not ready', checks: { temporal: 'ok', lake: 'failed (send an API key for the reason)' } });
+  const withKey = await call('GET', '/readyz', reader.key);
+  assert.equal(withKey.status, 503);
+  assert.match(JSON.stringify(withKey.body), /db\.internal.*lake_writer/);
+  assert.equal((await call('GET', '/readyz', 'not-a-key')).status, 503, 'an unknown key is no key: still open, no reason');
 });
 
 test('probes and the API description need no key; the description declares bearer auth', async () => {

@@ -97,16 +97,24 @@ describe('POST /extract', () => {
 
   test('errors: accounts with control characters or over 320 characters → 400; a body over 64 KB → 413', async () => {
     const { post, started } = setup();
-    for (const account of ['a\u0000b@example.com', 'a\nb@example.com', `${'a'.repeat(320)}@example.com`, 'a b@example.com']) {
+    // A lone UTF-16 surrogate (JSON `\ud800`) is not text either: 400, never a 500 from Temporal or the lake.
+    const lone = ['a\ud800b@example.com', 'a\udc00@example.com', '\ud83d@example.com'];
+    for (const account of ['a\u0000b@example.com', 'a\nb@example.com', `${'a'.repeat(320)}@example.com`, 'a b@example.com', ...lone]) {
       const res = await post('/extract', { account });
       assert.equal(res.status, 400, JSON.stringify(account));
       const body = (await res.json()) as { error: { details: { path: string }[] } };
       assert.deepEqual([...new Set(body.error.details.map((d) => d.path))], ['account']);
     }
+    for (const body of [{ query: 'from:\ud800' }, { labelIds: ['INBOX', '\udfff'] }]) {
+      const res = await post('/extract', { account: 'me', ...body });
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.match(await res.text(), /lone UTF-16 surrogate/);
+    }
     const big = await post('/extract', { account: 'me', query: 'x'.repeat(70_000) });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'INVALID_REQUEST');
     assert.equal(started.length, 0, 'nothing was started');
+    assert.equal((await post('/extract', { account: 'me', query: 'subject:\ud83d\ude00' })).status, 202, 'a surrogate pair is text');
   });
 
   test('security: a query string cannot smuggle extra fields; ids are path-encoded', async () => {
@@ -158,6 +166,13 @@ describe('health, readiness and docs', () => {
     };
     assert.ok(doc.paths['/extract'] && doc.paths['/extract/{id}'] && doc.paths['/extract/{id}/pause']);
     assert.ok(doc.components.schemas.ExtractRequest!.properties.batchSize);
+    // Every bound the API enforces is in the document: a client generated from it refuses what the API refuses.
+    assert.deepEqual(doc.components.schemas.ExtractRequest!.properties.maxMessages, {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000_000,
+      description: 'stop after this many messages (at most 1,000,000,000)',
+    });
     assert.match(await (await app.request('/docs')).text(), /swagger/i);
   });
 });

@@ -262,6 +262,39 @@ describe('the living mirror of a 3,000-message mailbox', () => {
     assert.equal((await mailbox(p)).schedule, null);
     assert.equal((await api(p, 'DELETE', `/mailboxes/${OWNER}/schedule`)).status, 404);
     assert.equal((await api(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '15 minutes' })).status, 400);
+
+    // A schedule someone else created with the same id is not the mailbox's: not shown, updated, paused or deleted.
+    const foreign = `gmail-sync-${OWNER}`;
+    await cli([
+      'schedule',
+      'create',
+      '--schedule-id',
+      foreign,
+      '--interval',
+      '1h',
+      '--workflow-id',
+      'theirs',
+      '--type',
+      'theirWorkflow',
+      '--task-queue',
+      'theirs',
+    ]);
+    assert.equal((await mailbox(p)).schedule, null);
+    for (const [method, path, body] of [
+      ['DELETE', '', undefined],
+      ['POST', '/pause', undefined],
+      ['PUT', '', { every: '1m' }],
+    ] as const) {
+      const r = await api<{ error: { code: string; message: string } }>(p, method, `/mailboxes/${OWNER}/schedule${path}`, body);
+      assert.equal(r.status, 409, `${method} ${path}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.error.message, /not created by gmail-lake/);
+    }
+    const theirs = JSON.parse(await cli(['schedule', 'describe', '--schedule-id', foreign, '-o', 'json'])) as {
+      schedule: { action: { startWorkflow: { workflowType: { name: string } } } };
+      info?: unknown;
+    };
+    assert.equal(theirs.schedule.action.startWorkflow.workflowType.name, 'theirWorkflow', 'left as it was');
+    await cli(['schedule', 'delete', '--schedule-id', foreign]);
   });
 });
 

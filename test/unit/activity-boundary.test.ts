@@ -25,6 +25,11 @@ test('activity boundary: secrets masked in message, stack and causes; statements
     assert.equal(e.nonRetryable, true);
     return true;
   });
+  // What DuckDB says when the PostgreSQL catalog restarted under a transaction: the moment's, retried.
+  const restarted = new Error(
+    'Invalid Input Error: Attempting to fetch from an unsuccessful query result\nError: TransactionContext Error: Current transaction is aborted (please ROLLBACK)',
+  );
+  await assert.rejects(run(restarted), (e: unknown) => e === restarted && !(e instanceof ApplicationFailure));
   const own = ApplicationFailure.retryable('Conversion Error: but the activity chose to retry', 'Mine');
   await assert.rejects(run(own), (e: unknown) => e === own);
 });
