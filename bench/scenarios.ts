@@ -87,6 +87,7 @@ async function direct(
     gmail: createGmailApi({ config: config.gmail, credentials }),
     stagingDir: config.lake.stagingDir,
     fetchConcurrency: config.gmail.fetchConcurrency,
+    quarantineAfter: config.gmail.quarantineAfter,
     taskQueue: config.temporal.taskQueue,
     ids: new MailboxIds(),
     logger: createLogger('warn'),

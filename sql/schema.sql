@@ -83,6 +83,21 @@ CREATE TABLE IF NOT EXISTS lake.extraction_batches (
   committed_at TIMESTAMP
 );
 
+-- Quarantine: messages Gmail kept refusing (400 or 5xx for that message, through every request retry of
+-- GMAIL_QUARANTINE_AFTER batch attempts) while the rest of their batch committed. Written in the batch's own
+-- transaction; a later run, sync or POST /mailboxes/{account}/retry-failed fetches them again, and the row goes in
+-- the transaction that stores the message. Listed = stored + failed + skipped (gone from Gmail).
+CREATE TABLE IF NOT EXISTS lake.failed_messages (
+  account VARCHAR NOT NULL,
+  id VARCHAR NOT NULL,                  -- Gmail message id
+  format VARCHAR,                       -- the format it was asked in
+  first_failed_at TIMESTAMP,
+  last_failed_at TIMESTAMP,
+  attempts BIGINT,                      -- batch attempts that failed on it, over every run
+  status INTEGER,                       -- Gmail's HTTP status (400, 500…)
+  reason VARCHAR                        -- Gmail's answer, e.g. 'HTTP 400: Precondition check failed.'
+);
+
 -- Run records: started / completed / failed / canceled, per workflow run.
 CREATE TABLE IF NOT EXISTS lake.extraction_runs (
   account VARCHAR NOT NULL,

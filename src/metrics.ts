@@ -14,7 +14,7 @@ const counter = <L extends string>(name: string, help: string, labelNames: reado
 
 export const messagesTotal = counter(
   'gmail_lake_messages_total',
-  'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail)',
+  'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail), failed (refused by Gmail through every attempt: quarantined in failed_messages)',
   ['stage'] as const,
 );
 

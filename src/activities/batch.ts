@@ -8,7 +8,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type BatchInput, type BatchResult, FAILURE } from '../workflows/contracts.js';
 import { type GmailApi, type MessageFormat, newMeter } from '../gmail/client.js';
-import { persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
+import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
+import { type MessageFailure, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
 import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import type { Logger } from '../log.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
@@ -19,11 +20,26 @@ export interface FetchCounts {
   skipped: number;
   malformed: number;
   bytes: number;
+  /** Messages Gmail refused (400 or 5xx for that message, after the request retries): the batch decides their fate. */
+  failures: MessageFailure[];
+}
+
+/**
+ * A Gmail answer about one message that the message's quarantine may absorb: Gmail answered (400 or 5xx) for it after
+ * every request retry. Rate limits, credentials, permissions, network trouble and cancellation are the batch's.
+ */
+function messageRefusal(err: unknown): number | undefined {
+  const e = err as { response?: { status?: number }; status?: number };
+  const status = e?.response?.status ?? e?.status;
+  if (status === undefined) return undefined;
+  const kind = classifyGmailError(err);
+  return (status === 400 || status >= 500) && (kind === 'transient' || kind === 'invalidRequest') ? status : undefined;
 }
 
 /**
  * Fetches `ids` concurrently with `gmail` (a scoped, quota-metered view) and writes their rows to a staged batch,
- * calling `progress` after every message. Rejects with the first Gmail error that survived the request retries.
+ * calling `progress` after every message. A message Gmail refuses is counted in `failures` and the others go on; any
+ * other error (credentials, rate limits past the retries, the network) rejects.
  */
 export async function fetchToStaging(
   deps: ActivityDeps,
@@ -31,14 +47,24 @@ export async function fetchToStaging(
   staged: Awaited<ReturnType<typeof openStagedBatch>>,
   input: { account: string; ids: string[]; format: MessageFormat; extractionId: string },
   progress: (counts: FetchCounts) => void,
+  signal?: AbortSignal,
 ): Promise<FetchCounts> {
-  const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0 };
+  const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, failures: [] };
   const fetchedAt = Date.now();
   let next = 0;
   const worker = async () => {
     while (next < input.ids.length) {
       const id = input.ids[next++]!;
-      const msg = await gmail.getMessage(input.account, id, input.format);
+      let msg;
+      try {
+        msg = await gmail.getMessage(input.account, id, input.format);
+      } catch (err) {
+        const status = messageRefusal(err);
+        if (status === undefined || signal?.aborted) throw err;
+        counts.failures.push({ id, format: input.format, status, reason: describeGmailError(err) });
+        progress(counts);
+        continue;
+      }
       if (!msg) counts.skipped++;
       else {
         const rows = toRows(msg, { account: input.account, format: input.format, extractionId: input.extractionId, fetchedAt });
@@ -53,6 +79,38 @@ export async function fetchToStaging(
   };
   await Promise.all(Array.from({ length: Math.min(deps.fetchConcurrency, input.ids.length) }, worker));
   return counts;
+}
+
+/**
+ * What becomes of the messages Gmail refused in this attempt. Before attempt GMAIL_QUARANTINE_AFTER: the batch fails and
+ * Temporal retries it whole (an intermittent refusal passes). From then on they are quarantined and the batch commits
+ * the rest — unless Gmail refused every message and refuses the mailbox's profile too: then it is the mailbox (or
+ * Gmail) that fails, not these messages, and the batch keeps failing with Gmail's answer.
+ */
+async function quarantineOrRetry(
+  deps: ActivityDeps,
+  gmail: GmailApi,
+  account: string,
+  counts: FetchCounts,
+  attempt: number,
+  logger: Logger,
+): Promise<void> {
+  const { failures } = counts;
+  const sample = failures
+    .slice(0, 3)
+    .map((f) => `${f.id} (${f.reason})`)
+    .join(', ');
+  const summary = `Gmail refused ${failures.length} message(s) of the batch: ${sample}${failures.length > 3 ? ', …' : ''}`;
+  if (attempt < deps.quarantineAfter)
+    throw ApplicationFailure.retryable(
+      `${summary}; attempt ${attempt} of ${deps.quarantineAfter} before they are quarantined`,
+      FAILURE.messagesRefused,
+    );
+  if (counts.fetched + counts.skipped === 0) await gmail.profile(account); // throws when the mailbox itself is refused
+  logger.warn(
+    { account, failed: failures.map((f) => f.id), reasons: [...new Set(failures.map((f) => f.reason))] },
+    `${summary}; quarantined`,
+  );
 }
 
 /** Where one attempt of one batch stages: unique per extraction, batch and attempt, so nothing stale is ever loaded. */
@@ -107,17 +165,26 @@ export function batchActivities(deps: ActivityDeps) {
       try {
         return await heartbeating(
           async () => {
-            let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0 };
+            let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, failures: [] };
             if (wanted.length) {
               const staged = await openStagedBatch(dir);
               // No heartbeat per retry needed: `heartbeating` beats every second, request backoffs included.
               const gmail = deps.gmail.scoped({ share: input.quotaShare ?? 1, signal: ctx.cancellationSignal, meter });
               try {
-                counts = await fetchToStaging(deps, gmail, staged, { ...input, ids: wanted, extractionId: workflowId }, (c) => {
-                  detail.done = c.fetched + c.skipped;
-                });
+                counts = await fetchToStaging(
+                  deps,
+                  gmail,
+                  staged,
+                  { ...input, ids: wanted, extractionId: workflowId },
+                  (c) => {
+                    detail.done = c.fetched + c.skipped + c.failures.length;
+                  },
+                  ctx.cancellationSignal,
+                );
+                if (counts.failures.length) await quarantineOrRetry(deps, gmail, input.account, counts, ctx.info.attempt, logger);
               } catch (err) {
                 await staged.close().catch(() => undefined);
+                if (err instanceof ApplicationFailure) throw err;
                 rethrowGmail(err, logger);
               }
               await staged.close();
@@ -127,7 +194,13 @@ export function batchActivities(deps: ActivityDeps) {
             }
             detail.phase = 'persisting';
             const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () =>
-              persistStaged(deps.lake, dir, { ...input.checkpoint, batchId: input.batchId, workflowId, runId }, wanted),
+              persistStaged(
+                deps.lake,
+                dir,
+                { ...input.checkpoint, batchId: input.batchId, workflowId, runId },
+                wanted.filter((id) => !counts.failures.some((f) => f.id === id)),
+                counts.failures,
+              ),
             ).catch((err: unknown) => {
               if (err instanceof StagedBatchMismatch) throw ApplicationFailure.retryable(err.message, FAILURE.stagedBatchMismatch);
               throw err;
@@ -138,10 +211,11 @@ export function batchActivities(deps: ActivityDeps) {
               present: known.size + (counts.fetched - inserted),
               skipped: counts.skipped,
               malformed: counts.malformed,
+              failed: counts.failures.length,
               units: meter.units,
             };
             logger.debug({ batchId: input.batchId, ...result }, 'batch committed');
-            for (const stage of ['fetched', 'present', 'skipped'] as const) messagesTotal.inc({ stage }, result[stage]);
+            for (const stage of ['fetched', 'present', 'skipped', 'failed'] as const) messagesTotal.inc({ stage }, result[stage]);
             messagesTotal.inc({ stage: 'persisted' }, inserted);
             return result;
           },

@@ -27,6 +27,8 @@ export interface ActivityDeps {
   /** Local scratch space of this worker: a batch stages there only while its own activity runs. */
   stagingDir: string;
   fetchConcurrency: number;
+  /** Batch attempts after which a message Gmail keeps refusing is quarantined instead of retried (GMAIL_QUARANTINE_AFTER). */
+  quarantineAfter: number;
   logger: Logger;
   /** Temporal, for the activities that look at other workflows (a sync defers to a running backfill) or schedules. */
   temporal?: Client;

@@ -39,6 +39,9 @@ export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
     const format = (c.req.query('format') ?? 'full') as Format;
     if (!['minimal', 'metadata', 'full', 'raw'].includes(format))
       throw new HttpError(400, googleError(400, `Invalid value at 'format' (${format})`, 'invalidArgument'));
+    const poison = state.limits.settings.poison.find((p) => p.id === c.req.param('id') && (!p.format || p.format === format));
+    if (poison?.status === 500) throw new HttpError(500, googleError(500, 'Backend Error', 'backendError'));
+    if (poison?.status === 400) throw preconditionFailed();
     return messageResource(mb, mb.view(index)!, format, c.req.queries('metadataHeaders') ?? []);
   });
   route('/messages/:id/attachments/:attachmentId', 'messages.attachments.get', (mb, c) => {
@@ -58,6 +61,8 @@ export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
   return app;
 }
 
+const preconditionFailed = () =>
+  new HttpError(400, googleError(400, 'Precondition check failed.', 'failedPrecondition', 'global', 'FAILED_PRECONDITION'));
 const notFound = () => new HttpError(404, googleError(404, 'Requested entity was not found.', 'notFound'));
 const insufficientScopes = () =>
   new HttpError(
@@ -95,6 +100,7 @@ async function call(
     }
     if (fault === 'error500') throw new HttpError(500, googleError(500, 'Backend Error', 'backendError'));
     if (fault === 'error503') throw new HttpError(503, googleError(503, 'The service is currently unavailable.', 'backendError'));
+    if (fault === 'precondition400') throw preconditionFailed();
     if (fault === 'error429')
       throw new HttpError(429, googleError(429, 'Too many concurrent requests for user', 'rateLimitExceeded', 'usageLimits'));
     const body = serve(state.mailbox(user), c);

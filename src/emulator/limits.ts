@@ -38,10 +38,28 @@ export const settingsSchema = z.object({
       error429: z.number().min(0).max(1).default(0),
       drop: z.number().min(0).max(1).default(0),
       truncate: z.number().min(0).max(1).default(0),
+      /**
+       * messages.get only: `400 Precondition check failed` (failedPrecondition), as Gmail answers a small share of gets
+       * (Open Archiver #441); the same get succeeds when asked again.
+       */
+      precondition400: z.number().min(0).max(1).default(0),
       /** Mean added latency in ms (exponentially distributed); 0 = none. */
       latencyMs: z.number().min(0).default(0),
     })
-    .default({ error500: 0, error503: 0, error429: 0, drop: 0, truncate: 0, latencyMs: 0 }),
+    .default({ error500: 0, error503: 0, error429: 0, drop: 0, truncate: 0, precondition400: 0, latencyMs: 0 }),
+  /**
+   * Messages Gmail refuses every time (GYB #317): messages.get of `id` (in `format`, or in any) answers `status` — 500
+   * backendError or 400 failedPrecondition — until the list is changed (PATCH /control/settings heals them).
+   */
+  poison: z
+    .array(
+      z.object({
+        id: z.string(),
+        format: z.enum(['minimal', 'metadata', 'full', 'raw']).optional(),
+        status: z.union([z.literal(400), z.literal(500)]),
+      }),
+    )
+    .default([]),
   /** Access-token lifetime in seconds. */
   accessTokenTtl: z.number().int().positive().default(3599),
   /**
@@ -57,7 +75,7 @@ export const settingsSchema = z.object({
 export type Settings = z.infer<typeof settingsSchema>;
 export type SettingsInput = z.input<typeof settingsSchema>;
 
-export type Fault = 'error500' | 'error503' | 'error429' | 'drop' | 'truncate';
+export type Fault = 'error500' | 'error503' | 'error429' | 'drop' | 'truncate' | 'precondition400';
 
 interface MethodStats {
   served: number;
@@ -171,7 +189,15 @@ export class Limits {
   drawFault(method: Method): Fault | undefined {
     const f = this.settings.faults;
     let x = this.random();
-    for (const kind of ['error500', 'error503', 'error429', 'drop', 'truncate'] as const) {
+    const kinds: Fault[] = [
+      'error500',
+      'error503',
+      'error429',
+      'drop',
+      'truncate',
+      ...(method === 'messages.get' ? (['precondition400'] as const) : []),
+    ];
+    for (const kind of kinds) {
       if (x < f[kind]) {
         this.stat(method).faults++;
         return kind;

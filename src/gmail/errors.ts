@@ -43,7 +43,9 @@ export function classifyGmailError(err: unknown): GmailErrorKind {
   if (status === 404) return 'notFound';
   if (status === 429 || status === 408 || status >= 500) return 'transient';
   if (status === 403) return reasons(data).some((r) => RATE_REASONS.has(r)) ? 'transient' : 'permission';
-  if (status === 400) return 'invalidRequest';
+  // Gmail answers a small share of gets `400 Precondition check failed` and the same request then succeeds (Open
+  // Archiver #441): worth retries. Persistent, it ends as that message's failure (quarantined), not the mailbox's.
+  if (status === 400) return reasons(data).includes('failedPrecondition') ? 'transient' : 'invalidRequest';
   return 'transient';
 }
 

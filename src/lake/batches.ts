@@ -33,11 +33,20 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
  * processes: a concurrent transaction of the same account makes DuckLake refuse one commit, which `lake.write` runs
  * again, and the re-run sees the other's ids and skips them. Returns the rows it really inserted.
  */
+/** A message Gmail refused through every attempt of its batch: recorded in failed_messages (see sql/schema.sql). */
+export interface MessageFailure {
+  id: string;
+  format: string;
+  status: number;
+  reason: string;
+}
+
 export async function persistStaged(
   lake: Lake,
   dir: string,
   checkpoint: Checkpoint,
   expected?: string[],
+  failures: MessageFailure[] = [],
 ): Promise<{ inserted: number; staged: number }> {
   const stagedIds = await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${readJson('m', MESSAGE_COLUMNS)}`, {
     m: join(dir, 'messages.ndjson'),
@@ -52,6 +61,7 @@ export async function persistStaged(
   }
   const result = await guardedWrite(lake, checkpoint.account, async (conn) => {
     const inserted = await insertStaged(conn, dir, checkpoint.account);
+    await recordFailures(conn, dir, checkpoint.account, failures);
     await conn.run(
       `INSERT INTO lake.extraction_batches VALUES ($account, $key, $wf, $run, $batch, $page, $hist, $listed, $persisted, $skipped, $failed, $inserted, now()::TIMESTAMP)`,
       {
@@ -72,6 +82,51 @@ export async function persistStaged(
     return { inserted };
   });
   return { inserted: result.inserted, staged: stagedIds.length };
+}
+
+/**
+ * Inside the caller's transaction: the quarantine rows of the messages now staged go (they are stored), and each of
+ * `failures` is recorded — its first failure kept, its attempts counted up — so failed_messages holds exactly the
+ * messages refused and not stored.
+ */
+async function recordFailures(conn: DuckDBConnection, dir: string, account: string, failures: MessageFailure[]): Promise<void> {
+  const failed = listValue(failures.map((f) => f.id));
+  const types = { failed: LIST(VARCHAR) };
+  const earlier = new Map<string, { first: string; attempts: number }>();
+  if (!failures.length) {
+    // The common case: nothing refused in this batch, and nothing of the account in quarantine to clear.
+    const held = await conn.runAndReadAll(`SELECT count(*) FROM lake.failed_messages WHERE account = $account`, { account });
+    if (Number(held.getRows()[0]?.[0] ?? 0) === 0) return;
+  } else {
+    const rows = await conn.runAndReadAll(
+      `SELECT id, first_failed_at::VARCHAR, attempts FROM lake.failed_messages WHERE account = $account AND list_contains($failed, id)`,
+      { account, failed },
+      types,
+    );
+    for (const [id, first, attempts] of rows.getRows()) earlier.set(String(id), { first: String(first), attempts: Number(attempts) });
+  }
+  await conn.run(
+    `DELETE FROM lake.failed_messages WHERE account = $account
+       AND (list_contains($failed, id) OR id IN (SELECT id FROM ${readJson('m', MESSAGE_COLUMNS)}))`,
+    { account, failed, m: join(dir, 'messages.ndjson') },
+    types,
+  );
+  for (const f of failures) {
+    const before = earlier.get(f.id);
+    await conn.run(
+      `INSERT INTO lake.failed_messages VALUES ($account, $id, $format, COALESCE($first::TIMESTAMP, now()::TIMESTAMP), now()::TIMESTAMP, $attempts, $status, $reason)`,
+      {
+        account,
+        id: f.id,
+        format: f.format,
+        first: before?.first ?? null,
+        attempts: (before?.attempts ?? 0) + 1,
+        status: f.status,
+        reason: f.reason,
+      },
+      { first: VARCHAR },
+    );
+  }
 }
 
 /**

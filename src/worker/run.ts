@@ -89,6 +89,7 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
       gmail,
       stagingDir: config.lake.stagingDir,
       fetchConcurrency: config.gmail.fetchConcurrency,
+      quarantineAfter: config.gmail.quarantineAfter,
       logger,
       temporal: temporalClient(config, connection, tracing !== undefined),
       ids: new MailboxIds(config.temporal.idKey),

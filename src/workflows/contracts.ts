@@ -26,6 +26,11 @@ export const FAILURE = {
   gmailTransient: 'GmailTransientError',
   /** The per-project quota's bookings could not be made (its PostgreSQL unreachable). Retryable. */
   projectQuotaUnavailable: 'ProjectQuotaUnavailable',
+  /**
+   * Gmail refused some messages of a batch (400 or 5xx for those messages) on an attempt before GMAIL_QUARANTINE_AFTER:
+   * the batch is retried; from that attempt on they are quarantined instead. Retryable.
+   */
+  messagesRefused: 'GmailMessagesRefused',
   /** A staged batch holds ids the workflow did not ask for: refused, never loaded. Retryable (a new attempt restages). */
   stagedBatchMismatch: 'StagedBatchMismatch',
   /**
@@ -225,6 +230,8 @@ export interface BatchResult {
   skipped: number;
   /** Stored with a parse_error. */
   malformed: number;
+  /** Refused by Gmail through every attempt: quarantined in failed_messages (absent from results of older workers). */
+  failed?: number;
   /** Quota units this batch spent, per method. */
   units?: Partial<Record<string, number>>;
 }

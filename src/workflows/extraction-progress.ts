@@ -181,14 +181,16 @@ export function applyBatch(state: ExtractionState, b: InFlight, r: BatchResult):
     present: b.counts.present + r.present,
     skipped: r.skipped,
     malformed: r.malformed,
+    failed: r.failed ?? 0,
   };
   state.counters.fetched += r.fetched;
+  state.counters.failed += r.failed ?? 0;
   state.counters.persisted += r.inserted;
   state.counters.present += r.present;
   state.counters.skipped += r.skipped;
   state.counters.malformed += r.malformed;
   addCounts(state.units, r.units);
-  if (b.pass === state.relists) state.pass.done += r.inserted + r.present + r.skipped;
+  if (b.pass === state.relists) state.pass.done += r.inserted + r.present + r.skipped + (r.failed ?? 0);
   b.done = true;
   state.batchesSinceCompaction++;
 }

@@ -238,7 +238,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     touch();
     await event(
       'completed',
-      `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped; units ${JSON.stringify(state.units)}`,
+      `${state.counters.persisted} new, ${state.counters.present} already present, ${state.counters.skipped} skipped, ${state.counters.failed} failed (quarantined); units ${JSON.stringify(state.units)}`,
     );
     // The whole mailbox (SPAM and TRASH included) is stored as of historyId: syncs continue from there. Any other
     // selection leaves the mirror to a first sync that reconciles by listing.
