@@ -215,6 +215,13 @@ export const envSchema = z.object({
     .describe(
       "Attempts of a batch after which a message Gmail still refuses (400 or 5xx for that message, each attempt after GMAIL_REQUEST_ATTEMPTS requests) is recorded in the lake's failed_messages and the batch commits the rest; earlier attempts retry the whole batch. Never when Gmail refuses the mailbox itself (the profile check fails too).",
     ),
+  EXTRACT_STALL_AFTER: z
+    .string()
+    .regex(/^[1-9]\d{0,6}(s|m|h)$/, { message: 'must be an interval like 90s, 10m or 1h' })
+    .default('10m')
+    .describe(
+      'A running, unpaused extraction that has committed no batch for this long is reported `stalled` (GET /extract/:id, the CLI, /ui) with what its activities last failed with and the fix.',
+    ),
   EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2).describe('Batches fetched and persisted at once per extraction.'),
   LAKE_COMPACT_EVERY: int(0, 100000).default(50).describe('Compact the lake every N persisted batches (0 = only at the end).'),
   LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500)
@@ -319,6 +326,8 @@ export interface Config {
     auth: { keys: ApiKey[]; ratePerMinute: number } | undefined;
     metricsPort: number | undefined;
     fleetMaxConcurrency: number;
+    /** EXTRACT_STALL_AFTER in ms. */
+    stallAfterMs: number;
   };
   dataDir: string;
   lake: LakeConfig;
@@ -381,7 +390,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idKey: e.WORKFLOW_ID_KEY,
       connection,
     },
-    api: { host: e.API_HOST, port: e.API_PORT, auth, metricsPort: e.METRICS_PORT, fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY },
+    api: {
+      host: e.API_HOST,
+      port: e.API_PORT,
+      auth,
+      metricsPort: e.METRICS_PORT,
+      fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY,
+      stallAfterMs:
+        Number(e.EXTRACT_STALL_AFTER.slice(0, -1)) *
+        { s: 1_000, m: 60_000, h: 3_600_000 }[e.EXTRACT_STALL_AFTER.slice(-1) as 's' | 'm' | 'h'],
+    },
     dataDir,
     lake: {
       catalog: e.LAKE_CATALOG,

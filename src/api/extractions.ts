@@ -2,6 +2,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError 
 import { ApplicationFailure } from '@temporalio/common';
 import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflow, progressQuery, WORKFLOW_ID_PREFIX } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
+import { stallOf } from './stalls.js';
 import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
 import { extractionKey, type MailboxIds } from '../mailbox-ids.js';
@@ -65,6 +66,8 @@ export function createExtractionService(
   options: ExtractionOptions,
   ids: MailboxIds,
   resolveAccount: AccountResolver = async (a) => a,
+  /** A running extraction with no commit for this long is reported `stalled` (EXTRACT_STALL_AFTER). */
+  stallAfterMs = 600_000,
 ): ExtractionService {
   const describe = (id: string) => describeOurs(client, 'extraction', id, WORKFLOW_ID_PREFIX, 'extractionWorkflow');
   return {
@@ -104,7 +107,10 @@ export function createExtractionService(
       const d = await describe(id);
       const account = accountOf(d) ?? id;
       const handle = client.workflow.getHandle(id, d.runId);
-      if (d.status.name === 'RUNNING') return handle.query(progressQuery);
+      if (d.status.name === 'RUNNING') {
+        const p = await handle.query(progressQuery);
+        return { ...p, stalled: stallOf(p, d.raw.pendingActivities ?? [], Date.now(), stallAfterMs) };
+      }
       const status = closedStatus(d.status.name);
       if (status === 'completed') return { ...(await handle.result()), status };
       if (status === 'failed') {

@@ -239,6 +239,20 @@ export const extractionSchema = z
       .optional()
       .openapi({ description: 'quota units spent, per method (the configured cost table)' }),
     error: z.string().nullable(),
+    stalled: z
+      .object({
+        since: z.string().openapi({ description: 'the last commit (or the start)' }),
+        lastError: z.string().nullable().openapi({ description: 'what the failing activity last failed with' }),
+        activity: z.string().nullable(),
+        attempts: z.number().nullable(),
+        fix: z.string().openapi({ description: 'what an operator does about it' }),
+      })
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'set while the extraction runs, is not paused and has committed nothing for EXTRACT_STALL_AFTER (default 10m): the pending failure and its fix',
+      }),
   })
   .openapi('Extraction');
 

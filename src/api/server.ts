@@ -58,7 +58,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
     events: config.webhooks !== undefined,
   };
   const taskQueue = config.temporal.taskQueue;
-  const extractions = createExtractionService(client, taskQueue, extractionOptions, ids, resolveAccount);
+  const extractions = createExtractionService(client, taskQueue, extractionOptions, ids, resolveAccount, config.api.stallAfterMs);
   const mailboxes = createMailboxService(client, taskQueue, extractions, ids, resolveAccount);
   const fleets = createFleetService(client, taskQueue, extractionOptions, ids, config.api.fleetMaxConcurrency);
   const inFlight = new Set<Promise<unknown>>();

@@ -94,10 +94,12 @@ function row(e) {
   const st = document.createElement('td'); const badge = document.createElement('span'); badge.className = 'status ' + e.status; badge.textContent = e.status; st.appendChild(badge);
   // Why it ended (e.g. a refresh token that expired: the line says which command signs the mailbox in again).
   if (e.error) { const why = document.createElement('div'); why.className = 'muted error'; why.textContent = e.error; st.appendChild(why); }
+  // Stalled: nothing committed for EXTRACT_STALL_AFTER; what the activities last failed with and the fix.
+  if (e.stalled) { const why = document.createElement('div'); why.className = 'error stalled'; why.textContent = 'stalled since ' + new Date(e.stalled.since).toLocaleTimeString() + ': ' + (e.stalled.lastError || 'no failure reported') + ' — ' + e.stalled.fix; st.appendChild(why); }
   tr.appendChild(st);
   const p = e.progress || {};
   const pr = document.createElement('td'); const bar = document.createElement('span'); bar.className = 'bar'; const fill = document.createElement('span'); fill.style.width = (p.percent || 0) + '%'; bar.appendChild(fill); pr.appendChild(bar); pr.appendChild(document.createTextNode(' ' + (p.percent ?? 0) + '%')); tr.appendChild(pr);
-  tr.appendChild(cell(n((p.persisted || 0) + (p.present || 0) + (p.skipped || 0)) + ' / ' + n(p.total) + (p.malformed ? ' (' + n(p.malformed) + ' malformed)' : '')));
+  tr.appendChild(cell(n((p.persisted || 0) + (p.present || 0) + (p.skipped || 0) + (p.failed || 0)) + ' / ' + n(p.total) + (p.malformed ? ' (' + n(p.malformed) + ' malformed)' : '') + (p.failed ? ' (' + n(p.failed) + ' failed: failed_messages)' : '')));
   tr.appendChild(cell(e.ratePerSecond != null ? e.ratePerSecond + ' msg/s' : '—'));
   tr.appendChild(cell(eta(e.etaSeconds)));
   tr.appendChild(cell(e.updatedAt ? new Date(e.updatedAt).toLocaleTimeString() : '—', 'muted'));

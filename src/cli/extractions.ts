@@ -9,7 +9,7 @@ import type { ExtractionProgress } from '../workflows/contracts.js';
 const n = (v: number) => v.toLocaleString('en-US');
 const duration = (s: number | null) =>
   s === null ? '—' : s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${Math.round(s / 60)} min` : `${Math.round(s)} s`;
-const done = (p: ExtractionProgress) => p.progress.persisted + p.progress.present + p.progress.skipped;
+const done = (p: ExtractionProgress) => p.progress.persisted + p.progress.present + p.progress.skipped + p.progress.failed;
 const closed = (p: ExtractionProgress) => !['running', 'paused', 'pausing'].includes(p.status);
 
 /**
@@ -118,6 +118,13 @@ function describe(home: Home, p: ExtractionProgress, out: Out) {
     `  runs      ${p.runs}${p.resumedFrom !== null ? `, resumed from ${n(p.resumedFrom)} committed` : ''}; updated ${p.updatedAt ?? '—'}`,
   );
   if (p.error) out.line(`  error     ${p.error}`);
+  if (p.stalled) {
+    out.line(
+      `  STALLED   nothing committed since ${p.stalled.since}${p.stalled.activity ? ` (${p.stalled.activity}, attempt ${p.stalled.attempts ?? '?'})` : ''}`,
+    );
+    out.line(`  last error ${p.stalled.lastError ?? '—'}`);
+    out.line(`  fix       ${p.stalled.fix}`);
+  }
   const ui = home.stack()?.temporalUiUrl;
   if (ui) out.line(`  Web UI    ${ui}/namespaces/default/workflows/${encodeURIComponent(p.id)} (progress under "User Metadata")`);
   out.line(`  Temporal  npm run temporal -- workflow query --workflow-id '${p.id}' --name progress`);
@@ -146,7 +153,7 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
     bar?.start(1, 0, { rate: 0, etaText: '—', phase: 'starting', totalText: '?' });
     while (!detached) {
       p = (await api.call<ExtractionProgress>('GET', `/extract/${encodeURIComponent(id)}`)).body;
-      const phase = p.status === 'running' ? p.phase : p.status;
+      const phase = p.stalled ? `STALLED: ${p.stalled.fix}` : p.status === 'running' ? p.phase : p.status;
       if (bar) {
         const total = Math.max(p.progress.total, done(p));
         bar.setTotal(Math.max(total, 1));
@@ -184,6 +191,10 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
       `${ok ? 'Completed' : `Extraction ${p.status}`}: ${plural(c.persisted, 'new message')}, ${n(c.present)} already present, ${n(c.skipped)} gone, ${n(c.malformed)} malformed (stored, flagged); ${plural(p.runs, 'run')}.`,
     );
     if (p.error) out.line(`Reason: ${p.error}`);
+    if (c.failed)
+      out.line(
+        `${plural(c.failed, 'message')} Gmail kept refusing: listed in the lake's failed_messages with Gmail's reason; the next run fetches them again.`,
+      );
     if (ok) out.line(`Query it: gmail-lake query "SELECT from_address, count(*) AS n FROM messages GROUP BY 1 ORDER BY 2 DESC LIMIT 10"`);
   });
   return ok ? EXIT.ok : EXIT.failed;

@@ -95,6 +95,22 @@ export interface Counters {
   malformed: number;
 }
 
+/**
+ * A running extraction that has committed nothing for the configured time (EXTRACT_STALL_AFTER) while not paused: what
+ * its activities last failed with, since when, and what fixes it. Computed by the API from the workflow's pending
+ * activities; the workflow itself never reports one.
+ */
+export interface ExtractionStall {
+  /** The last commit (or the start). */
+  since: string;
+  lastError: string | null;
+  /** The activity type that is failing (or pending). */
+  activity: string | null;
+  /** Its attempt number. */
+  attempts: number | null;
+  fix: string;
+}
+
 /** What the `progress` query and GET /extract/:id return. */
 export interface ExtractionProgress {
   id: string;
@@ -114,6 +130,8 @@ export interface ExtractionProgress {
   historyId: string | null;
   /** Quota units spent, per method (the configured cost table). */
   units?: Record<string, number>;
+  /** Set while a running extraction is stalled (GET /extract/:id only). */
+  stalled?: ExtractionStall | null;
   error: string | null;
 }
 
@@ -281,6 +299,8 @@ export interface LifecycleEvent {
   /** The workflow id. */
   subject: string;
   data: unknown;
+  /** The subscriber (index into the workers' WEBHOOK_URLS) to deliver to; absent: every one, in turn. */
+  subscriber?: number;
 }
 
 // ---- Syncs (the living mirror) -----------------------------------------------------------------------------------

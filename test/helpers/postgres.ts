@@ -30,6 +30,10 @@ export interface TestPostgres {
    * on the same port and data; resolves when it accepts connections again.
    */
   restart(downMs?: number): Promise<void>;
+  /** Stops the server (`-m fast`) and leaves it down until `start()`. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data; resolves when it accepts connections. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -79,6 +83,15 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
       60_000,
     );
   await accepting();
+  const halt = async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGINT'); // fast shutdown: open connections are closed, as by `pg_ctl stop -m fast`
+    await exited;
+  };
+  const start = async () => {
+    child = serve();
+    await accepting();
+  };
   return {
     port,
     dsn: (db) => `host=127.0.0.1 port=${port} user=postgres dbname=${db}`,
@@ -88,13 +101,12 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
       await c.end();
     },
     async restart(downMs = 0) {
-      const exited = new Promise((r) => child.once('exit', r));
-      process.kill(-child.pid!, 'SIGINT'); // fast shutdown: open connections are closed, as by `pg_ctl stop -m fast`
-      await exited;
+      await halt();
       if (downMs > 0) await delay(downMs);
-      child = serve();
-      await accepting();
+      await start();
     },
+    halt,
+    start,
     async stop() {
       await stopProcessGroup(child);
       rmSync(dir, { recursive: true, force: true });

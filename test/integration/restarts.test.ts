@@ -13,8 +13,9 @@ import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 /**
  * Servers restarted under running processes, as operators do: the PostgreSQL that holds the lake's catalog and the
- * project's quota bookings is restarted (`-m fast`: every connection closed) twice mid-backfill. No process may exit —
- * an idle pooled connection the server closes must not become an unhandled 'error' — and the run ends exact.
+ * project's quota bookings is restarted (`-m fast`: every connection closed) twice mid-backfill, then stopped until
+ * GET /extract reports the run `stalled` with the catalog's error and the fix (EXTRACT_STALL_AFTER 3 s). No process may
+ * exit — an idle pooled connection the server closes must not become an unhandled 'error' — and the run ends exact.
  */
 const ACCOUNT = 'user@example.com';
 const SIZE = 600;
@@ -32,12 +33,13 @@ after(async () => {
   await Promise.all([temporal?.stop(), postgres?.stop()]);
 });
 
-test('the PostgreSQL catalog restarted twice mid-backfill, quota booked there: no process exits, the lake ends exact', async (t) => {
+test('the PostgreSQL catalog restarted twice mid-backfill, then down until the run reports itself stalled: no process exits, the lake ends exact', async (t) => {
   const env = workerEnv(temporal.dir, temporal.address, 'restarts', emu, {
     LAKE_CATALOG: 'postgres',
     LAKE_PG_DSN: postgres.dsn('lake'),
     // The per-user and project quotas on, booked in the catalog's database: ~50 messages.get a second.
     GMAIL_QUOTA_PROFILE: 'legacy',
+    EXTRACT_STALL_AFTER: '3s',
   });
   const apiPort = await freePort();
   const [api, worker] = await Promise.all([
@@ -69,6 +71,18 @@ test('the PostgreSQL catalog restarted twice mid-backfill, quota booked there: n
     await postgres.restart(1_000);
     assert.deepEqual(exits, [], 'no process exited when PostgreSQL restarted');
   }
+  // Down for longer: the extraction reports itself stalled, with the catalog's error and the fix, and is not failed.
+  await waitFor('80% persisted', async () => (await get()).progress?.persisted >= 0.8 * SIZE, 300_000, 200);
+  await postgres.halt();
+  const stalled = await waitFor('stalled', async () => {
+    const s = await get();
+    return s.stalled?.lastError ? s : undefined;
+  });
+  assert.equal(stalled.status, 'running');
+  assert.match(stalled.stalled!.fix, /PostgreSQL server of LAKE_PG_DSN/);
+  assert.ok(Date.now() - Date.parse(stalled.stalled!.since) >= 3_000);
+  await postgres.start();
+  assert.deepEqual(exits, [], 'no process exited while PostgreSQL was down');
   const done = await waitFor(
     'the extraction to end',
     async () => {
