@@ -23,9 +23,16 @@ export const webhookSignature = (secret: string, id: string, timestamp: string, 
  */
 export function eventActivities(deps: ActivityDeps) {
   return {
+    /** How many subscribers this worker delivers to (WEBHOOK_URLS): one delivery each. */
+    async webhookSubscribers(): Promise<{ subscribers: number }> {
+      return { subscribers: deps.webhooks?.urls.length ?? 0 };
+    },
+
     async deliverEvent(event: LifecycleEvent): Promise<{ delivered: number }> {
       const hooks = deps.webhooks;
       if (!hooks?.urls.length) return { delivered: 0 };
+      const urls = event.subscriber === undefined ? hooks.urls : hooks.urls.slice(event.subscriber, event.subscriber + 1);
+      if (!urls.length) throw ApplicationFailure.nonRetryable(`no webhook subscriber ${event.subscriber} on this worker`, 'WebhookRefused');
       const body = JSON.stringify({
         specversion: '1.0',
         id: event.id,
@@ -36,7 +43,7 @@ export function eventActivities(deps: ActivityDeps) {
         datacontenttype: 'application/json',
         data: event.data,
       });
-      for (const url of hooks.urls) {
+      for (const url of urls) {
         const timestamp = String(Math.floor(Date.now() / 1000));
         const res = await fetch(url, {
           method: 'POST',
@@ -55,7 +62,7 @@ export function eventActivities(deps: ActivityDeps) {
         if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error(message);
         throw ApplicationFailure.nonRetryable(message, 'WebhookRefused');
       }
-      return { delivered: hooks.urls.length };
+      return { delivered: urls.length };
     },
   };
 }

@@ -28,7 +28,10 @@ export const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = pro
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 10 },
 });
-/** Lifecycle events are retried for a day, at most 10 s apart: a subscriber back within a day receives them all. */
+/**
+ * Lifecycle events of runs that began before `events-outside-run` (see lifecycle.ts), delivered in the run: retried
+ * for a day, at most 10 s apart.
+ */
 export const { deliverEvent } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '1 day',

@@ -45,7 +45,7 @@ import {
   withDefaults,
   zero,
 } from './extraction-progress.js';
-import { lifecycleEvents } from './lifecycle.js';
+import { EVENTS_OUTSIDE_RUN, lifecycleEvents } from './lifecycle.js';
 
 /** Signal names users send from the CLIs: `temporal workflow signal --workflow-id ID --name pause`. */
 export const pauseSignal = defineSignal('pause');
@@ -57,9 +57,9 @@ export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } fr
 
 /**
  * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
- * "Changing workflow code" in docs/operations.md). None today: nothing was deployed before this code.
+ * "Changing workflow code" in docs/operations.md).
  */
-export const PATCHES = {} as const;
+export const PATCHES = { eventsOutsideRun: EVENTS_OUTSIDE_RUN } as const;
 
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not

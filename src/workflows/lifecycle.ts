@@ -1,26 +1,45 @@
-import { CancellationScope, log, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, log, ParentClosePolicy, patched, startChild, WorkflowIdReusePolicy, workflowInfo } from '@temporalio/workflow';
 import { deliverEvent } from './activities.js';
+import { deliverEventWorkflow } from './events.js';
+
+/** Patch id: events are delivered by a workflow of their own, outside the run (runs before it awaited each delivery). */
+export const EVENTS_OUTSIDE_RUN = 'events-outside-run';
 
 /**
  * Lifecycle events of a workflow (webhooks): numbered per workflow (the sequence travels through continue-as-new in
- * `state.eventSeq`), each delivered by an activity Temporal retries; cancelling the workflow never cancels a delivery.
- * `delivered()` waits for all of them: a workflow awaits it before it ends. Nothing is published when `enabled` is off.
+ * `state.eventSeq`), each delivered by its own `deliverEventWorkflow`, started as an abandoned child — one delivery per
+ * subscriber, retried for a day — so a run ends when its work ends, whatever its subscribers do; cancelling the
+ * workflow never cancels a delivery. `delivered()` waits until every delivery has started (not ended): a workflow
+ * awaits it before it ends. Nothing is published when `enabled` is off.
  */
 export function lifecycleEvents(enabled: boolean, state: { eventSeq?: number }) {
-  const deliveries: Promise<unknown>[] = [];
+  const pending: Promise<unknown>[] = [];
   return {
     publish(type: string, data: unknown): void {
       if (!enabled) return;
       const seq = (state.eventSeq = (state.eventSeq ?? 0) + 1);
       const { workflowId, firstExecutionRunId } = workflowInfo();
-      deliveries.push(
-        CancellationScope.nonCancellable(() =>
-          deliverEvent({ id: `${workflowId}/${firstExecutionRunId}/${seq}`, type, subject: workflowId, data }),
-        ).catch((err: unknown) =>
-          log.warn('lifecycle event not delivered', { type, error: err instanceof Error ? err.message : String(err) }),
-        ),
-      );
+      const event = { id: `${workflowId}/${firstExecutionRunId}/${seq}`, type, subject: workflowId, data };
+      const warn = (err: unknown) =>
+        log.warn('lifecycle event not delivered', { type, error: err instanceof Error ? err.message : String(err) });
+      if (patched(EVENTS_OUTSIDE_RUN)) {
+        pending.push(
+          CancellationScope.nonCancellable(() =>
+            startChild(deliverEventWorkflow, {
+              workflowId: `${workflowId}/event/${firstExecutionRunId}/${seq}`,
+              args: [event],
+              parentClosePolicy: ParentClosePolicy.ABANDON,
+              // The event's own id: a repeat start (a reset, a replayed start) is refused, never delivered twice.
+              workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+              staticSummary: `lifecycle event ${type} of ${workflowId}`,
+            }),
+          ).catch(warn),
+        );
+        return;
+      }
+      // Runs that began before the patch deliver in the run, as they did.
+      pending.push(CancellationScope.nonCancellable(() => deliverEvent(event)).catch(warn));
     },
-    delivered: () => CancellationScope.nonCancellable(() => Promise.all(deliveries)),
+    delivered: () => CancellationScope.nonCancellable(() => Promise.all(pending)),
   };
 }

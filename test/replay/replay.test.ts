@@ -26,12 +26,17 @@ test('recorded histories replay with the current workflow code', async () => {
       files.some((f) => f.includes(`-${type}-`)),
       `a recorded history of ${type} in test/replay/histories`,
     );
-  const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(raw.get(f)!)) }));
+  // Replayed under the workflow id it ran with (children's ids are derived from it), named by its file in failures.
+  const realId = (json: string) =>
+    (JSON.parse(json) as { events: { workflowExecutionStartedEventAttributes?: { workflowId?: string } }[] }).events[0]
+      ?.workflowExecutionStartedEventAttributes?.workflowId;
+  const histories = files.map((f) => ({ workflowId: realId(raw.get(f)!) ?? f, history: historyFromJSON(JSON.parse(raw.get(f)!)) }));
+  const fileOf = new Map(histories.map((h, i) => [h.workflowId, files[i]!]));
   const failures: string[] = [];
   let replayed = 0;
   for await (const r of Worker.runReplayHistories({ workflowBundle: { codePath: workflowBundle() } }, histories)) {
     replayed++;
-    if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+    if (r.error) failures.push(`${fileOf.get(r.workflowId) ?? r.workflowId}: ${r.error.message}`);
   }
   assert.equal(replayed, files.length);
   assert.deepEqual(failures, []);
