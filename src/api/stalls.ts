@@ -14,12 +14,14 @@ export interface PendingActivity {
 export function fixFor(error: string): string {
   if (/No space left|ENOSPC|disk (is )?full/i.test(error))
     return "the worker's disk is full: free space under DATA_DIR / LAKE_STAGING_DIR (batches stage there)";
-  if (/postgres|catalog|TransactionContext|connection refused|ECONNREFUSED.*5432/i.test(error))
+  if (/project'?s? quota|ProjectQuota/i.test(error))
+    return "the project quota's bookings cannot be made: check the PostgreSQL server of LAKE_PG_DSN (they are kept there)";
+  if (/postgres|catalog|TransactionContext/i.test(error))
     return "the lake's catalog does not answer: check the PostgreSQL server of LAKE_PG_DSN (the run continues once it does)";
-  if (/S3|InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|NoSuchBucket|HTTP 403.*amazonaws|minio/i.test(error))
+  if (/S3|InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|NoSuchBucket|amazonaws|minio/i.test(error))
     return 'the object store refuses the lake: check the bucket of LAKE_DATA_PATH and the AWS_* credentials the workers have';
-  if (/ProjectQuota|project quota/i.test(error))
-    return "the project quota's bookings cannot be made: check the PostgreSQL server of LAKE_PG_DSN";
+  if (/ECONNREFUSED|connection refused|could not connect|ETIMEDOUT|EHOSTUNREACH/i.test(error))
+    return 'a server the workers need does not answer (the PostgreSQL of LAKE_PG_DSN, the object store): start it; the run continues';
   if (/Gmail|HTTP (429|5\d\d)|rate limit/i.test(error)) return 'Gmail is refusing or failing requests; they are retried with backoff';
   return 'retried with backoff; see the pending activity in the Temporal Web UI';
 }

@@ -37,4 +37,6 @@ test("the fixes name the operator's part: disk, catalog, object store; Gmail's i
   assert.match(fixFor("ENOSPC: no space left on device, write '/data/staging/x'"), /disk is full/);
   assert.match(fixFor('HTTP Error: Unable to connect to URL "s3://lake/x.parquet": 403 (InvalidAccessKeyId)'), /object store/);
   assert.match(fixFor('transient Gmail error: HTTP 503: The service is currently unavailable.'), /Gmail/);
+  assert.match(fixFor("cannot book the project's quota: connect ECONNREFUSED 127.0.0.1:41234"), /project quota's bookings.*LAKE_PG_DSN/);
+  assert.match(fixFor('connect ECONNREFUSED 10.0.0.9:9000'), /does not answer/);
 });
