@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type BatchInput, type BatchResult, FAILURE } from '../workflows/contracts.js';
 import { type GmailApi, type MessageFormat, newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
-import { type MessageFailure, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
+import { committedAttempt, type MessageFailure, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
 import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import type { Logger } from '../log.js';
 import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
@@ -156,6 +156,23 @@ export function batchActivities(deps: ActivityDeps) {
       setMaxListeners(4 * deps.fetchConcurrency + 10, ctx.cancellationSignal);
       const logger = activityLog(deps);
       const { workflowId, runId } = execution();
+      // A retry first asks whether an earlier attempt committed (and only its completion was lost): then it reports
+      // what that attempt did, so the counts equal the lake.
+      if (ctx.info.attempt > 1) {
+        const earlier = await committedAttempt(deps.lake, input.account, { workflowId, runId, batchId: input.batchId }, input.ids);
+        if (earlier) {
+          logger.info({ batchId: input.batchId, attempt: ctx.info.attempt, ...earlier }, 'batch committed by an earlier attempt');
+          return {
+            fetched: earlier.inserted,
+            inserted: earlier.inserted,
+            present: earlier.stored - earlier.inserted,
+            skipped: input.ids.length - earlier.stored - earlier.failed,
+            malformed: earlier.malformed,
+            failed: earlier.failed,
+            units: {},
+          };
+        }
+      }
       // listPage left out the ids stored when it listed; a retry asks again (its earlier attempt may have committed).
       const known = ctx.info.attempt > 1 ? await storedIds(deps.lake, input.account, input.ids) : new Set<string>();
       const wanted = input.ids.filter((id) => !known.has(id));

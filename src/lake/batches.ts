@@ -26,6 +26,51 @@ export async function storedIds(lake: Lake, account: string, ids: string[]): Pro
   return new Set(rows.map((r) => r.id));
 }
 
+/** What an earlier attempt of a batch committed, read back from the lake (see `committedAttempt`). */
+export interface CommittedAttempt {
+  inserted: number;
+  /** Of the batch's ids: rows the earlier attempt inserted that carry a parse_error. */
+  malformed: number;
+  /** Of the batch's ids: stored (by it or before it). */
+  stored: number;
+  /** Of the batch's ids: quarantined in failed_messages. */
+  failed: number;
+}
+
+/**
+ * Whether an earlier attempt of this batch (same workflow run and batch id) committed — its checkpoint row is written
+ * in the same transaction as its rows — and what it inserted. An attempt whose commit succeeded but whose completion
+ * never reached Temporal (a worker killed, a server down at that moment) is re-run: this lets the re-run report what
+ * the earlier one did, so the counts equal the lake instead of counting its rows `present`.
+ */
+export async function committedAttempt(
+  lake: Lake,
+  account: string,
+  at: { workflowId: string; runId: string; batchId: string },
+  ids: string[],
+): Promise<CommittedAttempt | undefined> {
+  const [row] = await lake.query<{ inserted: bigint; committed_at: string }>(
+    `SELECT inserted, committed_at::VARCHAR AS committed_at FROM lake.extraction_batches
+     WHERE account = $account AND workflow_id = $wf AND run_id = $run AND batch_id = $batch LIMIT 1`,
+    { account, wf: at.workflowId, run: at.runId, batch: at.batchId },
+  );
+  if (!row) return undefined;
+  const [counts] = await lake.query<{ stored: bigint; malformed: bigint; failed: bigint }>(
+    `SELECT
+       (SELECT count(DISTINCT id) FROM lake.messages WHERE account = $account AND id IN (SELECT unnest($ids::VARCHAR[]))) AS stored,
+       (SELECT count(DISTINCT id) FROM lake.messages WHERE account = $account AND id IN (SELECT unnest($ids::VARCHAR[]))
+          AND parse_error IS NOT NULL AND first_seen_at = $at::TIMESTAMP) AS malformed,
+       (SELECT count(DISTINCT id) FROM lake.failed_messages WHERE account = $account AND id IN (SELECT unnest($ids::VARCHAR[]))) AS failed`,
+    { account, ids: listValue(ids), at: row.committed_at },
+  );
+  return {
+    inserted: Number(row.inserted),
+    malformed: Number(counts?.malformed ?? 0),
+    stored: Number(counts?.stored ?? 0),
+    failed: Number(counts?.failed ?? 0),
+  };
+}
+
 /**
  * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their attachments,
  * the checkpoint row, and a bump of the account's write_guard row. The staged ids are first checked against

@@ -126,6 +126,16 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
       { a: account },
     );
     t.diagnostic(`batches re-run with nothing to insert: ${reruns[0]?.n}`);
+    // The counts equal the lake: a batch that committed while its worker died or the server was down, re-run, reports
+    // what it committed (not its rows as `present`), and its malformed rows stay counted.
+    const [malformed] = await lake.query<{ n: number }>(
+      `SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $a AND parse_error IS NOT NULL`,
+      { a: account },
+    );
+    assert.deepEqual(
+      { persisted: done.progress.persisted, present: done.progress.present, malformed: done.progress.malformed },
+      { persisted: truth.length, present: 0, malformed: malformed!.n },
+    );
   } finally {
     lake.close();
   }
