@@ -1,4 +1,4 @@
-import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from './contracts.js';
 
@@ -20,6 +20,9 @@ export const { prepareExtraction, listPage } = proxyActivities<Activities>({ sta
  * per batch in flight, and a false timeout (a redone batch, never a duplicate row) if a worker stalls for 5 s.
  */
 export const { extractBatch } = proxyActivities<Activities>({
+  // A cancelled batch settles only once its worker has stopped it (or it committed meanwhile): a cancelled run waits
+  // for that (see PATCHES.cancelWaitsForBatches). Said explicitly: the SDK's unset value is TRY_CANCEL, which does not.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   startToCloseTimeout: '15m',
   heartbeatTimeout: '5s',
   retry: { ...gmailRetry, initialInterval: '500ms', maximumInterval: '1m' },

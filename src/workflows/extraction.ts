@@ -9,6 +9,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   workflowInfo,
@@ -59,7 +60,11 @@ export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } fr
  * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
  * "Changing workflow code" in docs/operations.md).
  */
-export const PATCHES = { eventsOutsideRun: EVENTS_OUTSIDE_RUN } as const;
+export const PATCHES = {
+  eventsOutsideRun: EVENTS_OUTSIDE_RUN,
+  /** A cancelled run waits for its batches in flight before it records its end (runs before it ended at once). */
+  cancelWaitsForBatches: 'cancel-waits-for-batches',
+} as const;
 
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
@@ -78,6 +83,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   /** Batches dispatched and not ended (a pause is `pausing` until they have). */
   const inflight: InFlight[] = [];
   const running = () => inflight.filter((b) => !b.done).length;
+  /** Every batch dispatched, settled or not: a cancelled run waits for them (see CANCEL_WAITS_FOR_BATCHES). */
+  const dispatched: Promise<void>[] = [];
   /**
    * How the run ends, once that is decided: the Web UI's details say so at once. The query keeps saying `running`
    * until the workflow has closed (signals are still accepted until then), with no rate or ETA once it is done.
@@ -212,9 +219,11 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       listedAhead = undefined;
       if (failure !== undefined) break;
       inflight.push(b);
-      runBatch(b, ids).catch((err: unknown) => {
-        failure ??= err;
-      });
+      dispatched.push(
+        runBatch(b, ids).catch((err: unknown) => {
+          failure ??= err;
+        }),
+      );
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
         state.batchesSinceCompaction = 0;
         await compact();
@@ -255,9 +264,14 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     }
     if (isCancellation(err)) {
       ended = 'canceled';
+      phase = 'draining';
+      showDetails();
+      // The batches in flight are cancelled and waited for: one that commits meanwhile is counted, and the run record
+      // and the progress say what the lake holds once nothing of this run writes to it any more.
+      if (patched(PATCHES.cancelWaitsForBatches)) await Promise.all(dispatched);
       phase = 'done';
       showDetails();
-      await event('canceled', `${state.committed.persisted} committed`);
+      await event('canceled', `${state.counters.persisted} stored (${state.committed.persisted} committed in listing order)`);
       publish('canceled', 'canceled');
       await delivered();
       throw err;

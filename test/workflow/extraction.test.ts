@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { isCancellation } from '@temporalio/workflow';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -52,6 +53,7 @@ function fakeMailbox(pages: number, perPage: number) {
   const listFailures = new Map<string, Error>();
   let batchFailure: Error | undefined;
   const events: string[] = [];
+  const details: string[] = [];
   const activities: Partial<Activities> = {
     async prepareExtraction() {
       return { historyId: '100', messagesTotal: pages * perPage, spamTrashTotal: 0 };
@@ -81,8 +83,9 @@ function fakeMailbox(pages: number, perPage: number) {
       fresh.forEach((id) => stored.add(id));
       return { fetched: input.ids.length, inserted: fresh.length, present: input.ids.length - fresh.length, skipped: 0, malformed: 0 };
     },
-    async recordExtractionEvent({ event }: { event: string }) {
+    async recordExtractionEvent({ event, detail }: { event: string; detail?: string }) {
       events.push(event);
+      details.push(`${event}: ${detail ?? ''}`);
     },
     async handOverToSync() {
       return true;
@@ -100,6 +103,7 @@ function fakeMailbox(pages: number, perPage: number) {
     stored,
     batches,
     events,
+    details,
     pageOf,
     pageOfId,
     hold: (page: number, until: Promise<void>) => holds.set(page, until),
@@ -116,6 +120,7 @@ async function extract(
   drive: (h: {
     query: () => Promise<ExtractionProgress>;
     signal: (s: 'pause' | 'resume') => Promise<void>;
+    cancel: () => Promise<unknown>;
   }) => Promise<void> = async () => {},
 ) {
   const taskQueue = `workflow-test-${++runs}`;
@@ -135,6 +140,7 @@ async function extract(
     await drive({
       query: () => handle.query<ExtractionProgress>('progress'),
       signal: (s) => handle.signal(s),
+      cancel: () => handle.cancel(),
     });
     return handle.result() as Promise<ExtractionProgress>;
   });
@@ -212,4 +218,24 @@ test('a permanent Gmail failure fails the run at once with its reason, not retri
   );
   assert.equal(new Set(m.batches.map((b) => b.batchId)).size, m.batches.length, 'no batch attempted twice');
   assert.deepEqual(m.events, ['failed']);
+});
+
+test('cancel waits for the batches in flight: one that commits meanwhile is counted, and the run record says so', async () => {
+  const m = fakeMailbox(4, 2);
+  const release = gate();
+  m.hold(0, release.opened);
+  await assert.rejects(
+    extract(m, { perPage: 2, pipelineDepth: 1 }, async ({ query, cancel }) => {
+      await waitFor('the first batch in flight', async () => m.batches.length === 1, 30_000, 50);
+      await cancel();
+      // Cancelled, its batch still running: the run waits for it (draining) and has recorded no end yet.
+      await waitFor('draining', async () => (await query()).phase === 'draining', 30_000, 50);
+      assert.deepEqual(m.events, []);
+      release.open();
+    }),
+    (err: unknown) => err instanceof WorkflowFailedError && isCancellation(err.cause),
+  );
+  assert.equal(m.stored.size, 2, 'the batch in flight committed');
+  assert.deepEqual(m.details, ['canceled: 2 stored (2 committed in listing order)']);
+  assert.equal(m.batches.length, 1, 'nothing dispatched after the cancel');
 });
