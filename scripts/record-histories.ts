@@ -49,20 +49,24 @@ new CredentialStore(config.gmail.credentialsDir).write({
   refresh_token: 'replay-revoked-token',
 });
 const p = await startPipeline(config, credentials);
-try {
-  // An extraction that fails when its mailbox's refresh token is revoked (auth_expired, then failed).
-  const revoked = (await (
-    await fetch(`${p.url}/extract`, {
-      method: 'POST',
-      headers: { ...authHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify({ account: REVOKED, batchSize: 50 }),
-    })
-  ).json()) as { id: string };
-  const revokedStatus = async () =>
-    (await (await fetch(`${p.url}/extract/${revoked.id}`, { headers: authHeaders })).json()) as {
+/** Starts an extraction of `account` (batches of 50); answers a function that reads its progress. */
+async function extract(account: string) {
+  const started = await fetch(`${p.url}/extract`, {
+    method: 'POST',
+    headers: { ...authHeaders, 'content-type': 'application/json' },
+    body: JSON.stringify({ account, batchSize: 50 }),
+  });
+  const { id } = (await started.json()) as { id: string };
+  return async () =>
+    (await (await fetch(`${p.url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as {
+      id: string;
       status: string;
       progress: { persisted: number };
     };
+}
+try {
+  // An extraction that fails when its mailbox's refresh token is revoked (auth_expired, then failed).
+  const revokedStatus = await extract(REVOKED);
   await waitFor('100 persisted', async () => (await revokedStatus()).progress.persisted >= 100);
   await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: 'replay-revoked-token' }) });
   await fetch(`${emu.url}_emulator/tokens/expire`, { method: 'POST' });
@@ -135,20 +139,9 @@ try {
   await fetch(`${p.url}/fleets/${fleet.id}/resume`, { method: 'POST', headers: authHeaders });
   await waitFor('fleet completed', async () => (await fleetStatus()).status === 'completed', 180_000);
   // An extraction cancelled while its batches run: the run waits for them before it records its end.
-  const cancelled = (await (
-    await fetch(`${p.url}/extract`, {
-      method: 'POST',
-      headers: { ...authHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify({ account: 'cancel@example.com', batchSize: 50 }),
-    })
-  ).json()) as { id: string };
-  const cancelledStatus = async () =>
-    (await (await fetch(`${p.url}/extract/${cancelled.id}`, { headers: authHeaders })).json()) as {
-      status: string;
-      progress: { persisted: number };
-    };
+  const cancelledStatus = await extract('cancel@example.com');
   await waitFor('100 persisted', async () => (await cancelledStatus()).progress.persisted >= 100);
-  await fetch(`${p.url}/extract/${cancelled.id}/cancel`, { method: 'POST', headers: authHeaders });
+  await fetch(`${p.url}/extract/${encodeURIComponent((await cancelledStatus()).id)}/cancel`, { method: 'POST', headers: authHeaders });
   await waitFor('cancelled', async () => (await cancelledStatus()).status === 'canceled');
   const n: Record<string, number> = {};
   for await (const w of p.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {

@@ -21,25 +21,21 @@ const MAX_MESSAGES = 1_000_000_000;
 const maxMessages = () =>
   z.number().int().min(1).max(MAX_MESSAGES).optional().openapi({ description: 'stop after this many messages (at most 1,000,000,000)' });
 
-/** A mailbox: `me` or an address. Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake). */
-const account = () =>
+/** A mailbox as a request names it: trimmed, lower-cased, at most 320 characters of valid Unicode, matching `pattern`. */
+const mailbox = (pattern: string, message: string) =>
   z
     .string()
     .trim()
     .toLowerCase()
     .max(320)
     .refine(wellFormed.check, { message: wellFormed.message })
-    .regex(new RegExp(`^(me|${ADDRESS})$`), { message: 'must be "me" or an email address' });
+    .regex(new RegExp(`^${pattern}$`), { message });
+
+/** A mailbox: `me` or an address. Printable, no control characters (a NUL byte or a newline never reaches Temporal or the lake). */
+const account = () => mailbox(`(me|${ADDRESS})`, 'must be "me" or an email address');
 
 /** A mailbox named by its address (a fleet's mailboxes: `me` means nothing to a service account). */
-const address = () =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .max(320)
-    .refine(wellFormed.check, { message: wellFormed.message })
-    .regex(new RegExp(`^${ADDRESS}$`), { message: 'must be an email address (a fleet names its mailboxes by address, not "me")' });
+const address = () => mailbox(ADDRESS, 'must be an email address (a fleet names its mailboxes by address, not "me")');
 
 /** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
 const every = () =>
