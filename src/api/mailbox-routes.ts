@@ -18,6 +18,30 @@ const scheduleOut = z.object({ account: z.string(), schedule: scheduleSchema.nul
 /** /mailboxes/{account}: the mirror of a mailbox — a sync now, its schedule, and the state of both. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, logger: Logger): void {
+  const startedOut = z.object({ id: z.string(), runId: z.string(), account: z.string(), created: z.boolean(), statusUrl: z.string() });
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/mailboxes/{account}/retry-failed',
+      operationId: 'retryFailedMessages',
+      summary: 'Fetch the quarantined messages of a mailbox again',
+      description:
+        "Runs the mailbox's last extraction again with its selection: it lists the mailbox (list calls only) and fetches only what the lake lacks — the messages in failed_messages (refused by Gmail through every attempt) and mail that arrived since. A message stored now leaves failed_messages; one Gmail still refuses stays, with its attempts counted. 202 with the extraction to follow at statusUrl; 409 while the extraction runs; 404 when the mailbox was never extracted.",
+      request: { params: accountParam },
+      responses: {
+        202: json(startedOut, 'Started'),
+        404: json(errorSchema, 'Never extracted'),
+        409: json(errorSchema, 'Its extraction is running'),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { account } = c.req.valid('param');
+      const started = await mailboxes.retryFailed(account);
+      logger.info({ extractionId: started.id, runId: started.runId }, 'retry of failed messages requested');
+      return c.json({ ...started, statusUrl: `/extract/${encodeURIComponent(started.id)}` }, 202);
+    },
+  );
   app.openapi(
     createRoute({
       method: 'post',

@@ -14,7 +14,7 @@ import type { MailboxIds } from '../mailbox-ids.js';
 import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
-import type { SyncResult } from '../workflows/contracts.js';
+import type { SelectionMemo, SyncResult } from '../workflows/contracts.js';
 
 export interface MailboxView {
   account: string;
@@ -42,6 +42,11 @@ export interface MailboxService {
   controlSchedule(account: string, op: 'pause' | 'resume' | 'delete'): Promise<{ account: string; schedule: SyncScheduleInfo | null }>;
   /** Throws 409 when a sync of the mailbox runs (a backfill must not start beside it). */
   assertNoSync(account: string): Promise<void>;
+  /**
+   * Runs the mailbox's last extraction again, with its selection: it lists the mailbox (list calls only) and fetches
+   * only what the lake lacks — the messages quarantined in failed_messages, and mail that arrived since.
+   */
+  retryFailed(account: string): Promise<{ id: string; runId: string; account: string; created: boolean }>;
 }
 
 /** A closed sync's result, or the progress its failure carries. */
@@ -56,10 +61,6 @@ async function closedSync(client: Client, id: string, runId: string): Promise<Sy
   }
 }
 
-/**
- * Mailboxes as their mirror: a sync now (one workflow per mailbox, never beside its backfill), its Temporal Schedule,
- * and the state of both. Everything comes from Temporal, so the API needs no lake.
- */
 /** A schedule with the mailbox's id that gmail-lake did not create: 409, and it is left alone. */
 async function ours<T>(op: () => Promise<T>): Promise<T> {
   try {
@@ -70,10 +71,14 @@ async function ours<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Mailboxes as their mirror: a sync now (one workflow per mailbox, never beside its backfill), its Temporal Schedule,
+ * and the state of both. Everything comes from Temporal, so the API needs no lake.
+ */
 export function createMailboxService(
   client: Client,
   taskQueue: string,
-  extractions: Pick<ExtractionService, 'get'>,
+  extractions: Pick<ExtractionService, 'get' | 'start'>,
   ids: MailboxIds,
   resolveAccount: AccountResolver,
 ): MailboxService {
@@ -152,6 +157,30 @@ export function createMailboxService(
       if (!(await ours(() => controlSyncSchedule(client, ids, account, op))))
         throw new ApiError(404, 'NOT_FOUND', `${account} has no sync schedule`);
       return { account, schedule: op === 'delete' ? null : await describeSyncSchedule(client, ids, account) };
+    },
+
+    async retryFailed(asked) {
+      const account = await resolve(asked);
+      const id = ids.extraction(account);
+      let d;
+      try {
+        d = await client.workflow.getHandle(id).describe();
+      } catch (e) {
+        if (e instanceof WorkflowNotFoundError) throw new ApiError(404, 'NOT_FOUND', `${account} was never extracted: nothing to retry`);
+        throw e;
+      }
+      if (d.status.name === 'RUNNING')
+        throw new ApiError(409, 'CONFLICT', `the extraction ${id} of ${account} is running; it fetches what the lake lacks as it goes`);
+      const last = (d.memo as Partial<SelectionMemo> | undefined)?.selection;
+      if (!last) throw new ApiError(409, 'CONFLICT', `the last extraction of ${account} does not say its selection: POST /extract with it`);
+      return extractions.start({
+        account,
+        ...(last.query ? { query: last.query } : {}),
+        ...(last.labelIds?.length ? { labelIds: last.labelIds } : {}),
+        includeSpamTrash: last.includeSpamTrash,
+        format: last.format,
+        batchSize: 100,
+      });
     },
 
     async assertNoSync(asked) {

@@ -20,6 +20,7 @@ const mailboxes = {
   putSchedule: async (account: string) => ({ account, created: true, schedule: null }),
   controlSchedule: async (account: string) => ({ account, schedule: null }),
   assertNoSync: async () => undefined,
+  retryFailed: async (account: string) => ({ id: `gmail-extract-${account}`, runId: 'r', account, created: true }),
 } as unknown as MailboxService;
 
 const fleets = {

@@ -30,6 +30,11 @@ function setup() {
     async assertNoSync(account) {
       if (syncRunning) throw new ApiError(409, 'CONFLICT', `a sync of ${account} is running`);
     },
+    async retryFailed(account) {
+      calls.push(['retry', account]);
+      if (account === 'never@example.com') throw new ApiError(404, 'NOT_FOUND', `${account} was never extracted: nothing to retry`);
+      return { id: `gmail-extract-${account}`, runId: 'r2', account, created: true };
+    },
   };
   const extractions = {
     async start(r: { account: string }) {
@@ -97,4 +102,23 @@ test('POST /extract: keepInSync validated; refused with 409 while the mailbox sy
   const busy = await req('POST', '/extract', { account: 'me' });
   assert.equal(busy.status, 409);
   assert.equal(busy.body.error?.code, 'CONFLICT');
+});
+
+test('POST /mailboxes/:account/retry-failed: 202 with the extraction to follow; 404 for a mailbox never extracted; account validated', async () => {
+  const { req, calls } = setup();
+  const ok = await req('POST', '/mailboxes/User@Example.com/retry-failed');
+  assert.equal(ok.status, 202);
+  assert.deepEqual(ok.body, {
+    id: 'gmail-extract-user@example.com',
+    runId: 'r2',
+    account: 'user@example.com',
+    created: true,
+    statusUrl: '/extract/gmail-extract-user%40example.com',
+  });
+  assert.equal((await req('POST', '/mailboxes/never@example.com/retry-failed')).status, 404);
+  assert.equal((await req('POST', '/mailboxes/not%20an%20address/retry-failed')).status, 400);
+  assert.deepEqual(calls, [
+    ['retry', 'user@example.com'],
+    ['retry', 'never@example.com'],
+  ]);
 });

@@ -13,7 +13,8 @@ import type { ExtractionProgress } from '../../src/workflows/contracts.js';
  * One bad message never stalls or truncates a mailbox: Gmail's intermittent `400 Precondition check failed` is retried
  * and passes; messages Gmail refuses every time (poison: 500, or 400 in one format) are quarantined in failed_messages
  * after GMAIL_QUARANTINE_AFTER attempts of their batch, which commits the rest; the extraction completes with
- * `failed: 3`, and stored + failed + skipped = listed. Healed, a new run stores them and empties the quarantine.
+ * `failed: 3`, and stored + failed + skipped = listed. Healed, POST /mailboxes/{account}/retry-failed stores them and
+ * empties the quarantine.
  */
 const OWNER = 'user@example.com';
 let temporal: TestTemporal;
@@ -95,11 +96,13 @@ test('poison messages are quarantined with their reasons, the rest is stored, an
   const faults = (await emulatorStats(emu))['messages.get']?.faults ?? 0;
   assert.ok(faults > 0, 'intermittent 400s were served, and retried past');
 
-  // Gmail heals; a new run fetches only what the lake lacks — the three — and empties the quarantine.
+  // Gmail heals; POST retry-failed runs the last selection again, which fetches only what the lake lacks — the three —
+  // and empties the quarantine.
   await control(emu, 'PATCH', 'settings', { poison: [] });
   const gets = (await emulatorStats(emu))['messages.get']?.served ?? 0;
-  const again = await api<{ id: string }>(p, 'POST', '/extract', { account: OWNER, format: 'raw', batchSize: 100 });
-  assert.equal(again.status, 202);
+  const again = await api<{ id: string; statusUrl: string }>(p, 'POST', `/mailboxes/${OWNER}/retry-failed`);
+  assert.equal(again.status, 202, JSON.stringify(again.body));
+  assert.equal(again.body.statusUrl, `/extract/${encodeURIComponent(started.body.id)}`);
   const healed = await ended(again.body.id);
   assert.equal(healed.status, 'completed', JSON.stringify(healed));
   assert.equal(healed.progress.persisted, 3);
@@ -108,4 +111,5 @@ test('poison messages are quarantined with their reasons, the rest is stored, an
   assert.deepEqual(await quarantine(), []);
   const all = await lakeRows(p.lake, OWNER);
   assert.deepEqual([all.rows, all.distinct], [truth.length, truth.length]);
+  assert.equal((await api(p, 'POST', '/mailboxes/never@example.com/retry-failed')).status, 404);
 });
