@@ -6,16 +6,18 @@
 #     (Debian's postgresql when missing), Chromium (Debian's chromium) for the browser tests, and pinned Python tools in
 #     a virtualenv under .tools/py: schemathesis (API fuzzing), kubernetes-validate, duckdb 1.5.5 (the README's Python)
 #   - --no-go / --go-only: everything but the Go-built servers, or only them (`npm test` builds them in the background
-#     while the tiers that need no server run)
+#     while the tiers that need no server run); --npm-only: the npm dependencies alone (`npm test` runs the unit tier
+#     on them before anything else is provisioned)
 # A second run finds everything in place and does no network work.
 set -euo pipefail
-FOR_TESTS=false GO=true OTHERS=true
+FOR_TESTS=false GO=true OTHERS=true NPM_ONLY=false
 for arg in "$@"; do
   case "$arg" in
     --for-tests) FOR_TESTS=true ;;
     --no-go) GO=false ;;
     --go-only) OTHERS=false ;;
-    *) echo "provision: unknown option $arg (--for-tests, --no-go, --go-only)" >&2; exit 2 ;;
+    --npm-only) NPM_ONLY=true ;;
+    *) echo "provision: unknown option $arg (--for-tests, --no-go, --go-only, --npm-only)" >&2; exit 2 ;;
   esac
 done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +39,8 @@ if $OTHERS && [ ! -d "$ROOT/node_modules/@duckdb/node-api" ] || [ "$ROOT/package
   say "installing npm dependencies (npm install from package-lock.json)"
   (cd "$ROOT" && npm install --no-audit --no-fund --loglevel=error)
 fi
+# --npm-only (npm test, first): the unit tier needs nothing else.
+if $NPM_ONLY; then exit 0; fi
 
 # --- Go-built CLIs -----------------------------------------------------------------------------------------------
 # $1 name, $2 env var naming an existing binary, $3 go module@version, $4 expected version substring

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit, api and replay (no
-# servers: failures show within a minute), workflow (the workflows' logic on a real Temporal dev server with mocked
-# activities), then integration (real servers). Provisions first; the Go-built servers
-# (Temporal CLI, MinIO) build in the background while the first tiers run, since only integration needs them.
+# `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit (right after `npm
+# install`: its failures show within a minute), static checks, api and replay (no servers), workflow (the workflows'
+# logic on a real Temporal dev server with mocked activities), then integration (real servers). The Go-built servers
+# (Temporal CLI, MinIO) build in the background from the start, since only the last two tiers need them.
 # Integration runs its files INTEGRATION_CONCURRENCY at a time (default 3: each file owns its servers and ports; most
 # of their time is spent waiting on servers, so three fit two cores).
 # TEST_NODE: the node binary that runs the tests (default: node on PATH). Ends with one summary line.
@@ -14,7 +14,9 @@ LOGS=.tools/test-logs
 mkdir -p "$LOGS"
 elapsed() { echo $(($(date +%s) - start)); }
 
-bash scripts/provision.sh --for-tests --no-go
+# The npm dependencies only, so that the unit tier runs within a minute of the start (it needs nothing else); the
+# rest is provisioned after it.
+bash scripts/provision.sh --npm-only
 # The temporal CLI first (every integration file needs it), then MinIO (only the S3 files, which wait for it through
 # MINIO_READY_FILE): each writes ok|failed to its status file when its build ends.
 rm -f "$LOGS/temporal.status" "$LOGS/minio.status"
@@ -53,10 +55,11 @@ summary() {
   echo "== tests $total, pass $passed, fail $failed (${parts[*]}) in $(elapsed) s${1:+: $1}"
 }
 
+tier unit 2 60000 test/unit/*.test.ts
+bash scripts/provision.sh --for-tests --no-go
 echo "== static checks: typecheck, lint ($(elapsed) s so far)"
 npm run --silent typecheck || { summary "typecheck failed"; exit 1; }
 npm run --silent lint || { summary "lint failed"; exit 1; }
-tier unit 2 60000 test/unit/*.test.ts
 tier api 2 60000 test/api/*.test.ts
 tier replay 1 300000 test/replay/*.test.ts
 echo "== waiting for the temporal CLI ($(elapsed) s so far)"
