@@ -5,7 +5,7 @@ import type { GmailApi } from '../gmail/client.js';
 import { GmailAuthError, NoCredentials } from '../gmail/auth.js';
 import type { Directory } from '../gmail/directory.js';
 import { FAILURE } from '../workflows/contracts.js';
-import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
+import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { ProjectQuotaError } from '../gmail/project-quota.js';
 import type { Lake } from '../lake/lake.js';
 import type { MailboxIds } from '../mailbox-ids.js';
@@ -91,6 +91,11 @@ export function rethrowGmail(err: unknown, logger: Logger): never {
       reason: err instanceof GmailAuthError ? err.reason : 'missing',
     });
   if (kind === 'auth') throw ApplicationFailure.nonRetryable(`Gmail rejected the credentials: ${reason}`, GMAIL_FAILURE.auth);
+  if (isFailedPrecondition(err))
+    throw ApplicationFailure.nonRetryable(
+      `Gmail is not enabled for this mailbox, or its user was deleted: ${reason}`,
+      GMAIL_FAILURE.permission,
+    );
   if (kind === 'invalidRequest')
     throw ApplicationFailure.nonRetryable(`Gmail rejected the request: ${reason}`, GMAIL_FAILURE.invalidRequest);
   if (kind === 'permission') throw ApplicationFailure.nonRetryable(`Gmail denied access: ${reason}`, GMAIL_FAILURE.permission);

@@ -1,7 +1,7 @@
 import { messagesTotal } from '../metrics.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { newMeter } from '../gmail/client.js';
-import { classifyGmailError, describeGmailError, GMAIL_FAILURE } from '../gmail/errors.js';
+import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { storedIds } from '../lake/batches.js';
 import { startRun } from '../lake/runs.js';
 import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
@@ -20,7 +20,7 @@ export function mailboxActivities(deps: ActivityDeps) {
         maxResults: input.maxResults,
       });
     } catch (err) {
-      if (input.pageToken && classifyGmailError(err) === 'invalidRequest')
+      if (input.pageToken && classifyGmailError(err) === 'invalidRequest' && !isFailedPrecondition(err))
         throw ApplicationFailure.nonRetryable(
           `Gmail no longer accepts the page token: ${describeGmailError(err)}`,
           GMAIL_FAILURE.pageTokenExpired,

@@ -79,6 +79,8 @@ async function call(
 ): Promise<Response> {
   const { limits } = state;
   const user = authenticate(state, c, c.req.param('userId')!);
+  if (limits.settings.gmailDisabled.includes(user))
+    throw new HttpError(400, googleError(400, 'Mail service not enabled', 'failedPrecondition', 'global', 'FAILED_PRECONDITION'));
   if (!limits.acquire(user, method))
     throw new HttpError(429, googleError(429, 'Too many concurrent requests for user', 'rateLimitExceeded', 'usageLimits'));
   try {

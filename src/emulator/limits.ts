@@ -51,6 +51,11 @@ export const settingsSchema = z.object({
    * Messages Gmail refuses every time (GYB #317): messages.get of `id` (in `format`, or in any) answers `status` — 500
    * backendError or 400 failedPrecondition — until the list is changed (PATCH /control/settings heals them).
    */
+  /**
+   * Mailboxes whose Gmail service is off (disabled for the user, or the user deleted): every Gmail call for them
+   * answers `400 Mail service not enabled` (failedPrecondition), as Gmail does.
+   */
+  gmailDisabled: z.array(z.string()).default([]),
   poison: z
     .array(
       z.object({

@@ -8,7 +8,7 @@ import { QuotaBudget, type QuotaMethod } from './budget.js';
 import { bodyParts } from '../mime/content.js';
 import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
-import { classifyGmailError } from './errors.js';
+import { classifyGmailError, isFailedPrecondition } from './errors.js';
 import { withRetry } from './retry.js';
 import type { UnitMeter } from '../workflows/contracts.js';
 
@@ -162,7 +162,12 @@ function scopedApi(
           }
         });
       },
-      { attempts: config.requestAttempts, signal },
+      {
+        attempts: config.requestAttempts,
+        signal,
+        // A get's intermittent 400 failedPrecondition passes when asked again (see isFailedPrecondition).
+        retryable: (e) => classifyGmailError(e) === 'transient' || (method === 'get' && isFailedPrecondition(e)),
+      },
     );
   return {
     async profile(account) {

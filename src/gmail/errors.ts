@@ -43,10 +43,19 @@ export function classifyGmailError(err: unknown): GmailErrorKind {
   if (status === 404) return 'notFound';
   if (status === 429 || status === 408 || status >= 500) return 'transient';
   if (status === 403) return reasons(data).some((r) => RATE_REASONS.has(r)) ? 'transient' : 'permission';
-  // Gmail answers a small share of gets `400 Precondition check failed` and the same request then succeeds (Open
-  // Archiver #441): worth retries. Persistent, it ends as that message's failure (quarantined), not the mailbox's.
-  if (status === 400) return reasons(data).includes('failedPrecondition') ? 'transient' : 'invalidRequest';
+  if (status === 400) return 'invalidRequest';
   return 'transient';
+}
+
+/**
+ * `400 Precondition check failed` (failedPrecondition). On `messages.get` Gmail answers it to a small share of requests
+ * and the same get then succeeds (Open Archiver #441): the client retries it there. Anywhere else, and persistently, it
+ * means Gmail is not enabled for the user (or the user is gone): a permanent answer, as any other 400.
+ */
+export function isFailedPrecondition(err: unknown): boolean {
+  const e = (err ?? {}) as ErrorLike;
+  const status = e.response?.status ?? e.status ?? (typeof e.code === 'number' ? e.code : undefined);
+  return status === 400 && reasons(e.response?.data).includes('failedPrecondition');
 }
 
 /** A readable one-line reason for logs and the extraction's `error` field. */

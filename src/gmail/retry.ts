@@ -9,6 +9,8 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** Aborts the waits (and so the retries) when the caller is cancelled. */
   signal?: AbortSignal;
+  /** Whether an error is worth another attempt (default: the transient ones). */
+  retryable?: (err: unknown) => boolean;
 }
 
 /**
@@ -24,7 +26,8 @@ export async function withRetry<T>(fn: () => Promise<T>, options: RetryOptions):
       return await fn();
     } catch (err) {
       if (options.signal?.aborted) throw err;
-      if (attempt >= options.attempts || classifyGmailError(err) !== 'transient') throw err;
+      const retryable = options.retryable ? options.retryable(err) : classifyGmailError(err) === 'transient';
+      if (attempt >= options.attempts || !retryable) throw err;
       const ms = Math.random() * Math.min(max, base * 2 ** (attempt - 1));
       await delay(ms, undefined, { signal: options.signal });
     }

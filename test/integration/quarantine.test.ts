@@ -113,3 +113,16 @@ test('poison messages are quarantined with their reasons, the rest is stored, an
   assert.deepEqual([all.rows, all.distinct], [truth.length, truth.length]);
   assert.equal((await api(p, 'POST', '/mailboxes/never@example.com/retry-failed')).status, 404);
 });
+
+test("a mailbox whose Gmail goes away mid-run (disabled, or its user deleted) fails with that reason, after its batch's attempts", async () => {
+  const account = 'gone@example.com';
+  const started = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'metadata', batchSize: 100 });
+  assert.equal(started.status, 202);
+  await waitFor('some progress', async () => ((await status(started.body.id)).progress?.persisted ?? 0) >= 100, 60_000, 100);
+  await control(emu, 'PATCH', 'settings', { gmailDisabled: [account] });
+  const done = await ended(started.body.id);
+  assert.equal(done.status, 'failed', JSON.stringify(done));
+  assert.match(done.error ?? '', /Gmail is not enabled for this mailbox, or its user was deleted: HTTP 400: Mail service not enabled/);
+  assert.equal(done.progress.failed, 0, 'nothing quarantined: it is the mailbox that fails, not its messages');
+  await control(emu, 'PATCH', 'settings', { gmailDisabled: [] });
+});

@@ -2,7 +2,7 @@ import { LocalReservations, parseLibpqDsn, ProjectQuota, ProjectQuotaError } fro
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuotaBudget } from '../../src/gmail/budget.js';
-import { classifyGmailError } from '../../src/gmail/errors.js';
+import { classifyGmailError, isFailedPrecondition } from '../../src/gmail/errors.js';
 import { withRetry } from '../../src/gmail/retry.js';
 
 const httpError = (status: number, reason?: string, error?: string) =>
@@ -35,6 +35,20 @@ test('withRetry retries transient errors only, up to the attempt limit', async (
   calls = 0;
   await assert.rejects(withRetry(async () => (calls++, Promise.reject(httpError(429))), { attempts: 4, baseDelayMs: 1 }));
   assert.equal(calls, 4);
+});
+
+test('400 failedPrecondition: permanent as a class, retried only where a caller says so (messages.get)', async () => {
+  const precondition = httpError(400, 'failedPrecondition');
+  assert.equal(classifyGmailError(precondition), 'invalidRequest');
+  assert.equal(isFailedPrecondition(precondition), true);
+  assert.equal(isFailedPrecondition(httpError(400, 'invalidArgument')), false);
+  let calls = 0;
+  await assert.rejects(withRetry(async () => (calls++, Promise.reject(precondition)), { attempts: 4, baseDelayMs: 1 }));
+  assert.equal(calls, 1, 'not retried by default');
+  calls = 0;
+  const retryable = (e: unknown) => classifyGmailError(e) === 'transient' || isFailedPrecondition(e);
+  const ok = await withRetry(async () => (++calls < 3 ? Promise.reject(precondition) : 'got'), { attempts: 4, baseDelayMs: 1, retryable });
+  assert.deepEqual([ok, calls], ['got', 3]);
 });
 
 test('quota budget spends at share × the profile rate and never more than one window allows', async () => {
