@@ -12,6 +12,8 @@ export interface PendingActivity {
  * the disk, the object store, the credentials) named as such; anything else is Gmail's or the network's and passes.
  */
 export function fixFor(error: string): string {
+  if (/Failure exceeds size limit/i.test(error))
+    return 'the activity\'s failure was too large for Temporal to keep: the worker\'s log has it ("Activity failed")';
   if (/No space left|ENOSPC|disk (is )?full/i.test(error))
     return "the worker's disk is full: free space under DATA_DIR / LAKE_STAGING_DIR (batches stage there)";
   if (/project'?s? quota|ProjectQuota/i.test(error))

@@ -30,6 +30,15 @@ test('activity boundary: secrets masked in message, stack and causes; statements
     'Invalid Input Error: Attempting to fetch from an unsuccessful query result\nError: TransactionContext Error: Current transaction is aborted (please ROLLBACK)',
   );
   await assert.rejects(run(restarted), (e: unknown) => e === restarted && !(e instanceof ApplicationFailure));
+  // Temporal keeps a pending activity's last failure up to 4 KB: a long message, stack and causes are cut to fit.
+  const long = new Error(`IO Error: ${'x'.repeat(10_000)}`, { cause: new Error(`inner ${'y'.repeat(10_000)}`) });
+  long.stack = `${long.message}\n${'    at somewhere (file.js:1:1)\n'.repeat(500)}`;
+  await assert.rejects(run(long), (e: Error) => {
+    const size = [e, e.cause as Error].reduce((n, x) => n + x.message.length + (x.stack?.length ?? 0), 0);
+    assert.ok(size < 3_000, `failure of ${size} characters`);
+    assert.match(e.message, /^IO Error: x+…$/);
+    return true;
+  });
   const own = ApplicationFailure.retryable('Conversion Error: but the activity chose to retry', 'Mine');
   await assert.rejects(run(own), (e: unknown) => e === own);
 });
