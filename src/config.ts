@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { type ApiKey, parseApiKeys } from './api-keys.js';
 import { type CodecKey, parseCodecKeys } from './codec-keys.js';
+import { everyToMs } from './intervals.js';
 import { type TemporalConnection, temporalConnection } from './temporal-connection.js';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
@@ -396,9 +397,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       auth,
       metricsPort: e.METRICS_PORT,
       fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY,
-      stallAfterMs:
-        Number(e.EXTRACT_STALL_AFTER.slice(0, -1)) *
-        { s: 1_000, m: 60_000, h: 3_600_000 }[e.EXTRACT_STALL_AFTER.slice(-1) as 's' | 'm' | 'h'],
+      stallAfterMs: everyToMs(e.EXTRACT_STALL_AFTER),
     },
     dataDir,
     lake: {

@@ -11,8 +11,10 @@ import {
 } from '../schedules.js';
 import { accountAttribute } from '../codec.js';
 import type { MailboxIds } from '../mailbox-ids.js';
+import { WORKFLOW_ID_PREFIX } from '../workflows/ids.js';
 import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
+import { describeOurs } from './workflow-control.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
 import type { SelectionMemo, SyncResult } from '../workflows/contracts.js';
 
@@ -162,13 +164,7 @@ export function createMailboxService(
     async retryFailed(asked) {
       const account = await resolve(asked);
       const id = ids.extraction(account);
-      let d;
-      try {
-        d = await client.workflow.getHandle(id).describe();
-      } catch (e) {
-        if (e instanceof WorkflowNotFoundError) throw new ApiError(404, 'NOT_FOUND', `${account} was never extracted: nothing to retry`);
-        throw e;
-      }
+      const d = await describeOurs(client, 'extraction', id, WORKFLOW_ID_PREFIX, 'extractionWorkflow');
       if (d.status.name === 'RUNNING')
         throw new ApiError(409, 'CONFLICT', `the extraction ${id} of ${account} is running; it fetches what the lake lacks as it goes`);
       const last = (d.memo as Partial<SelectionMemo> | undefined)?.selection;

@@ -31,10 +31,16 @@ function reasons(data: unknown): string[] {
   return (d.error.errors ?? []).map((e) => e.reason ?? '');
 }
 
+/** The HTTP status Google answered with, wherever googleapis/gaxios put it (none: the request got no answer). */
+function statusOf(err: unknown): number | undefined {
+  const e = (err ?? {}) as ErrorLike;
+  return e.response?.status ?? e.status ?? (typeof e.code === 'number' ? e.code : undefined);
+}
+
 /** Classifies an error thrown by googleapis/gaxios/google-auth-library. */
 export function classifyGmailError(err: unknown): GmailErrorKind {
   const e = (err ?? {}) as ErrorLike;
-  const status = e.response?.status ?? e.status ?? (typeof e.code === 'number' ? e.code : undefined);
+  const status = statusOf(err);
   const data = e.response?.data as { error?: unknown } | undefined;
   if (data && (data.error === 'invalid_grant' || data.error === 'invalid_client' || data.error === 'unauthorized_client')) return 'auth';
   if (/invalid_grant|invalid_client/.test(e.message ?? '')) return 'auth';
@@ -53,9 +59,7 @@ export function classifyGmailError(err: unknown): GmailErrorKind {
  * means Gmail is not enabled for the user (or the user is gone): a permanent answer, as any other 400.
  */
 export function isFailedPrecondition(err: unknown): boolean {
-  const e = (err ?? {}) as ErrorLike;
-  const status = e.response?.status ?? e.status ?? (typeof e.code === 'number' ? e.code : undefined);
-  return status === 400 && reasons(e.response?.data).includes('failedPrecondition');
+  return statusOf(err) === 400 && reasons((err as ErrorLike | undefined)?.response?.data).includes('failedPrecondition');
 }
 
 /** A readable one-line reason for logs and the extraction's `error` field. */

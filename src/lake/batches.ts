@@ -71,13 +71,6 @@ export async function committedAttempt(
   };
 }
 
-/**
- * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their attachments,
- * the checkpoint row, and a bump of the account's write_guard row. The staged ids are first checked against
- * `expected` (what the workflow asked for): a batch with any other id is refused, never loaded. Exactly once across
- * processes: a concurrent transaction of the same account makes DuckLake refuse one commit, which `lake.write` runs
- * again, and the re-run sees the other's ids and skips them. Returns the rows it really inserted.
- */
 /** A message Gmail refused through every attempt of its batch: recorded in failed_messages (see sql/schema.sql). */
 export interface MessageFailure {
   id: string;
@@ -86,6 +79,13 @@ export interface MessageFailure {
   reason: string;
 }
 
+/**
+ * Commits a staged batch in one transaction: messages whose (account, id) is not in the lake yet, their attachments,
+ * the checkpoint row, and a bump of the account's write_guard row. The staged ids are first checked against
+ * `expected` (what the workflow asked for): a batch with any other id is refused, never loaded. Exactly once across
+ * processes: a concurrent transaction of the same account makes DuckLake refuse one commit, which `lake.write` runs
+ * again, and the re-run sees the other's ids and skips them. Returns the rows it really inserted.
+ */
 export async function persistStaged(
   lake: Lake,
   dir: string,

@@ -32,8 +32,8 @@ export const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = pro
   retry: { maximumAttempts: 10 },
 });
 /**
- * Lifecycle events of runs that began before `events-outside-run` (see lifecycle.ts), delivered in the run: retried
- * for a day, at most 10 s apart.
+ * One lifecycle event to a subscriber (or, for runs begun before `events-outside-run`, to each in turn): retried for a
+ * day, at most 10 s apart, so a subscriber back within a day receives it. See deliverEventWorkflow.
  */
 export const { deliverEvent } = proxyActivities<Activities>({
   startToCloseTimeout: '30s',

@@ -1,21 +1,15 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { deliverEvent } from './activities.js';
 import type { LifecycleEvent } from './contracts.js';
 
 const { webhookSubscribers } = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 20 } });
-/**
- * One delivery per subscriber, each retried on its own for a day, at most 10 s apart: a subscriber back within a day
- * receives every event, and one that is down never makes the others receive an event twice.
- */
-const { deliverEvent } = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  scheduleToCloseTimeout: '1 day',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WebhookRefused'] },
-});
 
 /**
  * Delivers one lifecycle event to every webhook subscriber the workers are configured with, outside the run that
  * published it (started as an abandoned child): an extraction ends when its work ends, whatever its subscribers do.
+ * One delivery per subscriber, each retried on its own (`deliverEvent`'s policy: a day, at most 10 s apart), so one
+ * that is down never makes the others receive an event twice.
  * Returns the subscribers that took it; a subscriber that refused it for good (4xx) or stayed down for a day fails
  * only its own delivery, and this workflow then fails naming them.
  */

@@ -83,7 +83,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   /** Batches dispatched and not ended (a pause is `pausing` until they have). */
   const inflight: InFlight[] = [];
   const running = () => inflight.filter((b) => !b.done).length;
-  /** Every batch dispatched, settled or not: a cancelled run waits for them (see CANCEL_WAITS_FOR_BATCHES). */
+  /** Every batch dispatched, settled or not: a cancelled run waits for them (see PATCHES.cancelWaitsForBatches). */
   const dispatched: Promise<void>[] = [];
   /**
    * How the run ends, once that is decided: the Web UI's details say so at once. The query keeps saying `running`

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { everyToMs, msToEvery } from '../../src/schedules.js';
+import { everyToMs, msToEvery } from '../../src/intervals.js';
 
 test('an interval reads back as it was written', () => {
   for (const every of ['30s', '90s', '15m', '1h', '36h', '1d', '7d']) assert.equal(msToEvery(everyToMs(every)), every);
