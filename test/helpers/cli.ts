@@ -80,12 +80,23 @@ export async function consent(url: string, account: string, decision: 'allow' | 
   return location;
 }
 
+/**
+ * The environment of a command typed at a terminal. `script -c` runs the command with `$SHELL -c`, and a user's
+ * interactive shell puts a command in its own process group, so Ctrl-C reaches the command alone. With `SHELL` unset
+ * (as on the CI machine) `script` uses /bin/sh; dash waits for the command, takes the Ctrl-C itself and kills itself
+ * with SIGINT once the command ends, so every detach read 130. bash, like the user's shell, exits with the command's
+ * status when the command handled the Ctrl-C.
+ */
+function terminalEnv(env: Record<string, string>) {
+  return { ...process.env, ...env, SHELL: '/bin/bash', COLUMNS: '120', LINES: '40', TERM: 'xterm' };
+}
+
 /** `gmail-lake <args>` in a pseudo-terminal (util-linux `script`), as on a user's terminal; `ctrlC` types Ctrl-C into it. */
 export function inTerminal(args: string[], env: Record<string, string>) {
   const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: projectRoot,
-    env: { ...process.env, ...env, COLUMNS: '120', LINES: '40', TERM: 'xterm' },
+    env: terminalEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
@@ -112,7 +123,7 @@ export async function shell(command: string, env: Record<string, string>, stdin?
 export function shellInTerminal(command: string, env: Record<string, string>) {
   const child = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: projectRoot,
-    env: { ...process.env, ...env, COLUMNS: '120', LINES: '40', TERM: 'xterm' },
+    env: terminalEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';

@@ -8,7 +8,7 @@ import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 // `npx gmail-lake extract` gets the terminal's Ctrl-C twice: from the terminal, and again when npx forwards it to its
 // child — whenever npx's event loop gets to it. The second copy must find a handler even after the detach finished,
-// or Node's default action ends the process with 130 after it printed "Detached" (CI saw exactly that under load).
+// or Node's default action would end the process with 130 after it printed "Detached".
 test('extract: Ctrl-C detaches with exit 0, and a second SIGINT after the detach is still handled', async () => {
   const before = process.listenerCount('SIGINT');
   const running = {
