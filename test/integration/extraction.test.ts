@@ -36,12 +36,12 @@ const until = (p: Pipeline, id: string, what: string, pred: (s: ExtractionProgre
 
 const cli = (args: string[]) => temporalCli(temporal.address, args);
 
-describe('extraction of a 3,000-message mailbox with 10% injected faults (format=raw)', () => {
+describe('extraction of a 2,000-message mailbox with 10% injected faults (format=raw)', () => {
   let emu: RunningEmulator;
   let p: Pipeline;
   before(async () => {
     emu = await startTestEmulator({
-      messages: 3000,
+      messages: 2000,
       settings: { faults: { error500: 0.04, error503: 0.02, error429: 0.02, drop: 0.01, truncate: 0.01 } },
     });
     p = await startPipeline(testConfig(temporal, emu), credentials);
@@ -83,7 +83,7 @@ describe('extraction of a 3,000-message mailbox with 10% injected faults (format
     assert.ok((stats['messages.get']?.faults ?? 0) > 100, 'faults were really injected');
 
     // Malformed messages, known independently from the generator, are stored with a parse error.
-    const gen = new GeneratedMailbox(`test:${OWNER}`, 3000, OWNER);
+    const gen = new GeneratedMailbox(`test:${OWNER}`, 2000, OWNER);
     const malformed = truth
       .map((e) => parseInt(e.id.slice(8), 16))
       .filter((i) => gen.meta(i).kind === 'malformed')

@@ -19,7 +19,7 @@ import type { ExtractionProgress } from '../../src/workflows/contracts.js';
  * simulated host (a mount namespace with a private tmpfs over its data, staging and spill folders), a PostgreSQL
  * catalog, a MinIO object store with encrypted data files, 10% injected Gmail faults.
  */
-const MAILBOXES = { 'big@example.com': 2000, 'small1@example.com': 600, 'small2@example.com': 300 };
+const MAILBOXES = { 'big@example.com': 1200, 'small1@example.com': 400, 'small2@example.com': 200 };
 const QUEUE = 'hosts';
 
 let temporal: TestTemporal;

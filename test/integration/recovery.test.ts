@@ -19,7 +19,7 @@ let temporal: TestTemporal;
 let emu: RunningEmulator;
 before(async () => {
   temporal = await startTestTemporal();
-  emu = await startTestEmulator({ messages: 3000, settings: { faults: { latencyMs: 4 } } });
+  emu = await startTestEmulator({ messages: 2000, settings: { faults: { latencyMs: 4 } } });
 });
 after(async () => {
   await emu.close();
@@ -98,7 +98,7 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
   const afterKill = await until(id, 'progress after the kill', (s) => s.progress.persisted > beforeKill.progress.persisted + 200);
   assert.equal(afterKill.status, 'running');
 
-  await until(id, '1500 persisted', (s) => s.progress.persisted >= 1500);
+  await until(id, '1200 persisted', (s) => s.progress.persisted >= 1200);
   await temporal.restart();
   const afterRestart = await waitFor('status after server restart', async () => get(id), 60_000, 500);
   assert.equal(afterRestart.id, id);

@@ -112,7 +112,7 @@ test('npm run demo: a second demo explains itself in one line; Ctrl-C mid-extrac
 let temporal: TestTemporal;
 let emu: RunningEmulator;
 before(async () => {
-  [temporal, emu] = await Promise.all([startTestTemporal(), startTestEmulator({ messages: 3000, settings: { faults: { latencyMs: 3 } } })]);
+  [temporal, emu] = await Promise.all([startTestTemporal(), startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 3 } } })]);
 });
 after(async () => {
   await Promise.all([temporal?.stop(), emu?.close()]);
@@ -154,7 +154,7 @@ test('npm start: Ctrl-C mid-extraction → exit 0, nothing left running, the lak
   assert.doesNotMatch(start.output(), /IllegalStateError|DRAINING|Error:/);
   assert.deepEqual(leftovers(start.child.pid!, join(dir, 'start')), []);
   const { n, ids } = await lakeCounts(join(dir, 'start'));
-  assert.ok(n >= 200 && n < 3000, `rows ${n}`);
+  assert.ok(n >= 200 && n < 1500, `rows ${n}`);
   assert.equal(ids, n);
 
   // Started again, the same extraction finishes with every message once.

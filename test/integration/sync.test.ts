@@ -63,12 +63,12 @@ async function backfill(p: Pipeline, body: Record<string, unknown>) {
   );
 }
 
-describe('the living mirror of a 3,000-message mailbox', () => {
+describe('the living mirror of a 1,500-message mailbox', () => {
   let emu: RunningEmulator;
   let p: Pipeline;
   const deleted = new Set<string>();
   before(async () => {
-    emu = await startTestEmulator({ messages: 3000 });
+    emu = await startTestEmulator({ messages: 1500 });
     p = await startPipeline(testConfig(temporal, emu), credentials);
   });
   after(async () => {
