@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type BatchInput, type BatchResult, FAILURE } from '../workflows/contracts.js';
-import { type GmailApi, type MessageFormat, newMeter } from '../gmail/client.js';
+import type { GmailApi, MessageFormat } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { committedAttempt, type MessageFailure, persistStaged, StagedBatchMismatch, storedIds } from '../lake/batches.js';
 import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import type { Logger } from '../log.js';
-import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
+import { type ActivityDeps, activityLog, attemptMeter, execution, heartbeating, rethrowGmail } from './context.js';
 import { toRows } from './rows.js';
 
 export interface FetchCounts {
@@ -169,7 +169,8 @@ export function batchActivities(deps: ActivityDeps) {
             skipped: input.ids.length - earlier.stored - earlier.failed,
             malformed: earlier.malformed,
             failed: earlier.failed,
-            units: {},
+            // What the attempts spent, as far as their last heartbeats said (see attemptMeter).
+            units: attemptMeter().units,
           };
         }
       }
@@ -178,7 +179,7 @@ export function batchActivities(deps: ActivityDeps) {
       const wanted = input.ids.filter((id) => !known.has(id));
       const detail = { batchId: input.batchId, phase: 'fetching', done: 0, of: wanted.length, present: known.size };
       const dir = attemptDir(deps.stagingDir, workflowId, input.batchId, ctx.info.attempt);
-      const meter = newMeter();
+      const meter = attemptMeter();
       try {
         return await heartbeating(
           async () => {
@@ -236,7 +237,7 @@ export function batchActivities(deps: ActivityDeps) {
             messagesTotal.inc({ stage: 'persisted' }, inserted);
             return result;
           },
-          () => detail,
+          () => ({ ...detail, meter }),
         );
       } finally {
         await dropStaged(dir);

@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { GmailApi } from '../gmail/client.js';
+import { type GmailApi, newMeter } from '../gmail/client.js';
 import { GmailAuthError, NoCredentials } from '../gmail/auth.js';
 import type { Directory } from '../gmail/directory.js';
-import { FAILURE } from '../workflows/contracts.js';
+import { FAILURE, type UnitMeter } from '../workflows/contracts.js';
+import { addCounts } from '../workflows/tally.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { ProjectQuotaError } from '../gmail/project-quota.js';
 import type { Lake } from '../lake/lake.js';
@@ -63,6 +64,21 @@ export function activityLog(deps: ActivityDeps): Logger {
  * timeout) bounds how long Temporal waits before retrying it after its worker dies. `details` are the latest
  * heartbeat details (shown as the pending activity's progress in the Web UI).
  */
+/**
+ * The quota meter of this attempt, carried on from the previous attempt's last heartbeat: an attempt that died (a kill,
+ * a timeout) spent quota too, and Google bills it. Activities that use it heartbeat `{ …, meter }`; what a dead attempt
+ * spent after its last heartbeat (at most a second of calls) is the only part not counted.
+ */
+export function attemptMeter(): UnitMeter {
+  const meter = newMeter();
+  const earlier = (Context.current().info.heartbeatDetails as { meter?: Partial<UnitMeter> } | undefined)?.meter;
+  if (earlier && typeof earlier === 'object') {
+    addCounts(meter.units, earlier.units);
+    addCounts(meter.calls, earlier.calls);
+  }
+  return meter;
+}
+
 export async function heartbeating<T>(work: () => Promise<T>, details?: () => unknown, everyMs = 1_000): Promise<T> {
   const ctx = Context.current();
   ctx.heartbeat(details?.());

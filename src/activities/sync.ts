@@ -16,7 +16,7 @@ import {
 } from '../lake/mirror.js';
 import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
 import { attemptDir, fetchToStaging } from './batch.js';
-import { type ActivityDeps, activityLog, execution, heartbeating, rethrowGmail } from './context.js';
+import { type ActivityDeps, activityLog, attemptMeter, execution, heartbeating, rethrowGmail } from './context.js';
 import { noChanges, type BeginSyncResult, type ChangeCounts, type SyncStepResult } from '../workflows/contracts.js';
 
 const PAGE_SIZE = 500;
@@ -82,7 +82,7 @@ export function syncActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const logger = activityLog(deps);
       const { workflowId } = execution();
-      const meter = newMeter();
+      const meter = attemptMeter();
       const gmail = deps.gmail.scoped({ meter, signal: ctx.cancellationSignal });
       const detail = { phase: 'listing history', from: input.startHistoryId, records: 0 };
       return heartbeating(
@@ -180,7 +180,7 @@ export function syncActivities(deps: ActivityDeps) {
             if (staged) await dropStaged(staged.dir);
           }
         },
-        () => detail,
+        () => ({ ...detail, meter }),
       );
     },
 
@@ -195,7 +195,7 @@ export function syncActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const logger = activityLog(deps);
       const { workflowId } = execution();
-      const meter = newMeter();
+      const meter = attemptMeter();
       const gmail = deps.gmail.scoped({ meter, signal: ctx.cancellationSignal });
       const detail = { phase: 'profile', listed: 0, labels: 0, fetched: 0, toFetch: 0 };
       return heartbeating(
@@ -304,7 +304,7 @@ export function syncActivities(deps: ActivityDeps) {
             applied: r.applied,
           };
         },
-        () => detail,
+        () => ({ ...detail, meter }),
       );
     },
 
