@@ -118,6 +118,8 @@ export class ProjectQuotaError extends Error {
  * The per-project quota (Gmail: 1,200,000 units per minute shared by every mailbox of a Google Cloud project), spent
  * by every request on top of its mailbox's budget. Units are booked from the store in chunks (one booking covers
  * several requests, so a shared store sees one round trip per chunk, not per request) at `share` of the project's rate.
+ * What a booking leaves unspent is spent later, so a window can see up to (1 + processes) chunks over the share: the
+ * bound stated in docs/architecture.md (Known limits).
  */
 export class ProjectQuota {
   private balance = 0;
