@@ -101,6 +101,15 @@ export function controlRoutes(state: EmulatorState, baseUrl: () => string): Hono
     if (!v) throw new HttpError(404, { error: 'no such message' });
     return c.json({ id: v.id, labelIds: v.labelIds, historyId: String(mb.historyId) });
   });
+  // A Workspace user deleted mid-run: unlisted, refused a token ('Invalid email or User ID'), and every Gmail call with
+  // an access token minted before answers 400 Mail service not enabled (failedPrecondition), as for gmailDisabled.
+  app.post('/users/:user/delete', (c) => {
+    const user = c.req.param('user').toLowerCase();
+    if (!state.workspace) throw new HttpError(404, { error: 'no workspace: start the emulator with a domain' });
+    if (!state.workspace.delete(user)) throw new HttpError(404, { error: `no user ${user} in ${state.workspace.options.domain}` });
+    limits.update({ gmailDisabled: [...new Set([...limits.settings.gmailDisabled, user])] });
+    return c.json({ deleted: user });
+  });
   app.post('/users/:user/history/expire', (c) => {
     const mb = state.mailbox(c.req.param('user'));
     mb.expireHistory();

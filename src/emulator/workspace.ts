@@ -49,7 +49,9 @@ export type GrantResult =
 
 export class Workspace {
   readonly key: ServiceAccountKey;
-  readonly users: DirectoryUser[];
+  private readonly everyone: DirectoryUser[];
+  /** Users deleted from the domain while the emulator runs (`POST /_emulator/users/:user/delete`). */
+  private readonly deleted = new Set<string>();
   private readonly publicKey: KeyObject;
   private readonly delegated: Set<string>;
   private readonly suspended: Set<string>;
@@ -78,7 +80,7 @@ export class Workspace {
     this.undelegated = lower(options.undelegated);
     this.delegated = new Set(options.delegatedScopes ?? [GMAIL_READONLY, DIRECTORY_USER_READONLY]);
     const emails = [owner, ...Array.from({ length: options.users }, (_, i) => `user${String(i + 1).padStart(3, '0')}@${options.domain}`)];
-    this.users = [...new Set(emails.map((e) => e.toLowerCase()))].map((email, i) => {
+    this.everyone = [...new Set(emails.map((e) => e.toLowerCase()))].map((email, i) => {
       const local = email.split('@')[0]!;
       return {
         id: String(100_000_000_000_000_000n + BigInt(i)),
@@ -89,11 +91,25 @@ export class Workspace {
         orgUnitPath: this.undelegated.has(email) ? '/Contractors' : '/',
       };
     });
-    this.byEmail = new Map(this.users.map((u) => [u.primaryEmail, u]));
+    this.byEmail = new Map(this.everyone.map((u) => [u.primaryEmail, u]));
+  }
+
+  /** The directory as it is now: a deleted user is no longer listed. */
+  get users(): DirectoryUser[] {
+    return this.everyone.filter((u) => !this.deleted.has(u.primaryEmail));
   }
 
   user(email: string): DirectoryUser | undefined {
-    return this.byEmail.get(email.toLowerCase());
+    const u = this.byEmail.get(email.toLowerCase());
+    return u && !this.deleted.has(u.primaryEmail) ? u : undefined;
+  }
+
+  /** Deletes a user as an administrator would: unlisted, and no token can be minted for them any more. */
+  delete(email: string): boolean {
+    const u = this.byEmail.get(email.toLowerCase());
+    if (!u || this.deleted.has(u.primaryEmail)) return false;
+    this.deleted.add(u.primaryEmail);
+    return true;
   }
 
   /**

@@ -15,14 +15,16 @@ import { lakeRows, listable, manifest } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 
 /**
- * A fleet over the emulator's Workspace directory: 15 users, 2 suspended and 1 outside the delegation, read with one
- * service-account key by two worker processes (one killed with -9 mid-fleet) under a project quota scaled down so
- * that it binds: every other mailbox's lake equals its manifest, the three are reported with their reasons, and the
- * emulator's counters show the project quota held.
+ * A fleet over the emulator's Workspace directory: 15 users, 2 suspended, 1 outside the delegation and 1 deleted
+ * mid-fleet, read with one service-account key by two worker processes (one killed with -9 mid-fleet) under a project
+ * quota scaled down so that it binds: every other mailbox's lake equals its manifest, the four are reported with their
+ * reasons, and the emulator's counters show the project quota held.
  */
 const DOMAIN = 'example.com';
 const SUSPENDED = ['user004@example.com', 'user008@example.com'];
 const UNDELEGATED = 'user012@example.com';
+/** Deleted by its administrator while the fleet runs. */
+const DELETED = 'user014@example.com';
 
 let temporal: TestTemporal;
 let emu: RunningEmulator;
@@ -77,7 +79,7 @@ type Fleet = {
   running: { account: string }[];
 };
 
-test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated), kill -9 of a worker mid-fleet: 12 lakes exact, 3 reported, the project quota held', async (t) => {
+test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated, 1 deleted mid-fleet), kill -9 of a worker mid-fleet: 11 lakes exact, 4 reported, the project quota held', async (t) => {
   procs.push(await startWorkerProcess(env), await startWorkerProcess(env));
   const apiPort = await freePort();
   procs.push(await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' }));
@@ -107,6 +109,10 @@ test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
       return s.status === 200 && (s.body.status !== 'running' || s.body.paused);
     });
   }
+  // While it is paused, an administrator deletes a user whose mailbox is not done.
+  const gone = await call<{ status?: string }>('GET', `/extract/${encodeURIComponent(`gmail-extract-${DELETED}`)}`);
+  assert.ok(gone.status === 404 || gone.body.status === 'running', `${DELETED} not done yet: ${JSON.stringify(gone.body)}`);
+  assert.equal((await fetch(`${emu.url}_emulator/users/${DELETED}/delete`, { method: 'POST' })).status, 200);
   assert.equal((await call('POST', `/fleets/${encodeURIComponent(id)}/resume`)).status, 202);
   await procs[0]!.kill9();
   t.diagnostic(`worker killed with -9 with ${paused.mailboxes.completed} mailboxes done`);
@@ -122,16 +128,18 @@ test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
   );
   t.diagnostic(JSON.stringify({ mailboxes: done.mailboxes, messages: done.messages }));
   assert.equal(done.status, 'completed');
-  assert.deepEqual(done.mailboxes, { ...done.mailboxes, total: 15, pending: 0, running: 0, completed: 12, failed: 3 });
+  assert.deepEqual(done.mailboxes, { ...done.mailboxes, total: 15, pending: 0, running: 0, completed: 11, failed: 4 });
   const reasons = Object.fromEntries(done.failures.map((f) => [f.account, f.error]));
   for (const s of SUSPENDED) assert.match(reasons[s] ?? '', /suspended/, s);
   assert.match(reasons[UNDELEGATED] ?? '', /unauthorized_client|not authorized/i);
+  t.diagnostic(`${DELETED}: ${reasons[DELETED]}`);
+  assert.match(reasons[DELETED] ?? '', /Invalid email or User ID|Gmail is not enabled for this mailbox, or its user was deleted/);
 
   const lake = await Lake.open(loadConfig({ ...env, DATA_DIR: join(temporal.dir, 'fleet-verify') }).lake);
   let total = 0;
   try {
     const users = emu.workspace!.users.map((u) => u.primaryEmail).filter((a) => !SUSPENDED.includes(a) && a !== UNDELEGATED);
-    assert.equal(users.length, 12);
+    assert.equal(users.length, 11, 'the directory no longer lists the deleted user');
     for (const account of users) {
       const truth = listable(await manifest(emu, account));
       const rows = await lakeRows(lake, account);
@@ -146,7 +154,9 @@ test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated), kill -9 of
   const stats = Object.values(await emulatorStats(emu)) as { served: number; projectThrottled?: number }[];
   const served = stats.reduce((n, s) => n + s.served, 0);
   const projectThrottled = stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0);
-  t.diagnostic(`${total} messages in 12 mailboxes; ${projectThrottled} of ${served} requests over the project quota`);
+  t.diagnostic(`${total} messages in 11 mailboxes; ${projectThrottled} of ${served} requests over the project quota`);
+  // Not zero: at this scaled-down quota the headroom (45 units) is below the bound of (1 + 2 workers) × 50 units
+  // (docs/architecture.md, Known limits).
   assert.ok(projectThrottled <= served * 0.01, `the project quota was exceeded ${projectThrottled} times of ${served}`);
 });
 
