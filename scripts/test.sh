@@ -36,7 +36,7 @@ tier() {
   shift 3
   echo "== $name tier ($(elapsed) s so far)"
   local status=0
-  "$NODE" --import tsx --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
+  "$NODE" --import tsx --import ./scripts/test-timeline.mjs --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
     | tee "$LOGS/$name.tap" || status=$?
   local t p f
   t=$(grep -a -E '^# tests [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
@@ -44,6 +44,10 @@ tier() {
   f=$(grep -a -E '^# fail [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
   counts[$name]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + f))
+  if [ -s "$LOGS/$name.timeline" ]; then
+    echo "== $name tier, file by file (start → end, seconds since the tier started)"
+    sort -n "$LOGS/$name.timeline" | awk '{ printf "%6d → %4d  %4d s  %s\n", $1, $2, $2 - $1, $3 }'
+  fi
   if [ "$status" -ne 0 ] || [ "$f" -ne 0 ]; then
     summary "the $name tier failed"
     exit 1
@@ -71,10 +75,12 @@ if [ "$(cat "$LOGS/temporal.status")" != ok ]; then
 fi
 tier workflow 1 300000 test/workflow/*.test.ts
 # The longest files first, so that no slot is left with a long file at the end (the rest in name order).
-first=(readme extraction recovery hosts sync fuzz lake login)
+first=(readme fuzz extraction hosts sync recovery lake login fleet)
 files=()
 for f in "${first[@]}"; do files+=("test/integration/$f.test.ts"); done
 for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
-tier integration "${INTEGRATION_CONCURRENCY:-3}" 900000 "${files[@]}"
+rm -f "$LOGS/integration.timeline"
+TEST_TIMELINE="$PWD/$LOGS/integration.timeline" TEST_T0=$(date +%s%3N) \
+  tier integration "${INTEGRATION_CONCURRENCY:-3}" 900000 "${files[@]}"
 wait "$go_build" || true
 summary
