@@ -7,11 +7,13 @@ export interface MailboxAddress {
   name: string | null;
 }
 
-// RFC 5322 dot-atom: a local part made only of these needs no quotes.
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// A local part is quoted only when it holds a special other than the dot, or white space (Python's `email` rule,
+// DOT_ATOM_ENDS): an obsolete local part such as `s..palmer` is kept as written, never turned into `"s..palmer"`, an
+// address that appears nowhere in the message.
+const NEEDS_QUOTES = /[()<>@,:;"\\[\]\s]/;
 
 function addrSpec(local: string, domain: string | null): string {
-  const l = DOT_ATOM.test(local) || /[^\p{ASCII}]/u.test(local) ? local : `"${local.replace(/(["\\])/g, '\\$1')}"`;
+  const l = NEEDS_QUOTES.test(local) ? `"${local.replace(/(["\\])/g, '\\$1')}"` : local;
   return (domain === null ? l : `${l}@${domain}`).toLowerCase();
 }
 

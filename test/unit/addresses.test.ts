@@ -10,6 +10,11 @@ import { parseAddresses } from '../../src/mime/addresses.js';
 const cases: [string, [string | null, string][]][] = [
   ['"123@abuse.net" <123@example.com>', [['123@abuse.net', '123@example.com']]],
   ['"big bug bb"@bug.com', [[null, '"big bug bb"@bug.com']]],
+  // Obsolete local parts (Enron corpus): kept as written, not quoted into an address the message never had.
+  ['s..palmer@enron.com', [[null, 's..palmer@enron.com']]],
+  ['.x.@y.com', [[null, '.x.@y.com']]],
+  ['"a..b"@c.com', [[null, 'a..b@c.com']]],
+  ['Jo <"j(o)"@x.com>', [['Jo', '"j(o)"@x.com']]],
   ['pete(his account)@silly.test', [[null, 'pete@silly.test']]],
   ['joe@example.com (Joe Q. Public)', [[null, 'joe@example.com']]],
   ['Joe@Example.COM', [[null, 'joe@example.com']]],
