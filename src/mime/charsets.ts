@@ -32,7 +32,36 @@ export function charsetKnown(charset: string): boolean {
  */
 export function decodeCharset(bytes: Uint8Array, charset: string): string | undefined {
   const name = normalise(charset);
-  if (JIS.test(name)) return Encoding.convert(bytes, { from: 'JIS', to: 'UNICODE', type: 'string' });
+  if (JIS.test(name)) return decodeJis(bytes);
   if (!iconv.encodingExists(name)) return undefined;
   return iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
+}
+
+/**
+ * ISO-2022-JP is seven-bit: a byte of 0x80 or more is not in it (typically EUC-JP or Shift_JIS text mislabelled) and
+ * becomes U+FFFD, one per byte, as Python's codec replaces it. encoding-japanese would turn it into unassigned code
+ * points, so the text around each such byte is decoded on its own, starting in the shift state it was in.
+ */
+function decodeJis(bytes: Uint8Array): string {
+  const jis = (b: Uint8Array) => (b.length ? Encoding.convert(b, { from: 'JIS', to: 'UNICODE', type: 'string' }) : '');
+  if (bytes.every((b) => b < 0x80)) return jis(bytes);
+  let out = '';
+  let shift: number[] = []; // the escape sequence in force, repeated at the start of each piece
+  let piece: number[] = [];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0x1b) {
+      // ESC, intermediates (0x20–0x2f), final byte: e.g. ESC $ B, ESC ( B, ESC $ ( D
+      let j = i + 1;
+      while (j < bytes.length && bytes[j]! >= 0x20 && bytes[j]! <= 0x2f) j++;
+      shift = [...bytes.subarray(i, j + 1)];
+    }
+    if (b >= 0x80) {
+      out += jis(Uint8Array.from(piece)) + '\uFFFD';
+      piece = [...shift];
+      continue;
+    }
+    piece.push(b);
+  }
+  return out + jis(Uint8Array.from(piece));
 }

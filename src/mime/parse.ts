@@ -101,9 +101,10 @@ function parseEntity(
 
   if (mimeType.startsWith('multipart/') && depth < MAX_DEPTH) {
     const boundary = ct.params.boundary?.trimEnd();
-    const split = boundary ? splitMultipart(body, boundary) : undefined;
+    // An empty boundary (`boundary=""`) is still one: its delimiter lines are `--` and `----`, as Python reads them.
+    const split = boundary !== undefined ? splitMultipart(body, boundary) : undefined;
     if (!split) {
-      problems.push(`${where(partId)}: multipart ${boundary ? `boundary "${boundary}" not found` : 'without a boundary'}`);
+      problems.push(`${where(partId)}: multipart ${boundary !== undefined ? `boundary "${boundary}" not found` : 'without a boundary'}`);
     } else {
       if (!split.closed) problems.push(`${where(partId)}: multipart not closed by "--${boundary}--"`);
       const childDefault = mimeType === 'multipart/digest' ? 'message/rfc822' : 'text/plain';

@@ -120,6 +120,13 @@ test('charsets: ISO-2022-JP bodies, UTF-7 and raw 8-bit encoded words, RFC 2231 
     Buffer.from('1b2442467c4b5c386c1b2842', 'hex'),
   ]);
   assert.equal(rowsOf(jis).fromRaw.message.body_text, '日本語');
+  // Bytes that ISO-2022-JP cannot hold (EUC-JP mislabelled; a stray 8-bit byte mid-text) become U+FFFD, one per byte,
+  // as Python's codec gives: never unassigned code points.
+  const mislabelled = (hex: string) =>
+    rowsOf(Buffer.concat([Buffer.from('Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n'), Buffer.from(hex, 'hex')])).fromRaw
+      .message.body_text;
+  assert.equal(mislabelled('a4b3a4f3'), '\uFFFD'.repeat(4));
+  assert.equal(mislabelled('6162631b24422433ff24731b2842'), 'abcこ\uFFFDん');
   const utf7 = Buffer.from('Subject: =?utf-7?Q?Fr+APY-sche?=\r\n\r\n', 'latin1');
   assert.equal(rowsOf(utf7).fromRaw.message.subject, 'Frösche');
   const eightBit = Buffer.from('Subject: =?iso-8859-1?Q?Fr\xf6sche?=\r\n\r\n', 'latin1');
@@ -143,4 +150,15 @@ test('addresses are split before their names are decoded', () => {
   assert.equal(message.from_name, 'Lastßname, First');
   assert.equal(message.from_address, 'comma@example.com');
   assert.deepEqual(message.to_addresses, ['x@example.com', 'y@example.com']);
+});
+
+test('an empty boundary is a boundary: its parts are read, in raw and in full, as Python reads them', () => {
+  const raw = Buffer.from(
+    'From: a@example.com\r\nContent-Type: multipart/alternative; boundary=""\r\n\r\n--\r\nContent-Type: text/plain\r\n\r\nhello there\r\n----\r\n',
+    'latin1',
+  );
+  const { fromRaw, fromFull } = rowsOf(raw);
+  assert.equal(fromRaw.message.body_text, 'hello there');
+  assert.equal(fromFull.message.body_text, 'hello there');
+  assert.equal(fromRaw.message.parse_error, null);
 });
