@@ -38,6 +38,8 @@ const hook = createServer((req, res) => req.resume().on('end', () => res.writeHe
 await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
 const config = testConfig(temporal, emu, {
   GMAIL_FETCH_CONCURRENCY: '4',
+  // A compaction every 5 batches, so the extractions' histories carry compactions beside their batches.
+  LAKE_COMPACT_EVERY: '5',
   WEBHOOK_URLS: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`,
   WEBHOOK_SECRET: 'whsec-record-0123456789',
 });

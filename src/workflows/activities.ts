@@ -41,11 +41,20 @@ export const { deliverEvent } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WebhookRefused'] },
 });
 const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
+/** The same, its death noticed as fast as a batch's (PATCHES.compactionBesideBatches); it heartbeats every second. */
+const { compactLake: compactLakeQuickly } = proxyActivities<Activities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '5s',
+  retry: { maximumAttempts: 2 },
+});
 
-/** Maintenance never fails an extraction or a fleet: a compaction that keeps failing is logged and skipped. */
-export async function compact(): Promise<void> {
+/**
+ * Maintenance never fails an extraction or a fleet: a compaction that keeps failing is logged and skipped. `quick`:
+ * a dead compactor is noticed after 5 s instead of 30 s.
+ */
+export async function compact(quick = false): Promise<void> {
   try {
-    await compactLake();
+    await (quick ? compactLakeQuickly : compactLake)();
   } catch (err) {
     if (isCancellation(err)) throw err;
     log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });

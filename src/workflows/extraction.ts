@@ -60,10 +60,14 @@ export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } fr
  * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
  * "Changing workflow code" in docs/operations.md).
  */
+const noop = () => undefined;
+
 export const PATCHES = {
   eventsOutsideRun: EVENTS_OUTSIDE_RUN,
   /** A cancelled run waits for its batches in flight before it records its end (runs before it ended at once). */
   cancelWaitsForBatches: 'cancel-waits-for-batches',
+  /** Compactions run beside the batches (they held their dispatch), a dead compactor noticed in 5 s (it was 30 s). */
+  compactionBesideBatches: 'compaction-beside-batches',
 } as const;
 
 /**
@@ -85,6 +89,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   const running = () => inflight.filter((b) => !b.done).length;
   /** Every batch dispatched, settled or not: a cancelled run waits for them (see PATCHES.cancelWaitsForBatches). */
   const dispatched: Promise<void>[] = [];
+  let compaction: Promise<void> | undefined; // running beside the batches (PATCHES.compactionBesideBatches)
   /**
    * How the run ends, once that is decided: the Web UI's details say so at once. The query keeps saying `running`
    * until the workflow has closed (signals are still accepted until then), with no rate or ETA once it is done.
@@ -226,11 +231,14 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       );
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
         state.batchesSinceCompaction = 0;
-        await compact();
+        // Never two at once; maintenance never fails the run (a cancelled one is the run's own cancellation).
+        if (!patched(PATCHES.compactionBesideBatches)) await compact();
+        else compaction ??= compact(true).then(noop, noop).finally(() => (compaction = undefined));
       }
     }
     phase = inflight.length ? 'draining' : phase;
     await condition(() => inflight.length === 0 || failure !== undefined);
+    if (compaction) await compaction; // nothing of a run may outlive it (its end, or its continue-as-new)
     if (failure !== undefined) throw failure;
 
     if (!state.listingDone && !limitReached()) {
@@ -240,7 +248,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     if (options.compactAtEnd !== false) {
       phase = 'compacting';
       showDetails();
-      await compact();
+      await compact(patched(PATCHES.compactionBesideBatches));
     }
     state.total = state.pass.listed;
     phase = 'done';

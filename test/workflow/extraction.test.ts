@@ -52,6 +52,8 @@ function fakeMailbox(pages: number, perPage: number) {
   const holds = new Map<number, Promise<void>>();
   const listFailures = new Map<string, Error>();
   let batchFailure: Error | undefined;
+  const compactions = { started: 0, ended: 0 };
+  let compactionHold: Promise<void> | undefined;
   const events: string[] = [];
   const details: string[] = [];
   const activities: Partial<Activities> = {
@@ -92,6 +94,9 @@ function fakeMailbox(pages: number, perPage: number) {
     },
     async ensureSyncSchedule() {},
     async compactLake() {
+      compactions.started++;
+      await compactionHold;
+      compactions.ended++;
       return { filesBefore: 0, filesAfter: 0 };
     },
     async deliverEvent() {
@@ -106,7 +111,11 @@ function fakeMailbox(pages: number, perPage: number) {
     details,
     pageOf,
     pageOfId,
+    compactions,
     hold: (page: number, until: Promise<void>) => holds.set(page, until),
+    holdCompactions: (until: Promise<void>) => {
+      compactionHold = until;
+    },
     failList: (token: string, err: Error) => listFailures.set(token, err),
     failBatches: (err: Error) => (batchFailure = err),
   };
@@ -116,7 +125,7 @@ let runs = 0;
 /** Runs an extraction of the fake mailbox on a worker of its own task queue; `drive` acts on it while it runs. */
 async function extract(
   mailbox: ReturnType<typeof fakeMailbox>,
-  opts: { perPage: number; pipelineDepth: number },
+  opts: { perPage: number; pipelineDepth: number; compactEvery?: number },
   drive: (h: {
     query: () => Promise<ExtractionProgress>;
     signal: (s: 'pause' | 'resume') => Promise<void>;
@@ -132,7 +141,7 @@ async function extract(
   });
   const input: ExtractionInput = {
     request: { account: 'a@example.com', format: 'raw', batchSize: opts.perPage, includeSpamTrash: true },
-    options: { pipelineDepth: opts.pipelineDepth, compactEvery: 0, events: false },
+    options: { pipelineDepth: opts.pipelineDepth, compactEvery: opts.compactEvery ?? 0, events: false },
     extractionKey: 'k',
   };
   return worker.runUntil(async () => {
@@ -238,4 +247,24 @@ test('cancel waits for the batches in flight: one that commits meanwhile is coun
   assert.equal(m.stored.size, 2, 'the batch in flight committed');
   assert.deepEqual(m.details, ['canceled: 2 stored (2 committed in listing order)']);
   assert.equal(m.batches.length, 1, 'nothing dispatched after the cancel');
+});
+
+test('a compaction runs beside the batches, one at a time: the batches behind it are dispatched while it runs', async () => {
+  const m = fakeMailbox(8, 2);
+  const release = gate();
+  m.holdCompactions(release.opened);
+  const result = await extract(m, { perPage: 2, pipelineDepth: 1, compactEvery: 2 }, async ({ query }) => {
+    try {
+      await waitFor('a compaction running', async () => m.compactions.started === 1, 30_000, 50);
+      await waitFor('every batch dispatched while it runs', async () => m.batches.length === 8, 10_000, 50);
+      await waitFor('every batch committed', async () => (await query()).progress.persisted === 16, 30_000, 50);
+      assert.deepEqual(m.compactions, { started: 1, ended: 0 }, 'the compactions due meanwhile waited for the running one');
+      assert.equal((await query()).status, 'running', 'the run waits for its compaction before it ends');
+    } finally {
+      release.open(); // a failed assertion must not leave the worker waiting on the compaction
+    }
+  });
+  assert.equal(result.status, 'completed');
+  assert.equal(result.progress.persisted, 16);
+  assert.deepEqual(m.compactions, { started: 2, ended: 2 }, "the one beside the batches, then the end's");
 });
