@@ -3,8 +3,7 @@
 # install`: its failures show within a minute), static checks, api and replay (no servers), workflow (the workflows'
 # logic on a real Temporal dev server with mocked activities), then integration (real servers). The Go-built servers
 # (Temporal CLI, MinIO) build in the background from the start, since only the last two tiers need them.
-# Integration runs its files INTEGRATION_CONCURRENCY at a time (default 3: each file owns its servers and ports; most
-# of their time is spent waiting on servers, so three fit two cores).
+# Integration runs its files INTEGRATION_CONCURRENCY at a time, the longest first (see integration below).
 # TEST_NODE: the node binary that runs the tests (default: node on PATH). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,7 +35,7 @@ tier() {
   shift 3
   echo "== $name tier ($(elapsed) s so far)"
   local status=0
-  "$NODE" --import tsx --import ./scripts/test-timeline.mjs --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
+  "$NODE" --import tsx --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
     | tee "$LOGS/$name.tap" || status=$?
   local t p f
   t=$(grep -a -E '^# tests [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
@@ -44,10 +43,6 @@ tier() {
   f=$(grep -a -E '^# fail [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
   counts[$name]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + f))
-  if [ -s "$LOGS/$name.timeline" ]; then
-    echo "== $name tier, file by file (start → end, seconds since the tier started)"
-    sort -n "$LOGS/$name.timeline" | awk '{ printf "%6d → %4d  %4d s  %s\n", $1, $2, $2 - $1, $3 }'
-  fi
   if [ "$status" -ne 0 ] || [ "$f" -ne 0 ]; then
     summary "the $name tier failed"
     exit 1
@@ -74,13 +69,38 @@ if [ "$(cat "$LOGS/temporal.status")" != ok ]; then
   exit 1
 fi
 tier workflow 1 300000 test/workflow/*.test.ts
-# The longest files first, so that no slot is left with a long file at the end (the rest in name order).
-first=(readme fuzz extraction hosts sync recovery lake login fleet)
-files=()
-for f in "${first[@]}"; do files+=("test/integration/$f.test.ts"); done
-for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
-rm -f "$LOGS/integration.timeline"
-TEST_TIMELINE="$PWD/$LOGS/integration.timeline" TEST_T0=$(date +%s%3N) \
-  tier integration "${INTEGRATION_CONCURRENCY:-3}" 900000 "${files[@]}"
+# Integration: INTEGRATION_CONCURRENCY files at a time (default 3: each file owns its servers and ports; most of
+# their time is spent waiting on servers), the longest first so that no slot is left with a long file at the end
+# (node's runner would start them in name order). Each file's TAP is kept in $LOGS/integration/ and printed when the
+# file ends; then when each file started and ended.
+integration() {
+  local dir="$LOGS/integration"
+  rm -rf "$dir" && mkdir -p "$dir"
+  echo "== integration tier ($(elapsed) s so far)"
+  local longest=(readme extraction recovery fuzz hosts sync login fleet lake restarts build stops)
+  local files=() f
+  for f in "${longest[@]}"; do files+=("test/integration/$f.test.ts"); done
+  for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
+  T0=$(date +%s) NODE="$NODE" DIR="$dir" xargs -P "${INTEGRATION_CONCURRENCY:-3}" -I{} bash -c '
+    f={}; n=$(basename "$f" .test.ts); start=$(($(date +%s) - T0))
+    "$NODE" --import tsx --test --test-reporter=tap --test-timeout=900000 "$f" > "$DIR/$n.tap" 2>&1; rc=$?
+    echo "$start $(($(date +%s) - T0)) $rc $f" >> "$DIR/timeline"
+    flock "$DIR/timeline" cat "$DIR/$n.tap"' < <(printf '%s\n' "${files[@]}") || true
+  local t=0 p=0 fl=0 tap
+  for tap in "$dir"/*.tap; do
+    t=$((t + $(grep -a -E '^# tests [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
+    p=$((p + $(grep -a -E '^# pass [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
+    fl=$((fl + $(grep -a -E '^# fail [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
+  done
+  counts[integration]=$t
+  total=$((total + t)) passed=$((passed + p)) failed=$((failed + fl))
+  echo "== integration tier, file by file (start → end, seconds since the tier started; exit code)"
+  sort -n "$dir/timeline" | awk '{ printf "%6d → %4d  %4d s  %s  %s\n", $1, $2, $2 - $1, ($3 == 0 ? "ok" : "exit " $3), $4 }'
+  if [ "$fl" -ne 0 ] || awk '$3 != 0 { bad = 1 } END { exit !bad }' "$dir/timeline"; then
+    summary "the integration tier failed"
+    exit 1
+  fi
+}
+integration
 wait "$go_build" || true
 summary
