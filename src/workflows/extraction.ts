@@ -60,7 +60,8 @@ export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } fr
  * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
  * "Changing workflow code" in docs/operations.md).
  */
-const noop = () => undefined;
+/** A compaction beside the batches (one at a time): never rejects (maintenance never fails a run), then calls `ended`. */
+const compactBeside = (ended: () => void) => compact(true).then(ended, ended);
 
 export const PATCHES = {
   eventsOutsideRun: EVENTS_OUTSIDE_RUN,
@@ -231,9 +232,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       );
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
         state.batchesSinceCompaction = 0;
-        // Never two at once; maintenance never fails the run (a cancelled one is the run's own cancellation).
         if (!patched(PATCHES.compactionBesideBatches)) await compact();
-        else compaction ??= compact(true).then(noop, noop).finally(() => (compaction = undefined));
+        else compaction ??= compactBeside(() => (compaction = undefined));
       }
     }
     phase = inflight.length ? 'draining' : phase;

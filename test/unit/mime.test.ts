@@ -123,8 +123,8 @@ test('charsets: ISO-2022-JP bodies, UTF-7 and raw 8-bit encoded words, RFC 2231 
   // Bytes that ISO-2022-JP cannot hold (EUC-JP mislabelled; a stray 8-bit byte mid-text) become U+FFFD, one per byte,
   // as Python's codec gives: never unassigned code points.
   const mislabelled = (hex: string) =>
-    rowsOf(Buffer.concat([Buffer.from('Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n'), Buffer.from(hex, 'hex')])).fromRaw
-      .message.body_text;
+    rowsOf(Buffer.concat([Buffer.from('Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n'), Buffer.from(hex, 'hex')])).fromRaw.message
+      .body_text;
   assert.equal(mislabelled('a4b3a4f3'), '\uFFFD'.repeat(4));
   assert.equal(mislabelled('6162631b24422433ff24731b2842'), 'abcこ\uFFFDん');
   const utf7 = Buffer.from('Subject: =?utf-7?Q?Fr+APY-sche?=\r\n\r\n', 'latin1');
