@@ -30,6 +30,8 @@ export MINIO_READY_FILE="$PWD/$LOGS/minio.status"
 
 declare -A counts
 total=0 passed=0 failed=0
+# A TAP file's last "# tests|pass|fail N" count (0 when it has none).
+tapCount() { grep -a -E "^# $1 [0-9]+" "$2" | tail -1 | grep -o '[0-9]*' || echo 0; }
 tier() {
   local name=$1 concurrency=$2 timeout=$3
   shift 3
@@ -38,9 +40,7 @@ tier() {
   "$NODE" --import tsx --test --test-reporter=tap --test-concurrency="$concurrency" --test-timeout="$timeout" "$@" \
     | tee "$LOGS/$name.tap" || status=$?
   local t p f
-  t=$(grep -a -E '^# tests [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
-  p=$(grep -a -E '^# pass [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
-  f=$(grep -a -E '^# fail [0-9]+' "$LOGS/$name.tap" | tail -1 | grep -o '[0-9]*' || echo 0)
+  t=$(tapCount tests "$LOGS/$name.tap") p=$(tapCount pass "$LOGS/$name.tap") f=$(tapCount fail "$LOGS/$name.tap")
   counts[$name]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + f))
   if [ "$status" -ne 0 ] || [ "$f" -ne 0 ]; then
@@ -88,9 +88,7 @@ integration() {
     flock "$DIR/timeline" cat "$DIR/$n.tap"' < <(printf '%s\n' "${files[@]}") || true
   local t=0 p=0 fl=0 tap
   for tap in "$dir"/*.tap; do
-    t=$((t + $(grep -a -E '^# tests [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
-    p=$((p + $(grep -a -E '^# pass [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
-    fl=$((fl + $(grep -a -E '^# fail [0-9]+' "$tap" | tail -1 | grep -o '[0-9]*' || echo 0)))
+    t=$((t + $(tapCount tests "$tap"))) p=$((p + $(tapCount pass "$tap"))) fl=$((fl + $(tapCount fail "$tap")))
   done
   counts[integration]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + fl))

@@ -67,7 +67,8 @@ export function activityLog(deps: ActivityDeps): Logger {
 /**
  * The quota meter of this attempt, carried on from the previous attempt's last heartbeat: an attempt that died (a kill,
  * a timeout) spent quota too, and Google bills it. Activities that use it heartbeat `{ …, meter }`; what a dead attempt
- * spent after its last heartbeat (at most a second of calls) is the only part not counted.
+ * spent after its last heartbeat reached Temporal is the only part not counted (the SDK sends one at most every 80 % of
+ * the heartbeat timeout, so up to 4 s of a batch's calls).
  */
 export function attemptMeter(): UnitMeter {
   const meter = newMeter();

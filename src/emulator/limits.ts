@@ -48,14 +48,14 @@ export const settingsSchema = z.object({
     })
     .default({ error500: 0, error503: 0, error429: 0, drop: 0, truncate: 0, precondition400: 0, latencyMs: 0 }),
   /**
-   * Messages Gmail refuses every time (GYB #317): messages.get of `id` (in `format`, or in any) answers `status` — 500
-   * backendError or 400 failedPrecondition — until the list is changed (PATCH /control/settings heals them).
-   */
-  /**
    * Mailboxes whose Gmail service is off (disabled for the user, or the user deleted): every Gmail call for them
    * answers `400 Mail service not enabled` (failedPrecondition), as Gmail does.
    */
   gmailDisabled: z.array(z.string()).default([]),
+  /**
+   * Messages Gmail refuses every time (GYB #317): messages.get of `id` (in `format`, or in any) answers `status` — 500
+   * backendError or 400 failedPrecondition — until the list is changed (PATCH /control/settings heals them).
+   */
   poison: z
     .array(
       z.object({

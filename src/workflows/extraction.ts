@@ -56,13 +56,13 @@ export const progressQuery = defineQuery<ExtractionProgress>('progress');
 
 export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } from './ids.js';
 
+/** A compaction beside the batches (one at a time): never rejects (maintenance never fails a run), then calls `ended`. */
+const compactBeside = (ended: () => void) => compact(true).then(ended, ended);
+
 /**
  * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
  * "Changing workflow code" in docs/operations.md).
  */
-/** A compaction beside the batches (one at a time): never rejects (maintenance never fails a run), then calls `ended`. */
-const compactBeside = (ended: () => void) => compact(true).then(ended, ended);
-
 export const PATCHES = {
   eventsOutsideRun: EVENTS_OUTSIDE_RUN,
   /** A cancelled run waits for its batches in flight before it records its end (runs before it ended at once). */
