@@ -39,4 +39,10 @@ test("the fixes name the operator's part: disk, catalog, object store; Gmail's i
   assert.match(fixFor('transient Gmail error: HTTP 503: The service is currently unavailable.'), /Gmail/);
   assert.match(fixFor("cannot book the project's quota: connect ECONNREFUSED 127.0.0.1:41234"), /project quota's bookings.*LAKE_PG_DSN/);
   assert.match(fixFor('connect ECONNREFUSED 10.0.0.9:9000'), /does not answer/);
+  // What CI saw with the catalog's PostgreSQL halted mid-run: libpq's words, in a DuckLake statistics query.
+  const libpq =
+    'Invalid Error: Failed to get global stats information from DuckLake: Failed to prepare COPY "COPY (SELECT "table_id" ' +
+    'FROM "public"."ducklake_table_stats") TO STDOUT (FORMAT "binary");": server closed the connection unexpectedly';
+  assert.match(fixFor(libpq), /catalog does not answer.*LAKE_PG_DSN/);
+  assert.match(fixFor('FATAL: terminating connection due to administrator command'), /catalog/);
 });
