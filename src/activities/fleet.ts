@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { classifyGmailError, describeGmailError } from '../gmail/errors.js';
 import { extractionKey } from '../mailbox-ids.js';
-import { type ActivityDeps, activityLog } from './context.js';
+import { type ActivityDeps, activityLog, heartbeatingEach } from './context.js';
 import type { FleetMailbox, FleetPlan, FleetRequest } from '../workflows/fleet-contracts.js';
 
 /**
@@ -14,7 +14,7 @@ const OVERSUBSCRIPTION = 2;
 
 /** The fleet's mailboxes: the domain's directory (suspended users reported, not extracted) or the given list. */
 export function fleetActivities(deps: ActivityDeps) {
-  return {
+  return heartbeatingEach({
     async planFleet(request: FleetRequest): Promise<FleetPlan> {
       const log = activityLog(deps);
       let accounts: string[];
@@ -52,5 +52,5 @@ export function fleetActivities(deps: ActivityDeps) {
       log.info({ mailboxes: mailboxes.length, skipped: skipped.length, quotaShare }, 'fleet planned');
       return { mailboxes, skipped, quotaShare };
     },
-  };
+  });
 }

@@ -4,7 +4,7 @@ import { newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { storedIds } from '../lake/batches.js';
 import { startRun } from '../lake/runs.js';
-import { type ActivityDeps, activityLog, execution, rethrowGmail } from './context.js';
+import { type ActivityDeps, activityLog, execution, heartbeatingEach, rethrowGmail } from './context.js';
 import type { ListInput, ListResult, PrepareInput, PrepareResult, UnitMeter } from '../workflows/contracts.js';
 
 /** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
@@ -29,7 +29,7 @@ export function mailboxActivities(deps: ActivityDeps) {
     }
   }
 
-  return {
+  return heartbeatingEach({
     /** Reads the profile (validating credentials), snapshots labels and finds a checkpoint to resume from. Retries: Temporal's. */
     async prepareExtraction(input: PrepareInput): Promise<PrepareResult> {
       const logger = activityLog(deps);
@@ -94,5 +94,5 @@ export function mailboxActivities(deps: ActivityDeps) {
         units: meter.units,
       };
     },
-  };
+  });
 }

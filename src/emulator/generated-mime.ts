@@ -123,23 +123,13 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
   const textQp = pools.lines(r, pools.qpLines, textLen);
   const text = pools.slice(r, pools.text, Math.min(textLen, 4000));
   const boundary = (tag: string) => `=_${tag}_${m.id}`;
-  const alternative = (b: string) =>
-    [
-      `Content-Type: multipart/alternative; boundary="${b}"`,
-      '',
-      `--${b}`,
-      'Content-Type: text/plain; charset="UTF-8"',
-      'Content-Transfer-Encoding: quoted-printable',
-      '',
-      textQp,
-      `--${b}`,
-      'Content-Type: text/html; charset="UTF-8"',
-      'Content-Transfer-Encoding: quoted-printable',
-      '',
-      `<html><body><pre>=\r\n${textQp}=\r\n</pre></body></html>`,
-      `--${b}--`,
-      '',
-    ].join('\r\n');
+  /** A multipart body: its Content-Type, each part after a delimiter line, the close delimiter. */
+  const multipart = (subtype: string, b: string, parts: string[]) =>
+    [`Content-Type: multipart/${subtype}; boundary="${b}"`, '', ...parts.flatMap((p) => [`--${b}`, p]), `--${b}--`, ''].join('\r\n');
+  const qpPart = (type: string, text: string) =>
+    [`Content-Type: ${type}; charset="UTF-8"`, 'Content-Transfer-Encoding: quoted-printable', '', text].join('\r\n');
+  const html = (img = '') => `<html><body>${img}<pre>=\r\n${textQp}=\r\n</pre></body></html>`;
+  const alternative = () => multipart('alternative', boundary('alt'), [qpPart('text/plain', textQp), qpPart('text/html', html())]);
   const attachment = (name: string, type: string, size: number, inline = false) =>
     [
       `Content-Type: ${type}; name="${name}"`,
@@ -152,7 +142,7 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
   let body: string;
   switch (m.kind) {
     case 'plain':
-      body = ['Content-Type: text/plain; charset="UTF-8"', 'Content-Transfer-Encoding: quoted-printable', '', textQp].join('\r\n');
+      body = qpPart('text/plain', textQp);
       break;
     case 'legacy':
       body = [
@@ -163,68 +153,28 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
       ].join('\r\n');
       break;
     case 'alternative':
-      body = alternative(boundary('alt'));
+      body = alternative();
       break;
     case 'mixed': {
-      const b = boundary('mix');
       const name = pick(r, ['report.pdf', 'invoice.pdf', 'photo.jpg', 'data.csv', 'Résumé.pdf']);
       const fileName = /^[\x20-\x7e]*$/.test(name) ? name : libmime.encodeWord(name, 'Q');
-      body = [
-        `Content-Type: multipart/mixed; boundary="${b}"`,
-        '',
-        `--${b}`,
-        alternative(boundary('alt')),
-        `--${b}`,
-        attachment(
-          fileName,
-          name.endsWith('.jpg') ? 'image/jpeg' : name.endsWith('.csv') ? 'text/csv' : 'application/pdf',
-          intBetween(r, 3000, 40000),
-        ),
-        `--${b}--`,
-        '',
-      ].join('\r\n');
+      const type = name.endsWith('.jpg') ? 'image/jpeg' : name.endsWith('.csv') ? 'text/csv' : 'application/pdf';
+      body = multipart('mixed', boundary('mix'), [alternative(), attachment(fileName, type, intBetween(r, 3000, 40000))]);
       break;
     }
-    case 'related': {
-      const b = boundary('rel');
-      body = [
-        `Content-Type: multipart/related; boundary="${b}"`,
-        '',
-        `--${b}`,
-        'Content-Type: text/html; charset="UTF-8"',
-        'Content-Transfer-Encoding: quoted-printable',
-        '',
-        `<html><body><img src=3D"cid:img-${m.id}@example.com"><pre>=\r\n${textQp}=\r\n</pre></body></html>`,
-        `--${b}`,
+    case 'related':
+      body = multipart('related', boundary('rel'), [
+        qpPart('text/html', html(`<img src=3D"cid:img-${m.id}@example.com">`)),
         attachment('logo.png', 'image/png', intBetween(r, 1000, 8000), true),
-        `--${b}--`,
-        '',
-      ].join('\r\n');
+      ]);
       break;
-    }
-    case 'nested': {
-      const outer = boundary('mix');
-      const rel = boundary('rel');
-      body = [
-        `Content-Type: multipart/mixed; boundary="${outer}"`,
-        '',
-        `--${outer}`,
-        `Content-Type: multipart/related; boundary="${rel}"`,
-        '',
-        `--${rel}`,
-        alternative(boundary('alt')),
-        `--${rel}`,
-        attachment('chart.png', 'image/png', intBetween(r, 1000, 6000), true),
-        `--${rel}--`,
-        `--${outer}`,
+    case 'nested':
+      body = multipart('mixed', boundary('mix'), [
+        multipart('related', boundary('rel'), [alternative(), attachment('chart.png', 'image/png', intBetween(r, 1000, 6000), true)]),
         attachment('notes.txt', 'text/plain', intBetween(r, 500, 3000)),
-        `--${outer}`,
         attachment('archive.zip', 'application/zip', intBetween(r, 5000, 30000)),
-        `--${outer}--`,
-        '',
-      ].join('\r\n');
+      ]);
       break;
-    }
     case 'malformed': {
       const variant = intBetween(r, 0, 2);
       if (variant === 0) {

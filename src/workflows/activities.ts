@@ -13,7 +13,12 @@ const gmailRetry = {
   maximumInterval: '5m',
   nonRetryableErrorTypes: NON_RETRYABLE,
 };
-export const { prepareExtraction, listPage } = proxyActivities<Activities>({ startToCloseTimeout: '2m', retry: gmailRetry });
+/** They heartbeat every second (heartbeatingEach): a worker lost mid-call is noticed in 5 s, not at the 2 minutes. */
+export const { prepareExtraction, listPage } = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '5s',
+  retry: gmailRetry,
+});
 /**
  * The batch activity heartbeats every second, so a 5 s heartbeat timeout notices a dead worker (kill -9, lost host)
  * within 5 s and Temporal retries the batch on another worker at once: the trade-off is one heartbeat RPC per second
@@ -75,5 +80,6 @@ export const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTi
 
 export const { planFleet } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
+  heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 });
