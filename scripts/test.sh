@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit (right after `npm
-# install`: its failures show within a minute), static checks, api and replay (no servers), workflow (the workflows'
-# logic on a real Temporal dev server with mocked activities), then integration (real servers). The Go-built servers
-# (Temporal CLI, MinIO) build in the background from the start, since only the last two tiers need them.
-# Integration runs its files INTEGRATION_CONCURRENCY at a time, the longest first (see integration below).
-# TEST_NODE: the node binary that runs the tests (default: node on PATH). Ends with one summary line.
+# install`, while the rest is provisioned: its failures show within a minute), static checks (typecheck and lint side
+# by side), api and replay (no servers), workflow (the workflows' logic on a real Temporal dev server with mocked
+# activities), then integration (real servers). The Go-built servers (Temporal CLI, MinIO) build in the background
+# from the start, since only the last two tiers need them. Integration runs its files INTEGRATION_CONCURRENCY at a
+# time, the longest first (see integration below). TEST_NODE: the node binary that runs the tests (default: node on
+# PATH). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$(date +%s)
@@ -54,11 +55,23 @@ summary() {
   echo "== tests $total, pass $passed, fail $failed (${parts[*]}) in $(elapsed) s${1:+: $1}"
 }
 
+# The rest of the provisioning (DuckDB extensions, PostgreSQL, Chromium, the Python tools: downloads, mostly) beside
+# the unit tier.
+bash scripts/provision.sh --for-tests --no-go > "$LOGS/provision.log" 2>&1 &
+provision=$!
 tier unit 2 60000 test/unit/*.test.ts
-bash scripts/provision.sh --for-tests --no-go
+wait "$provision" || { cat "$LOGS/provision.log" >&2; summary "provisioning failed"; exit 1; }
+cat "$LOGS/provision.log"
+# typecheck and lint side by side (each uses one core), their output printed once both end.
 echo "== static checks: typecheck, lint ($(elapsed) s so far)"
-npm run --silent typecheck || { summary "typecheck failed"; exit 1; }
-npm run --silent lint || { summary "lint failed"; exit 1; }
+npm run --silent typecheck > "$LOGS/typecheck.log" 2>&1 &
+typecheck=$!
+lint_status=0 typecheck_status=0
+npm run --silent lint > "$LOGS/lint.log" 2>&1 || lint_status=$?
+wait "$typecheck" || typecheck_status=$?
+cat "$LOGS/typecheck.log" "$LOGS/lint.log"
+[ "$typecheck_status" -eq 0 ] || { summary "typecheck failed"; exit 1; }
+[ "$lint_status" -eq 0 ] || { summary "lint failed"; exit 1; }
 tier api 2 60000 test/api/*.test.ts
 tier replay 1 300000 test/replay/*.test.ts
 echo "== waiting for the temporal CLI ($(elapsed) s so far)"

@@ -16,6 +16,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
 import { codecCors, codecRoutes, codecSessionRoutes } from './codec-routes.js';
 import { fleetRoutes } from './fleet-routes.js';
+import { signalRoutes } from './signal-routes.js';
 import type { FleetService } from './fleets.js';
 import { codecSessions } from './codec-session.js';
 import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
@@ -190,23 +191,14 @@ export function createApp(deps: AppDeps) {
     async (c) => c.json({ extractions: await deps.extractions.list() }, 200),
   );
 
-  for (const action of ['pause', 'resume', 'cancel'] as const) {
-    app.openapi(
-      createRoute({
-        method: 'post',
-        path: `/extract/{id}/${action}`,
-        operationId: `${action}Extraction`,
-        summary: `${action[0]!.toUpperCase()}${action.slice(1)} an extraction`,
-        request: { params: idParam },
-        responses: { 202: json(z.object({ id: z.string(), action: z.string() }), 'Accepted'), ...errors },
-      }),
-      async (c) => {
-        const { id } = c.req.valid('param');
-        await deps.extractions.signal(id, action);
-        return c.json({ id, action }, 202);
-      },
-    );
-  }
+  signalRoutes(app, {
+    path: '/extract/{id}',
+    noun: 'Extraction',
+    summary: (verb) => `${verb} an extraction`,
+    params: idParam,
+    errors,
+    signal: (id, action) => deps.extractions.signal(id, action),
+  });
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
   if (deps.fleets) fleetRoutes(app, deps.fleets, deps.logger);

@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflow, progressQuery, WORKFLOW_ID_PREFIX } from '../workflows/extraction.js';
 import { ApiError } from './errors.js';
 import { stallOf } from './stalls.js';
-import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
+import { closedStatus, control, type ControlAction, describeOurs, newest, times } from './workflow-control.js';
 import { accountAttribute } from '../codec.js';
 import { extractionKey, type MailboxIds } from '../mailbox-ids.js';
 import {
@@ -32,7 +32,7 @@ export interface ExtractionService {
   list(): Promise<
     { id: string; runId: string; account: string | null; status: string; startedAt: string | null; closedAt: string | null }[]
   >;
-  signal(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<void>;
+  signal(id: string, action: ControlAction): Promise<void>;
 }
 
 function emptyProgress(id: string, account: string, status: ExtractionStatus, error: string | null): ExtractionProgress {

@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Logger } from '../log.js';
 import type { FleetService } from './fleets.js';
+import { signalRoutes } from './signal-routes.js';
 import { commonErrors, errorSchema, fleetRequestSchema, fleetSchema, json } from './schemas.js';
 
 const fleetId = z.object({
@@ -81,21 +82,12 @@ export function fleetRoutes(app: OpenAPIHono<any>, fleets: FleetService, logger:
     }),
     async (c) => c.json(await fleets.get(c.req.valid('param').id), 200),
   );
-  for (const action of ['pause', 'resume', 'cancel'] as const) {
-    app.openapi(
-      createRoute({
-        method: 'post',
-        path: `/fleets/{id}/${action}`,
-        operationId: `${action}Fleet`,
-        summary: `${action[0]!.toUpperCase()}${action.slice(1)} a fleet and every running extraction of it`,
-        request: { params: fleetId },
-        responses: { 202: json(z.object({ id: z.string(), action: z.string() }), 'Accepted'), ...errors },
-      }),
-      async (c) => {
-        const { id } = c.req.valid('param');
-        await fleets.signal(id, action);
-        return c.json({ id, action }, 202);
-      },
-    );
-  }
+  signalRoutes(app, {
+    path: '/fleets/{id}',
+    noun: 'Fleet',
+    summary: (verb) => `${verb} a fleet and every running extraction of it`,
+    params: fleetId,
+    errors,
+    signal: (id, action) => fleets.signal(id, action),
+  });
 }

@@ -6,7 +6,7 @@ import { extractionKey, type MailboxIds } from '../mailbox-ids.js';
 import { progressQuery } from '../workflows/extraction.js';
 import { fleetProgressQuery, fleetWorkflow } from '../workflows/fleet.js';
 import { ApiError } from './errors.js';
-import { closedStatus, control, describeOurs, newest, times } from './workflow-control.js';
+import { closedStatus, control, type ControlAction, describeOurs, newest, times } from './workflow-control.js';
 import type { ExtractionOptions, ExtractionProgress } from '../workflows/contracts.js';
 import type { FleetProgress, FleetRequest } from '../workflows/fleet-contracts.js';
 
@@ -26,7 +26,7 @@ export interface FleetService {
   start(request: FleetRequest): Promise<{ id: string; runId: string; created: boolean }>;
   get(id: string): Promise<FleetView>;
   list(): Promise<{ id: string; domain: string | null; status: string; startedAt: string; closedAt: string | null }[]>;
-  signal(id: string, action: 'pause' | 'resume' | 'cancel'): Promise<void>;
+  signal(id: string, action: ControlAction): Promise<void>;
 }
 
 interface FleetMemo {

@@ -48,17 +48,14 @@ export const times = (w: WorkflowExecutionInfo) => ({
   closedAt: w.closeTime?.toISOString() ?? null,
 });
 
+/** What `POST …/pause|resume|cancel` asks of a workflow. */
+export type ControlAction = 'pause' | 'resume' | 'cancel';
+
 /**
  * Pause/resume (the `pause`/`resume` signals) or cancel a running workflow of ours (`what` names it in errors):
  * 409 when it is closed, or closes between the check and the signal (a race with its completion).
  */
-export async function control(
-  client: Client,
-  what: string,
-  id: string,
-  status: string,
-  action: 'pause' | 'resume' | 'cancel',
-): Promise<void> {
+export async function control(client: Client, what: string, id: string, status: string, action: ControlAction): Promise<void> {
   if (status !== 'RUNNING')
     throw new ApiError(409, 'CONFLICT', `${what} ${id} is ${CLOSED[status as keyof typeof CLOSED] ?? status.toLowerCase()}`);
   const handle = client.workflow.getHandle(id);

@@ -51,6 +51,8 @@ function run<A extends Global>(fn: (args: A, out: Out) => Promise<number | void>
   };
 }
 
+/** The mailbox a command acts on: an address signed in, or the one signed in when there is only one. */
+const mailbox = <T>(y: Argv<T>) => y.positional('address', { type: 'string', describe: 'the mailbox (default: the one signed in)' });
 const selection = <T>(y: Argv<T>) =>
   y
     .option('query', { alias: 'q', type: 'string', describe: 'Gmail search, e.g. "after:2024/01/01 -in:chats"' })
@@ -167,7 +169,7 @@ await yargs(hideBin(process.argv))
     'extract [address]',
     "start (or join) a mailbox's extraction and follow it; Ctrl-C detaches, it keeps running",
     (y) =>
-      selection(y.positional('address', { type: 'string', describe: 'the mailbox (default: the one signed in)' }))
+      selection(mailbox(y))
         .option('keep-in-sync', { type: 'string', describe: 'when done, sync it on a schedule at this interval (e.g. 15m)' })
         .option('detach', { type: 'boolean', default: false, describe: 'start it and return at once' }),
     run((a, out) =>
@@ -192,16 +194,13 @@ await yargs(hideBin(process.argv))
   .command(
     'status [address]',
     "a mailbox's extraction (followed live while it runs on a terminal), or every extraction",
-    (y) =>
-      y
-        .positional('address', { type: 'string' })
-        .option('once', { type: 'boolean', default: false, describe: 'print and return, even while it runs' }),
+    (y) => mailbox(y).option('once', { type: 'boolean', default: false, describe: 'print and return, even while it runs' }),
     run((a, out) => status(home, api(), a.address, a.once, out)),
   )
   .command(
     ['pause [address]', 'resume [address]', 'cancel [address]'],
     "pause, resume or cancel a mailbox's extraction (pause lets the batches in flight commit)",
-    (y) => y.positional('address', { type: 'string' }),
+    (y) => mailbox(y),
     run(async (a, out) =>
       control(home, api(), a.address, String((a as unknown as { _: string[] })._[0]) as 'pause' | 'resume' | 'cancel', out),
     ),
@@ -210,18 +209,14 @@ await yargs(hideBin(process.argv))
     'sync [address]',
     'bring the lake to the mailbox as it is now (Gmail history, or a reconciliation) and wait for the result',
     (y) =>
-      y
-        .positional('address', { type: 'string' })
-        .option('reconcile', { type: 'boolean', default: false, describe: 'compare by listing even when history is available' }),
+      mailbox(y).option('reconcile', { type: 'boolean', default: false, describe: 'compare by listing even when history is available' }),
     run((a, out) => sync(home, api(), a.address, a.reconcile, out)),
   )
   .command(
     'schedule <action> [address]',
     "a mailbox's sync schedule: set --every 15m | pause | resume | delete",
     (y) =>
-      y
-        .positional('action', { choices: ['set', 'pause', 'resume', 'delete'] as const, demandOption: true })
-        .positional('address', { type: 'string' })
+      mailbox(y.positional('action', { choices: ['set', 'pause', 'resume', 'delete'] as const, demandOption: true }))
         .option('every', { type: 'string', describe: 'interval: 30s, 15m, 1h, 1d (set)' })
         .option('format', { choices: ['full', 'raw', 'metadata', 'minimal'] as const }),
     run(async (a, out) => {
