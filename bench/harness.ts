@@ -31,6 +31,8 @@ export async function startEmulatorProcess(args: {
   seed: string;
   quota?: string;
   concurrency?: number;
+  /** `--large EVERY:MIN-MAX` (megabytes). */
+  large?: string;
 }): Promise<EmulatorProcess> {
   const port = await freePort();
   const child = spawn(
@@ -49,6 +51,7 @@ export async function startEmulatorProcess(args: {
       args.quota ?? 'off',
       '--concurrency',
       String(args.concurrency ?? 0),
+      ...(args.large ? ['--large', args.large] : []),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );

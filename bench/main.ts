@@ -1,13 +1,14 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet`;
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
+import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
 import {
   emulatorThroughput,
@@ -24,7 +25,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -52,6 +53,7 @@ const size = {
   mirror: full ? 100_000 : 20_000,
   fleetMailboxes: 200,
   fleetPerMailbox: full ? 100 : 20,
+  large: full ? 200 : 40,
 };
 
 const machine = {
@@ -107,6 +109,7 @@ try {
     await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20));
     await measure('fleet postgres', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20, { workers: 2, catalog: 'postgres' }));
   }
+  if (only.has('large')) await measure('large', () => largeMessages(env, size.large));
 } finally {
   await env.stop();
 }

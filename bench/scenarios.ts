@@ -26,6 +26,7 @@ import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js
 import { type BenchEnv, benchConfig, credentials, runExtraction, startEmulatorProcess } from './harness.js';
 import type { Checkpoint, ExtractionProgress } from '../src/workflows/contracts.js';
 import { MailboxIds } from '../src/mailbox-ids.js';
+import { MemoryBudget } from '../src/activities/memory-budget.js';
 
 export type Row = Record<string, string | number | null>;
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
@@ -87,6 +88,7 @@ async function direct(
     gmail: createGmailApi({ config: config.gmail, credentials }),
     stagingDir: config.lake.stagingDir,
     fetchConcurrency: config.gmail.fetchConcurrency,
+    messageMemory: new MemoryBudget(config.gmail.messageMemory),
     quarantineAfter: config.gmail.quarantineAfter,
     taskQueue: config.temporal.taskQueue,
     ids: new MailboxIds(),

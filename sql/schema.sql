@@ -159,3 +159,4 @@ CREATE TABLE IF NOT EXISTS lake.sync_runs (
   started_at TIMESTAMP,
   finished_at TIMESTAMP
 );
+

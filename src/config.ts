@@ -208,6 +208,11 @@ export const envSchema = z.object({
     .default('default')
     .describe("Name of the project's reservations in the catalog (one per Google Cloud project)."),
   GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20).describe('Concurrent messages.get calls per batch.'),
+  GMAIL_MESSAGE_MEMORY_MB: int(16, 65536)
+    .default(256)
+    .describe(
+      "Megabytes of messages (format raw: their bytes, streamed to staging as they arrive) a worker reads, parses and stages at once, over all its batches; a message larger than this goes alone. Bounds a worker's memory on mailboxes of large messages (Gmail's largest are ~35 MB).",
+    ),
   GMAIL_REQUEST_ATTEMPTS: int(1, 50)
     .default(8)
     .describe('Attempts per Gmail request on transient errors (429, 403 rate limit, 5xx, network) before the activity fails.'),
@@ -303,6 +308,8 @@ export interface GmailConfig extends GoogleEndpoints {
   quota: { profile: QuotaProfileName; share: number };
   project: { name: string; units: number; windowSeconds: number };
   fetchConcurrency: number;
+  /** GMAIL_MESSAGE_MEMORY_MB in bytes. */
+  messageMemory: number;
   requestAttempts: number;
   /** Batch attempts after which a message Gmail keeps refusing is quarantined (see GMAIL_QUARANTINE_AFTER). */
   quarantineAfter: number;
@@ -422,6 +429,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },
       project: { name: e.GMAIL_PROJECT, units: e.GMAIL_PROJECT_QUOTA_UNITS, windowSeconds: e.GMAIL_PROJECT_QUOTA_WINDOW_SECONDS },
       fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,
+      messageMemory: e.GMAIL_MESSAGE_MEMORY_MB * 1024 * 1024,
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
       quarantineAfter: e.GMAIL_QUARANTINE_AFTER,
     },

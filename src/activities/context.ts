@@ -1,3 +1,4 @@
+import type { MemoryBudget } from './memory-budget.js';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -28,6 +29,8 @@ export interface ActivityDeps {
   /** Local scratch space of this worker: a batch stages there only while its own activity runs. */
   stagingDir: string;
   fetchConcurrency: number;
+  /** The bytes of messages this process holds at once (GMAIL_MESSAGE_MEMORY_MB), shared by all its batches. */
+  messageMemory: MemoryBudget;
   /** Batch attempts after which a message Gmail keeps refusing is quarantined instead of retried (GMAIL_QUARANTINE_AFTER). */
   quarantineAfter: number;
   logger: Logger;

@@ -19,13 +19,19 @@ function addresses(value: string | null): string[] {
 /**
  * Maps one Gmail message resource (any format) to a lake row and its attachment rows. A `raw` message is parsed into
  * the payload tree Gmail's `full` format carries and read from there, so both formats give the same row. Never throws
- * on bad MIME: what cannot be read is named in `parse_error` and the row is stored anyway.
+ * on bad MIME: what cannot be read is named in `parse_error` and the row is stored anyway. `streamed`: the raw bytes
+ * of a message streamed into a staged file (see GmailApi.getRawMessage), which the commit reads from there.
  */
-export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message: MessageRow; attachments: AttachmentRow[] } {
+export function toRows(
+  msg: gmail_v1.Schema$Message,
+  ctx: RowContext,
+  streamed?: { bytes: Buffer; file: string },
+): { message: MessageRow; attachments: AttachmentRow[] } {
   const problems: string[] = [];
   let payload: GmailPart | undefined;
+  const raw = streamed?.bytes ?? (msg.raw ? Buffer.from(msg.raw, 'base64url') : undefined);
   try {
-    payload = msg.raw ? parseMime(Buffer.from(msg.raw, 'base64url'), { omitData: true }).payload : (msg.payload as GmailPart | undefined);
+    payload = raw ? parseMime(raw, { omitData: true }).payload : (msg.payload as GmailPart | undefined);
   } catch (e) {
     problems.push(`unparseable message: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -64,7 +70,8 @@ export function toRows(msg: gmail_v1.Schema$Message, ctx: RowContext): { message
     body_text: textPart ? partText(textPart) : null,
     body_html: htmlPart ? partText(htmlPart) : null,
     headers,
-    raw: msg.raw ? Buffer.from(msg.raw, 'base64url').toString('base64') : null,
+    raw: raw && !streamed ? raw.toString('base64') : null,
+    raw_file: streamed?.file ?? null,
     format: ctx.format,
     fetched_at: ctx.fetchedAt,
     parse_error: problems.length ? problems.join('; ') : null,

@@ -114,12 +114,20 @@ export function indexOfId(seed: string, id: string): number | undefined {
   return messageIdFor(seed, index) === id ? index : undefined;
 }
 
+/** Large messages: every `every`-th one (index 0, every, 2·every…) carries an attachment of minBytes to maxBytes. */
+export interface LargeMessages {
+  every: number;
+  minBytes: number;
+  maxBytes: number;
+}
+
 export class GeneratedMailbox {
   private readonly pools: Pools;
   constructor(
     readonly seed: string,
     readonly size: number,
     readonly owner: string,
+    readonly large?: LargeMessages,
   ) {
     this.pools = poolsFor(seed);
   }
@@ -219,8 +227,13 @@ export class GeneratedMailbox {
       to,
       cc,
       subject,
-      hasAttachment: kind === 'mixed' || kind === 'nested',
-      kind,
+      ...(this.large && i % this.large.every === 0
+        ? {
+            hasAttachment: true,
+            kind: 'mixed' as const,
+            attachmentBytes: intBetween(rng(hash32(this.seed, i, 6)), this.large.minBytes, this.large.maxBytes),
+          }
+        : { hasAttachment: kind === 'mixed' || kind === 'nested', kind }),
       messageIdHeader: `<${id}.${hash32(this.seed, i, 4).toString(36)}@mail.example.com>`,
       inReplyTo:
         root === i ? undefined : `<${messageIdFor(this.seed, i - 1)}.${hash32(this.seed, i - 1, 4).toString(36)}@mail.example.com>`,

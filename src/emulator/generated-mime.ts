@@ -20,6 +20,8 @@ export interface GeneratedMeta {
   subject: string;
   hasAttachment: boolean;
   kind: MessageKind;
+  /** A large message's attachment size in bytes (EmulatorOptions.large): its one attachment, whatever the kind drew. */
+  attachmentBytes?: number;
   messageIdHeader: string;
   inReplyTo: string | undefined;
 }
@@ -61,6 +63,15 @@ export class Pools {
     const count = Math.max(1, Math.min(pool.length - 1, Math.round(bytes / 76)));
     const start = Math.floor(r() * (pool.length - count));
     return pool.slice(start, start + count).join('\r\n');
+  }
+  /**
+   * About `bytes` of base64 lines, cycling through the pool's full ones (76 characters, no padding: a padded line in
+   * the middle would end the data there) as often as it takes (large attachments).
+   */
+  repeated(pool: string[], bytes: number): string {
+    const full = pool.filter((l) => /^[A-Za-z0-9+/]{76}$/.test(l));
+    const count = Math.max(1, Math.round(bytes / 76));
+    return Array.from({ length: count }, (_, k) => full[k % full.length]).join('\r\n');
   }
   slice(r: () => number, source: string, length: number): string {
     const start = Math.floor(r() * (source.length - length - 1));
@@ -137,7 +148,7 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
       'Content-Transfer-Encoding: base64',
       ...(inline ? [`Content-ID: <img-${m.id}@example.com>`] : []),
       '',
-      pools.lines(r, pools.b64Lines, (size * 4) / 3),
+      size > 1_000_000 ? pools.repeated(pools.b64Lines, (size * 4) / 3) : pools.lines(r, pools.b64Lines, (size * 4) / 3),
     ].join('\r\n');
   let body: string;
   switch (m.kind) {
@@ -159,7 +170,8 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
       const name = pick(r, ['report.pdf', 'invoice.pdf', 'photo.jpg', 'data.csv', 'Résumé.pdf']);
       const fileName = /^[\x20-\x7e]*$/.test(name) ? name : libmime.encodeWord(name, 'Q');
       const type = name.endsWith('.jpg') ? 'image/jpeg' : name.endsWith('.csv') ? 'text/csv' : 'application/pdf';
-      body = multipart('mixed', boundary('mix'), [alternative(), attachment(fileName, type, intBetween(r, 3000, 40000))]);
+      const size = intBetween(r, 3000, 40000);
+      body = multipart('mixed', boundary('mix'), [alternative(), attachment(fileName, type, m.attachmentBytes ?? size)]);
       break;
     }
     case 'related':

@@ -28,6 +28,7 @@ const { values } = parseArgs({
     'oauth-state': { type: 'string' },
     'refresh-token-ttl': { type: 'string' },
     'history-id-base': { type: 'string' },
+    large: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -39,6 +40,7 @@ if (values.help) {
   console.log('       [--client-file FILE (writes the Desktop OAuth client file for `gmail-lake login`)] [--refresh-token-ttl SECONDS]');
   console.log('       [--history-id-base N (history ids start above it; give a larger one on each restart over the same lake)]');
   console.log('       [--oauth-state FILE (keeps the refresh tokens it issues across restarts)]');
+  console.log('       [--large EVERY:MIN-MAX (every EVERY-th message carries an attachment of MIN to MAX megabytes, e.g. 100:20-25)]');
   process.exit(0);
 }
 
@@ -55,6 +57,13 @@ for (const pair of values.faults.split(',').filter(Boolean)) {
 }
 const messages = Number(values.messages);
 if (!Number.isInteger(messages) || messages < 0) fail(`--messages must be a whole number, got "${values.messages}"`);
+let large: { every: number; minBytes: number; maxBytes: number } | undefined;
+if (values.large !== undefined) {
+  const m = /^(\d+):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(values.large);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) > Number(m[3]) || Number(m[3]) > 50)
+    fail(`--large: want EVERY:MIN-MAX (megabytes, at most 50), e.g. 100:20-25; got "${values.large}"`);
+  large = { every: Number(m[1]), minBytes: Math.round(Number(m[2]) * 1e6), maxBytes: Math.round(Number(m[3]) * 1e6) };
+}
 const users = Number(values.users);
 if (!Number.isInteger(users) || users < 0) fail(`--users must be a whole number, got "${values.users}"`);
 const list = (v: string) => v.split(',').filter(Boolean);
@@ -73,6 +82,7 @@ try {
     port: Number(values.port),
     host: values.host,
     messages,
+    large,
     seed: values.seed,
     owner: values.owner,
     mbox: values.mbox,

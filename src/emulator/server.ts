@@ -5,7 +5,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { controlRoutes } from './control-routes.js';
-import { GeneratedMailbox } from './generate.js';
+import { GeneratedMailbox, type LargeMessages } from './generate.js';
 import { gmailRoutes } from './gmail-routes.js';
 import { googleError } from './gmail-responses.js';
 import { Limits, type SettingsInput } from './limits.js';
@@ -27,6 +27,8 @@ export interface EmulatorOptions {
   messages?: number;
   /** Sizes of particular mailboxes (address → messages), overriding `messages` for them. */
   sizes?: Record<string, number>;
+  /** Large messages in every generated mailbox (Gmail's largest: 25 MB of attachments, ~35 MB raw). Default none. */
+  large?: LargeMessages;
   /** The address `me` resolves to. Default user@example.com. */
   owner?: string;
   /** Serve this .mbox file or folder of .eml files as the owner's mailbox instead of generated mail. */
@@ -95,7 +97,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     if (!m) {
       const mbSeed = `${seed}:${key}`;
       const n = options.sizes?.[key] ?? (workspace?.user(key) && key !== owner ? variedSize(`${seed}:${key}`, size) : size);
-      const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key);
+      const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key, options.large);
       m = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
       mailboxes.set(key, m);
     }

@@ -9,6 +9,7 @@ import { bodyParts } from '../mime/content.js';
 import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError, isFailedPrecondition } from './errors.js';
+import { type StreamedRaw, streamRawMessage } from './raw-stream.js';
 import { withRetry } from './retry.js';
 import type { UnitMeter } from '../workflows/contracts.js';
 
@@ -33,6 +34,11 @@ export interface GmailApi {
   history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
+  /**
+   * The message in format `raw`, its bytes streamed into `file` as they arrive (never whole in memory: Gmail's
+   * largest answers are ~35 MB), or undefined on 404.
+   */
+  getRawMessage(account: string, id: string, file: string): Promise<StreamedRaw | undefined>;
   /**
    * The same calls for one batch: they spend at most `share` of the mailbox's quota budget (the workflow splits the
    * mailbox's budget among its batches in flight, so the total holds whatever worker runs them) and stop when
@@ -143,6 +149,7 @@ function scopedApi(
         return span(`gmail ${method}`, { 'gmail.method': method }, async (s) => {
           try {
             const r = await fn(g, { signal }).catch((e: unknown) => {
+              parseStreamedError(e);
               // Refused credentials, in words that say what to do (login again, a new client file…).
               if (classifyGmailError(e) !== 'auth') throw e;
               const failure = GmailAuthError.of(e, account, source);
@@ -243,6 +250,17 @@ function scopedApi(
         throw err;
       }
     },
+    async getRawMessage(account, id, file) {
+      try {
+        return await call(account, 'get', async (g, o) => {
+          const r = await g.users.messages.get({ userId: account, id, format: 'raw' }, { ...o, responseType: 'stream' });
+          return { status: r.status, ...(await streamRawMessage(r.data, file)) };
+        });
+      } catch (err) {
+        if (classifyGmailError(err) === 'notFound') return undefined;
+        throw err;
+      }
+    },
     scoped(next) {
       const share = next.share ?? 1;
       return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), {
@@ -251,4 +269,23 @@ function scopedApi(
       });
     },
   };
+}
+
+/**
+ * A streamed request's error body arrives as text (gaxios reads it whole, and keeps it as `data` or, when the response
+ * counts as unread, only as the error's message): parsed back, so the error is classified as any other.
+ */
+function parseStreamedError(e: unknown): void {
+  const err = e as { message?: string; response?: { data?: unknown } } | undefined;
+  const response = err?.response;
+  if (!response || (response.data !== null && typeof response.data === 'object')) return;
+  for (const text of [response.data, err.message]) {
+    if (typeof text !== 'string') continue;
+    try {
+      response.data = JSON.parse(text);
+      return;
+    } catch {
+      // Not JSON (a proxy's page): kept as it is.
+    }
+  }
 }

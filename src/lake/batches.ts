@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
-import { ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, readJson } from './staging.js';
+import { ATTACHMENT_COLUMNS, longestLine, MESSAGE_COLUMNS, readJson, STAGED_MESSAGE_COLUMNS } from './staging.js';
 import { guardedWrite } from './write-guard.js';
 import type { Checkpoint } from '../workflows/contracts.js';
 
@@ -93,9 +93,13 @@ export async function persistStaged(
   expected?: string[],
   failures: MessageFailure[] = [],
 ): Promise<{ inserted: number; staged: number }> {
-  const stagedIds = await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${readJson('m', MESSAGE_COLUMNS)}`, {
-    m: join(dir, 'messages.ndjson'),
-  });
+  const longest = await longestLine(dir);
+  const stagedIds = await lake.query<{ id: string; account: string }>(
+    `SELECT id, account FROM ${readJson('m', MESSAGE_COLUMNS, longest)}`,
+    {
+      m: join(dir, 'messages.ndjson'),
+    },
+  );
   if (expected) {
     const want = new Set(expected);
     const foreign = stagedIds.filter((r) => !want.has(r.id) || r.account !== checkpoint.account);
@@ -152,7 +156,7 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
   }
   await conn.run(
     `DELETE FROM lake.failed_messages WHERE account = $account
-       AND (list_contains($failed, id) OR id IN (SELECT id FROM ${readJson('m', MESSAGE_COLUMNS)}))`,
+       AND (list_contains($failed, id) OR id IN (SELECT id FROM ${readJson('m', MESSAGE_COLUMNS, await longestLine(dir))}))`,
     { account, failed, m: join(dir, 'messages.ndjson') },
     types,
   );
@@ -176,11 +180,14 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
 
 /**
  * Inserts, inside the caller's transaction, the staged messages of `dir` whose (account, id) the lake does not hold
- * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time.
+ * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time. Messages go in slices of
+ * at most INSERT_SLICE_BYTES of raw bytes (one statement each, one transaction for all): a batch of large messages is
+ * never loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob).
  */
 export async function insertStaged(conn: DuckDBConnection, dir: string, account: string): Promise<number> {
-  const m = readJson('m', MESSAGE_COLUMNS);
-  const a = readJson('a', ATTACHMENT_COLUMNS);
+  const longest = await longestLine(dir);
+  const m = readJson('m', STAGED_MESSAGE_COLUMNS, longest);
+  const a = readJson('a', ATTACHMENT_COLUMNS, longest);
   const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
   const probe = await conn.runAndReadAll(
     `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
@@ -195,12 +202,47 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
     { a: files.a, stored },
     types,
   );
-  const result = await conn.run(
-    `INSERT INTO lake.messages (${MESSAGE_COLUMNS.map(([n]) => n).join(', ')}, first_seen_at)
-     SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP FROM ${m} s
-     WHERE NOT list_contains($stored, s.id)`,
+  const pending = await conn.runAndReadAll(
+    `SELECT s.id, s.raw_file, coalesce(s.size_estimate, 0) FROM ${m} s WHERE NOT list_contains($stored, s.id)`,
     { m: files.m, stored },
     types,
   );
-  return Number(result.rowsChanged);
+  const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
+  let inserted = 0;
+  for (const slice of slices(
+    pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
+  )) {
+    const blobs = slice.map((r) => r.file).filter((f): f is string => f !== null);
+    const values = MESSAGE_COLUMNS.map(([n, , expr]) =>
+      n === 'raw' && blobs.length ? 'coalesce(from_base64(s.raw), b.content)' : (expr ?? `s.${n}`),
+    );
+    const result = await conn.run(
+      `INSERT INTO lake.messages (${columns}, first_seen_at)
+       SELECT ${values.join(', ')}, now()::TIMESTAMP FROM ${m} s
+       ${blobs.length ? 'LEFT JOIN read_blob($blobs) b ON b.filename = s.raw_file' : ''}
+       WHERE list_contains($ids, s.id)`,
+      { m: files.m, ids: listValue(slice.map((r) => r.id)), ...(blobs.length ? { blobs: listValue(blobs) } : {}) },
+      { ids: LIST(VARCHAR), ...(blobs.length ? { blobs: LIST(VARCHAR) } : {}) },
+    );
+    inserted += Number(result.rowsChanged);
+  }
+  return inserted;
+}
+
+/** Raw bytes one INSERT of messages loads at most (a larger message goes alone): DuckDB holds a few copies of them. */
+const INSERT_SLICE_BYTES = 32 * 1024 * 1024;
+
+/** Consecutive slices of `rows` whose sizes sum to at most INSERT_SLICE_BYTES (each holds at least one). */
+function slices<T extends { size: number }>(rows: T[]): T[][] {
+  const out: T[][] = [];
+  let bytes = Infinity;
+  for (const r of rows) {
+    if (bytes + r.size > INSERT_SLICE_BYTES) {
+      out.push([]);
+      bytes = 0;
+    }
+    out.at(-1)!.push(r);
+    bytes += r.size;
+  }
+  return out;
 }

@@ -96,12 +96,26 @@ async function primeStatistics(conn: DuckDBConnection): Promise<void> {
   }
 }
 
+/**
+ * DuckDB errors after which its instance is unusable ("database has been invalidated"): an INTERNAL error (one is
+ * raised inside the DuckLake/postgres extensions when the catalog's server goes away mid-query) or a FATAL one.
+ */
+const INVALIDATING = /INTERNAL Error:|FATAL Error:|database has been invalidated/;
+
+/** Data files at least this large are never merged by `compact` (see there). */
+const MERGE_FILES_UNDER = 16 * 1024 * 1024;
+
 export class Lake {
   private writeChain: Promise<unknown> = Promise.resolve();
   /** Commits retried because another process committed a conflicting change first (for tests and benchmarks). */
   conflicts = 0;
+  /** Instances that were invalidated (see INVALIDATING), with their connections: kept, never closed (see `discard`). */
+  private readonly discarded = new Set<DuckDBInstance>();
+  /** Instances opened to replace an invalidated one (for tests and logs). */
+  reopened = 0;
+  private reopening: Promise<DuckDBInstance> | undefined;
   private constructor(
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
     readonly config: LakeConfig,
     /** A reader's connections name the lake as their default database (`FROM messages`). */
     private readonly readOnly = false,
@@ -126,6 +140,11 @@ export class Lake {
   }
 
   private static async openOnce(config: LakeConfig, readOnly: boolean): Promise<Lake> {
+    return new Lake(await Lake.openInstance(config, readOnly), config, readOnly);
+  }
+
+  /** A DuckDB instance with the catalog attached (created with its schema when new, unless `readOnly`). */
+  private static async openInstance(config: LakeConfig, readOnly: boolean): Promise<DuckDBInstance> {
     const instance = await DuckDBInstance.create(':memory:', {
       extension_directory: config.extensionDir,
       allow_unsigned_extensions: 'false',
@@ -136,7 +155,6 @@ export class Lake {
       temp_directory: config.tempDir,
       preserve_insertion_order: 'false',
     });
-    const lake = new Lake(instance, config, readOnly);
     const conn = await instance.connect();
     try {
       await conn.run('LOAD ducklake');
@@ -167,7 +185,7 @@ export class Lake {
       if (readOnly) {
         await conn.run(`ATTACH ${sqlLiteral(uri)} AS lake (READ_ONLY)`);
         conn.closeSync();
-        return lake;
+        return instance;
       }
       if (config.catalog !== 'postgres') mkdirSync(dirname(config.catalogPath), { recursive: true });
       await conn.run(
@@ -179,6 +197,7 @@ export class Lake {
       );
       await conn.run(renderSql('schema.sql', {}));
       await primeStatistics(conn);
+      await conn.run(renderSql('table-options.sql', {}));
     } catch (e) {
       conn.closeSync();
       instance.closeSync();
@@ -186,18 +205,41 @@ export class Lake {
       throw new LakeError(`cannot open the lake (${config.catalog} catalog): ${redactedMessage(e)}`);
     }
     conn.closeSync();
-    return lake;
+    return instance;
   }
 
-  /** Runs fn on a fresh connection. */
+  /**
+   * Runs fn on a fresh connection. When DuckDB invalidates its instance (INVALIDATING), the instance is set aside and the
+   * next call opens a new one (attaching the catalog again, once its server answers): the process goes on.
+   */
   async withConnection<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    const conn = await this.instance.connect();
+    const instance = await this.current();
+    const conn = await instance.connect();
     try {
       if (this.readOnly) await conn.run('USE lake');
       return await fn(conn);
+    } catch (e) {
+      // Set aside, never closed nor collected: closing anything of an instance DuckDB invalidated raises a C++ exception
+      // in a destructor, which aborts the process (seen with the catalog's PostgreSQL restarted mid-query). Rare; each
+      // costs one idle instance.
+      if (INVALIDATING.test(e instanceof Error ? e.message : String(e))) this.discarded.add(instance);
+      throw e;
     } finally {
-      conn.closeSync();
+      if (!this.discarded.has(instance)) conn.closeSync();
     }
+  }
+
+  /** The instance to use: a new one (opened once for all callers) when the current one was invalidated. */
+  private current(): Promise<DuckDBInstance> {
+    if (this.discarded.has(this.instance))
+      this.reopening ??= Lake.openInstance(this.config, this.readOnly)
+        .then((next) => {
+          this.instance = next;
+          this.reopened++;
+          return next;
+        })
+        .finally(() => (this.reopening = undefined));
+    return this.reopening ?? Promise.resolve(this.instance);
   }
 
   /**
@@ -248,8 +290,9 @@ export class Lake {
     const filesBefore = await files();
     await this.write(async (conn) => {
       // At most 20 merged output files per call (the cap counts outputs, not inputs, so it bounds a call's work but not
-      // its peak memory: see Known limits in the README); files already at the target size are left alone.
-      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20)`);
+      // its peak memory: see Known limits in the README); files already at the target size are left alone, and so are
+      // files over MERGE_FILES_UNDER (a batch holding a large message is big enough: merging it would load its rows).
+      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20, max_file_size => ${MERGE_FILES_UNDER})`);
     });
     await this.write(async (conn) => {
       // Snapshots younger than the retention stay for time travel and the change feed (their files with them).
@@ -264,6 +307,6 @@ export class Lake {
   }
 
   close(): void {
-    this.instance.closeSync();
+    if (!this.discarded.has(this.instance)) this.instance.closeSync();
   }
 }

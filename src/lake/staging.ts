@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
@@ -28,8 +28,10 @@ export interface MessageRow {
   body_text: string | null;
   body_html: string | null;
   headers: { name: string; value: string }[];
-  /** base64 of the raw bytes (format=raw only). */
+  /** base64 of the raw bytes (format=raw only), unless they are in `raw_file`. */
   raw: string | null;
+  /** The staged file holding the raw bytes (format=raw, streamed); never a lake column. */
+  raw_file?: string | null;
   format: string;
   fetched_at: number;
   parse_error: string | null;
@@ -87,11 +89,28 @@ export const ATTACHMENT_COLUMNS: [string, string][] = [
   ['disposition', 'VARCHAR'],
 ];
 
-/** `read_json` of a staged file whose path is the bound parameter `$<param>` (never spliced into the SQL). */
-export function readJson(param: string, columns: [string, string, string?][]): string {
+/** The staged message columns: the lake's, and where a streamed message's raw bytes are. */
+export const STAGED_MESSAGE_COLUMNS: [string, string, string?][] = [...MESSAGE_COLUMNS, ['raw_file', 'VARCHAR']];
+
+/** DuckDB's limit for one JSON value (maximum_object_size) by default: its read buffer is twice it. */
+const DEFAULT_OBJECT_LIMIT = 16 * 1024 * 1024;
+
+/**
+ * `read_json` of a staged file whose path is the bound parameter `$<param>` (never spliced into the SQL). `longest`:
+ * the file's longest line (see `longestLine`); above DuckDB's 16 MB default the limit is raised to fit it (a message
+ * whose text or HTML body is most of Gmail's 25 MB), and DuckDB then reads with a buffer twice that size.
+ */
+export function readJson(param: string, columns: [string, string, string?][], longest = 0): string {
   const spec = columns.map(([n, t]) => `${n}: '${t}'`).join(', ');
-  return `read_json($${param}, format = 'newline_delimited', columns = {${spec}})`;
+  const limit = longest < DEFAULT_OBJECT_LIMIT ? '' : `, maximum_object_size = ${2 ** Math.ceil(Math.log2(longest + 1))}`;
+  return `read_json($${param}, format = 'newline_delimited'${limit}, columns = {${spec}})`;
 }
+
+/** The longest line of a staged batch's files in bytes (0 when unknown: staged before this was recorded). */
+export async function longestLine(dir: string): Promise<number> {
+  return Number(await readFile(join(dir, LONGEST), 'utf8').catch(() => '0')) || 0;
+}
+const LONGEST = 'longest-line';
 
 /** JSON-lines writer with backpressure. */
 class LineWriter {
@@ -100,10 +119,14 @@ class LineWriter {
     this.out = createWriteStream(path);
   }
   private drained: Promise<unknown> | undefined;
+  /** The longest line written, in bytes. */
+  longest = 0;
   /** Concurrent writers share one wait for 'drain' (one listener, not one per writer). */
   async write(item: unknown): Promise<void> {
     if (this.drained) await this.drained;
-    if (!this.out.write(JSON.stringify(item) + '\n')) {
+    const line = JSON.stringify(item) + '\n';
+    this.longest = Math.max(this.longest, Buffer.byteLength(line));
+    if (!this.out.write(line)) {
       this.drained ??= once(this.out, 'drain').finally(() => (this.drained = undefined));
       await this.drained;
     }
@@ -128,6 +151,7 @@ export async function openStagedBatch(dir: string) {
     attachment: (row: AttachmentRow) => attachments.write(row),
     async close(): Promise<string> {
       await Promise.all([messages.close(), attachments.close()]);
+      await writeFile(join(dir, LONGEST), String(Math.max(messages.longest, attachments.longest)));
       await rename(join(dir, 'messages.ndjson.part'), join(dir, 'messages.ndjson'));
       return dir;
     },

@@ -14,6 +14,7 @@ import { metricsText, registry, setSdkMetricsAddress } from '../metrics.js';
 import { registerConfiguredSecrets, temporalClient } from '../process.js';
 import { flushTraces, startTracing } from '../tracing.js';
 import { createWorker } from './worker.js';
+import { MemoryBudget } from '../activities/memory-budget.js';
 
 export interface WorkerProcess {
   lake: Lake;
@@ -89,6 +90,7 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
       gmail,
       stagingDir: config.lake.stagingDir,
       fetchConcurrency: config.gmail.fetchConcurrency,
+      messageMemory: new MemoryBudget(config.gmail.messageMemory),
       quarantineAfter: config.gmail.quarantineAfter,
       logger,
       temporal: temporalClient(config, connection, tracing !== undefined),

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../src/api/app.js';
+import { createExtractionService } from '../src/api/extractions.js';
+import { loadConfig } from '../src/config.js';
+import { Lake } from '../src/lake/lake.js';
+import { createLogger } from '../src/log.js';
+import { MailboxIds } from '../src/mailbox-ids.js';
+import type { ExtractionProgress } from '../src/workflows/contracts.js';
+import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
+import { type BenchEnv, startEmulatorProcess } from './harness.js';
+import type { Row } from './scenarios.js';
+
+/** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
+function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/**
+ * A backfill of `messages` messages of 20–35 MB each (format raw: Gmail's largest) by one worker process with its
+ * defaults (20 gets per batch, batches of 100, GMAIL_MESSAGE_MEMORY_MB 256): the worker's peak resident memory
+ * (VmHWM) and throughput. The issue's target: under 768 MB for 200 such messages.
+ */
+export async function largeMessages(env: BenchEnv, messages: number, memoryMb?: number): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages, seed: 'large', large: '1:20-35' });
+  const queue = `bench-large-${Math.random().toString(36).slice(2, 8)}`;
+  const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
+    DATA_DIR: join(env.dir, queue),
+    LOG_LEVEL: 'warn',
+    ...(memoryMb ? { GMAIL_MESSAGE_MEMORY_MB: String(memoryMb) } : {}),
+  });
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const app = createApp({
+    auth: undefined,
+    extractions: createExtractionService(
+      new Client({ connection }),
+      queue,
+      { pipelineDepth: 2, compactEvery: 50, events: false },
+      new MailboxIds(),
+    ),
+    readiness: {},
+    logger: createLogger('silent'),
+  });
+  const worker = await startWorkerProcess(wenv);
+  try {
+    const t0 = performance.now();
+    const res = await app.request('/extract', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'large@example.com', format: 'raw' }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    let sampled = 0;
+    let final: ExtractionProgress;
+    for (;;) {
+      sampled = Math.max(sampled, memoryOf(worker.child.pid!).rss);
+      final = (await (await app.request(`/extract/${id}`)).json()) as ExtractionProgress;
+      if (final.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const { peak } = memoryOf(worker.child.pid!);
+    await worker.stop();
+    const lake = await Lake.openReadOnly(loadConfig({ ...wenv, DATA_DIR: wenv.DATA_DIR }).lake);
+    const [sum] = await lake.query<{ bytes: bigint }>(`SELECT sum(octet_length(raw)) AS bytes FROM lake.messages`);
+    lake.close();
+    const mb = Number(sum?.bytes ?? 0) / 1e6;
+    return {
+      scenario: `large messages (20–35 MB, raw${memoryMb ? `, GMAIL_MESSAGE_MEMORY_MB ${memoryMb}` : ''})`,
+      status: final.status,
+      messages: final.progress.persisted,
+      MB: Math.round(mb),
+      s: Math.round(seconds),
+      'MB/s': Math.round((mb / seconds) * 10) / 10,
+      'worker peak RSS MB': Math.round(peak),
+      'worker RSS sampled max MB': Math.round(sampled),
+    };
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await emu.stop();
+  }
+}
