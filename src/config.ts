@@ -211,7 +211,7 @@ export const envSchema = z.object({
   GMAIL_MESSAGE_MEMORY_MB: int(16, 65536)
     .default(256)
     .describe(
-      "Megabytes of messages (format raw: their bytes, streamed to staging as they arrive) a worker reads, parses and stages at once, over all its batches; a message larger than this goes alone. Bounds a worker's memory on mailboxes of large messages (Gmail's largest are ~35 MB).",
+      "Megabytes a worker spends at once on reading, parsing and staging messages (format raw; each counts four times its size, what parsing holds), over all its batches; a message larger than that goes alone. Bounds a worker's memory on mailboxes of large messages (Gmail's largest are ~35 MB); their bytes stream to staging as they arrive.",
     ),
   GMAIL_REQUEST_ATTEMPTS: int(1, 50)
     .default(8)

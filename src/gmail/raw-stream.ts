@@ -2,7 +2,6 @@ import { createWriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { gmail_v1 } from '@googleapis/gmail';
-import Parser from 'stream-json/Parser.js';
 
 /** A `messages.get?format=raw` answer read as a stream: the resource without `raw`, whose bytes went to a file. */
 export interface StreamedRaw {
@@ -11,71 +10,107 @@ export interface StreamedRaw {
   bytes: number;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
 /**
- * Reads a `messages.get?format=raw` JSON body as it arrives (stream-json's tokenizer), keeping the resource's small
- * fields and decoding `raw` (base64url) into `file` chunk by chunk: a 35 MB answer never sits in memory whole, as
- * text, as a parsed string or as bytes. A body cut short rejects (the caller retries the request).
+ * Splits a Gmail message resource's JSON, as its bytes arrive, into the value of its top-level `raw` string (handed
+ * out chunk by chunk: base64url, which holds no quote nor escape, so its end is the next quote) and the rest of the
+ * document (a few kilobytes, parsed whole at the end with `raw` left empty). Tracks strings and escapes, so a `"raw"`
+ * inside another value (a snippet) is never taken for the key. Hand-written: the streaming JSON parsers at hand cut
+ * a long string into hundreds of thousands of tokens and copy their buffer at each (quadratic on a 47 MB value).
  */
-export async function streamRawMessage(body: Readable, file: string): Promise<StreamedRaw> {
-  const message: Record<string, unknown> = {};
+class RawSplitter {
+  private readonly rest: Buffer[] = [];
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  /** The bytes of the string being read at depth 1 (a key, or a short value), up to 8. */
+  private text: number[] = [];
+  private lastString = '';
+  /** The top-level key whose value comes next (set by its colon). */
+  private key = '';
+  private inRaw = false;
+  private rawEnded = false;
+
+  /** Feeds a chunk; returns the pieces of `raw`'s value it held. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let from = 0;
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.inRaw) {
+        const end = chunk.indexOf(QUOTE, i);
+        out.push(chunk.subarray(i, end === -1 ? chunk.length : end));
+        if (end === -1) return out;
+        this.inRaw = false;
+        this.rawEnded = true;
+        from = i = end; // the closing quote goes to `rest`: `"raw":""`
+        continue;
+      }
+      const b = chunk[i]!;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (b === BACKSLASH) this.escaped = true;
+        else if (b === QUOTE) {
+          this.inString = false;
+          this.lastString = Buffer.from(this.text).toString('latin1');
+        } else if (this.text.length < 8) this.text.push(b);
+      } else if (b === QUOTE) {
+        if (this.depth === 1 && this.key === 'raw' && !this.rawEnded) {
+          this.rest.push(chunk.subarray(from, i + 1));
+          this.inRaw = true;
+          this.key = '';
+          from = i + 1;
+        } else {
+          this.inString = true;
+          this.text = [];
+        }
+      } else if (b === 0x7b || b === 0x5b) this.depth++;
+      else if (b === 0x7d || b === 0x5d) this.depth--;
+      else if (b === 0x3a && this.depth === 1) this.key = this.lastString;
+      else if (b === 0x2c && this.depth === 1) this.key = '';
+      i++;
+    }
+    if (from < chunk.length) this.rest.push(chunk.subarray(from));
+    return out;
+  }
+
+  /** The resource without `raw` (rejects a body cut short, which is not JSON). */
+  message(): Record<string, unknown> {
+    if (this.inRaw) throw new Error('the answer ended inside its raw message (cut short)');
+    const message = JSON.parse(Buffer.concat(this.rest).toString('utf8')) as Record<string, unknown>;
+    delete message.raw;
+    return message;
+  }
+}
+
+/**
+ * Reads a `messages.get?format=raw` JSON body as it arrives, decoding `raw` (base64url) into `file` chunk by chunk and
+ * keeping the resource's other fields: a 35 MB answer never sits in memory whole, as text, as a parsed string or as
+ * bytes. A body cut short rejects (the caller retries the request).
+ */
+export async function streamRawMessage(body: Readable | ReadableStream<Uint8Array>, file: string): Promise<StreamedRaw> {
+  const splitter = new RawSplitter();
   let bytes = 0;
-  // Top-level fields by name; `labelIds` is the one array of strings; `raw` is decoded 4 characters at a time.
-  async function* decode(tokens: AsyncIterable<{ name: string; value?: string }>) {
-    let depth = 0;
-    let key: string | undefined;
-    let inRaw = false;
-    let carry = '';
-    let text = '';
-    let list: string[] | undefined;
-    for await (const t of tokens) {
-      switch (t.name) {
-        case 'startObject':
-        case 'startArray':
-          depth++;
-          if (depth === 2 && t.name === 'startArray') list = [];
-          break;
-        case 'endObject':
-        case 'endArray':
-          depth--;
-          if (depth === 1 && list && key) message[key] = list;
-          if (depth === 1) list = undefined;
-          break;
-        case 'keyValue':
-          if (depth === 1) key = t.value;
-          break;
-        case 'startString':
-          inRaw = depth === 1 && key === 'raw';
-          text = '';
-          break;
-        case 'stringChunk':
-          if (!inRaw) text += t.value!;
-          else {
-            const chars = carry + t.value!;
-            const usable = chars.length - (chars.length % 4);
-            carry = chars.slice(usable);
-            if (usable) {
-              const chunk = Buffer.from(chars.slice(0, usable), 'base64url');
-              bytes += chunk.length;
-              yield chunk;
-            }
-          }
-          break;
-        case 'endString':
-          if (inRaw && carry) {
-            const tail = Buffer.from(carry, 'base64url');
-            bytes += tail.length;
-            yield tail;
-          } else if (!inRaw && list) list.push(text);
-          else if (!inRaw && depth === 1 && key) message[key] = text;
-          inRaw = false;
-          carry = '';
-          break;
-        case 'numberValue':
-          if (depth === 1 && key) message[key] = Number(t.value);
-          break;
+  let carry = '';
+  const decode = (text: string) => {
+    const chunk = Buffer.from(text, 'base64url');
+    bytes += chunk.length;
+    return chunk;
+  };
+  async function* decoded(chunks: AsyncIterable<Uint8Array | string>) {
+    for await (const chunk of chunks) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      for (const piece of splitter.push(buf)) {
+        const chars = carry + piece.toString('latin1');
+        const usable = chars.length - (chars.length % 4);
+        carry = chars.slice(usable);
+        if (usable) yield decode(chars.slice(0, usable));
       }
     }
+    if (carry) yield decode(carry);
   }
-  await pipeline(body, new Parser({ packKeys: true, packStrings: false, packNumbers: true }), decode, createWriteStream(file));
-  return { message, bytes };
+  await pipeline(body, decoded, createWriteStream(file));
+  return { message: splitter.message(), bytes };
 }

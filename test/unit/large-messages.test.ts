@@ -18,8 +18,9 @@ test('a raw answer streams its bytes to the file and keeps the small fields, wha
   const fields = {
     id: '18c0ffee',
     threadId: 't1',
-    labelIds: ['INBOX', 'UNREAD'],
-    snippet: 'caf\u00e9 \u201cquoted\u201d \\ "x"',
+    labelIds: ['INBOX', 'raw'],
+    // A `"raw":"` inside a value (escaped in JSON) is not the key.
+    snippet: 'caf\u00e9 \u201cquoted\u201d \\ "raw":"x" \\',
     sizeEstimate: bytes.length,
     historyId: '123',
     internalDate: '1700000000000',
