@@ -159,4 +159,3 @@ CREATE TABLE IF NOT EXISTS lake.sync_runs (
   started_at TIMESTAMP,
   finished_at TIMESTAMP
 );
-

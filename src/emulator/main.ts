@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLIENT, startEmulator } from './server.js';
+import type { LargeMessages } from './generate.js';
 import type { SettingsInput } from './limits.js';
 
 const { values } = parseArgs({
@@ -57,7 +58,7 @@ for (const pair of values.faults.split(',').filter(Boolean)) {
 }
 const messages = Number(values.messages);
 if (!Number.isInteger(messages) || messages < 0) fail(`--messages must be a whole number, got "${values.messages}"`);
-let large: { every: number; minBytes: number; maxBytes: number } | undefined;
+let large: LargeMessages | undefined;
 if (values.large !== undefined) {
   const m = /^(\d+):(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(values.large);
   if (!m || Number(m[1]) < 1 || Number(m[2]) > Number(m[3]) || Number(m[3]) > 50)

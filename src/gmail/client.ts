@@ -230,8 +230,8 @@ function scopedApi(
         historyId: r.data.historyId ?? '',
       };
     },
-    async getMessage(account, id, format) {
-      try {
+    getMessage: (account, id, format) =>
+      absentOn404(async () => {
         const r = await call(account, 'get', (g, o) => g.users.messages.get({ userId: account, id, format }, o));
         if (format === 'full' && r.data.payload) {
           // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
@@ -245,22 +245,14 @@ function scopedApi(
           }
         }
         return r.data;
-      } catch (err) {
-        if (classifyGmailError(err) === 'notFound') return undefined;
-        throw err;
-      }
-    },
-    async getRawMessage(account, id, file) {
-      try {
-        return await call(account, 'get', async (g, o) => {
+      }),
+    getRawMessage: (account, id, file) =>
+      absentOn404(() =>
+        call(account, 'get', async (g, o) => {
           const r = await g.users.messages.get({ userId: account, id, format: 'raw' }, { ...o, responseType: 'stream' });
           return { status: r.status, ...(await streamRawMessage(r.data, file)) };
-        });
-      } catch (err) {
-        if (classifyGmailError(err) === 'notFound') return undefined;
-        throw err;
-      }
-    },
+        }),
+      ),
     scoped(next) {
       const share = next.share ?? 1;
       return scopedApi(gmail, config, budgetAt, share === 1 ? budget : budgetAt(share), {
@@ -287,5 +279,15 @@ function parseStreamedError(e: unknown): void {
     } catch {
       // Not JSON (a proxy's page): kept as it is.
     }
+  }
+}
+
+/** What `get` resolves to, or undefined when Gmail answers 404 (a message deleted since it was listed). */
+async function absentOn404<T>(get: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await get();
+  } catch (err) {
+    if (classifyGmailError(err) === 'notFound') return undefined;
+    throw err;
   }
 }

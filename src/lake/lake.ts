@@ -109,10 +109,8 @@ export class Lake {
   private writeChain: Promise<unknown> = Promise.resolve();
   /** Commits retried because another process committed a conflicting change first (for tests and benchmarks). */
   conflicts = 0;
-  /** Instances that were invalidated (see INVALIDATING), with their connections: kept, never closed (see `discard`). */
+  /** Instances that were invalidated (see INVALIDATING), with their connections: kept, never closed (see withConnection). */
   private readonly discarded = new Set<DuckDBInstance>();
-  /** Instances opened to replace an invalidated one (for tests and logs). */
-  reopened = 0;
   private reopening: Promise<DuckDBInstance> | undefined;
   private constructor(
     private instance: DuckDBInstance,
@@ -233,11 +231,7 @@ export class Lake {
   private current(): Promise<DuckDBInstance> {
     if (this.discarded.has(this.instance))
       this.reopening ??= Lake.openInstance(this.config, this.readOnly)
-        .then((next) => {
-          this.instance = next;
-          this.reopened++;
-          return next;
-        })
+        .then((next) => (this.instance = next))
         .finally(() => (this.reopening = undefined));
     return this.reopening ?? Promise.resolve(this.instance);
   }
