@@ -1,4 +1,4 @@
-/** `npm run docs:config`: writes the table of environment variables into docs/configuration.md from src/config.ts. */
+/** `npm run docs:config`: writes the table of environment variables into docs/configuration.md from src/env-schema.ts. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { CONFIG_TABLE_BEGIN, CONFIG_TABLE_END, configurationTable } from '../src/config-docs.js';
 

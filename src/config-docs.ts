@@ -1,7 +1,7 @@
-import { envSchema } from './config.js';
+import { envSchema } from './env-schema.js';
 
 /** The markers between which docs/configuration.md holds the generated table. */
-export const CONFIG_TABLE_BEGIN = '<!-- the table below is generated from src/config.ts: npm run docs:config -->';
+export const CONFIG_TABLE_BEGIN = '<!-- the table below is generated from src/env-schema.ts: npm run docs:config -->';
 export const CONFIG_TABLE_END = '<!-- end of the generated table -->';
 
 interface ZodLike {

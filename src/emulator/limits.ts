@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { QUOTA_PROFILES } from '../config.js';
+import { QUOTA_PROFILES } from '../env-schema.js';
 import { hash32, rng } from './random.js';
 
 /** Gmail API methods the emulator meters, with their quota-cost keys. */

@@ -1,4 +1,4 @@
-import { QUOTA_PROFILES, type QuotaProfileName } from '../config.js';
+import { QUOTA_PROFILES, type QuotaProfileName } from '../env-schema.js';
 import type { ProjectQuota } from './project-quota.js';
 import { setTimeout as delay } from 'node:timers/promises';
 

@@ -3,7 +3,7 @@ import { span } from '../tracing.js';
 import type { gmail_v1 } from '@googleapis/gmail';
 import { GmailAuthError, type GmailClients, type GmailCredentials, gmailClients } from './auth.js';
 import type { GmailConfig } from '../config.js';
-import { QUOTA_PROFILES } from '../config.js';
+import { QUOTA_PROFILES } from '../env-schema.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
 import { bodyParts } from '../mime/content.js';
 import type { GmailPart } from '../mime/parse.js';

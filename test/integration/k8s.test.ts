@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { envSchema } from '../../src/config.js';
+import { envSchema } from '../../src/env-schema.js';
 import { projectRoot } from '../../src/stack/tools.js';
 
 const DIR = join(projectRoot, 'deploy/k8s');
@@ -86,7 +86,7 @@ test('Kubernetes manifests: API and worker Deployments with probes, an HPA and a
   assert.deepEqual(
     names.filter((n) => !known.has(n)),
     [],
-    'every variable in the manifests is one src/config.ts reads',
+    'every variable in the manifests is one src/env-schema.ts declares',
   );
   // Secrets only by reference: no password, key or DSN in the ConfigMap.
   const config = resources.find((r) => r.kind === 'ConfigMap')!.data!;
