@@ -9,32 +9,22 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'gmail_lake_' });
 
-const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-  new Counter({ name, help, labelNames, registers: [registry] });
+/** What each counter counts (its HELP line at /metrics), by metric name. */
+const HELP = {
+  gmail_lake_messages_total:
+    'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail), failed (refused by Gmail through every attempt: quarantined in failed_messages)',
+  gmail_lake_gmail_responses_total: 'Gmail API responses by method and HTTP status (network: no response)',
+  gmail_lake_auth_refused_total:
+    'Gmail calls refused for their credentials, by reason: expired (a refresh token expired or revoked: run `gmail-lake login`), client (the OAuth client was deleted), refused (any other)',
+  gmail_lake_quota_units_total: "Gmail quota units spent, by method, priced with the configured profile's costs",
+};
+const counter = <L extends string>(name: keyof typeof HELP, labelNames: readonly L[]) =>
+  new Counter({ name, help: HELP[name], labelNames, registers: [registry] });
 
-export const messagesTotal = counter(
-  'gmail_lake_messages_total',
-  'Messages by stage: listed, fetched, persisted (new rows), present (already stored), skipped (gone from Gmail), failed (refused by Gmail through every attempt: quarantined in failed_messages)',
-  ['stage'] as const,
-);
-
-export const gmailResponses = counter(
-  'gmail_lake_gmail_responses_total',
-  'Gmail API responses by method and HTTP status (network: no response)',
-  ['method', 'status'] as const,
-);
-
-export const authRefused = counter(
-  'gmail_lake_auth_refused_total',
-  'Gmail calls refused for their credentials, by reason: expired (a refresh token expired or revoked: run `gmail-lake login`), client (the OAuth client was deleted), refused (any other)',
-  ['reason'] as const,
-);
-
-export const quotaUnits = counter(
-  'gmail_lake_quota_units_total',
-  "Gmail quota units spent, by method, priced with the configured profile's costs",
-  ['method'] as const,
-);
+export const messagesTotal = counter('gmail_lake_messages_total', ['stage']);
+export const gmailResponses = counter('gmail_lake_gmail_responses_total', ['method', 'status']);
+export const authRefused = counter('gmail_lake_auth_refused_total', ['reason']);
+export const quotaUnits = counter('gmail_lake_quota_units_total', ['method']);
 
 export const activityDuration = new Histogram({
   name: 'gmail_lake_activity_duration_seconds',

@@ -16,7 +16,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
 import { codecCors, codecRoutes, codecSessionRoutes } from './codec-routes.js';
 import { fleetRoutes } from './fleet-routes.js';
-import { signalRoutes } from './signal-routes.js';
+import { answerStart, getOneRoute, signalRoutes } from './resource-routes.js';
 import type { FleetService } from './fleets.js';
 import { codecSessions } from './codec-session.js';
 import { commonErrors, errorSchema, extractionSchema, extractRequestSchema, idParam, json, startedSchema } from './schemas.js';
@@ -145,20 +145,20 @@ export function createApp(deps: AppDeps) {
       const body = c.req.valid('json');
       await deps.mailboxes?.assertNoSync(body.account);
       const started = await deps.extractions.start(body);
-      const out = { ...started, status: 'running', statusUrl: `/extract/${encodeURIComponent(started.id)}` };
-      deps.logger.info({ extractionId: started.id, runId: started.runId, created: started.created }, 'extraction requested');
-      return c.json(out, started.created ? 202 : 200);
+      return c.json(
+        ...answerStart(deps.logger, 'extraction', { ...started, status: 'running' }, `/extract/${encodeURIComponent(started.id)}`),
+      );
     },
   );
 
   app.openapi(
-    createRoute({
-      method: 'get',
+    getOneRoute({
       path: '/extract/{id}',
       operationId: 'getExtraction',
       summary: 'Progress of an extraction',
-      request: { params: idParam },
-      responses: { 200: json(extractionSchema, 'Extraction'), ...errors },
+      params: idParam,
+      schema: extractionSchema,
+      errors,
     }),
     async (c) => c.json(await deps.extractions.get(c.req.valid('param').id), 200),
   );

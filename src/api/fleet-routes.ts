@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Logger } from '../log.js';
 import type { FleetService } from './fleets.js';
-import { signalRoutes } from './signal-routes.js';
+import { answerStart, getOneRoute, signalRoutes } from './resource-routes.js';
 import { commonErrors, errorSchema, fleetRequestSchema, fleetSchema, json } from './schemas.js';
 
 const fleetId = z.object({
@@ -40,8 +40,7 @@ export function fleetRoutes(app: OpenAPIHono<any>, fleets: FleetService, logger:
     }),
     async (c) => {
       const r = await fleets.start(c.req.valid('json'));
-      logger.info({ fleetId: r.id, runId: r.runId, created: r.created }, 'fleet requested');
-      return c.json({ ...r, statusUrl: `/fleets/${encodeURIComponent(r.id)}` }, r.created ? 202 : 200);
+      return c.json(...answerStart(logger, 'fleet', r, `/fleets/${encodeURIComponent(r.id)}`));
     },
   );
   app.openapi(
@@ -71,14 +70,14 @@ export function fleetRoutes(app: OpenAPIHono<any>, fleets: FleetService, logger:
     async (c) => c.json({ fleets: await fleets.list() }, 200),
   );
   app.openapi(
-    createRoute({
-      method: 'get',
+    getOneRoute({
       path: '/fleets/{id}',
       operationId: 'getFleet',
       summary: "A fleet's progress",
       description: 'Mailboxes pending/running/completed/failed (with reasons), messages (the running mailboxes live), rate and ETA.',
-      request: { params: fleetId },
-      responses: { 200: json(fleetSchema, 'Fleet'), ...errors },
+      params: fleetId,
+      schema: fleetSchema,
+      errors,
     }),
     async (c) => c.json(await fleets.get(c.req.valid('param').id), 200),
   );

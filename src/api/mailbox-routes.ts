@@ -1,6 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Logger } from '../log.js';
 import type { MailboxService } from './mailboxes.js';
+import { answerStart, getOneRoute } from './resource-routes.js';
 import {
   accountParam,
   commonErrors,
@@ -71,21 +72,20 @@ export function mailboxRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, 
       const { account } = c.req.valid('param');
       const body = c.req.header('content-type')?.includes('json') ? c.req.valid('json') : {};
       const started = await mailboxes.sync(account, body ?? {});
-      logger.info({ syncId: started.id, runId: started.runId, created: started.created }, 'sync requested');
-      return c.json({ ...started, statusUrl: `/mailboxes/${encodeURIComponent(started.account)}` }, started.created ? 202 : 200);
+      return c.json(...answerStart(logger, 'sync', started, `/mailboxes/${encodeURIComponent(started.account)}`));
     },
   );
 
   app.openapi(
-    createRoute({
-      method: 'get',
+    getOneRoute({
       path: '/mailboxes/{account}',
       operationId: 'getMailbox',
       summary: 'The mirror of a mailbox',
       description:
         'Its backfill, the running and the last sync (changes by kind, quota units by method), its schedule (next run) and the historyId the mirror is at.',
-      request: { params: accountParam },
-      responses: { 200: json(mailboxSchema, 'Mailbox'), ...errors },
+      params: accountParam,
+      schema: mailboxSchema,
+      errors,
     }),
     async (c) => c.json(await mailboxes.get(c.req.valid('param').account), 200),
   );

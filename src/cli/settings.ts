@@ -19,18 +19,17 @@ export type Settings = Partial<Record<SettingKey, string>>;
 const processSchema = z.object({ pid: z.number().int(), log: z.string() });
 /** What `gmail-lake up` runs, for `down`, `status` and the commands that need the local stack's addresses. */
 export const stackSchema = z.object({
-  apiUrl: z.string(),
-  /** `name:admin:digest` of the key `up` made (its key is in config.json). */
-  apiKeyEntry: z.string(),
-  temporalAddress: z.string(),
-  temporalUiUrl: z.string(),
-  /** The emulator playing Google (`up --emulator`): every Google endpoint under this root. */
-  googleApiUrl: z.string().optional(),
-  /** The emulator's Desktop client file. */
-  clientFile: z.string().optional(),
-  /** GMAIL_CREDENTIALS_FILE the workers were started with (a service account reads mailboxes no one signed in). */
-  credentialsFile: z.string().optional(),
-  processes: z.record(z.string(), processSchema),
+  apiUrl: z.string().describe("The API's base URL."),
+  apiKeyEntry: z.string().describe('`name:admin:digest` of the key `up` made (its key is in config.json).'),
+  temporalAddress: z.string().describe("Temporal's frontend address."),
+  temporalUiUrl: z.string().describe("The Temporal Web UI's address."),
+  googleApiUrl: z.string().optional().describe('The emulator playing Google (`up --emulator`): every Google endpoint under this root.'),
+  clientFile: z.string().optional().describe("The emulator's Desktop client file."),
+  credentialsFile: z
+    .string()
+    .optional()
+    .describe('GMAIL_CREDENTIALS_FILE the workers were started with (a service account reads mailboxes no one signed in).'),
+  processes: z.record(z.string(), processSchema).describe('What `up` started, by name: pid and log file.'),
 });
 export type StackState = z.infer<typeof stackSchema>;
 
