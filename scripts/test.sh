@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite in tiers, in order, each stopping the run when it fails — unit (right after `npm
-# install`, while the rest is provisioned: its failures show within a minute), static checks (typecheck and lint side
-# by side), api and replay (no servers), workflow (the workflows' logic on a real Temporal dev server with mocked
-# activities), then integration (real servers). The Go-built servers (Temporal CLI, MinIO) build in the background
-# from the start, since only the last two tiers need them. Integration runs its files INTEGRATION_CONCURRENCY at a
-# time, the longest first (see integration below). TEST_NODE: the node binary that runs the tests (default: node on
-# PATH). Ends with one summary line.
+# install`, while the rest is provisioned: its failures show within a minute), api and replay (no servers), workflow
+# (the workflows' logic on a real Temporal dev server with mocked activities), then integration (real servers).
+# Typecheck and lint run beside the last four at low priority (see below). The Go-built servers (Temporal CLI, MinIO)
+# build in the background from the start, since only the last two tiers need them. Integration runs its files
+# INTEGRATION_CONCURRENCY at a time, the longest first (see integration below). TEST_NODE: the node binary that runs
+# the tests (default: node on PATH). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$(date +%s)
@@ -62,16 +62,27 @@ provision=$!
 tier unit 2 60000 test/unit/*.test.ts
 wait "$provision" || { cat "$LOGS/provision.log" >&2; summary "provisioning failed"; exit 1; }
 cat "$LOGS/provision.log"
-# typecheck and lint side by side (each uses one core), their output printed once both end.
-echo "== static checks: typecheck, lint ($(elapsed) s so far)"
-npm run --silent typecheck > "$LOGS/typecheck.log" 2>&1 &
-typecheck=$!
-lint_status=0 typecheck_status=0
-npm run --silent lint > "$LOGS/lint.log" 2>&1 || lint_status=$?
-wait "$typecheck" || typecheck_status=$?
-cat "$LOGS/typecheck.log" "$LOGS/lint.log"
-[ "$typecheck_status" -eq 0 ] || { summary "typecheck failed"; exit 1; }
-[ "$lint_status" -eq 0 ] || { summary "lint failed"; exit 1; }
+# typecheck and lint side by side, at the lowest priority, beside the later tiers: they run on the cores those tiers'
+# servers leave idle (the integration tier waits on servers ~10 % of its time). Their status file says ok|failed;
+# once it says failed no further integration file starts, and the run fails with their output.
+rm -f "$LOGS/static.status"
+(
+  status=ok
+  nice -n 19 npm run --silent typecheck > "$LOGS/typecheck.log" 2>&1 &
+  typecheck=$!
+  nice -n 19 npm run --silent lint > "$LOGS/lint.log" 2>&1 || status=failed
+  wait "$typecheck" || status=failed
+  echo "$status" > "$LOGS/static.status"
+) &
+static=$!
+echo "== static checks: typecheck, lint, beside the tiers below ($(elapsed) s so far)"
+export STATIC_STATUS_FILE="$PWD/$LOGS/static.status"
+staticChecks() {
+  wait "$static" || true
+  echo "== static checks: typecheck, lint ($(elapsed) s so far)"
+  cat "$LOGS/typecheck.log" "$LOGS/lint.log"
+  [ "$(cat "$LOGS/static.status" 2>/dev/null)" = ok ] || { summary "typecheck or lint failed"; exit 1; }
+}
 tier api 2 60000 test/api/*.test.ts
 tier replay 1 300000 test/replay/*.test.ts
 echo "== waiting for the temporal CLI ($(elapsed) s so far)"
@@ -95,6 +106,7 @@ integration() {
   for f in "${longest[@]}"; do files+=("test/integration/$f.test.ts"); done
   for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done
   T0=$(date +%s) NODE="$NODE" DIR="$dir" xargs -P "${INTEGRATION_CONCURRENCY:-3}" -I{} bash -c '
+    [ "$(cat "$STATIC_STATUS_FILE" 2>/dev/null)" = failed ] && exit 255 # typecheck or lint failed: no more files
     f={}; n=$(basename "$f" .test.ts); start=$(($(date +%s) - T0))
     "$NODE" --import tsx --test --test-reporter=tap --test-timeout=900000 "$f" > "$DIR/$n.tap" 2>&1; rc=$?
     echo "$start $(($(date +%s) - T0)) $rc $f" >> "$DIR/timeline"
@@ -107,11 +119,13 @@ integration() {
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + fl))
   echo "== integration tier, file by file (start → end, seconds since the tier started; exit code)"
   sort -n "$dir/timeline" | awk '{ printf "%6d → %4d  %4d s  %s  %s\n", $1, $2, $2 - $1, ($3 == 0 ? "ok" : "exit " $3), $4 }'
+  [ "$(cat "$LOGS/static.status" 2>/dev/null)" != failed ] || staticChecks
   if [ "$fl" -ne 0 ] || awk '$3 != 0 { bad = 1 } END { exit !bad }' "$dir/timeline"; then
     summary "the integration tier failed"
     exit 1
   fi
 }
 integration
+staticChecks
 wait "$go_build" || true
 summary

@@ -289,7 +289,7 @@ describe('one mailbox, one extraction', () => {
 describe('a page token Gmail no longer accepts', () => {
   test('on resume after a pause: the listing restarts and the extraction completes exactly', async () => {
     const account = 'stale@example.com';
-    const emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 3 } } });
+    const emu = await startTestEmulator({ messages: 700, settings: { faults: { latencyMs: 3 } } });
     const p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '3' }), credentials);
     try {
       const { body } = await api<{ id: string }>(p, 'POST', '/extract', { account, format: 'metadata', batchSize: 50 });
@@ -317,7 +317,7 @@ describe('a page token Gmail no longer accepts', () => {
 describe('the default lake while an extraction writes it', () => {
   test('another process reads it (SQLite catalog, READ_ONLY) and sees the rows grow, without errors', async () => {
     const account = 'reader@example.com';
-    const emu = await startTestEmulator({ messages: 1500, settings: { faults: { latencyMs: 3 } } });
+    const emu = await startTestEmulator({ messages: 800, settings: { faults: { latencyMs: 3 } } });
     const config = testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' });
     assert.equal(config.lake.catalog, 'sqlite', 'the default catalog');
     const p = await startPipeline(config, credentials);
