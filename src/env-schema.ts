@@ -220,7 +220,7 @@ export const envSchema = z.object({
     .regex(/^[1-9]\d{0,6}(s|m|h)$/, { message: 'must be an interval like 90s, 10m or 1h' })
     .default('10m')
     .describe(
-      'A running, unpaused extraction that has committed no batch for this long is reported `stalled` (GET /extract/:id, the CLI, /ui) with what its activities last failed with and the fix.',
+      'A running, unpaused extraction that has committed no batch for this long is reported `stalled` (GET /extract/:id, the CLI, /ui) with what its activities last failed with and the fix; with WEBHOOK_URLS, a `stalled` event is published once per stall (runs keep the value of the API that started them).',
     ),
   EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2).describe('Batches fetched and persisted at once per extraction.'),
   LAKE_COMPACT_EVERY: int(0, 100000).default(50).describe('Compact the lake every N persisted batches (0 = only at the end).'),

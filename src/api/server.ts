@@ -56,6 +56,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
     pipelineDepth: config.pipeline.depth,
     compactEvery: config.pipeline.compactEvery,
     events: config.webhooks !== undefined,
+    stallAfterMs: config.api.stallAfterMs,
   };
   const taskQueue = config.temporal.taskQueue;
   const extractions = createExtractionService(client, taskQueue, extractionOptions, ids, resolveAccount, config.api.stallAfterMs);

@@ -76,6 +76,11 @@ export interface ExtractionOptions {
    * `compactEvery` mailboxes instead of each small mailbox compacting the whole shared lake as it ends.
    */
   compactAtEnd?: boolean;
+  /**
+   * Publish a `stalled` event once when nothing has committed for this long while the run is not paused
+   * (EXTRACT_STALL_AFTER, in ms). Absent (runs started before it): no such event.
+   */
+  stallAfterMs?: number;
 }
 
 /** `pausing`: paused, with batches still in flight (they commit before it is `paused`). */
@@ -294,7 +299,7 @@ export interface ListResult {
 export interface LifecycleEvent {
   /** Stable across retries and workers (`<workflowId>/<first run id>/<seq>`): subscribers deduplicate on it. */
   id: string;
-  /** started, paused, resumed, completed, failed, canceled */
+  /** started, paused, resumed, stalled, completed, failed, canceled, auth_expired */
   type: string;
   /** The workflow id. */
   subject: string;

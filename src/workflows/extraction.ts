@@ -12,6 +12,7 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -69,6 +70,8 @@ export const PATCHES = {
   cancelWaitsForBatches: 'cancel-waits-for-batches',
   /** Compactions run beside the batches (they held their dispatch), a dead compactor noticed in 5 s (it was 30 s). */
   compactionBesideBatches: 'compaction-beside-batches',
+  /** A `stalled` event once per stall (options.stallAfterMs): a timer while nothing moves (runs before it had none). */
+  stallAlerts: 'stall-alerts',
 } as const;
 
 /**
@@ -116,6 +119,24 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   });
   showDetails();
   setHandler(progressQuery, () => now());
+  /**
+   * Publishes `stalled` once per stall: nothing committed for `afterMs` (no batch, no pause or resume) while the run
+   * is not paused and prepares, extracts or drains — what GET /extract calls stalled, where the pending failure and
+   * its fix are read. One timer per `afterMs` at most while batches commit; a stall ends when anything moves again.
+   */
+  const watchStalls = async (afterMs: number) => {
+    while (phase !== 'done') {
+      const due = state.updatedAt + afterMs - Date.now();
+      if (due > 0) {
+        await sleep(due);
+        continue;
+      }
+      if (!state.paused && ['preparing', 'extracting', 'draining'].includes(phase)) publish('stalled');
+      const at = state.updatedAt;
+      await condition(() => state.updatedAt !== at || phase === 'done');
+    }
+  };
+  if (options.events && options.stallAfterMs && patched(PATCHES.stallAlerts)) void watchStalls(options.stallAfterMs).catch(() => undefined);
   const event = (name: string, detail?: string) =>
     CancellationScope.nonCancellable(() =>
       recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),

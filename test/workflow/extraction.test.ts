@@ -56,6 +56,8 @@ function fakeMailbox(pages: number, perPage: number) {
   let compactionHold: Promise<void> | undefined;
   const events: string[] = [];
   const details: string[] = [];
+  /** Lifecycle events delivered (with `events` on), by type, in delivery order. */
+  const published: string[] = [];
   const activities: Partial<Activities> = {
     async prepareExtraction() {
       return { historyId: '100', messagesTotal: pages * perPage, spamTrashTotal: 0 };
@@ -99,8 +101,12 @@ function fakeMailbox(pages: number, perPage: number) {
       compactions.ended++;
       return { filesBefore: 0, filesAfter: 0 };
     },
-    async deliverEvent() {
-      return { delivered: 0 };
+    async webhookSubscribers() {
+      return { subscribers: 1 };
+    },
+    async deliverEvent(event: { type: string }) {
+      published.push(event.type);
+      return { delivered: 1 };
     },
   };
   return {
@@ -109,6 +115,7 @@ function fakeMailbox(pages: number, perPage: number) {
     batches,
     events,
     details,
+    published,
     pageOf,
     pageOfId,
     compactions,
@@ -125,7 +132,7 @@ let runs = 0;
 /** Runs an extraction of the fake mailbox on a worker of its own task queue; `drive` acts on it while it runs. */
 async function extract(
   mailbox: ReturnType<typeof fakeMailbox>,
-  opts: { perPage: number; pipelineDepth: number; compactEvery?: number },
+  opts: { perPage: number; pipelineDepth: number; compactEvery?: number; stallAfterMs?: number },
   drive: (h: {
     query: () => Promise<ExtractionProgress>;
     signal: (s: 'pause' | 'resume') => Promise<void>;
@@ -141,7 +148,12 @@ async function extract(
   });
   const input: ExtractionInput = {
     request: { account: 'a@example.com', format: 'raw', batchSize: opts.perPage, includeSpamTrash: true },
-    options: { pipelineDepth: opts.pipelineDepth, compactEvery: opts.compactEvery ?? 0, events: false },
+    options: {
+      pipelineDepth: opts.pipelineDepth,
+      compactEvery: opts.compactEvery ?? 0,
+      events: opts.stallAfterMs !== undefined,
+      stallAfterMs: opts.stallAfterMs,
+    },
     extractionKey: 'k',
   };
   return worker.runUntil(async () => {
@@ -267,4 +279,30 @@ test('a compaction runs beside the batches, one at a time: the batches behind it
   assert.equal(result.status, 'completed');
   assert.equal(result.progress.persisted, 16);
   assert.deepEqual(m.compactions, { started: 2, ended: 2 }, "the one beside the batches, then the end's");
+});
+
+test('a stall publishes one `stalled` event, however long it lasts; a new stall after a commit publishes another', async () => {
+  const m = fakeMailbox(3, 2);
+  const [first, second] = [gate(), gate()];
+  m.hold(0, first.opened);
+  m.hold(1, second.opened);
+  const stalled = () => m.published.filter((t) => t === 'stalled').length;
+  const result = await extract(m, { perPage: 2, pipelineDepth: 1, stallAfterMs: 1000 }, async ({ query }) => {
+    await waitFor('the first stall alerted', async () => stalled() === 1, 30_000, 50);
+    // Three more thresholds with nothing committed: still one alert for this stall.
+    await waitFor(
+      '3 s more of the stall',
+      async () => (await query()).updatedAt !== null && Date.now() - Date.parse((await query()).updatedAt!) > 4000,
+      30_000,
+      100,
+    );
+    assert.equal(stalled(), 1, 'one event per stall');
+    first.open();
+    await waitFor('the second stall alerted', async () => stalled() === 2, 30_000, 50);
+    second.open();
+  });
+  assert.equal(result.status, 'completed');
+  // (The `completed` event's delivery runs after this test's worker has stopped.)
+  assert.equal(stalled(), 2);
+  assert.equal(m.published[0], 'started');
 });
