@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export interface TestMinio {
   /** The S3 environment (AWS_*, S3_URL_STYLE) of a lake whose data path is in `bucket`. */
   env(bucket: string): Record<string, string>;
   createBucket(name: string): Promise<void>;
+  /** Stops the server (every connection cut), waits `downMs`, and starts it again on the same port and data. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,26 +46,30 @@ export async function startMinio(): Promise<TestMinio> {
   const accessKey = 'lake-test-access';
   const secretKey = `lake-test-secret-${Math.random().toString(36).slice(2)}`;
   let out = '';
-  const child = spawn(
-    toolPath('minio', 'MINIO_SERVER'),
-    ['server', join(dir, 'data'), '--address', `127.0.0.1:${port}`, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
-    {
-      env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    },
-  );
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const endpoint = `127.0.0.1:${port}`;
-  await waitFor(
-    'MinIO to serve',
-    async () => {
-      if (child.exitCode !== null) throw new Error(`minio exited ${child.exitCode}: ${out.slice(-2000)}`);
-      return (await fetch(`http://${endpoint}/minio/health/live`)).ok;
-    },
-    60_000,
-  );
+  const serve = async () => {
+    const child = spawn(
+      toolPath('minio', 'MINIO_SERVER'),
+      ['server', join(dir, 'data'), '--address', endpoint, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
+      {
+        env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(
+      'MinIO to serve',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`minio exited ${child.exitCode}: ${out.slice(-2000)}`);
+        return (await fetch(`http://${endpoint}/minio/health/live`).catch(() => undefined))?.ok;
+      },
+      60_000,
+    );
+    return child;
+  };
+  let child = await serve();
   const client = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey, secretKey });
   return {
     endpoint,
@@ -77,6 +84,11 @@ export async function startMinio(): Promise<TestMinio> {
       S3_URL_STYLE: 'path',
     }),
     createBucket: (name) => client.makeBucket(name),
+    async restart(downMs = 0) {
+      await stopProcessGroup(child);
+      if (downMs > 0) await delay(downMs);
+      child = await serve();
+    },
     async stop() {
       await stopProcessGroup(child);
       rmSync(dir, { recursive: true, force: true });

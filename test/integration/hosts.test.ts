@@ -40,7 +40,7 @@ after(async () => {
   await Promise.all([temporal?.stop(), postgres?.stop(), minio?.stop()]);
 });
 
-test('three workers on three hosts, kill -9 three times: every lake equals its manifest, no duplicates, raw bytes exact', async (t) => {
+test('three workers on three hosts, kill -9 three times, the catalog restarted twice and the object store once: no other process exits, every lake equals its manifest, raw bytes exact, data files bounded', async (t) => {
   // The same absolute path on every host; each host mounts its own empty tmpfs there.
   const hostData = join(temporal.dir, 'host-data');
   mkdirSync(hostData, { recursive: true });
@@ -51,6 +51,8 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
     LAKE_ENCRYPTED: 'true',
     LAKE_COMPACT_EVERY: '15',
     GMAIL_FETCH_CONCURRENCY: '6',
+    // The quotas on: the project's bookings are kept in the catalog's PostgreSQL, restarted below.
+    GMAIL_QUOTA_PROFILE: 'legacy',
     ...minio.env('lake'),
   });
   const apiPort = await freePort();
@@ -63,6 +65,15 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
     startHost(),
   ]);
   const hosts: WorkerProcess[] = workers;
+  // Every process but those killed on purpose must live through the servers' restarts.
+  const killed = new Set<WorkerProcess>();
+  const exits: string[] = [];
+  const watch = (p: WorkerProcess, name: string) =>
+    p.child.once('exit', (code, signal) => {
+      if (!killed.has(p) && !finished) exits.push(`${name} exited (${code ?? signal}): ${p.output().slice(-600)}`);
+    });
+  watch(api, 'api');
+  hosts.forEach((h, i) => watch(h, `worker ${i}`));
   let finished = false;
   t.after(async () => {
     if (!finished) for (const h of hosts) t.diagnostic(`worker output (tail):\n${h.output().slice(-3000)}`);
@@ -85,17 +96,34 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
   const total = Object.values(MAILBOXES).reduce((a, b) => a + b, 0);
   const persisted = async () => (await Promise.all(ids.map(get))).reduce((n, s) => n + s.progress.persisted, 0);
 
-  // Three kills of a random worker, each followed by a new worker on a fresh host (its disk is gone with it).
-  const kills: string[] = [];
-  for (const share of [0.2, 0.45, 0.7]) {
+  // Three kills of a random worker, each followed by a new worker on a fresh host (its disk is gone with it), and
+  // between them the catalog's PostgreSQL restarted twice (every connection closed) and MinIO once.
+  const events: string[] = [];
+  const steps: [number, 'kill' | 'catalog' | 'objects'][] = [
+    [0.2, 'kill'],
+    [0.3, 'catalog'],
+    [0.45, 'kill'],
+    [0.55, 'objects'],
+    [0.7, 'kill'],
+    [0.8, 'catalog'],
+  ];
+  for (const [share, step] of steps) {
     await waitFor(`${Math.round(share * 100)}% persisted`, async () => (await persisted()) >= share * total * 0.92, 300_000, 300);
-    const victim = Math.floor(Math.random() * hosts.length);
     const at = await persisted();
-    await hosts[victim]!.kill9();
-    hosts[victim] = await startHost();
-    kills.push(`worker ${victim} at ${at}`);
+    if (step === 'kill') {
+      const victim = Math.floor(Math.random() * hosts.length);
+      killed.add(hosts[victim]!);
+      await hosts[victim]!.kill9();
+      hosts[victim] = await startHost();
+      watch(hosts[victim], `worker ${victim} (new)`);
+      events.push(`worker ${victim} killed at ${at}`);
+    } else {
+      await (step === 'catalog' ? postgres.restart(1_000) : minio.restart(1_000));
+      events.push(`${step === 'catalog' ? 'PostgreSQL' : 'MinIO'} restarted at ${at}`);
+    }
+    assert.deepEqual(exits, [], `no process exited but those killed (after: ${events.join(', ')})`);
   }
-  t.diagnostic(`killed: ${kills.join(', ')}`);
+  t.diagnostic(events.join(', '));
   assert.equal(readdirSync(hostData).length, 0, 'no worker wrote to the shared filesystem: each host had its own');
 
   const done = await Promise.all(
@@ -113,6 +141,7 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
     ),
   );
   for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
+  assert.deepEqual(exits, [], 'no process exited but those killed');
 
   const lake = await Lake.open(loadConfig({ ...env, DATA_DIR: join(temporal.dir, 'verify') }).lake);
   try {
@@ -127,6 +156,15 @@ test('three workers on three hosts, kill -9 three times: every lake equals its m
     }
     const gets = (await emulatorStats(emu))['messages.get']?.served ?? 0;
     t.diagnostic(`messages.get served ${gets} for ${truthTotal} messages: ${gets - truthTotal} fetched twice`);
+    // Bounded data files: each extraction compacts the lake as it ends (adjacent files merged up to 16 MiB), so once
+    // all have ended the messages table holds at most one file per 16 MiB of data plus what batches committed beside
+    // the last compaction wrote — whatever the kills and restarts did to the compactions before.
+    const [files] = await lake.query<{ n: number; bytes: number }>(
+      `SELECT count(*)::INTEGER AS n, sum(data_file_size_bytes)::BIGINT AS bytes FROM ducklake_list_files('lake', 'messages')`,
+    );
+    t.diagnostic(`messages: ${files!.n} live data files, ${files!.bytes} bytes`);
+    const bound = Math.ceil(files!.bytes / (16 * 1024 * 1024)) + Object.keys(MAILBOXES).length;
+    assert.ok(files!.n <= bound, `${files!.n} data files for ${files!.bytes} bytes (bound ${bound})`);
   } finally {
     lake.close();
   }
