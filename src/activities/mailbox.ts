@@ -3,11 +3,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import { newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { storedIds } from '../lake/batches.js';
-import { startRun } from '../lake/runs.js';
+import { startRun, storeLabels } from '../lake/runs.js';
 import { type ActivityDeps, activityLog, execution, heartbeatingEach, rethrowGmail } from './context.js';
 import type { ListInput, ListResult, PrepareInput, PrepareResult, UnitMeter } from '../workflows/contracts.js';
 
-/** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids. */
+/** Mailbox-level activities: the profile, labels and resume point before a backfill; listing pages of ids; labels after. */
 export function mailboxActivities(deps: ActivityDeps) {
   /** One page of ids from Gmail (a rejected page token becomes GmailPageTokenExpired). */
   async function listOnePage(input: ListInput, meter: UnitMeter) {
@@ -70,6 +70,23 @@ export function mailboxActivities(deps: ActivityDeps) {
           failed: checkpoint.failed,
         },
       };
+    },
+
+    /**
+     * Replaces the labels snapshot of the mailbox with Gmail's labels now (1 unit): at the end of a backfill, so that a
+     * label renamed or created while it ran has its name in the lake (one deleted meanwhile leaves the snapshot; the
+     * messages fetched before keep it in label_ids until a sync applies Gmail's history).
+     */
+    async refreshLabels(input: { account: string }): Promise<{ units: UnitMeter['units'] }> {
+      const meter = newMeter();
+      let labels;
+      try {
+        labels = await deps.gmail.scoped({ meter }).labels(input.account);
+      } catch (err) {
+        rethrowGmail(err, activityLog(deps));
+      }
+      await storeLabels(deps.lake, input.account, labels);
+      return { units: meter.units };
     },
 
     /**

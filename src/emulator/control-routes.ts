@@ -93,6 +93,19 @@ export function controlRoutes(state: EmulatorState, baseUrl: () => string): Hono
     if (index === undefined || !mb.delete(index)) throw new HttpError(404, { error: 'no such message' });
     return c.json({ deleted: c.req.param('id'), historyId: String(mb.historyId) });
   });
+  // A user label renamed (PATCH {name}) or deleted (DELETE: it leaves every message, each change in history).
+  app.patch('/users/:user/labels/:id', async (c) => {
+    const name = (await body(c)).name;
+    if (typeof name !== 'string' || !name) throw new HttpError(400, { error: 'name: a non-empty string' });
+    if (!state.mailbox(c.req.param('user')).renameLabel(c.req.param('id'), name)) throw new HttpError(404, { error: 'no such user label' });
+    return c.json({ id: c.req.param('id'), name });
+  });
+  app.delete('/users/:user/labels/:id', (c) => {
+    const mb = state.mailbox(c.req.param('user'));
+    const messages = mb.deleteLabel(c.req.param('id'));
+    if (messages < 0) throw new HttpError(404, { error: 'no such user label' });
+    return c.json({ deleted: c.req.param('id'), messages, historyId: String(mb.historyId) });
+  });
   app.post('/users/:user/messages/:id/labels', async (c) => {
     const b = await body(c);
     const mb = state.mailbox(c.req.param('user'));

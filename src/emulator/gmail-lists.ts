@@ -17,7 +17,7 @@ export function listMessages(mb: Mailbox, q: URLSearchParams, pageTokenGeneratio
   const max = pageSize(q, 100);
   let query;
   try {
-    query = parseQuery(q.get('q') ?? undefined);
+    query = parseQuery(q.get('q') ?? undefined, Date.now(), mb.userLabels);
   } catch (e) {
     if (e instanceof QueryError) throw new HttpError(400, googleError(400, `Invalid query: ${e.message}`, 'invalidArgument'));
     throw e;

@@ -1,7 +1,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import { parseMime } from '../mime/parse.js';
-import { SYSTEM_LABELS, USER_LABELS } from './generate.js';
+import { SYSTEM_LABELS } from './generate.js';
 import { listHistory, listMessages } from './gmail-lists.js';
 import { attachmentIdFor, googleError, INLINE_LIMIT, messageResource, parseAttachmentId, type Format } from './gmail-responses.js';
 import type { Method } from './limits.js';
@@ -24,9 +24,9 @@ export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
     threadsTotal: Math.round(mb.messagesTotal * 0.65),
     historyId: String(mb.historyId),
   }));
-  route('/labels', 'labels.list', () => ({ labels: labelResources() }));
+  route('/labels', 'labels.list', (mb) => ({ labels: labelResources(mb) }));
   route('/labels/:id', 'labels.get', (mb, c) => {
-    const label = labelResources().find((l) => l.id === c.req.param('id')!);
+    const label = labelResources(mb).find((l) => l.id === c.req.param('id')!);
     if (!label) throw notFound();
     // As Gmail: labels.get carries the counts (labels.list does not); threads counted as messages here.
     const { total, unread } = mb.labelCounts(label.id);
@@ -175,9 +175,15 @@ function directoryUsers(state: EmulatorState, c: Context) {
   };
 }
 
-function labelResources() {
+function labelResources(mb: Mailbox) {
   return [
     ...SYSTEM_LABELS.map((id) => ({ id, name: id, type: 'system', messageListVisibility: 'show', labelListVisibility: 'labelShow' })),
-    ...USER_LABELS.map((l) => ({ id: l.id, name: l.name, type: 'user', messageListVisibility: 'show', labelListVisibility: 'labelShow' })),
+    ...[...mb.userLabels].map(([id, name]) => ({
+      id,
+      name,
+      type: 'user',
+      messageListVisibility: 'show',
+      labelListVisibility: 'labelShow',
+    })),
   ];
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GeneratedMailbox, type GeneratedMeta, indexOfId, messageIdFor } from './generate.js';
+import { GeneratedMailbox, type GeneratedMeta, indexOfId, messageIdFor, USER_LABELS } from './generate.js';
 import type { LoadedMail } from './load.js';
 
 /** What listing, filtering and the Gmail responses need to know of a message, without building its bytes. */
@@ -31,6 +31,8 @@ export class Mailbox {
   private readonly added = new Map<number, { raw: Buffer; view: MessageView }>();
   private readonly deleted = new Set<number>();
   private readonly labelOverrides = new Map<number, string[]>();
+  /** The user's labels, id → name (renamed and deleted through the control endpoints). */
+  readonly userLabels = new Map<string, string>(USER_LABELS.map((l) => [l.id, l.name]));
   private history: HistoryRecord[] = [];
   private nextIndex: number;
   historyId: number;
@@ -144,6 +146,28 @@ export class Mailbox {
     if (addedLabels.length) record.labelsAdded = [{ message: ref, labelIds: addedLabels }];
     if (removedLabels.length) record.labelsRemoved = [{ message: ref, labelIds: removedLabels }];
     return this.view(index);
+  }
+
+  /** Renames a user label: its id, and so every message's labelIds, stay as they are (as Gmail). */
+  renameLabel(id: string, name: string): boolean {
+    if (!this.userLabels.has(id)) return false;
+    this.userLabels.set(id, name);
+    return true;
+  }
+
+  /**
+   * Deletes a user label: it leaves every message that carries it, each a labelRemoved change of history (as removing
+   * it from the message would be), and labels.list no longer names it.
+   */
+  deleteLabel(id: string): number {
+    if (!this.userLabels.delete(id)) return -1;
+    let changed = 0;
+    for (let i = 0; i < this.nextIndex; i++)
+      if (this.view(i)?.labelIds.includes(id)) {
+        this.relabel(i, [], [id]);
+        changed++;
+      }
+    return changed;
   }
 
   /** History records with id > start, oldest first. */

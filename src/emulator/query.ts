@@ -33,13 +33,19 @@ const SYSTEM_NAMES: Record<string, string> = {
   forums: 'CATEGORY_FORUMS',
 };
 
-/** Resolves a label name or id as Gmail's search does (case-insensitive; "/" and " " may be written "-"). */
-export function resolveLabel(name: string): string | undefined {
+/** The user labels of a mailbox nothing renamed or deleted, id → name. */
+const GENERATED_LABELS: ReadonlyMap<string, string> = new Map(USER_LABELS.map((l) => [l.id, l.name]));
+
+/**
+ * Resolves a label name or id as Gmail's search does (case-insensitive; "/" and " " may be written "-"), among the
+ * mailbox's user labels (`labels`, id → name, as renamed and deleted).
+ */
+export function resolveLabel(name: string, labels: ReadonlyMap<string, string> = GENERATED_LABELS): string | undefined {
   const n = name.toLowerCase();
   if (SYSTEM_NAMES[n]) return SYSTEM_NAMES[n];
   if (n.startsWith('category_') || n.startsWith('category-')) return n.toUpperCase().replace('-', '_');
   const norm = (s: string) => s.toLowerCase().replace(/[/ ]/g, '-');
-  return USER_LABELS.find((l) => l.id.toLowerCase() === n || norm(l.name) === norm(name))?.id;
+  return [...labels].find(([id, label]) => id.toLowerCase() === n || norm(label) === norm(name))?.[0];
 }
 
 function parseDate(value: string): number {
@@ -66,7 +72,7 @@ function tokenize(q: string): string[] {
 const contains = (hay: string, needle: string) => hay.toLowerCase().includes(needle.toLowerCase());
 
 /** Parses a Gmail `q`; throws QueryError (400 invalidArgument) on what it cannot read. */
-export function parseQuery(q: string | undefined, now = Date.now()): ParsedQuery {
+export function parseQuery(q: string | undefined, now = Date.now(), labels?: ReadonlyMap<string, string>): ParsedQuery {
   const out: ParsedQuery = { predicates: [], mentionsSpamTrash: false };
   for (const token of tokenize(q ?? '')) {
     const negate = token.startsWith('-') && token.length > 1;
@@ -97,7 +103,7 @@ export function parseQuery(q: string | undefined, now = Date.now()): ParsedQuery
           out.mentionsSpamTrash = true;
           continue;
         }
-        const id = resolveLabel(value);
+        const id = resolveLabel(value, labels);
         if (!id) throw new QueryError(`Unknown label "${value}"`);
         if (id === 'SPAM' || id === 'TRASH') out.mentionsSpamTrash = true;
         test = (m) => m.labelIds.includes(id);

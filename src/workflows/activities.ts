@@ -83,3 +83,24 @@ export const { planFleet } = proxyActivities<Activities>({
   heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },
 });
+
+const { refreshLabels } = proxyActivities<Activities>({
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '5s',
+  // Bounded: labels that cannot be read must not hold a backfill whose messages are all stored.
+  retry: { ...gmailRetry, maximumAttempts: 5 },
+});
+/**
+ * The labels snapshot taken again as a backfill ends (a label renamed or created while it ran gets its name in the
+ * lake); its quota units. A failure is logged and passes: every message is stored, and the labels keep the names they
+ * had as the backfill began until the next sync.
+ */
+export async function refreshLabelsAtEnd(account: string): Promise<Record<string, number> | undefined> {
+  try {
+    return (await refreshLabels({ account })).units;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('labels not refreshed at the end', { error: err instanceof Error ? err.message : String(err) });
+    return undefined;
+  }
+}

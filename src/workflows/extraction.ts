@@ -12,7 +12,6 @@ import {
   patched,
   setCurrentDetails,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import {
@@ -23,6 +22,7 @@ import {
   listPage,
   prepareExtraction,
   recordExtractionEvent,
+  refreshLabelsAtEnd,
 } from './activities.js';
 import {
   type BatchResult,
@@ -47,7 +47,8 @@ import {
   withDefaults,
   zero,
 } from './extraction-progress.js';
-import { EVENTS_OUTSIDE_RUN, lifecycleEvents } from './lifecycle.js';
+import { lifecycleEvents, watchStalls } from './lifecycle.js';
+import { PATCHES } from './patches.js';
 
 /** Signal names users send from the CLIs: `temporal workflow signal --workflow-id ID --name pause`. */
 export const pauseSignal = defineSignal('pause');
@@ -59,20 +60,6 @@ export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } fr
 
 /** A compaction beside the batches (one at a time): never rejects (maintenance never fails a run), then calls `ended`. */
 const compactBeside = (ended: () => void) => compact(true).then(ended, ended);
-
-/**
- * Patch ids of this workflow: where a change of command sequence began, guarding histories of a deployed version (see
- * "Changing workflow code" in docs/operations.md).
- */
-export const PATCHES = {
-  eventsOutsideRun: EVENTS_OUTSIDE_RUN,
-  /** A cancelled run waits for its batches in flight before it records its end (runs before it ended at once). */
-  cancelWaitsForBatches: 'cancel-waits-for-batches',
-  /** Compactions run beside the batches (they held their dispatch), a dead compactor noticed in 5 s (it was 30 s). */
-  compactionBesideBatches: 'compaction-beside-batches',
-  /** A `stalled` event once per stall (options.stallAfterMs): a timer while nothing moves (runs before it had none). */
-  stallAlerts: 'stall-alerts',
-} as const;
 
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
@@ -119,24 +106,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
   });
   showDetails();
   setHandler(progressQuery, () => now());
-  /**
-   * Publishes `stalled` once per stall: nothing committed for `afterMs` (no batch, no pause or resume) while the run
-   * is not paused and prepares, extracts or drains — what GET /extract calls stalled, where the pending failure and
-   * its fix are read. One timer per `afterMs` at most while batches commit; a stall ends when anything moves again.
-   */
-  const watchStalls = async (afterMs: number) => {
-    while (phase !== 'done') {
-      const due = state.updatedAt + afterMs - Date.now();
-      if (due > 0) {
-        await sleep(due);
-        continue;
-      }
-      if (!state.paused && ['preparing', 'extracting', 'draining'].includes(phase)) publish('stalled');
-      const at = state.updatedAt;
-      await condition(() => state.updatedAt !== at || phase === 'done');
-    }
-  };
-  if (options.events && options.stallAfterMs && patched(PATCHES.stallAlerts)) void watchStalls(options.stallAfterMs).catch(() => undefined);
+  if (options.events && options.stallAfterMs && patched(PATCHES.stallAlerts))
+    void watchStalls(options.stallAfterMs, state, () => phase, publish).catch(() => undefined);
   const event = (name: string, detail?: string) =>
     CancellationScope.nonCancellable(() =>
       recordExtractionEvent({ account: request.account, extractionKey: state.extractionKey, event: name, detail }),
@@ -272,6 +243,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       await compact(patched(PATCHES.compactionBesideBatches));
     }
     state.total = state.pass.listed;
+    if (patched(PATCHES.labelsAtEnd)) addCounts(state.units, await refreshLabelsAtEnd(request.account));
     phase = 'done';
     touch();
     await event(

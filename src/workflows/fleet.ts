@@ -21,9 +21,6 @@ import { extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
 /** Query name: `temporal workflow query --workflow-id ID --name progress`. */
 export const fleetProgressQuery = defineQuery<FleetProgress>('progress');
 
-/** Patch ids of the fleet workflow (see PATCHES in extraction.ts). None today. */
-export const FLEET_PATCHES = {} as const;
-
 /** Children started by one run before it continues as new (after the running ones end), keeping history short. */
 const CHILDREN_PER_RUN = 400;
 

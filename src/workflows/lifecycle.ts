@@ -1,9 +1,18 @@
-import { CancellationScope, log, ParentClosePolicy, patched, startChild, WorkflowIdReusePolicy, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  log,
+  ParentClosePolicy,
+  patched,
+  sleep,
+  startChild,
+  WorkflowIdReusePolicy,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { deliverEvent } from './activities.js';
+import type { ExtractionPhase } from './contracts.js';
 import { deliverEventWorkflow } from './events.js';
-
-/** Patch id: events are delivered by a workflow of their own, outside the run (runs before it awaited each delivery). */
-export const EVENTS_OUTSIDE_RUN = 'events-outside-run';
+import { PATCHES } from './patches.js';
 
 /**
  * Lifecycle events of a workflow (webhooks): numbered per workflow (the sequence travels through continue-as-new in
@@ -22,7 +31,7 @@ export function lifecycleEvents(enabled: boolean, state: { eventSeq?: number }) 
       const event = { id: `${workflowId}/${firstExecutionRunId}/${seq}`, type, subject: workflowId, data };
       const warn = (err: unknown) =>
         log.warn('lifecycle event not delivered', { type, error: err instanceof Error ? err.message : String(err) });
-      if (patched(EVENTS_OUTSIDE_RUN)) {
+      if (patched(PATCHES.eventsOutsideRun)) {
         pending.push(
           CancellationScope.nonCancellable(() =>
             startChild(deliverEventWorkflow, {
@@ -42,4 +51,28 @@ export function lifecycleEvents(enabled: boolean, state: { eventSeq?: number }) 
     },
     delivered: () => CancellationScope.nonCancellable(() => Promise.all(pending)),
   };
+}
+
+/**
+ * Publishes `stalled` once per stall: nothing moved for `afterMs` (no batch committed, no pause or resume: what
+ * `state.updatedAt` records) while the run is not paused and prepares, extracts or drains — what GET /extract calls
+ * stalled, where the pending failure and its fix are read. One timer per `afterMs` at most while batches commit; a
+ * stall ends when anything moves again. Returns when the run is done.
+ */
+export async function watchStalls(
+  afterMs: number,
+  state: { updatedAt: number; paused: boolean },
+  phase: () => ExtractionPhase,
+  publish: (type: string) => void,
+): Promise<void> {
+  while (phase() !== 'done') {
+    const due = state.updatedAt + afterMs - Date.now();
+    if (due > 0) {
+      await sleep(due);
+      continue;
+    }
+    if (!state.paused && ['preparing', 'extracting', 'draining'].includes(phase())) publish('stalled');
+    const at = state.updatedAt;
+    await condition(() => state.updatedAt !== at || phase() === 'done');
+  }
 }

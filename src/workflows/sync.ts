@@ -141,9 +141,6 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
   }
 }
 
-/** Patch ids of the sync workflows (see PATCHES in extraction.ts). None today. */
-export const SYNC_PATCHES = {} as const;
-
 function inheritedAccountAttribute() {
   const value = workflowInfo().searchAttributes[ACCOUNT_SEARCH_ATTRIBUTE];
   return value?.length ? { [ACCOUNT_SEARCH_ATTRIBUTE]: value } : {};

@@ -222,6 +222,64 @@ describe('the living mirror of a 1,500-message mailbox', () => {
     assert.equal(bad.body.error.details[0]?.path, 'keepInSync');
   });
 
+  test('labels renamed and deleted mid-backfill: the backfill ends with the new names, and the first sync takes the deleted one off every message', async () => {
+    const account = 'labels@example.com';
+    const started = await api<{ id: string }>(p, 'POST', '/extract', {
+      account,
+      format: 'metadata',
+      includeSpamTrash: true,
+      batchSize: 100,
+    });
+    assert.equal(started.status, 202);
+    const path = `/extract/${encodeURIComponent(started.body.id)}`;
+    const progress = async () => (await api<ExtractionProgress>(p, 'GET', path)).body;
+    await waitFor('300 stored', async () => (await progress()).progress.persisted >= 300, 60_000, 50);
+    assert.equal((await api(p, 'POST', `${path}/pause`)).status, 202);
+    await waitFor('paused', async () => (await progress()).status === 'paused', 60_000, 100);
+    // Mid-backfill, in Gmail: Label_1 renamed, Label_2 deleted (it leaves every message, each a change in history).
+    assert.equal((await control(emu, 'PATCH', `users/${account}/labels/Label_1`, { name: 'Projects 2027' })).name, 'Projects 2027');
+    const removed = Number((await control(emu, 'DELETE', `users/${account}/labels/Label_2`)).messages);
+    assert.ok(removed > 0, 'the deleted label was on messages');
+    assert.equal((await api(p, 'POST', `${path}/resume`)).status, 202);
+    const done = await waitFor('completion', async () => {
+      const s = await progress();
+      return s.status === 'completed' ? s : undefined;
+    });
+    assert.equal(done.units?.labels, 4, 'labels.list and labels.get of SPAM and TRASH as the backfill began, labels.list as it ended');
+    const labels = async () =>
+      Object.fromEntries(
+        (
+          await p.lake.query<{ id: string; name: string }>(`SELECT id, name FROM lake.labels WHERE account = $a AND type = 'user'`, {
+            a: account,
+          })
+        ).map((l) => [l.id, l.name]),
+      );
+    const names = await labels();
+    assert.equal(names.Label_1, 'Projects 2027', 'the name as the backfill ended');
+    assert.equal(names.Label_2, undefined, 'a label deleted meanwhile is not in the snapshot');
+    const carrying = async () =>
+      (
+        await p.lake.query<{ n: number }>(
+          `SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $a AND deleted_at IS NULL AND list_contains(label_ids, 'Label_2')`,
+          { a: account },
+        )
+      )[0]!.n;
+    assert.ok((await carrying()) > 0, 'messages stored before the deletion still carry it (the backfill does not relist them)');
+    await syncNow(p, account);
+    assert.equal(await carrying(), 0, 'the sync applied the removals');
+    const truth = new Map((await manifest(emu, account)).map((e) => [e.id, [...e.labelIds].sort().join(',')]));
+    const rows = await p.lake.query<{ id: string; labels: string }>(
+      `SELECT id, array_to_string(list_sort(label_ids), ',') AS labels FROM lake.messages WHERE account = $a AND deleted_at IS NULL`,
+      { a: account },
+    );
+    assert.equal(rows.length, truth.size);
+    assert.deepEqual(
+      rows.filter((r) => truth.get(r.id) !== r.labels),
+      [],
+      "every message's labels as Gmail has them",
+    );
+  });
+
   test('a Temporal Schedule syncs repeatedly; temporal schedule toggle and the HTTP API pause it; DELETE removes it', async () => {
     const put = await api<{ schedule: { id: string; every: string } }>(p, 'PUT', `/mailboxes/${OWNER}/schedule`, { every: '2s' });
     assert.equal(put.status, 201, JSON.stringify(put.body));

@@ -4,9 +4,7 @@ import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../../src/worker/bundle.js';
-import { PATCHES } from '../../src/workflows/extraction.js';
-import { FLEET_PATCHES } from '../../src/workflows/fleet.js';
-import { SYNC_PATCHES } from '../../src/workflows/sync.js';
+import { FLEET_PATCHES, PATCHES, SYNC_PATCHES } from '../../src/workflows/patches.js';
 
 /**
  * Histories recorded from real runs of the workflow code of a release (scripts/record-histories.ts), replayed with

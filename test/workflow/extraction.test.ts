@@ -94,6 +94,9 @@ function fakeMailbox(pages: number, perPage: number) {
     async handOverToSync() {
       return true;
     },
+    async refreshLabels() {
+      return { units: { labels: 1 } };
+    },
     async ensureSyncSchedule() {},
     async compactLake() {
       compactions.started++;
