@@ -38,11 +38,10 @@ export class QuotaBudget {
 
   /**
    * Reserves the method's cost for `user` and resolves when it may be spent (rejects at once if `signal` aborts).
-   * The project's quota is taken first and the mailbox's bucket last, right before the request leaves: the project's
-   * bookings release requests in bursts (a chunk booked after a wait frees every request queued behind it), and a
-   * burst after the per-user bucket would put more than one window's units into Gmail's 1-second window (CI saw 45
-   * 403 userRateLimitExceeded of 1,196 requests that way). After the bucket, requests leave at its pace, whatever
-   * the project's timing before it.
+   * The project's quota is taken first (it paces its requests at the booked rate) and the mailbox's bucket last,
+   * right before the request leaves, so requests leave at the bucket's pace whatever the project's timing before it:
+   * with the project's gate last, a booking that came back late released every request queued behind it at once, past
+   * the bucket, into Gmail's 1-second window (CI saw 45 userRateLimitExceeded of 1,196 requests that way).
    */
   async take(user: string, method: QuotaMethod, signal?: AbortSignal): Promise<void> {
     const cost = this.cost(method);

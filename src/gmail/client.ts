@@ -98,7 +98,7 @@ export function createProjectQuota(config: GmailConfig, pgDsn?: string): Project
   const unitsPerMs = (config.project.units * config.quota.share) / (config.project.windowSeconds * 1000);
   const store = pgDsn ? new PostgresReservations(pgDsn, config.project.name, unitsPerMs) : new LocalReservations(unitsPerMs);
   // Chunks of ten messages.get: one booking per ten requests, small enough to keep bookings and spending in step.
-  return new ProjectQuota(store, 10 * QUOTA_PROFILES[config.quota.profile].costs.get);
+  return new ProjectQuota(store, 10 * QUOTA_PROFILES[config.quota.profile].costs.get, unitsPerMs);
 }
 
 /**

@@ -91,6 +91,23 @@ test('a mailbox never spends more than its window allows, however the project qu
   assert.ok(worst <= 255, `a 1-second window spent ${worst} units (Gmail allows 250)`);
 });
 
+test('project quota: a chunk booked late releases its requests at the booked rate, not all at once', async () => {
+  // 300 units/s (a get every 16.7 ms), chunks of ten gets; the second booking comes back 300 ms late. Unpaced, twenty
+  // requests would leave together when it does.
+  let bookings = 0;
+  const quota = new ProjectQuota({ reserve: async () => (++bookings === 2 ? 300 : 0), close: async () => undefined }, 50, 0.3);
+  const sent: number[] = [];
+  await Promise.all(Array.from({ length: 30 }, () => quota.take(5).then(() => sent.push(performance.now()))));
+  sent.sort((a, b) => a - b);
+  let worst = 0;
+  for (let i = 0, j = 0; i < sent.length; i++) {
+    while (sent[i]! - sent[j]! >= 100) j++;
+    worst = Math.max(worst, i - j + 1);
+  }
+  assert.ok(worst <= 9, `${worst} requests left within 100 ms (the rate allows 6)`);
+  assert.ok(sent.at(-1)! - sent[0]! >= 450, 'thirty gets at 60/s take half a second, the late booking included');
+});
+
 test('project quota: books in chunks, never less than it spends, and waits as the store says', async () => {
   const booked: number[] = [];
   const quota = new ProjectQuota(
