@@ -104,7 +104,12 @@ export function parseQuery(q: string | undefined, now = Date.now(), labels?: Rea
           continue;
         }
         const id = resolveLabel(value, labels);
-        if (!id) throw new QueryError(`Unknown label "${value}"`);
+        if (!id && op !== 'label') throw new QueryError(`Unknown label "${value}"`);
+        // As Gmail: a label no mailbox label answers to (deleted, renamed, never made) matches nothing, no error.
+        if (!id) {
+          test = () => false;
+          break;
+        }
         if (id === 'SPAM' || id === 'TRASH') out.mentionsSpamTrash = true;
         test = (m) => m.labelIds.includes(id);
         break;

@@ -142,6 +142,8 @@ export class ProjectQuota {
   take(units: number, signal?: AbortSignal): Promise<void> {
     if (units <= 0) return Promise.resolve();
     const next = this.chain.then(async () => {
+      // Aborted while queued: leave without booking, nor taking a slot from the requests behind.
+      signal?.throwIfAborted();
       if (this.balance < units) {
         const chunk = Math.max(units, this.chunkUnits);
         const wait = await this.store.reserve(chunk).catch((e: unknown) => {

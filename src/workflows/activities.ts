@@ -86,6 +86,7 @@ export const { planFleet } = proxyActivities<Activities>({
 
 const { refreshLabels } = proxyActivities<Activities>({
   startToCloseTimeout: '2m',
+  scheduleToCloseTimeout: '3m',
   heartbeatTimeout: '5s',
   // Bounded: labels that cannot be read must not hold a backfill whose messages are all stored.
   retry: { ...gmailRetry, maximumAttempts: 5 },

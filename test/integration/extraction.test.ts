@@ -121,7 +121,7 @@ describe('pause, resume and cancel from the temporal CLI and the HTTP API', () =
   let p: Pipeline;
   const account = 'pause@example.com';
   before(async () => {
-    emu = await startTestEmulator({ messages: 2000, settings: { faults: { latencyMs: 3 } } });
+    emu = await startTestEmulator({ messages: 1400, settings: { faults: { latencyMs: 3 } } });
     p = await startPipeline(testConfig(temporal, emu, { GMAIL_FETCH_CONCURRENCY: '4' }), credentials);
   });
   after(async () => {

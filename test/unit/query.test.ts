@@ -29,11 +29,14 @@ test('date bounds, labels, negation and phrases', () => {
   assert.equal(resolveLabel('CATEGORY_SOCIAL'), 'CATEGORY_SOCIAL');
 });
 
-test('newer_than is relative to now; unknown operators and labels are errors', () => {
+test('newer_than is relative to now; unknown operators are errors, an unknown label matches nothing (as Gmail)', () => {
   const now = Date.UTC(2026, 10, 22);
   const q = parseQuery('newer_than:7d', now);
   assert.equal(q.after, now - 7 * 86_400_000);
   assert.throws(() => parseQuery('bogus:1'), QueryError);
-  assert.throws(() => parseQuery('label:nope'), QueryError);
+  const nope = parseQuery('label:nope');
+  assert.equal(nope.predicates.length, 1);
+  assert.equal(nope.predicates[0]!(m({})), false);
+  assert.throws(() => parseQuery('in:nope'), QueryError);
   assert.throws(() => parseQuery('after:yesterday'), QueryError);
 });
