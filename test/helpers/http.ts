@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { toolPath } from '../../src/stack/tools.js';
+import type { ExtractionProgress } from '../../src/workflows/contracts.js';
+import { waitFor } from './ports.js';
 import { authHeaders } from './stack.js';
 
 /** A JSON request to a running API (`server.url`) with the test key (or `headers`): its status and parsed body. */
@@ -17,6 +19,22 @@ export async function api<T = unknown>(
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: (await res.json()) as T };
+}
+
+/**
+ * Waits until extraction `id` of a running API has ended (any status but running) and returns its progress. An answer
+ * without a status (a 503: Temporal slower than the API's deadline while workers are killed) is asked again.
+ */
+export function extractionEnded(server: { url: string }, id: string, timeoutMs = 600_000): Promise<ExtractionProgress> {
+  return waitFor(
+    `${id} to end`,
+    async () => {
+      const { body } = await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`);
+      return body.status !== undefined && body.status !== 'running' ? body : undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }
 
 /** The real `temporal` CLI binary against `address` (async: a worker may share this process's event loop). */

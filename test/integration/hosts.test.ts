@@ -7,9 +7,10 @@ import { Lake } from '../../src/lake/lake.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
+import { api, extractionEnded } from '../helpers/http.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
@@ -58,7 +59,7 @@ test('three workers on three hosts, kill -9 three times, the catalog restarted t
   const apiPort = await freePort();
   const startHost = () => startWorkerProcess(env, { privateDirs: [hostData] });
   // Everything starts at the same moment against a new, empty catalog (as `docker compose up` does).
-  const [api, ...workers] = await Promise.all([
+  const [apiProcess, ...workers] = await Promise.all([
     startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' }),
     startHost(),
     startHost(),
@@ -72,26 +73,21 @@ test('three workers on three hosts, kill -9 three times, the catalog restarted t
     p.child.once('exit', (code, signal) => {
       if (!killed.has(p) && !finished) exits.push(`${name} exited (${code ?? signal}): ${p.output().slice(-600)}`);
     });
-  watch(api, 'api');
+  watch(apiProcess, 'api');
   hosts.forEach((h, i) => watch(h, `worker ${i}`));
   let finished = false;
   t.after(async () => {
     if (!finished) for (const h of hosts) t.diagnostic(`worker output (tail):\n${h.output().slice(-3000)}`);
-    await Promise.all([api, ...hosts].map((p) => p.stop()));
+    await Promise.all([apiProcess, ...hosts].map((p) => p.stop()));
   });
-  const url = `http://127.0.0.1:${apiPort}`;
-  const get = async (id: string) =>
-    (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
+  const server = { url: `http://127.0.0.1:${apiPort}` };
+  const get = async (id: string) => (await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`)).body;
 
   const ids: string[] = [];
   for (const account of Object.keys(MAILBOXES)) {
-    const res = await fetch(`${url}/extract`, {
-      method: 'POST',
-      headers: { ...authHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify({ account, format: 'raw', batchSize: 100 }),
-    });
-    assert.equal(res.status, 202, await res.clone().text());
-    ids.push(((await res.json()) as { id: string }).id);
+    const started = await api<{ id: string }>(server, 'POST', '/extract', { account, format: 'raw', batchSize: 100 });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    ids.push(started.body.id);
   }
   const total = Object.values(MAILBOXES).reduce((a, b) => a + b, 0);
   const persisted = async () => (await Promise.all(ids.map(get))).reduce((n, s) => n + s.progress.persisted, 0);
@@ -126,20 +122,7 @@ test('three workers on three hosts, kill -9 three times, the catalog restarted t
   t.diagnostic(events.join(', '));
   assert.equal(readdirSync(hostData).length, 0, 'no worker wrote to the shared filesystem: each host had its own');
 
-  const done = await Promise.all(
-    ids.map((id) =>
-      waitFor(
-        `${id} to end`,
-        async () => {
-          // A 503 (Temporal slower than the API's deadline while workers are killed) has no status: ask again.
-          const s = await get(id);
-          return s.status !== undefined && s.status !== 'running' ? s : undefined;
-        },
-        600_000,
-        500,
-      ),
-    ),
-  );
+  const done = await Promise.all(ids.map((id) => extractionEnded(server, id)));
   for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
   assert.deepEqual(exits, [], 'no process exited but those killed');
 
@@ -200,36 +183,18 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
   });
   const workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
   const apiPort = await freePort();
-  const api = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
+  const apiProcess = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
   try {
-    const url = `http://127.0.0.1:${apiPort}`;
+    const server = { url: `http://127.0.0.1:${apiPort}` };
     const ids = await Promise.all(
       accounts.map(async (account) => {
-        const res = await fetch(`${url}/extract`, {
-          method: 'POST',
-          headers: { ...authHeaders, 'content-type': 'application/json' },
-          body: JSON.stringify({ account, format: 'metadata', batchSize: 100 }),
-        });
-        assert.equal(res.status, 202);
-        return ((await res.json()) as { id: string }).id;
+        const r = await api<{ id: string }>(server, 'POST', '/extract', { account, format: 'metadata', batchSize: 100 });
+        assert.equal(r.status, 202);
+        return r.body.id;
       }),
     );
     const started = Date.now();
-    const done = await Promise.all(
-      ids.map((id) =>
-        waitFor(
-          `${id} to end`,
-          async () => {
-            const s = (await (
-              await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })
-            ).json()) as ExtractionProgress;
-            return s.status !== undefined && s.status !== 'running' ? s : undefined;
-          },
-          300_000,
-          500,
-        ),
-      ),
-    );
+    const done = await Promise.all(ids.map((id) => extractionEnded(server, id, 300_000)));
     const seconds = (Date.now() - started) / 1000;
     for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
     const stats = Object.values(await emulatorStats(quotaEmu)) as { served: number; throttled: number; projectThrottled?: number }[];
@@ -255,7 +220,7 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
       lake.close();
     }
   } finally {
-    await Promise.all([api, ...workers].map((p) => p.stop()));
+    await Promise.all([apiProcess, ...workers].map((p) => p.stop()));
     await quotaEmu.close();
   }
 });

@@ -4,11 +4,9 @@ import { messageIdFor } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { Lake } from '../../src/lake/lake.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import { api } from '../helpers/http.js';
-import { waitFor } from '../helpers/ports.js';
+import { api, extractionEnded } from '../helpers/http.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
-import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 /**
  * Gmail's largest messages (25 MB of attachments: ~30 MB raw, ~40 MB of base64url JSON): every 20th message of these
@@ -40,19 +38,7 @@ test('messages of ~30 MB in raw and full: streamed to staging, stored byte for b
       return r.body.id;
     }),
   );
-  const done = await Promise.all(
-    ids.map((id) =>
-      waitFor(
-        `${id} to end`,
-        async () => {
-          const s = (await api<ExtractionProgress>(p, 'GET', `/extract/${encodeURIComponent(id)}`)).body;
-          return s.status !== 'running' ? s : undefined;
-        },
-        300_000,
-        250,
-      ),
-    ),
-  );
+  const done = await Promise.all(ids.map((id) => extractionEnded(p, id, 300_000)));
   for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
 
   for (const [format, account] of Object.entries(MAILBOXES)) {

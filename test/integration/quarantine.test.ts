@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
-import { api } from '../helpers/http.js';
+import { api, extractionEnded } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
@@ -32,16 +32,7 @@ after(async () => {
 });
 
 const status = (id: string) => api<ExtractionProgress>(p, 'GET', `/extract/${id}`).then((r) => r.body);
-const ended = (id: string) =>
-  waitFor(
-    `${id} to end`,
-    async () => {
-      const s = await status(id);
-      return s.status !== 'running' ? s : undefined;
-    },
-    300_000,
-    250,
-  );
+const ended = (id: string) => extractionEnded(p, id, 300_000);
 const quarantine = () =>
   p.lake.query<{ id: string; format: string; status: number; reason: string; attempts: bigint }>(
     `SELECT id, format, status, reason, attempts FROM lake.failed_messages WHERE account = $account ORDER BY id`,

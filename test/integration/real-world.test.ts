@@ -5,8 +5,9 @@ import { messageIdFor } from '../../src/emulator/generate.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { Lake } from '../../src/lake/lake.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
+import { api, extractionEnded } from '../helpers/http.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
@@ -58,39 +59,22 @@ test('5,000 messages, 1 % intermittent 400s, 3 poison ids in two formats, one 30
     LAKE_MEMORY_LIMIT: '1GB',
   });
   const apiPort = await freePort();
-  const api = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
+  const apiProcess = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
   let worker: WorkerProcess = await startWorkerProcess(env);
   t.after(async () => {
-    await Promise.all([api.stop(), worker.stop()]);
+    await Promise.all([apiProcess.stop(), worker.stop()]);
   });
-  const url = `http://127.0.0.1:${apiPort}`;
-  const post = (path: string, body?: unknown) =>
-    fetch(`${url}${path}`, {
-      method: 'POST',
-      headers: { ...authHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify(body ?? {}),
-    });
-  const get = async (id: string) =>
-    (await (await fetch(`${url}/extract/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as ExtractionProgress;
-  const ended = (id: string) =>
-    waitFor(
-      `${id} to end`,
-      async () => {
-        const s = await get(id);
-        return s.status !== undefined && s.status !== 'running' ? s : undefined;
-      },
-      600_000,
-      500,
-    );
-
-  const res = await post('/extract', { account: ACCOUNT, format: 'raw', batchSize: 200 });
-  assert.equal(res.status, 202, await res.clone().text());
-  const { id } = (await res.json()) as { id: string };
-  await waitFor('40% persisted', async () => (await get(id)).progress?.persisted >= 0.4 * SIZE, 300_000, 200);
+  const server = { url: `http://127.0.0.1:${apiPort}` };
+  const started = await api<{ id: string }>(server, 'POST', '/extract', { account: ACCOUNT, format: 'raw', batchSize: 200 });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const { id } = started.body;
+  const persisted = async () =>
+    (await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`)).body.progress?.persisted;
+  await waitFor('40% persisted', async () => (await persisted()) >= 0.4 * SIZE, 300_000, 200);
   await worker.kill9();
   worker = await startWorkerProcess(env);
 
-  const done = await ended(id);
+  const done = await extractionEnded(server, id);
   assert.equal(done.status, 'completed', JSON.stringify(done));
   const c1 = done.progress;
   assert.equal(c1.failed, 3, JSON.stringify(c1));
@@ -122,9 +106,9 @@ test('5,000 messages, 1 % intermittent 400s, 3 poison ids in two formats, one 30
 
     // Gmail heals: retry-failed fetches the three and empties the quarantine.
     await control(emu, 'PATCH', 'settings', { poison: [] });
-    const again = await post(`/mailboxes/${ACCOUNT}/retry-failed`);
-    assert.equal(again.status, 202, await again.clone().text());
-    const healed = await ended(((await again.json()) as { id: string }).id);
+    const again = await api<{ id: string }>(server, 'POST', `/mailboxes/${ACCOUNT}/retry-failed`);
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    const healed = await extractionEnded(server, again.body.id);
     assert.equal(healed.status, 'completed', JSON.stringify(healed));
     assert.equal(healed.progress.persisted, 3);
     assert.deepEqual(await quarantine(), []);
