@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { generateApiKey } from '../api-keys.js';
-import { startDevServer } from '../stack/dev-server.js';
+import { startDevServerOnFreePorts } from '../stack/dev-server.js';
+import { freePort } from '../stack/ports.js';
 import { projectRoot } from '../stack/tools.js';
 import { CliError, EXIT, type Out } from './output.js';
 import type { Home, StackState } from './settings.js';
@@ -22,25 +22,6 @@ const alive = (pid: number) => {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 };
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-
-async function freePort(preferred?: number): Promise<number> {
-  if (preferred && (await portFree(preferred))) return preferred;
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function temporalAnswers(address: string): Promise<boolean> {
   try {
@@ -73,6 +54,31 @@ async function waitUntil(what: string, ok: () => Promise<boolean>, pid: number, 
     if (!alive(pid)) throw new CliError(`${what} exited while starting:\n${tail(log)}`, EXIT.failed);
     if (Date.now() > deadline) throw new CliError(`${what} did not get ready within ${timeoutMs / 1000} s:\n${tail(log)}`, EXIT.failed);
     await delay(250);
+  }
+}
+
+/**
+ * Spawns an entry that serves on a port and waits until `ready(port)` answers. A port found free can be taken before
+ * the process binds it (other programs and test files pick ports too): a start that exits with EADDRINUSE is tried
+ * again on a fresh port, three times in all.
+ */
+async function spawnServing(
+  what: string,
+  preferred: number | undefined,
+  start: (port: number) => { entry: string; args?: string[]; env: NodeJS.ProcessEnv },
+  ready: (port: number) => string,
+  log: string,
+): Promise<{ pid: number; port: number }> {
+  for (let attempt = 1, wanted = preferred; ; attempt++, wanted = undefined) {
+    const port = await freePort(wanted);
+    const { entry, args = [], env } = start(port);
+    const pid = spawnEntry(entry, args, env, log);
+    try {
+      await waitUntil(what, async () => (await fetch(ready(port))).ok, pid, log);
+      return { pid, port };
+    } catch (e) {
+      if (attempt >= 3 || alive(pid) || !/EADDRINUSE/.test(tail(log, 40))) throw e;
+    }
   }
 }
 
@@ -156,11 +162,15 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         );
       out.line(`Temporal: using the server at ${address}`);
     } else {
-      const port = await freePort(wanted);
-      const uiPort = await freePort(wanted + 1000);
       const log = join(logs, 'temporal.log');
-      out.line(`Temporal: starting the dev server on 127.0.0.1:${port} (Web UI ${uiPort}) …`);
-      const server = await startDevServer({ dbFile: join(data, 'temporal.db'), port, uiPort, detachedLog: log });
+      out.line('Temporal: starting the dev server …');
+      const server = await startDevServerOnFreePorts({
+        dbFile: join(data, 'temporal.db'),
+        port: wanted,
+        uiPort: wanted + 1000,
+        detachedLog: log,
+      });
+      out.line(`Temporal: the dev server answers on ${server.address} (Web UI ${server.uiUrl})`);
       processes.temporal = { pid: server.process.pid!, log };
       address = server.address;
       uiUrl = server.uiUrl;
@@ -168,23 +178,23 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     Object.assign(partial, { temporalAddress: address, temporalUiUrl: uiUrl });
 
     if (options.emulator) {
-      const port = await freePort(8085);
       const log = join(logs, 'emulator.log');
       const clientFile = join(data, 'emulator', 'client_secret.json');
       mkdirSync(join(data, 'emulator'), { recursive: true });
-      const url = `http://127.0.0.1:${port}/`;
-      out.line(`Gmail emulator: starting on ${url} (plays Google: Gmail, the consent page, the token endpoint) …`);
-      const pid = spawnEntry(
-        'src/emulator/main.ts',
-        [
-          ...['--port', String(port), '--client-file', clientFile, '--oauth-state', join(data, 'emulator', 'oauth-state.json')],
-          ...['--messages', String(options.messages ?? 2000), '--history-id-base', String(Date.now())],
-        ],
-        process.env,
+      out.line('Gmail emulator: starting (plays Google: Gmail, the consent page, the token endpoint) …');
+      const emulatorArgs = (port: number) => [
+        ...['--port', String(port), '--client-file', clientFile, '--oauth-state', join(data, 'emulator', 'oauth-state.json')],
+        ...['--messages', String(options.messages ?? 2000), '--history-id-base', String(Date.now())],
+      ];
+      const { pid, port } = await spawnServing(
+        'the Gmail emulator',
+        8085,
+        (p) => ({ entry: 'src/emulator/main.ts', args: emulatorArgs(p), env: process.env }),
+        (p) => `http://127.0.0.1:${p}/_emulator/health`,
         log,
       );
       processes.emulator = { pid, log };
-      await waitUntil('the Gmail emulator', async () => (await fetch(`${url}_emulator/health`)).ok, pid, log);
+      const url = `http://127.0.0.1:${port}/`;
       Object.assign(partial, { googleApiUrl: url, clientFile });
     }
 
@@ -194,7 +204,6 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
       partial.apiKeyEntry = made.entry;
       home.saveSettings({ ...home.settings(), 'api-key': made.key });
     }
-    const apiPort = await freePort(Number(home.env.API_PORT) || 3000);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       DATA_DIR: data,
@@ -202,7 +211,6 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
       TEMPORAL_UI_URL: uiUrl,
       GMAIL_CREDENTIALS_DIR: home.credentials.dir,
       API_HOST: '127.0.0.1',
-      API_PORT: String(apiPort),
       API_KEYS: [home.env.API_KEYS, partial.apiKeyEntry].filter(Boolean).join(','),
       LOG_LEVEL: home.env.LOG_LEVEL ?? 'info',
       ...(partial.googleApiUrl
@@ -210,17 +218,27 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         : {}),
     };
     // Ready when they serve: the worker its /metrics (METRICS_PORT), the API its /healthz — whatever LOG_LEVEL says.
-    const metricsPort = await freePort();
-    for (const [name, entry, extra, ready] of [
-      ['worker', 'src/worker/main.ts', { METRICS_PORT: String(metricsPort) }, `http://127.0.0.1:${metricsPort}/metrics`],
-      ['api', 'src/api/main.ts', {}, `http://127.0.0.1:${apiPort}/healthz`],
-    ] as const) {
-      const log = join(logs, `${name}.log`);
-      const pid = spawnEntry(entry, [], { ...env, ...extra }, log);
-      processes[name] = { pid, log };
-      out.line(`${name === 'api' ? 'API' : 'Worker'}: starting …`);
-      await waitUntil(`the ${name}`, async () => (await fetch(ready)).ok, pid, log);
-    }
+    out.line('Worker: starting …');
+    const workerLog = join(logs, 'worker.log');
+    const worker = await spawnServing(
+      'the worker',
+      undefined,
+      (p) => ({ entry: 'src/worker/main.ts', env: { ...env, METRICS_PORT: String(p) } }),
+      (p) => `http://127.0.0.1:${p}/metrics`,
+      workerLog,
+    );
+    processes.worker = { pid: worker.pid, log: workerLog };
+    out.line('API: starting …');
+    const apiLog = join(logs, 'api.log');
+    const api = await spawnServing(
+      'the api',
+      Number(home.env.API_PORT) || 3000,
+      (p) => ({ entry: 'src/api/main.ts', env: { ...env, API_PORT: String(p) } }),
+      (p) => `http://127.0.0.1:${p}/healthz`,
+      apiLog,
+    );
+    processes.api = { pid: api.pid, log: apiLog };
+    const apiPort = api.port;
     partial.apiUrl = `http://127.0.0.1:${apiPort}`;
     home.saveSettings({ ...home.settings(), 'api-url': partial.apiUrl });
     home.saveStack(state());

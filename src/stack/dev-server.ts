@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from '../workflows/extraction.js';
+import { freePort } from './ports.js';
 import { toolPath } from './tools.js';
 
 export interface DevServerOptions {
@@ -97,6 +98,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     process: child,
     stop: () => stopProcessGroup(child),
   };
+}
+
+/**
+ * startDevServer on free ports (`port`/`uiPort` when given and free, else any): a port found free can be taken before
+ * the server binds it, and the dev server also picks the ports of its internal services itself, so a start that fails
+ * with "address already in use" is tried again on fresh ports, three times in all.
+ */
+export async function startDevServerOnFreePorts(options: DevServerOptions): Promise<DevServer> {
+  let preferred = { port: options.port, uiPort: options.uiPort };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort(preferred.port);
+    const uiPort = await freePort(preferred.uiPort);
+    try {
+      return await startDevServer({ ...options, port, uiPort });
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
+      preferred = { port: undefined, uiPort: undefined };
+    }
+  }
 }
 
 /** SIGTERM to the whole process group, SIGKILL after 10 s; resolves when the process has exited. */

@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config.js';
-import { type DevServer, startDevServer } from '../../src/stack/dev-server.js';
+import { startDevServer, startDevServerOnFreePorts } from '../../src/stack/dev-server.js';
 import { DEFAULT_CLIENT, type EmulatorOptions, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { generateApiKey } from '../../src/api-keys.js';
-import { freePort } from './ports.js';
 
 export const credentials = {
   client_id: DEFAULT_CLIENT.clientId,
@@ -20,20 +19,13 @@ export const TEST_API_KEY = testKey.key;
 export const TEST_API_KEYS = testKey.entry;
 export const authHeaders = { authorization: `Bearer ${TEST_API_KEY}` };
 
+const portOf = (address: string) => Number(/:(\d+)\/?$/.exec(address)![1]);
+
 /** A temporary data dir and a real Temporal dev server on free ports (one per test file). */
 export async function startTestTemporal(dynamicConfig: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-test-'));
-  const opts = { dbFile: join(dir, 'temporal.db'), port: await freePort(), uiPort: await freePort(), dynamicConfig };
-  let server: DevServer;
-  try {
-    server = await startDevServer(opts);
-  } catch (e) {
-    // A port found free can be taken before the server binds it (the dev server also picks its internal services'
-    // ports itself): a server that exited while starting gets one more try on fresh ports, then the error stands.
-    if (!/exited with/.test(String(e))) throw e;
-    Object.assign(opts, { port: await freePort(), uiPort: await freePort() });
-    server = await startDevServer(opts);
-  }
+  let server = await startDevServerOnFreePorts({ dbFile: join(dir, 'temporal.db'), dynamicConfig });
+  const opts = { dbFile: join(dir, 'temporal.db'), port: portOf(server.address), uiPort: portOf(server.uiUrl), dynamicConfig };
   return {
     dir,
     get address() {
@@ -45,7 +37,15 @@ export async function startTestTemporal(dynamicConfig: Record<string, unknown> =
     /** Stops and starts the server again on the same SQLite file. */
     async restart() {
       await server.stop();
-      server = await startDevServer(opts);
+      // The same ports (clients hold the address); the internal services' ports are picked afresh and can collide.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          server = await startDevServer(opts);
+          break;
+        } catch (e) {
+          if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
+        }
+      }
     },
     async stop() {
       await server.stop();
