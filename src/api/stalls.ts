@@ -19,8 +19,13 @@ export function fixFor(error: string): string {
   if (/project'?s? quota|ProjectQuota/i.test(error))
     return "the project quota's bookings cannot be made: check the PostgreSQL server of LAKE_PG_DSN (they are kept there)";
   // libpq's own words when the server goes away mid-query ("server closed the connection unexpectedly", "terminating
-  // connection due to administrator command", "the database system is shutting down"), whichever query DuckLake ran.
-  if (/postgres|catalog|TransactionContext|server closed the connection|terminating connection|database system is/i.test(error))
+  // connection due to administrator command", "the database system is shutting down"), whichever query DuckLake ran,
+  // and the postgres extension's own when libpq gives no words at all (`Failed to execute query "ROLLBACK": `).
+  if (
+    /postgres|catalog|TransactionContext|server closed the connection|terminating connection|database system is|Failed to execute query/i.test(
+      error,
+    )
+  )
     return "the lake's catalog does not answer: check the PostgreSQL server of LAKE_PG_DSN (the run continues once it does)";
   if (/S3|InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|NoSuchBucket|amazonaws|minio/i.test(error))
     return 'the object store refuses the lake: check the bucket of LAKE_DATA_PATH and the AWS_* credentials the workers have';

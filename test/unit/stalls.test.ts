@@ -45,4 +45,6 @@ test("the fixes name the operator's part: disk, catalog, object store; Gmail's i
     'FROM "public"."ducklake_table_stats") TO STDOUT (FORMAT "binary");": server closed the connection unexpectedly';
   assert.match(fixFor(libpq), /catalog does not answer.*LAKE_PG_DSN/);
   assert.match(fixFor('FATAL: terminating connection due to administrator command'), /catalog/);
+  // Seen in CI while the catalog's server was stopped: the postgres extension, with libpq's message empty.
+  assert.match(fixFor('Invalid Error: Failed to execute query "ROLLBACK": '), /catalog does not answer/);
 });
