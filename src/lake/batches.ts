@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
@@ -182,51 +183,60 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
  * Inserts, inside the caller's transaction, the staged messages of `dir` whose (account, id) the lake does not hold
  * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time. Messages go in slices of
  * at most INSERT_SLICE_BYTES of raw bytes (one statement each, one transaction for all): a batch of large messages is
- * never loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob).
+ * never loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob). The staged rows are
+ * read once into a temporary table first: DuckDB's JSON reader holds buffers of twice the longest line, and beside a
+ * 35 MB blob in one statement they took a commit past DuckDB's default memory limit (measured: a 34 MB message failed
+ * at 256 MB with read_json in its statement and commits with the table).
  */
 export async function insertStaged(conn: DuckDBConnection, dir: string, account: string): Promise<number> {
   const longest = await longestLine(dir);
-  const m = readJson('m', STAGED_MESSAGE_COLUMNS, longest);
   const a = readJson('a', ATTACHMENT_COLUMNS, longest);
   const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
-  const probe = await conn.runAndReadAll(
-    `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${m})`,
-    { account, m: files.m },
-  );
-  // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
-  const stored = listValue(probe.getRows().map(([id]) => String(id)));
-  const types = { stored: LIST(VARCHAR) };
-  await conn.run(
-    `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a
-     WHERE NOT list_contains($stored, a.message_id)`,
-    { a: files.a, stored },
-    types,
-  );
-  const pending = await conn.runAndReadAll(
-    `SELECT s.id, s.raw_file, coalesce(s.size_estimate, 0) FROM ${m} s WHERE NOT list_contains($stored, s.id)`,
-    { m: files.m, stored },
-    types,
-  );
-  const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
-  let inserted = 0;
-  for (const slice of slices(
-    pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
-  )) {
-    const blobs = slice.map((r) => r.file).filter((f): f is string => f !== null);
-    const values = MESSAGE_COLUMNS.map(([n, , expr]) =>
-      n === 'raw' && blobs.length ? 'coalesce(from_base64(s.raw), b.content)' : (expr ?? `s.${n}`),
+  const staged = `staged_${randomBytes(8).toString('hex')}`;
+  await conn.run(`CREATE TEMP TABLE ${staged} AS SELECT * FROM ${readJson('m', STAGED_MESSAGE_COLUMNS, longest)}`, { m: files.m });
+  try {
+    const probe = await conn.runAndReadAll(
+      `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged})`,
+      { account },
     );
-    const result = await conn.run(
-      `INSERT INTO lake.messages (${columns}, first_seen_at)
-       SELECT ${values.join(', ')}, now()::TIMESTAMP FROM ${m} s
-       ${blobs.length ? 'LEFT JOIN read_blob($blobs) b ON b.filename = s.raw_file' : ''}
-       WHERE list_contains($ids, s.id)`,
-      { m: files.m, ids: listValue(slice.map((r) => r.id)), ...(blobs.length ? { blobs: listValue(blobs) } : {}) },
-      { ids: LIST(VARCHAR), ...(blobs.length ? { blobs: LIST(VARCHAR) } : {}) },
+    // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
+    const stored = listValue(probe.getRows().map(([id]) => String(id)));
+    const types = { stored: LIST(VARCHAR) };
+    await conn.run(
+      `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a
+       WHERE NOT list_contains($stored, a.message_id)`,
+      { a: files.a, stored },
+      types,
     );
-    inserted += Number(result.rowsChanged);
+    const pending = await conn.runAndReadAll(
+      `SELECT s.id, s.raw_file, coalesce(s.size_estimate, 0) FROM ${staged} s WHERE NOT list_contains($stored, s.id)`,
+      { stored },
+      types,
+    );
+    const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
+    let inserted = 0;
+    for (const slice of slices(
+      pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
+    )) {
+      const blobs = slice.map((r) => r.file).filter((f): f is string => f !== null);
+      const values = MESSAGE_COLUMNS.map(([n, , expr]) =>
+        n === 'raw' && blobs.length ? 'coalesce(from_base64(s.raw), b.content)' : (expr ?? `s.${n}`),
+      );
+      const result = await conn.run(
+        `INSERT INTO lake.messages (${columns}, first_seen_at)
+         SELECT ${values.join(', ')}, now()::TIMESTAMP FROM ${staged} s
+         ${blobs.length ? 'LEFT JOIN read_blob($blobs) b ON b.filename = s.raw_file' : ''}
+         WHERE list_contains($ids, s.id)`,
+        { ids: listValue(slice.map((r) => r.id)), ...(blobs.length ? { blobs: listValue(blobs) } : {}) },
+        { ids: LIST(VARCHAR), ...(blobs.length ? { blobs: LIST(VARCHAR) } : {}) },
+      );
+      inserted += Number(result.rowsChanged);
+    }
+    return inserted;
+  } finally {
+    // Gone with the transaction when it rolls back; dropped here when it goes on.
+    await conn.run(`DROP TABLE IF EXISTS ${staged}`).catch(() => undefined);
   }
-  return inserted;
 }
 
 /** Raw bytes one INSERT of messages loads at most (a larger message goes alone): DuckDB holds a few copies of them. */

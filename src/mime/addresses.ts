@@ -1,5 +1,6 @@
 import emailAddresses from 'email-addresses';
 import { decodeWords } from './headers.js';
+import { ParseMemo } from './memo.js';
 
 /** One mailbox of an address header: the addr-spec (lower-cased) and the display name (null when there is none). */
 export interface MailboxAddress {
@@ -34,14 +35,12 @@ export function parseAddresses(value: string | null | undefined): MailboxAddress
   // The grammar costs ~75 µs a header; mailboxes repeat their senders and recipients, so parses are remembered.
   const known = cache.get(value);
   if (known) return known;
-  if (cache.size >= CACHE_SIZE) cache.clear();
   const parsed = parse(value);
   cache.set(value, parsed);
   return parsed;
 }
 
-const CACHE_SIZE = 10_000;
-const cache = new Map<string, MailboxAddress[]>();
+const cache = new ParseMemo<MailboxAddress[]>(10_000);
 
 type Parsed = emailAddresses.ParsedMailbox | emailAddresses.ParsedGroup;
 

@@ -1,5 +1,6 @@
 import libmime from 'libmime';
 import { charsetKnown, decodeCharset } from './charsets.js';
+import { ParseMemo } from './memo.js';
 
 /** A header field as it stands in the message: the name, and the value unfolded but not decoded (latin1 = bytes). */
 export interface RawHeader {
@@ -162,12 +163,9 @@ export function parseStructured(raw: string, decode: (v: string) => string = dec
   const params: Record<string, string> = {};
   for (const [k, v] of Object.entries(parsed.params)) params[k] = parsed.decodedParams?.includes(k) ? v : decode(v);
   const result = { value: parsed.value.trim().toLowerCase(), params };
-  if (cache) {
-    if (cache.size >= 5_000) cache.clear();
-    cache.set(raw, result);
-  }
+  cache?.set(raw, result);
   return result;
 }
 
-const rawCache = new Map<string, StructuredValue>();
-const textCache = new Map<string, StructuredValue>();
+const rawCache = new ParseMemo<StructuredValue>(5_000);
+const textCache = new ParseMemo<StructuredValue>(5_000);

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MemoryBudget } from '../../src/activities/memory-budget.js';
+import { toRows } from '../../src/activities/rows.js';
 import { streamRawMessage } from '../../src/gmail/raw-stream.js';
 
 /** A JSON body cut into `size`-character chunks (chunk edges fall inside keys, escapes and base64 groups). */
@@ -57,4 +60,37 @@ test('the memory budget holds bytes first come, first served; a message over the
   (await small)();
   assert.deepEqual(order, ['big', 'small']);
   assert.equal(budget.inUse, 0);
+});
+
+test('parsing a large message keeps nothing of it once its rows are made (remembered header parses hold copies, not slices of its text)', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const external = () => {
+    gc();
+    return process.memoryUsage().external;
+  };
+  // Header values are slices of the message's text (one 40 MB latin1 string): a slice kept by a memo kept it all.
+  const parse = (n: number) => {
+    const raw = Buffer.concat([
+      Buffer.from(
+        `From: "Sender ${n}" <sender${n}@example.com>\r\nTo: someone-${n}@example.com\r\nSubject: large ${n}\r\n` +
+          `Content-Type: multipart/mixed; boundary="b${n}"\r\n\r\n--b${n}\r\nContent-Type: text/plain; name="n${n}.txt"\r\n\r\nhello\r\n--b${n}\r\n` +
+          `Content-Type: application/octet-stream; name="big-${n}.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n`,
+      ),
+      Buffer.alloc(40_000_000, 'QUJD'),
+      Buffer.from(`\r\n--b${n}--\r\n`),
+    ]);
+    const rows = toRows(
+      { id: `m${n}`, threadId: `m${n}`, sizeEstimate: raw.length },
+      { account: 'a@example.com', format: 'raw', extractionId: 'e', fetchedAt: 0 },
+      { bytes: raw, file: `/nonexistent/${n}.eml` },
+    );
+    return rows.message.from_address;
+  };
+  // The first parse's one-time allocations settle; then four more messages, each kept whole before the fix.
+  assert.equal(parse(0), 'sender0@example.com');
+  const before = external();
+  for (let n = 1; n <= 4; n++) assert.equal(parse(n), `sender${n}@example.com`);
+  const grown = external() - before;
+  assert.ok(grown < 30_000_000, `memory outside the heap grew by ${Math.round(grown / 1e6)} MB over four 40 MB messages`);
 });
