@@ -45,6 +45,11 @@ tier() {
   counts[$name]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + f))
   if [ "$status" -ne 0 ] || [ "$f" -ne 0 ]; then
+    # Typecheck and lint, when they run beside this tier: their findings are reported with its failure.
+    if [ -n "${static:-}" ]; then
+      wait "$static" || true
+      [ "$(cat "$LOGS/static.status" 2>/dev/null)" = ok ] || { echo "== static checks failed too:"; cat "$LOGS/typecheck.log" "$LOGS/lint.log"; }
+    fi
     summary "the $name tier failed"
     exit 1
   fi

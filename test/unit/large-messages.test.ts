@@ -67,6 +67,7 @@ test('parsing a large message keeps nothing of it once its rows are made (rememb
   const gc = runInNewContext('gc') as () => void;
   const external = () => {
     gc();
+    gc(); // a second pass: what the first one's finalizers released
     return process.memoryUsage().external;
   };
   // Header values are slices of the message's text (one 40 MB latin1 string): a slice kept by a memo kept it all.
@@ -87,10 +88,11 @@ test('parsing a large message keeps nothing of it once its rows are made (rememb
     );
     return rows.message.from_address;
   };
-  // The first parse's one-time allocations settle; then four more messages, each kept whole before the fix.
+  // The first parse's one-time allocations settle; then eight more messages, each kept whole before the fix (one may
+  // still be on its way out when measured).
   assert.equal(parse(0), 'sender0@example.com');
   const before = external();
-  for (let n = 1; n <= 4; n++) assert.equal(parse(n), `sender${n}@example.com`);
+  for (let n = 1; n <= 8; n++) assert.equal(parse(n), `sender${n}@example.com`);
   const grown = external() - before;
-  assert.ok(grown < 30_000_000, `memory outside the heap grew by ${Math.round(grown / 1e6)} MB over four 40 MB messages`);
+  assert.ok(grown < 90_000_000, `memory outside the heap grew by ${Math.round(grown / 1e6)} MB over eight 40 MB messages`);
 });
