@@ -1,4 +1,5 @@
 import { messagesTotal } from '../metrics.js';
+import { collectGarbage } from './memory-budget.js';
 import { span } from '../tracing.js';
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -242,7 +243,9 @@ export function batchActivities(deps: ActivityDeps) {
               await openStagedBatch(dir).then((s) => s.close());
             }
             detail.phase = 'persisting';
-            const release = await deps.messageMemory.take(await commitMemory(dir));
+            const commitBytes = await commitMemory(dir);
+            const release = await deps.messageMemory.take(commitBytes);
+            if (commitBytes) collectGarbage();
             const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () =>
               persistStaged(
                 deps.lake,
