@@ -48,7 +48,7 @@ tier() {
     # Typecheck and lint, when they run beside this tier: their findings are reported with its failure.
     if [ -n "${static:-}" ]; then
       wait "$static" || true
-      [ "$(cat "$LOGS/static.status" 2>/dev/null)" = ok ] || { echo "== static checks failed too:"; cat "$LOGS/typecheck.log" "$LOGS/lint.log"; }
+      [ "$(cat "$LOGS/static.status" 2>/dev/null)" = ok ] || { echo "== static checks failed too:"; cat "$LOGS/typecheck.log" "$LOGS/lint.log" 2>/dev/null || true; }
     fi
     summary "the $name tier failed"
     exit 1

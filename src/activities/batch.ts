@@ -244,17 +244,17 @@ export function batchActivities(deps: ActivityDeps) {
             }
             detail.phase = 'persisting';
             const commitBytes = await commitMemory(dir);
-            const release = await deps.messageMemory.take(commitBytes);
-            if (commitBytes) collectGarbage();
-            const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () =>
-              persistStaged(
+            const release = commitBytes ? await deps.messageMemory.take(commitBytes) : () => undefined;
+            const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () => {
+              if (commitBytes) collectGarbage();
+              return persistStaged(
                 deps.lake,
                 dir,
                 { ...input.checkpoint, batchId: input.batchId, workflowId, runId },
                 wanted.filter((id) => !counts.failures.some((f) => f.id === id)),
                 counts.failures,
-              ),
-            )
+              );
+            })
               .finally(release)
               .catch((err: unknown) => {
                 if (err instanceof StagedBatchMismatch) throw ApplicationFailure.retryable(err.message, FAILURE.stagedBatchMismatch);

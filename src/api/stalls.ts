@@ -22,7 +22,7 @@ export function fixFor(error: string): string {
   // connection due to administrator command", "the database system is shutting down"), whichever query DuckLake ran,
   // and the postgres extension's own when libpq gives no words at all (`Failed to execute query "ROLLBACK": `).
   if (
-    /postgres|catalog|TransactionContext|server closed the connection|terminating connection|database system is|Failed to execute query/i.test(
+    /postgres|catalog|TransactionContext|server closed the connection|terminating connection|database system is|Failed to execute query "[^"]*":\s*$/i.test(
       error,
     )
   )

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -58,26 +58,36 @@ async function waitUntil(what: string, ok: () => Promise<boolean>, pid: number, 
 }
 
 /**
- * Spawns an entry that serves on a port and waits until `ready(port)` answers. A port found free can be taken before
- * the process binds it (other programs and test files pick ports too): a start that exits with EADDRINUSE is tried
- * again on a fresh port, three times in all.
+ * Spawns an entry that serves on a port and waits until `ready(port, pid)` says it serves (and that it is this process
+ * that answers there, where it can tell). A port found free can be taken before the process binds it (other programs
+ * and test files pick ports too): a start that exits with EADDRINUSE is tried again on a fresh port, three times in
+ * all. A process that does not get ready is stopped, never left behind.
  */
 async function spawnServing(
   what: string,
   preferred: number | undefined,
   start: (port: number) => { entry: string; args?: string[]; env: NodeJS.ProcessEnv },
-  ready: (port: number) => string,
+  ready: (port: number, pid: number) => Promise<boolean>,
   log: string,
 ): Promise<{ pid: number; port: number }> {
   for (let attempt = 1, wanted = preferred; ; attempt++, wanted = undefined) {
     const port = await freePort(wanted);
     const { entry, args = [], env } = start(port);
+    const logged = existsSync(log) ? statSync(log).size : 0; // what this attempt writes comes after
     const pid = spawnEntry(entry, args, env, log);
     try {
-      await waitUntil(what, async () => (await fetch(ready(port))).ok, pid, log);
+      await waitUntil(what, () => ready(port, pid), pid, log);
       return { pid, port };
     } catch (e) {
-      if (attempt >= 3 || alive(pid) || !/EADDRINUSE/.test(tail(log, 40))) throw e;
+      if (alive(pid)) {
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+        throw e;
+      }
+      if (attempt >= 3 || !/EADDRINUSE/.test(readFileSync(log, 'utf8').slice(logged))) throw e;
     }
   }
 }
@@ -190,7 +200,8 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         'the Gmail emulator',
         8085,
         (p) => ({ entry: 'src/emulator/main.ts', args: emulatorArgs(p), env: process.env }),
-        (p) => `http://127.0.0.1:${p}/_emulator/health`,
+        // Ours when it answers with our pid (another `up`'s emulator can hold the port it meant to take).
+        async (p, pid) => ((await (await fetch(`http://127.0.0.1:${p}/_emulator/health`)).json()) as { pid?: number }).pid === pid,
         log,
       );
       processes.emulator = { pid, log };
@@ -217,14 +228,14 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
         ? { GOOGLE_API_URL: partial.googleApiUrl, GMAIL_QUOTA_PROFILE: home.env.GMAIL_QUOTA_PROFILE ?? 'legacy' }
         : {}),
     };
-    // Ready when they serve: the worker its /metrics (METRICS_PORT), the API its /healthz — whatever LOG_LEVEL says.
+    // Ready when they serve: the worker its /metrics (METRICS_PORT), the API its own /metrics — whatever LOG_LEVEL says.
     out.line('Worker: starting …');
     const workerLog = join(logs, 'worker.log');
     const worker = await spawnServing(
       'the worker',
       undefined,
       (p) => ({ entry: 'src/worker/main.ts', env: { ...env, METRICS_PORT: String(p) } }),
-      (p) => `http://127.0.0.1:${p}/metrics`,
+      async (p) => (await fetch(`http://127.0.0.1:${p}/metrics`)).ok,
       workerLog,
     );
     processes.worker = { pid: worker.pid, log: workerLog };
@@ -234,7 +245,8 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
       'the api',
       Number(home.env.API_PORT) || 3000,
       (p) => ({ entry: 'src/api/main.ts', env: { ...env, API_PORT: String(p) } }),
-      (p) => `http://127.0.0.1:${p}/healthz`,
+      // Ours when it takes our key (another `up`'s API, which can hold the port it meant to take, refuses it).
+      async (p) => (await fetch(`http://127.0.0.1:${p}/metrics`, { headers: { authorization: `Bearer ${home.api().key}` } })).ok,
       apiLog,
     );
     processes.api = { pid: api.pid, log: apiLog };

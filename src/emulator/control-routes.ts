@@ -11,7 +11,7 @@ import { type EmulatorEnv, type EmulatorState, HttpError } from './state.js';
 export function controlRoutes(state: EmulatorState, baseUrl: () => string): Hono<EmulatorEnv> {
   const { limits, authority } = state;
   const app = new Hono<EmulatorEnv>();
-  app.get('/health', (c) => c.json({ ok: true }));
+  app.get('/health', (c) => c.json({ ok: true, pid: process.pid }));
   app.get('/settings', (c) => c.json(limits.settings));
   app.patch('/settings', async (c) => {
     let s;

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from '../workflows/extraction.js';
@@ -54,6 +54,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     'warn',
   ];
   for (const [k, v] of Object.entries(options.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  // What this start writes to a detached log comes after what earlier starts wrote there.
+  const logged = options.detachedLog && existsSync(options.detachedLog) ? statSync(options.detachedLog).size : 0;
   const logFd = options.detachedLog ? openSync(options.detachedLog, 'a') : undefined;
   const child = spawn(toolPath('temporal', 'TEMPORAL_CLI'), args, {
     stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
@@ -69,7 +71,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       options.logStream?.write(d);
     });
   }
-  const outputNow = () => (options.detachedLog ? readFileSync(options.detachedLog, 'utf8').slice(-20_000) : output);
+  const outputNow = () =>
+    options.detachedLog ? readFileSync(options.detachedLog).subarray(logged).toString('utf8').slice(-20_000) : output;
   const address = `127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {

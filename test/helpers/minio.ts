@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,13 +41,13 @@ async function minioBuilt(): Promise<void> {
 export async function startMinio(): Promise<TestMinio> {
   await minioBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-minio-'));
-  const port = await freePort();
-  const consolePort = await freePort();
   const accessKey = 'lake-test-access';
   const secretKey = `lake-test-secret-${Math.random().toString(36).slice(2)}`;
   let out = '';
-  const endpoint = `127.0.0.1:${port}`;
-  const serve = async () => {
+  let port = 0;
+  let consolePort = 0;
+  const serve = async (spawned?: (c: ChildProcess) => void): Promise<ChildProcess | undefined> => {
+    const endpoint = `127.0.0.1:${port}`;
     const child = spawn(
       toolPath('minio', 'MINIO_SERVER'),
       ['server', join(dir, 'data'), '--address', endpoint, '--console-address', `127.0.0.1:${consolePort}`, '--quiet'],
@@ -57,19 +57,40 @@ export async function startMinio(): Promise<TestMinio> {
         detached: true,
       },
     );
+    spawned?.(child);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(
+    // Ours when it knows our credentials (another test file's MinIO on a port taken meanwhile does not).
+    const ours = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey, secretKey });
+    const served = await waitFor(
       'MinIO to serve',
       async () => {
-        if (child.exitCode !== null) throw new Error(`minio exited ${child.exitCode}: ${out.slice(-2000)}`);
-        return (await fetch(`http://${endpoint}/minio/health/live`).catch(() => undefined))?.ok;
+        if (child.exitCode !== null || child.signalCode !== null) return 'exited';
+        if (!(await fetch(`http://${endpoint}/minio/health/live`).catch(() => undefined))?.ok) return false;
+        await ours.listBuckets();
+        return 'serving';
       },
       60_000,
     );
-    return child;
+    return served === 'serving' ? child : undefined;
   };
-  let child = await serve();
+  // A port found free can be taken before the server binds it (other test files start servers too): a server that
+  // exits while starting is started again on fresh ports.
+  let child: ChildProcess | undefined;
+  let starting: ChildProcess | undefined;
+  try {
+    for (let attempt = 1; !child; attempt++) {
+      port = await freePort();
+      consolePort = await freePort();
+      child = await serve((c) => (starting = c));
+      if (!child && attempt >= 3) throw new Error(`minio exited while starting, on three ports in turn: ${out.slice(-2000)}`);
+    }
+  } catch (e) {
+    if (starting) await stopProcessGroup(starting);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const endpoint = `127.0.0.1:${port}`;
   const client = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey, secretKey });
   return {
     endpoint,
@@ -85,12 +106,13 @@ export async function startMinio(): Promise<TestMinio> {
     }),
     createBucket: (name) => client.makeBucket(name),
     async restart(downMs = 0) {
-      await stopProcessGroup(child);
+      await stopProcessGroup(child!);
       if (downMs > 0) await delay(downMs);
       child = await serve();
+      if (!child) throw new Error(`minio exited while starting again on port ${port}: ${out.slice(-2000)}`);
     },
     async stop() {
-      await stopProcessGroup(child);
+      if (child) await stopProcessGroup(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

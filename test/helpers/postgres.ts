@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { stopProcessGroup } from '../../src/stack/dev-server.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort } from './ports.js';
 
 function pgBinDir(): string {
   const dirs = [
@@ -60,29 +60,55 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
     auth.push('--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
   }
   execFileSync(...run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', ...auth, '-E', 'UTF8', '--no-sync']), { stdio: 'pipe' });
-  const port = await freePort();
+  // A port found free can be taken before the server binds it (other test files start servers too): a server that
+  // exits while starting is started again on a fresh port, and a server answering on the port is taken for ours only
+  // when its data directory is ours.
+  let port = 0;
   const serve = (): ChildProcess =>
     spawn(
       ...run(join(bin, 'postgres'), ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off']),
       { stdio: 'ignore', detached: true },
     );
-  let child = serve();
+  let child: ChildProcess;
   const connect = async (database: string) => {
     const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database, password: opts.password });
     await c.connect();
     return c;
   };
-  const accepting = () =>
-    waitFor(
-      'postgres to accept connections',
-      async () => {
+  /** Whether the server started serves (false when it exited first: its port was taken). */
+  const accepting = async (): Promise<boolean> => {
+    const deadline = Date.now() + 60_000;
+    let last: unknown;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) return false;
+      try {
         const c = await connect('postgres');
-        await c.end();
-        return true;
-      },
-      60_000,
-    );
-  await accepting();
+        try {
+          const { rows } = await c.query<{ data_directory: string }>('SHOW data_directory');
+          if (rows[0]?.data_directory === resolve(data)) return true;
+          last = `another server answers on port ${port} (data directory ${rows[0]?.data_directory})`;
+        } finally {
+          await c.end();
+        }
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > deadline) throw new Error(`postgres did not accept connections within 60 s: ${String(last)}`);
+      await delay(200);
+    }
+  };
+  try {
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      child = serve();
+      if (await accepting()) break;
+      if (attempt >= 3) throw new Error(`postgres exited while starting, on three ports in turn (last ${port})`);
+    }
+  } catch (e) {
+    await stopProcessGroup(child!);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const halt = async () => {
     const exited = new Promise((r) => child.once('exit', r));
     process.kill(-child.pid!, 'SIGINT'); // fast shutdown: open connections are closed, as by `pg_ctl stop -m fast`
@@ -90,7 +116,7 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
   };
   const start = async () => {
     child = serve();
-    await accepting();
+    if (!(await accepting())) throw new Error(`postgres exited while starting again on port ${port}`);
   };
   return {
     port,
