@@ -21,6 +21,8 @@ export interface FetchCounts {
   skipped: number;
   malformed: number;
   bytes: number;
+  /** The largest message staged from a file (format raw), in bytes: what its commit takes of the memory budget. */
+  largest: number;
   /** Messages Gmail refused (400 or 5xx for that message, after the request retries): the batch decides their fate. */
   failures: MessageFailure[];
 }
@@ -50,7 +52,7 @@ export async function fetchToStaging(
   progress: (counts: FetchCounts) => void,
   signal?: AbortSignal,
 ): Promise<FetchCounts> {
-  const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, failures: [] };
+  const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, largest: 0, failures: [] };
   const fetchedAt = Date.now();
   let next = 0;
   // Other formats come whole, and small: a `full` answer carries no attachment data (they take nothing of the budget).
@@ -69,6 +71,7 @@ export async function fetchToStaging(
       const rows = toRows(message, { account: input.account, format: input.format, extractionId: input.extractionId, fetchedAt }, streamed);
       if (rows.message.parse_error) counts.malformed++;
       counts.bytes += message.sizeEstimate ?? 0;
+      counts.largest = Math.max(counts.largest, bytes);
       counts.fetched++;
       await staged.message(rows.message);
       for (const a of rows.attachments) await staged.attachment(a);
@@ -133,17 +136,13 @@ async function quarantineOrRetry(
 }
 
 /**
- * What committing a staged batch takes of the worker's message memory: DuckDB's INSERT of a large message holds
- * several copies of it outside its memory limit (the Parquet page, its compression), about eight times the message in
- * steady state (measured on 24–34 MB messages). Taken from the budget the parsing of messages takes from, so that a
- * commit of large messages and the parsing of the next batch's do not peak together; 0 for small ones.
+ * What committing a batch whose largest staged message is `largest` bytes takes of the worker's message memory:
+ * DuckDB's INSERT of a large message holds several copies of it outside its memory limit (the Parquet page, its
+ * compression), about eight times the message in steady state (measured on 24–34 MB messages). Taken from the budget
+ * the parsing of messages takes from, so that a commit of large messages and the parsing of the next batch's do not
+ * peak together; 0 for small ones.
  */
-async function commitMemory(dir: string): Promise<number> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.eml'));
-  let largest = 0;
-  for (const f of files) largest = Math.max(largest, (await stat(join(dir, f))).size);
-  return largest >= 1024 * 1024 ? largest * 8 : 0;
-}
+const commitMemory = (largest: number): number => (largest >= 1024 * 1024 ? largest * 8 : 0);
 
 /** Where one attempt of one batch stages: unique per extraction, batch and attempt, so nothing stale is ever loaded. */
 export function attemptDir(stagingDir: string, extractionId: string, batchId: string, attempt: number): string {
@@ -215,7 +214,7 @@ export function batchActivities(deps: ActivityDeps) {
       try {
         return await heartbeating(
           async () => {
-            let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, failures: [] };
+            let counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, largest: 0, failures: [] };
             if (wanted.length) {
               const staged = await openStagedBatch(dir);
               // No heartbeat per retry needed: `heartbeating` beats every second, request backoffs included.
@@ -243,7 +242,7 @@ export function batchActivities(deps: ActivityDeps) {
               await openStagedBatch(dir).then((s) => s.close());
             }
             detail.phase = 'persisting';
-            const commitBytes = await commitMemory(dir);
+            const commitBytes = commitMemory(counts.largest);
             const release = commitBytes ? await deps.messageMemory.take(commitBytes) : () => undefined;
             const { inserted } = await span('lake commit', { 'lake.batch': input.batchId, 'lake.messages': wanted.length }, () => {
               if (commitBytes) collectGarbage();
