@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { generateApiKey } from '../api-keys.js';
 import { startDevServerOnFreePorts } from '../stack/dev-server.js';
-import { freePort } from '../stack/ports.js';
+import { onFreePort, PortTaken } from '../stack/ports.js';
 import { projectRoot } from '../stack/tools.js';
 import { CliError, EXIT, type Out } from './output.js';
 import type { Home, StackState } from './settings.js';
@@ -22,6 +22,19 @@ const alive = (pid: number) => {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 };
+
+/** `sig` to a process's group (what `up` spawns leads its own), or to the process alone when it leads none. */
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+}
 
 async function temporalAnswers(address: string): Promise<boolean> {
   try {
@@ -70,8 +83,7 @@ async function spawnServing(
   ready: (port: number, pid: number) => Promise<boolean>,
   log: string,
 ): Promise<{ pid: number; port: number }> {
-  for (let attempt = 1, wanted = preferred; ; attempt++, wanted = undefined) {
-    const port = await freePort(wanted);
+  return onFreePort(preferred, async (port) => {
     const { entry, args = [], env } = start(port);
     const logged = existsSync(log) ? statSync(log).size : 0; // what this attempt writes comes after
     const pid = spawnEntry(entry, args, env, log);
@@ -80,16 +92,12 @@ async function spawnServing(
       return { pid, port };
     } catch (e) {
       if (alive(pid)) {
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          /* gone meanwhile */
-        }
+        signalGroup(pid, 'SIGKILL');
         throw e;
       }
-      if (attempt >= 3 || !/EADDRINUSE/.test(readFileSync(log, 'utf8').slice(logged))) throw e;
+      throw /EADDRINUSE/.test(readFileSync(log, 'utf8').slice(logged)) ? new PortTaken(e) : e;
     }
-  }
+  });
 }
 
 const tail = (file: string, lines = 15) =>
@@ -285,22 +293,11 @@ async function stopAll(s: StackState, say: (line: string) => void, graceMs = 30_
   for (const name of [...ORDER].reverse()) {
     const p = s.processes[name];
     if (!p || !alive(p.pid)) continue;
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-p.pid, sig);
-      } catch {
-        try {
-          process.kill(p.pid, sig);
-        } catch {
-          /* gone */
-        }
-      }
-    };
     say(`Stopping ${LABEL[name]} (pid ${p.pid}) …`);
-    signal('SIGTERM');
+    signalGroup(p.pid, 'SIGTERM');
     const deadline = Date.now() + graceMs;
     while (alive(p.pid) && Date.now() < deadline) await delay(100);
-    if (alive(p.pid)) signal('SIGKILL');
+    if (alive(p.pid)) signalGroup(p.pid, 'SIGKILL');
     while (alive(p.pid)) await delay(50);
     stopped.push(name);
   }

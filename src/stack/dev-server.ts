@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } fr
 import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from '../workflows/extraction.js';
-import { freePort } from './ports.js';
+import { freePort, onFreePort, PortTaken } from './ports.js';
 import { toolPath } from './tools.js';
 
 export interface DevServerOptions {
@@ -109,17 +109,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
  * with "address already in use" is tried again on fresh ports, three times in all.
  */
 export async function startDevServerOnFreePorts(options: DevServerOptions): Promise<DevServer> {
-  let preferred = { port: options.port, uiPort: options.uiPort };
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort(preferred.port);
-    const uiPort = await freePort(preferred.uiPort);
+  return onFreePort(options.port, async (port, attempt) => {
+    const uiPort = await freePort(attempt === 1 ? options.uiPort : undefined);
     try {
       return await startDevServer({ ...options, port, uiPort });
     } catch (e) {
-      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
-      preferred = { port: undefined, uiPort: undefined };
+      throw /address already in use/.test(String(e)) ? new PortTaken(e) : e;
     }
-  }
+  });
 }
 
 /** SIGTERM to the whole process group, SIGKILL after 10 s; resolves when the process has exited. */

@@ -7,6 +7,7 @@ import { Client } from 'minio';
 import { stopProcessGroup } from '../../src/stack/dev-server.js';
 import { toolPath } from '../../src/stack/tools.js';
 import { freePort, waitFor } from './ports.js';
+import { onFreePort, PortTaken } from '../../src/stack/ports.js';
 
 export interface TestMinio {
   endpoint: string;
@@ -79,12 +80,13 @@ export async function startMinio(): Promise<TestMinio> {
   let child: ChildProcess | undefined;
   let starting: ChildProcess | undefined;
   try {
-    for (let attempt = 1; !child; attempt++) {
-      port = await freePort();
+    child = await onFreePort(undefined, async (p) => {
+      port = p;
       consolePort = await freePort();
-      child = await serve((c) => (starting = c));
-      if (!child && attempt >= 3) throw new Error(`minio exited while starting, on three ports in turn: ${out.slice(-2000)}`);
-    }
+      const served = await serve((c) => (starting = c));
+      if (!served) throw new PortTaken(new Error(`minio exited while starting, on three ports in turn: ${out.slice(-2000)}`));
+      return served;
+    });
   } catch (e) {
     if (starting) await stopProcessGroup(starting);
     rmSync(dir, { recursive: true, force: true });

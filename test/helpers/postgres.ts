@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { stopProcessGroup } from '../../src/stack/dev-server.js';
-import { freePort } from './ports.js';
+import { onFreePort, PortTaken } from '../../src/stack/ports.js';
 
 function pgBinDir(): string {
   const dirs = [
@@ -98,12 +98,11 @@ export async function startPostgres(opts: { password?: string } = {}): Promise<T
     }
   };
   try {
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
+    await onFreePort(undefined, async (p) => {
+      port = p;
       child = serve();
-      if (await accepting()) break;
-      if (attempt >= 3) throw new Error(`postgres exited while starting, on three ports in turn (last ${port})`);
-    }
+      if (!(await accepting())) throw new PortTaken(new Error(`postgres exited while starting, on three ports in turn (last ${p})`));
+    });
   } catch (e) {
     await stopProcessGroup(child!);
     rmSync(dir, { recursive: true, force: true });
