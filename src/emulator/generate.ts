@@ -169,16 +169,16 @@ export class GeneratedMailbox {
     const root = this.threadRoot(i);
     const rootR = rng(hash32(this.seed, root, 3));
     const sent = r() < 0.1;
-    const person = () => {
-      const first = pick(r, FIRST);
-      const last = pick(r, LAST);
-      const domain = pick(r, DOMAINS);
+    const person = (rand = r) => {
+      const first = pick(rand, FIRST);
+      const last = pick(rand, LAST);
+      const domain = pick(rand, DOMAINS);
       const ascii = (w: string) =>
         w
           .normalize('NFD')
           .replace(/[^a-zA-Z]/g, '')
           .toLowerCase();
-      const local = [ascii(first), ascii(last)].filter(Boolean).join('.') || `user${intBetween(r, 1, 99)}`;
+      const local = [ascii(first), ascii(last)].filter(Boolean).join('.') || `user${intBetween(rand, 1, 99)}`;
       return { name: `${first} ${last}`, address: `${local}@${domain}` };
     };
     const other = person();
@@ -217,6 +217,10 @@ export class GeneratedMailbox {
     if (r() < 0.15) labels.push('IMPORTANT');
     for (const l of USER_LABELS) if (r() < 0.08) labels.push(l.id);
     const id = messageIdFor(this.seed, i);
+    // Drawn from their own stream, so adding them changed nothing else of a seed's messages.
+    const extra = rng(hash32(this.seed, i, 8));
+    const bcc = sent && extra() < 0.3 ? [person(extra).address] : [];
+    const listId = topic === 'Weekly newsletter' ? `Weekly newsletter <weekly.${from.address.split('@')[1]}>` : undefined;
     return {
       index: i,
       id,
@@ -226,6 +230,8 @@ export class GeneratedMailbox {
       from,
       to,
       cc,
+      bcc,
+      ...(listId ? { listId } : {}),
       subject,
       ...(this.large && i % this.large.every === 0
         ? {

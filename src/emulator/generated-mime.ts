@@ -17,6 +17,10 @@ export interface GeneratedMeta {
   from: { name: string; address: string };
   to: string[];
   cc: string[];
+  /** Blind copies: written in the sender's own copy (a sent message), as Gmail keeps them. */
+  bcc: string[];
+  /** A mailing list's List-Id (newsletters). */
+  listId?: string;
   subject: string;
   hasAttachment: boolean;
   kind: MessageKind;
@@ -120,8 +124,10 @@ export function buildRaw(m: GeneratedMeta, pools: Pools, r: () => number): strin
     `From: ${latin(address(m.from.name, m.from.address))}`,
     `To: ${m.to.join(', ')}`,
     ...(m.cc.length ? [`Cc: ${m.cc.join(', ')}`] : []),
+    ...(m.bcc.length ? [`Bcc: ${m.bcc.join(', ')}`] : []),
     `Subject: ${m.kind === 'legacy' ? latin1Word(m.subject) : subject}`,
     `Message-ID: ${m.messageIdHeader}`,
+    ...(m.listId ? [`List-Id: ${m.listId}`] : []),
     ...(m.inReplyTo
       ? [
           `In-Reply-To: ${m.inReplyTo}`,

@@ -1,6 +1,7 @@
 import { googleError } from './gmail-responses.js';
 import type { Mailbox } from './mailbox.js';
-import { parseQuery, QueryError } from './query.js';
+import { MailboxQuery, QueryError } from './query.js';
+import type { SearchDocs } from './search-docs.js';
 import { HttpError } from './state.js';
 
 /** Gmail's two paged listings as the emulator serves them. */
@@ -13,11 +14,11 @@ function pageSize(q: URLSearchParams, def: number): number {
 }
 
 /** `messages.list`: newest first, filtered by `q` and `labelIds`, paged with tokens of the current generation. */
-export function listMessages(mb: Mailbox, q: URLSearchParams, pageTokenGeneration: number) {
+export function listMessages(mb: Mailbox, q: URLSearchParams, pageTokenGeneration: number, docs: SearchDocs) {
   const max = pageSize(q, 100);
   let query;
   try {
-    query = parseQuery(q.get('q') ?? undefined, Date.now(), mb.userLabels);
+    query = new MailboxQuery(mb, q.get('q') ?? undefined, docs);
   } catch (e) {
     if (e instanceof QueryError) throw new HttpError(400, googleError(400, `Invalid query: ${e.message}`, 'invalidArgument'));
     throw e;
@@ -49,11 +50,11 @@ export function listMessages(mb: Mailbox, q: URLSearchParams, pageTokenGeneratio
     if (!v) continue;
     if (!includeSpamTrash && (v.labelIds.includes('SPAM') || v.labelIds.includes('TRASH'))) continue;
     if (labelIds.length && !labelIds.every((l) => v.labelIds.includes(l))) continue;
-    if (!query.predicates.every((p) => p(v))) continue;
+    if (query.filters && !query.matches(i, v)) continue;
     messages.push({ id: v.id, threadId: v.threadId });
   }
   const more = i >= Math.max(lo, 0);
-  const filtered = query.predicates.length > 0 || labelIds.length > 0;
+  const filtered = query.filters || labelIds.length > 0;
   const estimate = filtered
     ? messages.length + (more ? Math.round((i - lo) * (messages.length / Math.max(start - i, 1))) : 0)
     : Math.max(0, mb.messagesTotal);

@@ -6,6 +6,7 @@ import { listHistory, listMessages } from './gmail-lists.js';
 import { attachmentIdFor, googleError, INLINE_LIMIT, messageResource, parseAttachmentId, type Format } from './gmail-responses.js';
 import type { Method } from './limits.js';
 import type { Mailbox } from './mailbox.js';
+import { SearchDocs } from './search-docs.js';
 import { type EmulatorEnv, type EmulatorState, HttpError } from './state.js';
 import { DIRECTORY_USER_READONLY, GMAIL_READONLY } from './workspace.js';
 
@@ -16,6 +17,7 @@ import { DIRECTORY_USER_READONLY, GMAIL_READONLY } from './workspace.js';
  */
 export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
   const app = new Hono<EmulatorEnv>();
+  const docs = new SearchDocs();
   const route = (path: string, method: Method, serve: (mb: Mailbox, c: Context<EmulatorEnv>) => unknown) =>
     app.get(`/gmail/v1/users/:userId${path}`, (c) => call(state, c, method, serve));
   route('/profile', 'getProfile', (mb) => ({
@@ -32,7 +34,7 @@ export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
     const { total, unread } = mb.labelCounts(label.id);
     return { ...label, messagesTotal: total, messagesUnread: unread, threadsTotal: total, threadsUnread: unread };
   });
-  route('/messages', 'messages.list', (mb, c) => listMessages(mb, new URL(c.req.url).searchParams, state.pageTokens.generation));
+  route('/messages', 'messages.list', (mb, c) => listMessages(mb, new URL(c.req.url).searchParams, state.pageTokens.generation, docs));
   route('/messages/:id', 'messages.get', (mb, c) => {
     const index = mb.indexOf(c.req.param('id')!);
     if (index === undefined) throw notFound();
@@ -105,7 +107,7 @@ async function call(
     if (fault === 'precondition400') throw preconditionFailed();
     if (fault === 'error429')
       throw new HttpError(429, googleError(429, 'Too many concurrent requests for user', 'rateLimitExceeded', 'usageLimits'));
-    const body = serve(state.mailbox(user), c);
+    const body = await serve(state.mailbox(user), c);
     limits.served(method);
     if (fault === 'truncate') {
       // Half of the body, then the connection cut: the length header promised more.

@@ -39,6 +39,8 @@ export class LoadedMail {
           from: p.from,
           to: p.to,
           cc: p.cc,
+          // Search reads a loaded message's blind copies from its bytes; the listing's view does not carry them.
+          bcc: [],
           subject: p.subject,
           hasAttachment: p.hasAttachment,
           kind: 'plain',

@@ -1,0 +1,25 @@
+/**
+ * What "a word" is for search, on both sides (the emulator's evaluator and the lake's SQL): a run of letters and digits
+ * (Unicode), compared in lower case after NFC normalization. A field matches a list of words when they appear in it
+ * side by side, in order: `fieldText` joins a field's words with single spaces between two more, so that is a substring
+ * test of ` w1 w2 ` (the SQL twin: the words with {@link SQL_NON_WORD}s between and around them, over DuckDB's
+ * lower() and nfc_normalize()).
+ */
+const WORD = /[\p{L}\p{N}]+/gu;
+
+/** RE2's spelling of a character that is not part of a word, for DuckDB's regexp_matches. */
+export const SQL_NON_WORD = '[^\\p{L}\\p{N}]';
+
+export function words(text: string): string[] {
+  return text.normalize('NFC').toLowerCase().match(WORD) ?? [];
+}
+
+/** A field's words as ` w1 w2 … ` (a blank field is a single space). */
+export function fieldText(...parts: (string | null | undefined)[]): string {
+  return ` ${parts.flatMap((p) => (p ? words(p) : [])).join(' ')} `;
+}
+
+/** True when `field` (a {@link fieldText}) holds `ws` side by side, in order. */
+export function hasWords(field: string, ws: string[]): boolean {
+  return field.includes(` ${ws.join(' ')} `);
+}
