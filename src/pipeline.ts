@@ -34,6 +34,7 @@ export async function startPipeline(
     opts.api !== false
       ? await startApi(config, credentials, {
           lakeReady: worker && (async () => void (await worker.lake.query('SELECT count(*) FROM lake.extraction_runs'))),
+          lake: worker?.lake,
         }).catch(async (e: unknown) => {
           await worker?.stop();
           throw e;

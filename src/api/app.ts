@@ -10,6 +10,8 @@ import { traceRequests } from '../tracing.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
+import { type MessageStore, messageRoutes } from './message-routes.js';
+import type { McpDeps } from '../mcp/server.js';
 import { uiRoutes, type UiOptions } from './ui.js';
 import type { MailboxService } from './mailboxes.js';
 import type { PayloadCodec } from '@temporalio/common';
@@ -27,6 +29,10 @@ export interface AppDeps {
   mailboxes?: MailboxService;
   /** /fleets (many mailboxes in one request). */
   fleets?: FleetService;
+  /** /messages (search over the lake). */
+  messages?: MessageStore;
+  /** /mcp: the MCP server's tools over streamable HTTP. */
+  mcp?: McpDeps;
   /** Readiness checks by name (Temporal reachable, lake attachable); each throws when not ready. */
   readiness: Record<string, () => Promise<void>>;
   logger: Logger;
@@ -202,6 +208,18 @@ export function createApp(deps: AppDeps) {
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
   if (deps.fleets) fleetRoutes(app, deps.fleets, deps.logger);
+  if (deps.messages) messageRoutes(app, deps.messages);
+  if (deps.mcp) {
+    const mcp = deps.mcp;
+    // Stateless streamable HTTP: a server and transport per request (no session to keep between requests).
+    app.all('/mcp', async (c) => {
+      const { createMcpServer } = await import('../mcp/server.js');
+      const { WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      await createMcpServer(mcp).connect(transport);
+      return transport.handleRequest(c.req.raw);
+    });
+  }
   if (deps.codec) codecRoutes(app, deps.codec.codec);
   if (sessions && deps.auth) codecSessionRoutes(app, sessions, deps.auth.keys);
 

@@ -54,7 +54,13 @@ export function authenticate(opts: AuthOptions): MiddlewareHandler {
     }
     // Decoding payloads is reading (the Web UI of a read-only user); encoding is not.
     // A codec session lets a read-only user's browser decode.
-    const reads = c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.path === '/codec/decode' || c.req.path === '/codec/session';
+    // The MCP tools only read (run_sql too: a read-only, fenced DuckDB).
+    const reads =
+      c.req.method === 'GET' ||
+      c.req.method === 'HEAD' ||
+      c.req.path === '/codec/decode' ||
+      c.req.path === '/codec/session' ||
+      c.req.path === '/mcp';
     if (!reads && key.scope !== 'admin') {
       return c.json(errorBody(c, 'FORBIDDEN', `key ${key.name} has scope read; ${c.req.method} needs admin`), 403);
     }

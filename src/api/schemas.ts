@@ -35,7 +35,7 @@ const mailbox = (pattern: string, message: string) =>
 const account = () => mailbox(`(me|${ADDRESS})`, 'must be "me" or an email address');
 
 /** A mailbox named by its address (a fleet's mailboxes: `me` means nothing to a service account). */
-const address = () => mailbox(ADDRESS, 'must be an email address (a fleet names its mailboxes by address, not "me")');
+export const address = () => mailbox(ADDRESS, 'must be an email address (a fleet names its mailboxes by address, not "me")');
 
 /** `30s`, `15m`, `1h`, `1d` (see src/schedules.ts). */
 const every = () =>

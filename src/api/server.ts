@@ -8,7 +8,11 @@ import { createLogger, type Logger } from '../log.js';
 import { MailboxIds } from '../mailbox-ids.js';
 import { registerConfiguredSecrets, temporalClient } from '../process.js';
 import { flushTraces, startTracing } from '../tracing.js';
+import type { Lake } from '../lake/lake.js';
+import { redactedMessage } from '../redact.js';
 import { createApp } from './app.js';
+import type { SqlSandbox } from '../lake/sandbox.js';
+import type { MessageStore } from './message-routes.js';
 import { ApiError } from './errors.js';
 import { createExtractionService, type ExtractionService } from './extractions.js';
 import { createFleetService } from './fleets.js';
@@ -26,11 +30,55 @@ export interface ApiServer {
 export interface ApiOptions {
   /** A readiness check of the lake, when this process also runs a worker (`npm start`, the demo). */
   lakeReady?: () => Promise<void>;
+  /** The worker's lake, when this process runs one: /messages reads it instead of opening its own. */
+  lake?: Lake;
 }
 
 /**
- * The API's composition root: the Hono app over a Temporal client — no worker, no DuckDB. It reads Gmail only to
- * resolve `me` to the mailbox's address; everything else it asks Temporal.
+ * The lake the API reads (/messages, /mcp): the worker's, or (an API alone) the lake opened read-only on first use —
+ * DuckDB is loaded only then — and kept; a lake that does not exist yet is a 404 until the first extraction makes it.
+ */
+function lakeReader(config: Config, shared: Lake | undefined): () => Promise<Lake> {
+  let opening: Promise<Lake> | undefined;
+  return async () => {
+    if (shared) return shared;
+    opening ??= import('../lake/lake.js').then(({ Lake }) => Lake.openReadOnly(config.lake));
+    try {
+      return await opening;
+    } catch (e) {
+      opening = undefined;
+      if (/no lake at/.test(e instanceof Error ? e.message : '')) throw new ApiError(404, 'NOT_FOUND', redactedMessage(e));
+      throw e;
+    }
+  };
+}
+
+/** /messages' store over the lake. */
+function messageStore(lake: () => Promise<Lake>): MessageStore {
+  const read = () => import('../lake/read.js');
+  return {
+    search: async (o) => (await import('../lake/search.js')).searchMessages(await lake(), o),
+    message: async (account, id) => (await read()).readMessage(await lake(), account, id),
+    raw: async (account, id) => (await read()).readRaw(await lake(), account, id),
+    thread: async (account, threadId) => (await read()).readThread(await lake(), account, threadId),
+  };
+}
+
+/** run_sql's fenced DuckDB, opened on first use and kept. */
+function sqlSandbox(config: Config): () => Promise<SqlSandbox> {
+  let opening: Promise<SqlSandbox> | undefined;
+  return async () => {
+    opening ??= import('../lake/sandbox.js').then(({ SqlSandbox }) => SqlSandbox.open(config.lake));
+    return opening.catch((e: unknown) => {
+      opening = undefined;
+      throw e;
+    });
+  };
+}
+
+/**
+ * The API's composition root: the Hono app over a Temporal client — no worker. It reads Gmail only to resolve `me` to
+ * the mailbox's address, and the lake (read-only) only for /messages; everything else it asks Temporal.
  */
 export async function startApi(config: Config, credentials: GmailCredentials | undefined, options: ApiOptions = {}): Promise<ApiServer> {
   assertApiKeys(config);
@@ -65,10 +113,13 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   const inFlight = new Set<Promise<unknown>>();
   const bounded = deadlineBound(connection, inFlight);
   const codec = client.options.loadedDataConverter.payloadCodecs[0];
+  const lake = lakeReader(config, options.lake);
   const app = createApp({
     extractions,
     mailboxes,
     fleets,
+    messages: messageStore(lake),
+    mcp: { lake, sql: sqlSandbox(config) },
     logger,
     auth: config.api.auth,
     ui: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },

@@ -62,6 +62,10 @@ function dashboard(opts: UiOptions): string {
   .status.running { background: #ddf4ff; } .status.paused, .status.pausing { background: #fff8c5; } .status.completed { background: #dafbe1; }
   .status.failed, .status.canceled, .status.terminated { background: #ffebe9; }
   #message { color: #cf222e; min-height: 1.4em; } .muted { color: #656d76; }
+  #results tr { cursor: pointer; } #results tr:hover { background: #f6f8fa; }
+  #reader { border: 1px solid #d0d7de; border-radius: 6px; padding: 12px; margin-top: 12px; }
+  #reader dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0 0 8px; } #reader dt { color: #656d76; }
+  #reader iframe { width: 100%; height: 480px; border: 1px solid #eaeef2; } #reader pre { white-space: pre-wrap; }
 </style>
 </head>
 <body>
@@ -72,6 +76,11 @@ function dashboard(opts: UiOptions): string {
 <table id="extractions"><thead><tr><th>Mailbox</th><th>Status</th><th>Progress</th><th>Messages</th><th>Rate</th><th>ETA</th><th>Updated</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Mirrors</h2>
 <table id="mirrors"><thead><tr><th>Mailbox</th><th>Schedule</th><th>Last sync</th><th>Changes</th><th>historyId</th></tr></thead><tbody></tbody></table>
+<h2>Messages</h2>
+<form id="search"><input id="account" placeholder="mailbox, e.g. you@gmail.com" style="width:16em"><input id="q" placeholder="Gmail search: from:ann has:attachment after:2024/01/01"><button>Search</button></form>
+<table id="results"><thead><tr><th>Date</th><th>From</th><th>Subject</th></tr></thead><tbody></tbody></table>
+<button id="more" hidden>More</button>
+<div id="reader" hidden></div>
 <script>
 const CONFIG = ${config};
 const $ = (s) => document.querySelector(s);
@@ -163,6 +172,59 @@ async function codecSession() {
     ? 'Temporal Web UI decoding on in this browser (codec endpoint ' + location.origin + '/codec, with cross-origin credentials)'
     : '';
 }
+// Search and read. A message's HTML is shown in a sandboxed frame (no scripts, no forms, no same-origin) whose own
+// Content-Security-Policy blocks everything remote: no image, font, style sheet or tracking pixel is ever fetched.
+const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:";
+let cursor = null;
+async function search(more) {
+  const account = $('#account').value.trim();
+  if (!account) { say('Name the mailbox to search.'); return; }
+  sessionStorage.setItem('gmail-lake-account', account);
+  if (!more) cursor = null;
+  const params = new URLSearchParams({ account, q: $('#q').value, limit: '50' });
+  if (cursor) params.set('cursor', cursor);
+  try {
+    const page = await call('GET', '/messages?' + params);
+    const rows = page.messages.map((m) => {
+      const tr = document.createElement('tr'); tr.dataset.id = m.id;
+      tr.appendChild(cell(m.internalDate ? new Date(m.internalDate).toLocaleString() : '—', 'muted'));
+      tr.appendChild(cell(m.from || '')); tr.appendChild(cell(m.subject || '(no subject)'));
+      tr.onclick = () => read(account, m.id);
+      return tr;
+    });
+    if (more) $('#results tbody').append(...rows); else $('#results tbody').replaceChildren(...rows);
+    cursor = page.nextCursor || null;
+    $('#more').hidden = !cursor;
+    say(page.messages.length || more ? '' : 'No message matches.');
+  } catch (err) { say(err.message); }
+}
+async function read(account, id) {
+  try {
+    const m = await call('GET', '/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id));
+    const reader = $('#reader'); reader.hidden = false; reader.replaceChildren();
+    const dl = document.createElement('dl');
+    const field = (name, value) => { if (!value) return; const dt = document.createElement('dt'); dt.textContent = name; const dd = document.createElement('dd'); dd.textContent = value; dl.append(dt, dd); };
+    field('From', m.from.name ? m.from.name + ' <' + m.from.address + '>' : m.from.address);
+    field('To', m.to.join(', ')); field('Cc', m.cc.join(', ')); field('Date', m.date || m.internalDate);
+    field('Subject', m.subject || '(no subject)'); field('Labels', m.labelIds.join(', '));
+    field('Attachments', m.attachments.map((a) => (a.filename || a.mimeType) + (a.size != null ? ' (' + n(a.size) + ' bytes)' : '')).join(', '));
+    if (m.parseError) field('Parse problems', m.parseError);
+    reader.appendChild(dl);
+    if (m.bodyHtml) {
+      const frame = document.createElement('iframe');
+      frame.setAttribute('sandbox', '');
+      frame.setAttribute('referrerpolicy', 'no-referrer');
+      frame.title = 'message body';
+      frame.srcdoc = '<meta http-equiv="Content-Security-Policy" content="' + FRAME_CSP + '">' + m.bodyHtml;
+      reader.appendChild(frame);
+    } else {
+      const pre = document.createElement('pre'); pre.textContent = m.bodyText ?? '(no body stored: format ' + m.format + ')'; reader.appendChild(pre);
+    }
+  } catch (err) { say(err.message); }
+}
+$('#search').onsubmit = (ev) => { ev.preventDefault(); search(false); };
+$('#more').onclick = () => search(true);
+$('#account').value = sessionStorage.getItem('gmail-lake-account') || '';
 $('#login').onsubmit = (ev) => { ev.preventDefault(); key = $('#key').value.trim(); sessionStorage.setItem('gmail-lake-key', key); closed.clear(); mirrorsAt = 0; refresh(); codecSession(); };
 $('#key').value = key;
 refresh();

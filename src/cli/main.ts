@@ -1,7 +1,7 @@
 /**
  * `gmail-lake`: the command that drives everything — sign-in (`login`, `accounts`, `logout`), the local stack (`up`,
  * `down`), extractions and syncs through the HTTP API (`extract`, `status`, `pause`, `resume`, `cancel`, `sync`,
- * `schedule`, `fleet`), the lake (`query`) and `doctor`. Every command takes `--json`; exit codes in output.ts.
+ * `schedule`, `fleet`), the lake (`query`, `search`, `export`, `mcp`) and `doctor`. Every command takes `--json`; exit codes in output.ts.
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -271,6 +271,44 @@ await yargs(hideBin(process.argv))
         .option('csv', { type: 'boolean', default: false })
         .option('max-rows', { type: 'number', default: 100, describe: 'rows shown in the table (all with --json or --csv)' }),
     run(async (a, out) => (await import('./query.js')).query(home, a.sql, { csv: a.csv, maxRows: a.maxRows }, out)),
+  )
+  .command(
+    'search <q>',
+    "find messages in the lake with Gmail's search syntax (from: subject: label: has:attachment after: … OR, -, quotes)",
+    (y) =>
+      y
+        .positional('q', { type: 'string', demandOption: true, describe: 'the query, e.g. "from:ann has:attachment after:2024/01/01"' })
+        .option('account', { type: 'string', describe: 'the mailbox (default: the one signed in)' })
+        .option('limit', { type: 'number', default: 25, describe: 'messages per page (at most 500)' })
+        .option('cursor', { type: 'string', describe: 'the next page: the cursor the last page printed' })
+        .option('tz', { type: 'string', describe: "the mailbox's time zone for after:/before: dates (default UTC)" }),
+    run(async (a, out) =>
+      (await import('./search.js')).search(
+        home,
+        a.q,
+        { address: a.account, limit: Math.min(Math.max(1, a.limit), 500), cursor: a.cursor, tz: a.tz },
+        out,
+      ),
+    ),
+  )
+  .command(
+    'export',
+    "write a mailbox's stored messages as Takeout's mbox or .eml files, byte for byte (all, or what --q finds)",
+    (y) =>
+      y
+        .option('account', { type: 'string', describe: 'the mailbox (default: the one signed in)' })
+        .option('q', { type: 'string', describe: 'only the messages this Gmail search finds' })
+        .option('mbox', { type: 'string', describe: 'one mbox file (Takeout: X-Gmail-Labels, X-GM-THRID, mboxrd)' })
+        .option('eml-dir', { type: 'string', describe: 'or a folder of <id>.eml files' }),
+    run(async (a, out) =>
+      (await import('./export.js')).exportCommand(home, { account: a.account, q: a.q, mbox: a.mbox, emlDir: a.emlDir }, out),
+    ),
+  )
+  .command(
+    'mcp',
+    'serve the lake to an AI assistant over MCP (stdio): search, read messages and threads, labels, stats, read-only SQL',
+    (y) => y,
+    run(async () => (await import('./mcp.js')).mcpCommand(home)),
   )
   .command(
     'doctor',

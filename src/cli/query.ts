@@ -1,7 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
-import { Lake } from '../lake/lake.js';
 import { redactedMessage } from '../redact.js';
 import { CliError, EXIT, type Out, table } from './output.js';
+import { withReadLake } from './read-lake.js';
 import type { Home } from './settings.js';
 
 /**
@@ -9,37 +9,31 @@ import type { Home } from './settings.js';
  * the pipeline writes it. A table (the first `maxRows`), all rows as JSON with --json, or CSV (RFC 4180, by csv-stringify) with --csv.
  */
 export async function query(home: Home, sql: string, o: { csv: boolean; maxRows: number }, out: Out): Promise<void> {
-  let lake: Lake;
-  try {
-    lake = await Lake.openReadOnly(home.pipelineConfig().lake);
-  } catch (e) {
-    throw new CliError(redactedMessage(e), EXIT.usage);
+  const statement = sql.trim().replace(/;\s*$/, '');
+  const rows = await withReadLake(home, (lake) =>
+    lake
+      .withConnection(async (conn) =>
+        (await conn.runAndReadAll(statement)).getRowObjectsJS().map((r) => plain(r) as Record<string, unknown>),
+      )
+      .catch((e: unknown) => {
+        throw new CliError(redactedMessage(e).split('\n')[0]!, EXIT.usage);
+      }),
+  );
+  if (o.csv && !out.json) {
+    const columns = rows.length ? Object.keys(rows[0]!) : [];
+    const cells = rows.map((r) => columns.map((c) => (r[c] !== null && typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c])));
+    process.stdout.write(stringify(cells, { header: true, columns }));
+    return;
   }
-  try {
-    const statement = sql.trim().replace(/;\s*$/, '');
-    const rows = await lake.withConnection(async (conn) =>
-      (await conn.runAndReadAll(statement)).getRowObjectsJS().map((r) => plain(r) as Record<string, unknown>),
+  out.result(rows, () => {
+    if (rows.length === 0) return out.line('(no rows)');
+    out.line(table(rows.slice(0, o.maxRows)));
+    out.line(
+      rows.length > o.maxRows
+        ? `(${rows.length} rows, ${o.maxRows} shown: --json or --csv for all)`
+        : `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
     );
-    if (o.csv && !out.json) {
-      const columns = rows.length ? Object.keys(rows[0]!) : [];
-      const cells = rows.map((r) => columns.map((c) => (r[c] !== null && typeof r[c] === 'object' ? JSON.stringify(r[c]) : r[c])));
-      process.stdout.write(stringify(cells, { header: true, columns }));
-      return;
-    }
-    out.result(rows, () => {
-      if (rows.length === 0) return out.line('(no rows)');
-      out.line(table(rows.slice(0, o.maxRows)));
-      out.line(
-        rows.length > o.maxRows
-          ? `(${rows.length} rows, ${o.maxRows} shown: --json or --csv for all)`
-          : `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
-      );
-    });
-  } catch (e) {
-    throw new CliError(redactedMessage(e).split('\n')[0]!, EXIT.usage);
-  } finally {
-    lake.close();
-  }
+  });
 }
 
 /** A DuckDB value as plain JSON: integers as numbers (as strings beyond 2^53), timestamps in ISO 8601, blobs in base64. */

@@ -266,11 +266,16 @@ export class Lake {
 
   /** Rows of a read query as plain objects (BIGINT as number, TIMESTAMP as ISO string). */
   async query<T = Record<string, unknown>>(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<T[]> {
-    const read = () =>
-      this.withConnection(async (conn) => {
-        const reader = await conn.runAndReadAll(sql, params);
-        return reader.getRowObjectsJson() as T[];
-      });
+    return this.reading(async (conn) => (await conn.runAndReadAll(sql, params)).getRowObjectsJson() as T[]);
+  }
+
+  /** Rows of a read query as DuckDB's values (a BLOB as its bytes), for what JSON would mangle. */
+  async queryValues(sql: string, params?: Record<string, DuckDBValue> | DuckDBValue[]): Promise<DuckDBValue[][]> {
+    return this.reading(async (conn) => (await conn.runAndReadAll(sql, params)).getRows());
+  }
+
+  private async reading<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const read = () => this.withConnection(fn);
     if (this.config.catalog !== 'sqlite') return read();
     // A SQLite catalog locks the whole file while one connection commits: this process's reads wait their turn behind
     // its writes (instead of failing with "database is locked"), and retry when another process holds the lock.

@@ -177,6 +177,13 @@ describe('README, "Try every step first, against the emulator playing Google", w
       const out = await run(r, env);
       assert.equal(out.code, 0, out.stderr);
     }
+    // Search as Gmail's search box, while the extraction writes the lake.
+    for (const c of block('docs/lake.md', 'npx gmail-lake search')) {
+      const out = await run(c, env);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stdout, c.includes('--json') ? /^\{"messages":\[/ : /\(\d+( shown; more with --cursor \S+)?\)/, c);
+      ran.add(c);
+    }
     const python = block('docs/lake.md', 'python3 - <<');
     const py = await run(python[0]!, { ...env, PATH: `${join(projectRoot, '.tools/py/bin')}:${process.env.PATH}` });
     assert.equal(py.code, 0, py.stderr);

@@ -1,0 +1,46 @@
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { Lake } from '../lake/lake.js';
+import { SqlSandbox } from '../lake/sandbox.js';
+import { createMcpServer } from '../mcp/server.js';
+import type { Home } from './settings.js';
+
+/**
+ * `mcp`: the MCP server over stdio, for an assistant that starts it (Claude Desktop's `command`, an IDE): the lake read
+ * directly, read-only, so nothing else needs to run. It serves until the client closes stdin.
+ */
+export async function mcpCommand(home: Home): Promise<void> {
+  const config = home.pipelineConfig().lake;
+  const lake = once(() => Lake.openReadOnly(config));
+  const sandbox = once(() => SqlSandbox.open(config));
+  const server = createMcpServer({ lake: lake.get, sql: sandbox.get });
+  const transport = new StdioServerTransport();
+  // The client closing stdin ends the session (the transport itself only closes when told to).
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = resolve;
+    process.stdin.once('end', resolve);
+    process.stdin.once('close', resolve);
+  });
+  await server.connect(transport);
+  await closed;
+  (await lake.opened())?.close();
+  (await sandbox.opened())?.close();
+}
+
+/** Opened on the first call and kept; a failed open is tried again on the next call. */
+function once<T>(open: () => Promise<T>) {
+  let value: Promise<T> | undefined;
+  return {
+    get: (): Promise<T> => {
+      if (!value) {
+        const opening = open();
+        value = opening;
+        opening.catch(() => {
+          if (value === opening) value = undefined;
+        });
+      }
+      return value;
+    },
+    /** What was opened, if anything. */
+    opened: async (): Promise<T | undefined> => value?.catch(() => undefined),
+  };
+}
