@@ -50,6 +50,7 @@ const COLUMNS = `m.account, m.id, m.thread_id, m.internal_date, m.label_ids, m.s
   m.headers, m.body_text, m.body_html, m.format, m.parse_error, m.raw IS NOT NULL AS has_raw, m.deleted_at`;
 
 async function attachmentsOf(lake: Lake, account: string, ids: string[]): Promise<Map<string, StoredAttachment[]>> {
+  if (!ids.length) return new Map();
   const rows = await lake.query<Record<string, unknown> & { message_id: string }>(
     `SELECT message_id, part_id, filename, mime_type, size, content_id, disposition FROM lake.attachments
       WHERE account = $account AND message_id IN (SELECT unnest($ids::VARCHAR[])) ORDER BY message_id, part_id`,

@@ -54,7 +54,7 @@ export function createMcpServer(deps: McpDeps): McpServer {
         'Find messages with Gmail\'s search syntax (from: to: subject: label: is:unread has:attachment after:2024/01/01 larger:5M "a phrase" OR - …), newest first. Returns ids, dates, senders, subjects, snippets and a cursor for the next page.',
       inputSchema: {
         account,
-        q: z.string().max(2048).optional().describe("Gmail search, e.g. 'from:ann has:attachment newer_than:1y'"),
+        q: z.string().max(800).optional().describe("Gmail search, e.g. 'from:ann has:attachment newer_than:1y'"),
         limit: z.number().int().min(1).max(100).optional().describe('messages per page (default 20)'),
         cursor: z.string().max(512).optional().describe("the previous page's nextCursor"),
       },

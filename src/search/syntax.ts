@@ -76,6 +76,8 @@ const OPERATORS = new Set([
 
 /** Brackets nested deeper than this are refused: SQL has its own limit on how deep an expression goes. */
 const MAX_DEPTH = 32;
+/** A query of more terms than this is refused: each is a scan of the lake's text (no one types fifty). */
+const MAX_TERMS = 50;
 
 type Token =
   | { t: 'word'; text: string; at: number }
@@ -189,7 +191,9 @@ export function parseQuery(q: string | undefined, options: ParseOptions = {}): Q
         throw new QueryError(tok.at, `"${tok.t}" closes nothing`);
     }
   };
+  let terms = 0;
   const term = (op: string, value: string, at: number): QueryNode => {
+    if (++terms > MAX_TERMS) throw new QueryError(at, `more than ${MAX_TERMS} terms`);
     const node = (t: Term): QueryNode => ({ type: 'term', term: t });
     const fail = (detail: string): never => {
       throw new QueryError(at, detail, op === 'text' ? undefined : op);

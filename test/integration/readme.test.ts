@@ -181,8 +181,17 @@ describe('README, "Try every step first, against the emulator playing Google", w
     for (const c of block('docs/lake.md', 'npx gmail-lake search')) {
       const out = await run(c, env);
       assert.equal(out.code, 0, out.stderr);
-      assert.match(out.stdout, c.includes('--json') ? /^\{"messages":\[/ : /\(\d+( shown; more with --cursor \S+)?\)/, c);
-      ran.add(c);
+      if (c.includes('--json')) assert.ok(Array.isArray((JSON.parse(out.stdout) as { messages: unknown }).messages), c);
+      else assert.match(out.stdout, /\((\d+)( shown; more with --cursor \S+)?\)/, c);
+    }
+    // Export: this walk extracted in the default format (full), which keeps no bytes to export: each command says so,
+    // listing the messages, and exits 1 (search.test.ts exports a raw lake byte for byte).
+    for (const c of block('docs/lake.md', 'npx gmail-lake export')) {
+      const out = await run(c, env, undefined, (x) =>
+        x.replace('mail.mbox', join(home, 'mail.mbox')).replace('attachments-mail', join(home, 'attachments-mail')),
+      );
+      assert.equal(out.code, 1, `${c}: ${out.stderr}`);
+      assert.match(out.stdout, /Not exportable: [\d,]+ stored without their bytes \(extract with --format raw to keep them\)/, c);
     }
     const python = block('docs/lake.md', 'python3 - <<');
     const py = await run(python[0]!, { ...env, PATH: `${join(projectRoot, '.tools/py/bin')}:${process.env.PATH}` });

@@ -89,5 +89,6 @@ test('what Gmail refuses is a QueryError naming the position and the operator', 
   refused('from: ann', 0, 'from');
   refused('has:drive', 0, 'has');
   refused(`${'('.repeat(40)}a${')'.repeat(40)}`, 32);
+  refused(Array.from({ length: 51 }, (_, i) => `w${i}`).join(' '), 190);
   assert.match(new QueryError(5, 'expects a date', 'after').message, /position 5 \(after:\): expects a date/);
 });
