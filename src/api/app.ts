@@ -216,8 +216,14 @@ export function createApp(deps: AppDeps) {
       const { createMcpServer } = await import('../mcp/server.js');
       const { WebStandardStreamableHTTPServerTransport } = await import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
       const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      await createMcpServer(mcp).connect(transport);
-      return transport.handleRequest(c.req.raw);
+      const server = createMcpServer(mcp);
+      await server.connect(transport);
+      try {
+        return await transport.handleRequest(c.req.raw);
+      } finally {
+        // JSON responses (enableJsonResponse): the answer is whole once handleRequest returns.
+        await server.close();
+      }
     });
   }
   if (deps.codec) codecRoutes(app, deps.codec.codec);

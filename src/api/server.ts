@@ -30,26 +30,53 @@ export interface ApiServer {
 export interface ApiOptions {
   /** A readiness check of the lake, when this process also runs a worker (`npm start`, the demo). */
   lakeReady?: () => Promise<void>;
-  /** The worker's lake, when this process runs one: /messages reads it instead of opening its own. */
+  /**
+   * The worker's lake, when this process runs one: /messages and /mcp read it. A second instance would read the
+   * SQLite catalog beside the worker's commits, and a stream of reads there starves them ("database is locked").
+   */
   lake?: Lake;
 }
 
 /**
- * The lake the API reads (/messages, /mcp): the worker's, or (an API alone) the lake opened read-only on first use —
- * DuckDB is loaded only then — and kept; a lake that does not exist yet is a 404 until the first extraction makes it.
+ * The lake the API reads (/messages, /mcp): the worker's (see ApiOptions.lake), or — an API alone — the lake opened
+ * read-only on first use (DuckDB is loaded only then) and kept: each query runs on a new connection, which sees every
+ * batch committed before it. A lake that does not exist yet is a 404 until the first extraction makes it.
  */
-function lakeReader(config: Config, shared: Lake | undefined): () => Promise<Lake> {
-  let opening: Promise<Lake> | undefined;
-  return async () => {
-    if (shared) return shared;
-    opening ??= import('../lake/lake.js').then(({ Lake }) => Lake.openReadOnly(config.lake));
-    try {
-      return await opening;
-    } catch (e) {
-      opening = undefined;
+function lakeReader(config: Config, shared: Lake | undefined): Opened<Lake> {
+  if (shared) return { get: () => Promise.resolve(shared), close: () => Promise.resolve() };
+  return opened(
+    () => import('../lake/lake.js').then(({ Lake }) => Lake.openReadOnly(config.lake)),
+    (e) => {
       if (/no lake at/.test(e instanceof Error ? e.message : '')) throw new ApiError(404, 'NOT_FOUND', redactedMessage(e));
       throw e;
-    }
+    },
+  );
+}
+
+/** Something opened on first use and kept (a failed open is tried again next time), closed with the API. */
+interface Opened<T extends { close(): void }> {
+  get: () => Promise<T>;
+  close: () => Promise<void>;
+}
+
+function opened<T extends { close(): void }>(
+  open: () => Promise<T>,
+  failed: (e: unknown) => never = (e) => {
+    throw e;
+  },
+): Opened<T> {
+  let value: Promise<T> | undefined;
+  return {
+    get: async () => {
+      value ??= open();
+      try {
+        return await value;
+      } catch (e) {
+        value = undefined;
+        return failed(e);
+      }
+    },
+    close: async () => (await value?.catch(() => undefined))?.close(),
   };
 }
 
@@ -65,15 +92,8 @@ function messageStore(lake: () => Promise<Lake>): MessageStore {
 }
 
 /** run_sql's fenced DuckDB, opened on first use and kept. */
-function sqlSandbox(config: Config): () => Promise<SqlSandbox> {
-  let opening: Promise<SqlSandbox> | undefined;
-  return async () => {
-    opening ??= import('../lake/sandbox.js').then(({ SqlSandbox }) => SqlSandbox.open(config.lake));
-    return opening.catch((e: unknown) => {
-      opening = undefined;
-      throw e;
-    });
-  };
+function sqlSandbox(config: Config): Opened<SqlSandbox> {
+  return opened(() => import('../lake/sandbox.js').then(({ SqlSandbox }) => SqlSandbox.open(config.lake)));
 }
 
 /**
@@ -114,12 +134,13 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   const bounded = deadlineBound(connection, inFlight);
   const codec = client.options.loadedDataConverter.payloadCodecs[0];
   const lake = lakeReader(config, options.lake);
+  const sandbox = sqlSandbox(config);
   const app = createApp({
     extractions,
     mailboxes,
     fleets,
-    messages: messageStore(lake),
-    mcp: { lake, sql: sqlSandbox(config) },
+    messages: messageStore(lake.get),
+    mcp: { lake: lake.get, sql: sandbox.get },
     logger,
     auth: config.api.auth,
     ui: { temporalUiUrl: config.temporal.uiUrl, namespace: config.temporal.namespace },
@@ -153,6 +174,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
     async stop() {
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.allSettled([...inFlight]);
+      await Promise.all([lake.close(), sandbox.close()]);
       await connection.close();
       await flushTraces();
     },

@@ -174,7 +174,7 @@ async function codecSession() {
 }
 // Search and read. A message's HTML is shown in a sandboxed frame (no scripts, no forms, no same-origin) whose own
 // Content-Security-Policy blocks everything remote: no image, font, style sheet or tracking pixel is ever fetched.
-const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:";
+const FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; form-action 'none'";
 let cursor = null;
 async function search(more) {
   const account = $('#account').value.trim();
@@ -215,7 +215,7 @@ async function read(account, id) {
       frame.setAttribute('sandbox', '');
       frame.setAttribute('referrerpolicy', 'no-referrer');
       frame.title = 'message body';
-      frame.srcdoc = '<meta http-equiv="Content-Security-Policy" content="' + FRAME_CSP + '">' + m.bodyHtml;
+      frame.srcdoc = '<meta http-equiv="Content-Security-Policy" content="' + FRAME_CSP + '"><meta name="referrer" content="no-referrer"><meta http-equiv="x-dns-prefetch-control" content="off">' + m.bodyHtml;
       reader.appendChild(frame);
     } else {
       const pre = document.createElement('pre'); pre.textContent = m.bodyText ?? '(no body stored: format ' + m.format + ')'; reader.appendChild(pre);

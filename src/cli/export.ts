@@ -10,7 +10,7 @@ import type { Home } from './settings.js';
  */
 export async function exportCommand(
   home: Home,
-  o: { account?: string; q?: string; mbox?: string; emlDir?: string },
+  o: { account?: string; q?: string; mbox?: string; emlDir?: string; includeDeleted?: boolean },
   out: Out,
 ): Promise<number> {
   if (!o.mbox === !o.emlDir) throw new CliError('name one destination: --mbox FILE or --eml-dir FOLDER', EXIT.usage);
@@ -21,6 +21,7 @@ export async function exportCommand(
       q: o.q,
       mbox: o.mbox,
       emlDir: o.emlDir,
+      includeDeleted: o.includeDeleted,
       progress: (n) => {
         if (!out.json && process.stderr.isTTY) process.stderr.write(`\r${n.toLocaleString('en-US')} messages written`);
       },
@@ -30,6 +31,10 @@ export async function exportCommand(
       out.line(
         `Exported ${result.exported.toLocaleString('en-US')} messages of ${account} (${(result.bytes / 1e6).toFixed(1)} MB) to ${o.mbox ?? o.emlDir}.`,
       );
+      if (result.deletedInGmail)
+        out.line(
+          `${result.deletedInGmail.toLocaleString('en-US')} messages of ${account} deleted in Gmail are kept in the lake and were left out (--include-deleted exports them).`,
+        );
       if (result.notExportable.length) {
         out.line(
           `Not exportable: ${result.notExportable.length} stored without their bytes (extract with --format raw to keep them): ${result.notExportable

@@ -299,9 +299,14 @@ await yargs(hideBin(process.argv))
         .option('account', { type: 'string', describe: 'the mailbox (default: the one signed in)' })
         .option('q', { type: 'string', describe: 'only the messages this Gmail search finds' })
         .option('mbox', { type: 'string', describe: 'one mbox file (Takeout: X-Gmail-Labels, X-GM-THRID, mboxrd)' })
-        .option('eml-dir', { type: 'string', describe: 'or a folder of <id>.eml files' }),
+        .option('eml-dir', { type: 'string', describe: 'or a folder of <id>.eml files' })
+        .option('include-deleted', { type: 'boolean', default: false, describe: 'also the messages deleted in Gmail that the lake keeps' }),
     run(async (a, out) =>
-      (await import('./export.js')).exportCommand(home, { account: a.account, q: a.q, mbox: a.mbox, emlDir: a.emlDir }, out),
+      (await import('./export.js')).exportCommand(
+        home,
+        { account: a.account, q: a.q, mbox: a.mbox, emlDir: a.emlDir, includeDeleted: a.includeDeleted },
+        out,
+      ),
     ),
   )
   .command(

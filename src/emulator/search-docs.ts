@@ -1,5 +1,5 @@
 import { attachmentParts, findBody, headerValue, partText } from '../mime/content.js';
-import { decodeHeaderText } from '../mime/headers.js';
+import { decodeWords } from '../mime/headers.js';
 import { parseMime } from '../mime/parse.js';
 import type { SearchDoc } from '../search/evaluate.js';
 import { fieldText } from '../search/words.js';
@@ -21,6 +21,8 @@ class Bounded<T> {
     return this.entries.get(key)?.value;
   }
   set(key: string, value: T, chars: number): void {
+    this.chars -= this.entries.get(key)?.chars ?? 0;
+    this.entries.delete(key);
     this.entries.set(key, { value, chars });
     this.chars += chars;
     for (const [k, v] of this.entries) {
@@ -66,7 +68,8 @@ function read(raw: Buffer): Content {
   const header = (name: string) =>
     payload.headers
       .filter((h) => h.name.toLowerCase() === name)
-      .map((h) => decodeHeaderText(h.value))
+      // parseMime's headers are transport-decoded already (as the lake's): only their encoded words are left.
+      .map((h) => decodeWords(h.value))
       .join(' ');
   const text = findBody(payload, 'plain');
   const html = findBody(payload, 'html');

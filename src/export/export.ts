@@ -5,6 +5,7 @@
  * (format other than raw) cannot be exported: it is listed, never skipped silently.
  */
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { listValue } from '@duckdb/node-api';
@@ -20,6 +21,8 @@ export interface ExportOptions {
   mbox?: string;
   /** … or one `<id>.eml` per message in this folder (the bytes exactly). */
   emlDir?: string;
+  /** Also the messages deleted in Gmail that the lake keeps (deleted_at). */
+  includeDeleted?: boolean;
   /** Called after each page with the messages written so far. */
   progress?: (written: number) => void;
 }
@@ -29,24 +32,51 @@ export interface ExportResult {
   bytes: number;
   /** Messages the query found that were stored without their bytes. */
   notExportable: { id: string; format: string | null }[];
+  /** Messages of the account deleted in Gmail, kept in the lake, not exported (without includeDeleted). */
+  deletedInGmail: number;
 }
 
 const GROUP_BYTES = 32 * 1024 * 1024;
 
-async function write(out: WriteStream, chunk: Buffer | string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+/** Writes with backpressure; a stream that failed (a full disk, a folder that is not there) fails the export. */
+async function write(out: WriteStream, chunk: Buffer | string, failed: Promise<void>): Promise<void> {
+  if (!out.write(chunk)) await Promise.race([once(out, 'drain'), failed]);
+}
+
+/** A stream's end as a promise that rejects with its error (attached at once, so no error goes unheard). */
+function ended(out: WriteStream): Promise<void> {
+  const done = finished(out);
+  done.catch(() => undefined);
+  return done;
 }
 
 export async function exportMessages(lake: Lake, o: ExportOptions): Promise<ExportResult> {
   if (!o.mbox === !o.emlDir) throw new Error('export to an mbox file or to an .eml folder (one of them)');
   const labels = await userLabels(lake, o.account);
   const mbox = o.mbox ? createWriteStream(o.mbox) : undefined;
+  const mboxEnded = mbox && ended(mbox);
   if (o.emlDir) mkdirSync(o.emlDir, { recursive: true });
-  const result: ExportResult = { exported: 0, bytes: 0, notExportable: [] };
+  const [deleted] = o.includeDeleted
+    ? [{ n: 0 }]
+    : await lake.query<{ n: number }>(
+        `SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $account AND deleted_at IS NOT NULL`,
+        {
+          account: o.account,
+        },
+      );
+  const result: ExportResult = { exported: 0, bytes: 0, notExportable: [], deletedInGmail: deleted?.n ?? 0 };
   try {
     let cursor: string | undefined;
     do {
-      const page = await searchMessages(lake, { account: o.account, q: o.q, limit: 500, cursor });
+      // The whole mailbox by default, spam and trash included (as Takeout exports it).
+      const page = await searchMessages(lake, {
+        account: o.account,
+        q: o.q,
+        limit: 500,
+        cursor,
+        spamTrash: true,
+        deleted: o.includeDeleted,
+      });
       cursor = page.nextCursor;
       const ids = page.messages.map((m) => m.id);
       const sizes = await lake.query<{ id: string; format: string | null; has_raw: boolean; size: number | null }>(
@@ -90,14 +120,15 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
               raw,
               eol,
             );
-            await write(mbox, preamble);
-            await write(mbox, escapeMboxrd(raw));
-            await write(mbox, raw.at(-1) === 10 ? eol : eol + eol);
+            await write(mbox, preamble, mboxEnded!);
+            await write(mbox, escapeMboxrd(raw), mboxEnded!);
+            await write(mbox, raw.at(-1) === 10 ? eol : eol + eol, mboxEnded!);
           } else {
             const file = createWriteStream(join(o.emlDir!, `${id}.eml`));
-            await write(file, raw);
+            const fileEnded = ended(file);
+            await write(file, raw, fileEnded);
             file.end();
-            await once(file, 'close');
+            await fileEnded;
           }
           result.exported++;
           result.bytes += raw.length;
@@ -106,10 +137,8 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
       o.progress?.(result.exported);
     } while (cursor);
   } finally {
-    if (mbox) {
-      mbox.end();
-      await once(mbox, 'close');
-    }
+    mbox?.end();
   }
+  await mboxEnded;
   return result;
 }

@@ -1,5 +1,5 @@
 /**
- * Google Takeout's mbox, as Takeout writes it and as `import` reads it back: each message after a `From ` line whose
+ * Google Takeout's mbox, as Takeout writes it (and as an importer reads it back): each message after a `From ` line whose
  * address is the Gmail id in decimal (`From 1685123456789012345@xxx Wed Jun 07 12:34:56 +0000 2023`), then
  * `X-GM-THRID` (the thread id in decimal) and `X-Gmail-Labels` (label names, comma-separated) before the message's own
  * bytes; lines starting with `From ` (after any `>`s) get one more `>` (mboxrd), and a blank line ends each message.
@@ -66,7 +66,7 @@ export const hexId = (decimal: string) => (/^\d{1,20}$/.test(decimal) ? BigInt(d
 
 /**
  * Marks a message whose bytes end without a line break: the mbox needs one before the blank line that ends the
- * message, and `import` takes it off again (mbox has no other way to keep such a message exact).
+ * message, and an importer takes it off again (mbox has no other way to keep such a message exact).
  */
 export const ADDED_NEWLINE = 'X-Gmail-Lake-Added-Newline: 1';
 

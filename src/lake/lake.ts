@@ -102,6 +102,21 @@ async function primeStatistics(conn: DuckDBConnection): Promise<void> {
  */
 const INVALIDATING = /INTERNAL Error:|FATAL Error:|database has been invalidated/;
 
+/**
+ * Whether an instance still answers after an error that reads as invalidating (a query can raise such text itself:
+ * `SELECT error('INTERNAL Error: …')`): a probe on a connection of its own, closed only when it answered.
+ */
+async function answers(instance: DuckDBInstance): Promise<boolean> {
+  try {
+    const probe = await instance.connect();
+    await probe.run('SELECT 1');
+    probe.closeSync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Data files at least this large are never merged by `compact` (see there). */
 const MERGE_FILES_UNDER = 16 * 1024 * 1024;
 
@@ -220,7 +235,7 @@ export class Lake {
       // Set aside, never closed nor collected: closing anything of an instance DuckDB invalidated raises a C++ exception
       // in a destructor, which aborts the process (seen with the catalog's PostgreSQL restarted mid-query). Rare; each
       // costs one idle instance.
-      if (INVALIDATING.test(e instanceof Error ? e.message : String(e))) this.discarded.add(instance);
+      if (INVALIDATING.test(e instanceof Error ? e.message : String(e)) && !(await answers(instance))) this.discarded.add(instance);
       throw e;
     } finally {
       if (!this.discarded.has(instance)) conn.closeSync();

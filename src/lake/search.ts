@@ -22,6 +22,10 @@ export interface SearchOptions {
   now?: number;
   /** The mailbox's time zone, for the midnights of after:/before: dates (default UTC). */
   timeZone?: string;
+  /** Search spam and trash whatever the query says (export: the whole mailbox, as Takeout). */
+  spamTrash?: boolean;
+  /** Also messages deleted in Gmail (kept in the lake with deleted_at). */
+  deleted?: boolean;
 }
 
 export interface SearchHit {
@@ -129,18 +133,22 @@ export async function userLabels(lake: Lake, account: string): Promise<Map<strin
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
+/** A message's date for ordering and paging: a message without one (never from Gmail) sorts last, at 1970. */
+const DATE = `coalesce(m.internal_date, TIMESTAMP '1970-01-01')`;
+
 /** One page of the account's messages matching `q`, newest first. Throws QueryError on a query Gmail would refuse. */
 export async function searchMessages(lake: Lake, o: SearchOptions): Promise<SearchPage> {
   const tree = parseQuery(o.q, { now: o.now, timeZone: o.timeZone });
   const labels = await userLabels(lake, o.account);
   const resolve = (name: string) => resolveLabel(name, labels);
   const p = new Params();
-  const where = [`m.account = ${p.add(o.account)}`, 'm.deleted_at IS NULL', nodeSql(tree, p, resolve)];
-  if (!mentionsSpamTrash(tree, resolve)) where.push(`NOT coalesce(list_has_any(m.label_ids, ['SPAM', 'TRASH']), false)`);
+  const where = [`m.account = ${p.add(o.account)}`, nodeSql(tree, p, resolve)];
+  if (!o.deleted) where.push('m.deleted_at IS NULL');
+  if (!o.spamTrash && !mentionsSpamTrash(tree, resolve)) where.push(`NOT coalesce(list_has_any(m.label_ids, ['SPAM', 'TRASH']), false)`);
   if (o.cursor) {
     const [micros, id] = decodeCursor(o.cursor);
     const at = `make_timestamp(${p.add(micros)}::BIGINT)`;
-    where.push(`(m.internal_date < ${at} OR (m.internal_date = ${at} AND m.id < ${p.add(id)}))`);
+    where.push(`(${DATE} < ${at} OR (${DATE} = ${at} AND m.id < ${p.add(id)}))`);
   }
   const rows = await lake.query<{
     id: string;
@@ -153,11 +161,11 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
     snippet: string | null;
     label_ids: string[] | null;
   }>(
-    `SELECT m.id, m.thread_id, epoch_us(m.internal_date)::VARCHAR AS micros, m.internal_date, m.from_address, m.from_name,
+    `SELECT m.id, m.thread_id, epoch_us(${DATE})::VARCHAR AS micros, m.internal_date, m.from_address, m.from_name,
             m.subject, m.snippet, m.label_ids
        FROM lake.messages m
       WHERE ${where.join('\n        AND ')}
-      ORDER BY m.internal_date DESC NULLS LAST, m.id DESC
+      ORDER BY ${DATE} DESC, m.id DESC
       LIMIT ${Math.trunc(o.limit) + 1}`,
     p.values,
   );

@@ -31,7 +31,7 @@ function trimmed(m: StoredMessage) {
   return { ...m, headers: undefined, bodyText: cut(m.bodyText), bodyHtml: cut(m.bodyHtml) };
 }
 
-const account = z.string().min(3).max(320).describe('the mailbox address, e.g. ann@example.com');
+const account = z.string().trim().toLowerCase().min(3).max(320).describe('the mailbox address, e.g. ann@example.com');
 
 export function createMcpServer(deps: McpDeps): McpServer {
   const limits = deps.limits ?? { maxRows: 500, timeoutMs: 10_000 };

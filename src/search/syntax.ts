@@ -105,13 +105,22 @@ function tokenize(q: string): Token[] {
     } else {
       const m = /^[^\s(){}"]+/.exec(q.slice(i))!;
       const text = m[0];
-      const op = /^([a-zA-Z_0-9]+):/.exec(text);
+      const op = /^([a-zA-Z][a-zA-Z0-9_]*):/.exec(text);
       if (op && OPERATORS.has(op[1]!.toLowerCase())) {
         out.push({ t: 'op', op: op[1]!.toLowerCase(), at: i });
         i += op[0].length;
+        // The value runs to the next space or bracket, colons and all (subject:Re:budget).
+        const value = /^[^\s(){}"]+/.exec(q.slice(i));
+        if (value) {
+          out.push({ t: 'word', text: value[0], at: i });
+          i += value[0].length;
+        }
         continue;
       }
-      if (op && text.length > op[0].length) throw new QueryError(i, `unknown operator "${op[1]}:"`, op[1]);
+      // A word before a colon that names no operator is refused, as the emulator's Gmail does; operators start with a
+      // letter and a link is not one, so 10:30 and https://… are words.
+      if (op && text.length > op[0].length && !text.startsWith(`${op[0]}//`))
+        throw new QueryError(i, `unknown operator "${op[1]}:"`, op[1]);
       out.push(text === 'OR' ? { t: 'OR', at: i } : { t: 'word', text, at: i });
       i += text.length;
     }

@@ -391,12 +391,21 @@ test('MCP over HTTP (behind the key) and stdio: the SDK client lists the tools, 
         'SELECT 1; SELECT 2',
         "ATTACH '/tmp/other.db' AS other",
         'SET enable_external_access = true',
+        "SELECT * FROM ducklake_cleanup_old_files('lake', cleanup_all => true)",
       ])
         // Refused by the statement check, or (COPY, ATTACH: their files are bound while preparing) by DuckDB's fence.
-        assert.match((await tool(client, 'run_sql', { sql })).error ?? '', /only SELECT|one statement|read-only|Permission Error/, sql);
+        assert.match(
+          (await tool(client, 'run_sql', { sql })).error ?? '',
+          /only SELECT|one statement|read-only|Permission Error|changes the lake/,
+          sql,
+        );
+      // An error that reads as DuckDB's own INTERNAL one leaves the fence standing.
+      assert.match((await tool(client, 'run_sql', { sql: "SELECT error('INTERNAL Error: x')" })).error ?? '', /INTERNAL Error: x/);
+      assert.match((await tool(client, 'run_sql', { sql: "SELECT * FROM read_text('/etc/passwd')" })).error ?? '', /Permission/);
+      // A file beside the catalog (DATA_DIR also holds staging, logs, credentials): fenced off, not merely absent.
       assert.match(
-        (await tool(client, 'run_sql', { sql: "SELECT * FROM read_text('/etc/passwd')" })).error ?? '',
-        /Permission|external access|not allowed/i,
+        (await tool(client, 'run_sql', { sql: `SELECT * FROM read_text('${config.dataDir}/beside.txt')` })).error ?? '',
+        /Permission/,
       );
       const big = (await tool(client, 'run_sql', { sql: 'SELECT * FROM range(100000)' })).value as { rows: unknown[]; truncated: boolean };
       assert.equal(big.rows.length, 500);
@@ -434,10 +443,14 @@ test("export: Takeout's mbox and .eml files, byte for byte (the emulator's sha25
   const dir = mkdtempSync(join(tmpdir(), 'gmail-lake-export-'));
   const env = { DATA_DIR: config.dataDir, GMAIL_LAKE_HOME: join(dir, 'home') };
   const truth = new Map((await manifest(emu, OWNER)).map((m) => [m.id, m]));
-  const q = 'label:projects -in:spam';
+  const q = 'label:projects';
   const mbox = await cli(['export', '--account', OWNER, '--q', q, '--mbox', join(dir, 'projects.mbox')], env);
   assert.equal(mbox.code, 0, mbox.stderr);
-  const expected = await lakeIds(q);
+  // Export takes the whole mailbox, spam and trash included (as Takeout).
+  const exportIds = async (query: string) =>
+    (await searchMessages(pipeline.lake, { account: OWNER, q: query, limit: 1_000_000, spamTrash: true })).messages.map((m) => m.id);
+  const expected = await exportIds(q);
+  assert.ok(expected.length > (await lakeIds(q)).length, 'the export has trash the search leaves out');
   assert.match(mbox.stdout, new RegExp(`Exported ${expected.length.toLocaleString('en-US')} messages of ${OWNER}`));
   const messages = readTakeout(join(dir, 'projects.mbox'));
   assert.deepEqual(
@@ -453,7 +466,7 @@ test("export: Takeout's mbox and .eml files, byte for byte (the emulator's sha25
   const eml = await cli(['export', '--account', OWNER, '--q', 'filename:csv', '--eml-dir', join(dir, 'eml'), '--json'], env);
   assert.equal(eml.code, 0, eml.stderr);
   const files = readdirSync(join(dir, 'eml')).sort();
-  assert.deepEqual(files, (await lakeIds('filename:csv')).map((id) => `${id}.eml`).sort());
+  assert.deepEqual(files, (await exportIds('filename:csv')).map((id) => `${id}.eml`).sort());
   for (const f of files)
     assert.equal(
       createHash('sha256')

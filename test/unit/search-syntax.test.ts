@@ -57,6 +57,9 @@ test('labels, dates, sizes, Message-ID, OR, braces, groups and negation', () => 
   assert.ok(hit('from:ann OR from:bob subject:report'), 'OR binds tighter than AND');
   assert.ok(!hit('has:attachment') && hit('has:attachment', doc({ hasAttachment: true })));
   assert.ok(hit('') && hit('!!'), 'nothing to look for matches everything');
+  assert.ok(hit('subject:Q2:final') && !hit('subject:Q2:nope'), "an operator's value keeps its colons");
+  assert.ok(!hit('10:30') && hit('friday 10:30', doc({ text: { body: fieldText('see you Friday at 10:30') } })), 'a time is words');
+  assert.ok(hit('https://cafe.example/friday', doc({ text: { body: fieldText('https://cafe.example/friday') } })), 'a link is words');
 });
 
 test('spam and trash are searched only when named; date bounds are read for the listing', () => {
