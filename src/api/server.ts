@@ -9,6 +9,7 @@ import { MailboxIds } from '../mailbox-ids.js';
 import { registerConfiguredSecrets, temporalClient } from '../process.js';
 import { flushTraces, startTracing } from '../tracing.js';
 import type { Lake } from '../lake/lake.js';
+import { type Opened, opened } from '../opened.js';
 import { redactedMessage } from '../redact.js';
 import { createApp } from './app.js';
 import type { SqlSandbox } from '../lake/sandbox.js';
@@ -51,33 +52,6 @@ function lakeReader(config: Config, shared: Lake | undefined): Opened<Lake> {
       throw e;
     },
   );
-}
-
-/** Something opened on first use and kept (a failed open is tried again next time), closed with the API. */
-interface Opened<T extends { close(): void }> {
-  get: () => Promise<T>;
-  close: () => Promise<void>;
-}
-
-function opened<T extends { close(): void }>(
-  open: () => Promise<T>,
-  failed: (e: unknown) => never = (e) => {
-    throw e;
-  },
-): Opened<T> {
-  let value: Promise<T> | undefined;
-  return {
-    get: async () => {
-      value ??= open();
-      try {
-        return await value;
-      } catch (e) {
-        value = undefined;
-        return failed(e);
-      }
-    },
-    close: async () => (await value?.catch(() => undefined))?.close(),
-  };
 }
 
 /** /messages' store over the lake. */

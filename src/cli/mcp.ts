@@ -2,6 +2,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { Lake } from '../lake/lake.js';
 import { SqlSandbox } from '../lake/sandbox.js';
 import { createMcpServer } from '../mcp/server.js';
+import { opened } from '../opened.js';
 import type { Home } from './settings.js';
 
 /**
@@ -10,8 +11,8 @@ import type { Home } from './settings.js';
  */
 export async function mcpCommand(home: Home): Promise<void> {
   const config = home.pipelineConfig().lake;
-  const lake = once(() => Lake.openReadOnly(config));
-  const sandbox = once(() => SqlSandbox.open(config));
+  const lake = opened(() => Lake.openReadOnly(config));
+  const sandbox = opened(() => SqlSandbox.open(config));
   const server = createMcpServer({ lake: lake.get, sql: sandbox.get });
   const transport = new StdioServerTransport();
   // The client closing stdin ends the session (the transport itself only closes when told to).
@@ -22,25 +23,5 @@ export async function mcpCommand(home: Home): Promise<void> {
   });
   await server.connect(transport);
   await closed;
-  (await lake.opened())?.close();
-  (await sandbox.opened())?.close();
-}
-
-/** Opened on the first call and kept; a failed open is tried again on the next call. */
-function once<T>(open: () => Promise<T>) {
-  let value: Promise<T> | undefined;
-  return {
-    get: (): Promise<T> => {
-      if (!value) {
-        const opening = open();
-        value = opening;
-        opening.catch(() => {
-          if (value === opening) value = undefined;
-        });
-      }
-      return value;
-    },
-    /** What was opened, if anything. */
-    opened: async (): Promise<T | undefined> => value?.catch(() => undefined),
-  };
+  await Promise.all([lake.close(), sandbox.close()]);
 }

@@ -76,6 +76,7 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
         cursor,
         spamTrash: true,
         deleted: o.includeDeleted,
+        labels,
       });
       cursor = page.nextCursor;
       const ids = page.messages.map((m) => m.id);

@@ -127,12 +127,10 @@ export async function readThread(lake: Lake, account: string, threadId: string):
 
 /** The message's stored bytes: a Buffer, `null` when it was stored without them (not format raw), undefined when absent. */
 export async function readRaw(lake: Lake, account: string, id: string): Promise<Buffer | null | undefined> {
-  const [row] = await lake.query<{ has_raw: boolean }>(
-    `SELECT raw IS NOT NULL AS has_raw FROM lake.messages WHERE account = $account AND id = $id LIMIT 1`,
-    { account, id },
-  );
-  if (!row) return undefined;
-  return row.has_raw ? ((await readRaws(lake, account, [id])).get(id) ?? null) : null;
+  const rows = await lake.queryValues(`SELECT raw FROM lake.messages WHERE account = $account AND id = $id LIMIT 1`, { account, id });
+  if (!rows.length) return undefined;
+  const raw = rows[0]![0] as { bytes: Uint8Array } | null;
+  return raw ? Buffer.from(raw.bytes) : null;
 }
 
 /** The stored bytes of these messages (those stored with them), by id. */
