@@ -106,7 +106,7 @@ integration() {
   local dir="$LOGS/integration"
   rm -rf "$dir" && mkdir -p "$dir"
   echo "== integration tier ($(elapsed) s so far)"
-  local longest=(readme search recovery fleet extraction fuzz hosts real-world sync login lake restarts build stops)
+  local longest=(readme search recovery fleet import extraction fuzz hosts real-world sync login lake restarts build stops)
   local files=() f
   for f in "${longest[@]}"; do files+=("test/integration/$f.test.ts"); done
   for f in test/integration/*.test.ts; do [[ " ${files[*]} " == *" $f "* ]] || files+=("$f"); done

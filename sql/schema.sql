@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS lake.messages (
 ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS first_seen_at TIMESTAMP;
 ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS deleted_at TIMESTAMP;
 ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS labels_updated_at TIMESTAMP;
+-- raw_sha256: hex SHA-256 of raw (NULL without raw, and on rows stored before it): an import skips a message whose
+-- bytes the mailbox already holds under another id.
+ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS raw_sha256 VARCHAR;
 
 -- Attachment metadata (content stays in Gmail; fetch it by attachment_id).
 CREATE TABLE IF NOT EXISTS lake.attachments (

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { extractionWorkflowId, syncScheduleId, syncWorkflowId } from './workflows/ids.js';
+import { extractionWorkflowId, IMPORT_ID_PREFIX, syncScheduleId, syncWorkflowId } from './workflows/ids.js';
 import type { ExtractionRequest } from './workflows/contracts.js';
 
 /**
@@ -25,6 +25,10 @@ export class MailboxIds {
   }
   schedule(account: string): string {
     return syncScheduleId(this.name(account));
+  }
+  /** One import of a file into a mailbox at a time: the id carries a digest of the file's path. */
+  import(account: string, path: string): string {
+    return `${IMPORT_ID_PREFIX}${this.name(account)}-${createHash('sha256').update(path).digest('hex').slice(0, 12)}`;
   }
 }
 

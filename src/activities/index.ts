@@ -2,6 +2,7 @@ import { batchActivities } from './batch.js';
 import type { ActivityDeps } from './context.js';
 import { eventActivities } from './events.js';
 import { fleetActivities } from './fleet.js';
+import { importActivities } from './import.js';
 import { lakeActivities } from './lake.js';
 import { mailboxActivities } from './mailbox.js';
 import { syncActivities } from './sync.js';
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...syncActivities(deps),
     ...eventActivities(deps),
     ...fleetActivities(deps),
+    ...importActivities(deps),
   };
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { gmail_v1 } from '@googleapis/gmail';
 import type { AttachmentRow, MessageRow } from '../lake/staging.js';
 import { parseAddresses } from '../mime/addresses.js';
@@ -72,6 +73,7 @@ export function toRows(
     headers,
     raw: raw && !streamed ? raw.toString('base64') : null,
     raw_file: streamed?.file ?? null,
+    raw_sha256: raw ? createHash('sha256').update(raw).digest('hex') : null,
     format: ctx.format,
     fetched_at: ctx.fetchedAt,
     parse_error: problems.length ? problems.join('; ') : null,

@@ -18,6 +18,7 @@ import type { PayloadCodec } from '@temporalio/common';
 import { authenticate, type AuthOptions } from './auth.js';
 import { codecCors, codecRoutes, codecSessionRoutes } from './codec-routes.js';
 import { fleetRoutes } from './fleet-routes.js';
+import { type ImportService, importRoutes } from './imports.js';
 import { answerStart, getOneRoute, signalRoutes } from './resource-routes.js';
 import type { FleetService } from './fleets.js';
 import { codecSessions } from './codec-session.js';
@@ -29,6 +30,8 @@ export interface AppDeps {
   mailboxes?: MailboxService;
   /** /fleets (many mailboxes in one request). */
   fleets?: FleetService;
+  /** /imports (an mbox file into a mailbox). */
+  imports?: ImportService;
   /** /messages (search over the lake). */
   messages?: MessageStore;
   /** /mcp: the MCP server's tools over streamable HTTP. */
@@ -108,7 +111,7 @@ export function createApp(deps: AppDeps) {
 
   if (deps.temporalDeadline) {
     const bounded = deps.temporalDeadline;
-    for (const path of ['/extract', '/extract/*', '/mailboxes/*', '/fleets', '/fleets/*'])
+    for (const path of ['/extract', '/extract/*', '/mailboxes/*', '/fleets', '/fleets/*', '/imports', '/imports/*'])
       app.use(path, (_c, next) => bounded(() => next()));
   }
 
@@ -208,6 +211,7 @@ export function createApp(deps: AppDeps) {
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
   if (deps.fleets) fleetRoutes(app, deps.fleets, deps.logger);
+  if (deps.imports) importRoutes(app, deps.imports, deps.logger);
   if (deps.messages) messageRoutes(app, deps.messages);
   if (deps.mcp) {
     const mcp = deps.mcp;

@@ -18,6 +18,7 @@ import { ApiError } from './errors.js';
 import { createExtractionService, type ExtractionService } from './extractions.js';
 import { createFleetService } from './fleets.js';
 import { createMailboxService } from './mailboxes.js';
+import { createImportService } from './imports.js';
 import { connectForApi, deadlineBound, READINESS_DEADLINE_MS } from './temporal-deadline.js';
 
 export interface ApiServer {
@@ -113,6 +114,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
     extractions,
     mailboxes,
     fleets,
+    imports: createImportService(client, taskQueue, ids),
     messages: messageStore(lake.get),
     mcp: { lake: lake.get, sql: sandbox.get },
     logger,

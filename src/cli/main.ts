@@ -1,7 +1,7 @@
 /**
  * `gmail-lake`: the command that drives everything — sign-in (`login`, `accounts`, `logout`), the local stack (`up`,
  * `down`), extractions and syncs through the HTTP API (`extract`, `status`, `pause`, `resume`, `cancel`, `sync`,
- * `schedule`, `fleet`), the lake (`query`, `search`, `export`, `mcp`) and `doctor`. Every command takes `--json`; exit codes in output.ts.
+ * `schedule`, `fleet`, `import`), the lake (`query`, `search`, `export`, `mcp`) and `doctor`. Every command takes `--json`; exit codes in output.ts.
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -305,6 +305,28 @@ await yargs(hideBin(process.argv))
       (await import('./export.js')).exportCommand(
         home,
         { account: a.account, q: a.q, mbox: a.mbox, emlDir: a.emlDir, includeDeleted: a.includeDeleted },
+        out,
+      ),
+    ),
+  )
+  .command(
+    'import',
+    'import an mbox file (Google Takeout, or an export) into a mailbox: a resumable workflow; Gmail ids, threads and labels kept',
+    (y) =>
+      y
+        .option('mbox', { type: 'string', demandOption: true, describe: 'the mbox file (read by the workers, at this path)' })
+        .option('account', { type: 'string', demandOption: true, describe: 'the mailbox its messages go to (any address)' })
+        .option('chunk-mb', { type: 'number', describe: 'MB read per chunk, one lake transaction each (default 16)' })
+        .option('detach', { type: 'boolean', default: false, describe: 'start it and return' }),
+    run(async (a, out) =>
+      (await import('./import.js')).importCommand(
+        api(),
+        {
+          mbox: a.mbox,
+          account: a.account.trim().toLowerCase(),
+          detach: a.detach,
+          ...(a.chunkMb ? { chunkBytes: Math.round(a.chunkMb * 1024 * 1024) } : {}),
+        },
         out,
       ),
     ),

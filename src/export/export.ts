@@ -12,7 +12,7 @@ import { listValue } from '@duckdb/node-api';
 import type { Lake } from '../lake/lake.js';
 import { readRaws } from '../lake/read.js';
 import { searchMessages, userLabels } from '../lake/search.js';
-import { escapeMboxrd, labelsHeader, lineEnding, takeoutPreamble } from './takeout.js';
+import { labelsHeader, mboxEntry } from './takeout.js';
 
 export interface ExportOptions {
   account: string;
@@ -110,8 +110,7 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
           const raw = raws.get(id)!;
           const m = hits.get(id)!;
           if (mbox) {
-            const eol = lineEnding(raw);
-            const preamble = takeoutPreamble(
+            const entry = mboxEntry(
               {
                 id,
                 threadId: m.threadId,
@@ -119,11 +118,8 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
                 labels: labelsHeader(m.labelIds, labels),
               },
               raw,
-              eol,
             );
-            await write(mbox, preamble, mboxEnded!);
-            await write(mbox, escapeMboxrd(raw), mboxEnded!);
-            await write(mbox, raw.at(-1) === 10 ? eol : eol + eol, mboxEnded!);
+            for (const part of entry) await write(mbox, part, mboxEnded!);
           } else {
             const file = createWriteStream(join(o.emlDir!, `${id}.eml`));
             const fileEnded = ended(file);

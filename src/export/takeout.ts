@@ -44,13 +44,14 @@ export function parseLabelsHeader(value: string): string[] {
   return out;
 }
 
-/** Label ids of Takeout names: system labels by their ids, UNREAD unless "Opened", user labels through `userId`. */
+/** Label ids of Takeout names: system labels by their ids, UNREAD unless "Opened", user labels through `userId` ("Archived" is none). */
 export function labelIdsOf(names: readonly string[], userId: (name: string) => string): string[] {
   const ids: string[] = [];
   let opened = false;
   for (const name of names) {
     if (name.toLowerCase() === 'opened') opened = true;
-    else ids.push(SYSTEM_BY_NAME.get(name.toLowerCase()) ?? userId(name));
+    // Takeout's name for "not in the inbox": no label of its own.
+    else if (name.toLowerCase() !== 'archived') ids.push(SYSTEM_BY_NAME.get(name.toLowerCase()) ?? userId(name));
   }
   if (!opened && !ids.includes('UNREAD')) ids.push('UNREAD');
   return [...new Set(ids)];
@@ -102,4 +103,10 @@ export function unescapeMboxrd(text: string): string {
 export function lineEnding(raw: Buffer): string {
   const nl = raw.indexOf(10);
   return nl > 0 && raw[nl - 1] === 13 ? '\r\n' : '\n';
+}
+
+/** A message as an mbox holds it: the preamble, the escaped bytes and the blank line that ends it (written in turn). */
+export function mboxEntry(m: Parameters<typeof takeoutPreamble>[0], raw: Buffer): [string, Buffer, string] {
+  const eol = lineEnding(raw);
+  return [takeoutPreamble(m, raw, eol), escapeMboxrd(raw), raw.at(-1) === 10 ? eol : eol + eol];
 }

@@ -186,9 +186,10 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
  * never loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob). The staged rows are
  * read once into a temporary table first: DuckDB's JSON reader holds buffers of twice the longest line, and beside a
  * 35 MB blob in one statement they took a commit past DuckDB's default memory limit (measured: a 34 MB message failed
- * at 256 MB with read_json in its statement and commits with the table).
+ * at 256 MB with read_json in its statement and commits with the table). `sameBytes`: a message whose raw bytes the
+ * account already holds (same raw_sha256, under any id) is not inserted either (imports).
  */
-export async function insertStaged(conn: DuckDBConnection, dir: string, account: string): Promise<number> {
+export async function insertStaged(conn: DuckDBConnection, dir: string, account: string, sameBytes = false): Promise<number> {
   const longest = await longestLine(dir);
   const a = readJson('a', ATTACHMENT_COLUMNS, longest);
   const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
@@ -196,7 +197,12 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
   await conn.run(`CREATE TEMP TABLE ${staged} AS SELECT * FROM ${readJson('m', STAGED_MESSAGE_COLUMNS, longest)}`, { m: files.m });
   try {
     const probe = await conn.runAndReadAll(
-      `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged})`,
+      sameBytes
+        ? `SELECT s.id FROM ${staged} s
+           WHERE s.id IN (SELECT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged}))
+              OR s.raw_sha256 IN (SELECT l.raw_sha256 FROM lake.messages l
+                                  WHERE l.account = $account AND l.raw_sha256 IN (SELECT raw_sha256 FROM ${staged}))`
+        : `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged})`,
       { account },
     );
     // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).

@@ -78,7 +78,12 @@ export async function storeLabels(lake: Lake, account: string, labels: { id: str
   await lake.write((conn) => replaceLabels(conn, account, labels));
 }
 
-async function replaceLabels(conn: DuckDBConnection, account: string, labels: { id: string; name: string; type: string }[]): Promise<void> {
+/** Inside the caller's transaction: the account's labels snapshot becomes `labels`. */
+export async function replaceLabels(
+  conn: DuckDBConnection,
+  account: string,
+  labels: { id: string; name: string; type: string }[],
+): Promise<void> {
   await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
   if (labels.length === 0) return;
   // One statement for the whole snapshot (typed lists, every value bound): a row per INSERT cost a fleet's shared

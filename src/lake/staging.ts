@@ -32,6 +32,8 @@ export interface MessageRow {
   raw: string | null;
   /** The staged file holding the raw bytes (format=raw, streamed); never a lake column. */
   raw_file?: string | null;
+  /** Hex SHA-256 of the raw bytes (null without them). */
+  raw_sha256: string | null;
   format: string;
   fetched_at: number;
   parse_error: string | null;
@@ -72,6 +74,7 @@ export const MESSAGE_COLUMNS: [string, string, string?][] = [
   ['body_html', 'VARCHAR'],
   ['headers', 'STRUCT(name VARCHAR, value VARCHAR)[]'],
   ['raw', 'VARCHAR', 'from_base64(s.raw)'],
+  ['raw_sha256', 'VARCHAR'],
   ['format', 'VARCHAR'],
   ['fetched_at', 'BIGINT', 'epoch_ms(s.fetched_at)::TIMESTAMP'],
   ['parse_error', 'VARCHAR'],

@@ -1,6 +1,7 @@
 import { ActivityCancellationType, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from './contracts.js';
+import { IMPORT_FAILURE } from './import-contracts.js';
 
 /**
  * How the workflows call their activities: each one's timeouts and retry policy, in one place. Permanent failures
@@ -31,6 +32,17 @@ export const { extractBatch } = proxyActivities<Activities>({
   startToCloseTimeout: '15m',
   heartbeatTimeout: '5s',
   retry: { ...gmailRetry, initialInterval: '500ms', maximumInterval: '1m' },
+});
+/** One chunk of an mbox import: heartbeats every second, so a dead worker's chunk is re-run elsewhere within 5 s. */
+export const { importChunk } = proxyActivities<Activities>({
+  startToCloseTimeout: '15m',
+  heartbeatTimeout: '5s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    nonRetryableErrorTypes: [...NON_RETRYABLE, ...Object.values(IMPORT_FAILURE)],
+  },
 });
 export const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',

@@ -4,6 +4,7 @@
 export const ACCOUNT_SEARCH_ATTRIBUTE = 'GmailAccount';
 export const WORKFLOW_ID_PREFIX = 'gmail-extract-';
 export const SYNC_ID_PREFIX = 'gmail-sync-';
+export const IMPORT_ID_PREFIX = 'gmail-import-';
 
 const canonical = (account: string) => account.trim().toLowerCase();
 

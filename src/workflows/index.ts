@@ -3,3 +3,4 @@ export { extractionWorkflow } from './extraction.js';
 export { scheduledSyncWorkflow, syncWorkflow } from './sync.js';
 export { fleetWorkflow } from './fleet.js';
 export { deliverEventWorkflow } from './events.js';
+export { importWorkflow } from './import.js';

@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { labelIdsOf } from '../export/takeout.js';
+import { type MboxChunk, readMboxChunk } from '../import/mbox.js';
+import { insertStaged } from '../lake/batches.js';
+import { replaceLabels } from '../lake/runs.js';
+import { dropStaged, openStagedBatch } from '../lake/staging.js';
+import { guardedWrite } from '../lake/write-guard.js';
+import { messagesTotal } from '../metrics.js';
+import { parseMailDate } from '../mime/dates.js';
+import { IMPORT_FAILURE, type ImportChunkInput, type ImportChunkResult } from '../workflows/import-contracts.js';
+import { attemptDir } from './batch.js';
+import { type ActivityDeps, activityLog, execution, heartbeating } from './context.js';
+import { toRows } from './rows.js';
+
+/** The id of a message the mbox gives no Gmail id for: from its bytes, so the same message always gets the same one. */
+export const importedId = (sha256: string) => `mbox-${sha256.slice(0, 24)}`;
+
+/** A user label an import creates (its name not in the account's labels): an id from the name, the same every time. */
+const importedLabelId = (name: string) => `Label_${createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 12)}`;
+
+/** Reads the chunk, or fails the import at once (no retry helps) when no worker can read the file. */
+async function readChunk(input: ImportChunkInput): Promise<MboxChunk> {
+  try {
+    return await readMboxChunk(input.path, input.offset, { maxBytes: input.maxBytes, maxMessages: input.maxMessages });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EPERM')
+      throw ApplicationFailure.nonRetryable(
+        `this worker cannot read ${input.path} (${code}): the file must be readable at that path on the workers`,
+        IMPORT_FAILURE.fileUnreadable,
+      );
+    throw e;
+  }
+}
+
+/** The import activity: one chunk of an mbox into the lake. */
+export function importActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Reads the whole messages of one chunk of the file from `offset`, makes each a row as a fetched `raw` message is
+     * (the same MIME reader), and commits those the account does not hold yet — by Gmail id, or by the same bytes under
+     * any id — with any user labels they name, in one guarded lake transaction. Idempotent (a re-run of a chunk stores
+     * nothing twice), so the workflow's offset is the only checkpoint. Heartbeats every second.
+     */
+    async importChunk(input: ImportChunkInput): Promise<ImportChunkResult> {
+      const ctx = Context.current();
+      const { workflowId } = execution();
+      const logger = activityLog(deps);
+      const dir = attemptDir(deps.stagingDir, workflowId, `import-${input.offset}`, ctx.info.attempt);
+      const detail = { offset: input.offset, phase: 'reading', messages: 0 };
+      try {
+        return await heartbeating(
+          async () => {
+            const chunk = await readChunk(input);
+            const result: ImportChunkResult = {
+              messages: chunk.messages.length,
+              inserted: 0,
+              present: 0,
+              malformed: 0,
+              bytes: 0,
+              next: chunk.next,
+              size: chunk.size,
+              end: chunk.end,
+              ...(chunk.problem ? { problem: { offset: chunk.problem.offset, detail: chunk.problem.detail } } : {}),
+            };
+            if (!chunk.messages.length) return result;
+            const known = await deps.lake.query<{ id: string; name: string }>(
+              `SELECT id, name FROM lake.labels WHERE account = $account
+                 AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
+              { account: input.account },
+            );
+            const byName = new Map(known.map((l) => [l.name.toLowerCase(), l.id]));
+            const created = new Map<string, string>();
+            const userId = (name: string) => {
+              const id = byName.get(name.toLowerCase()) ?? importedLabelId(name);
+              if (!byName.has(name.toLowerCase())) created.set(id, name);
+              return id;
+            };
+            detail.phase = 'staging';
+            const staged = await openStagedBatch(dir);
+            const seen = new Set<string>();
+            let stagedCount = 0;
+            const fetchedAt = Date.now();
+            try {
+              for (const [i, m] of chunk.messages.entries()) {
+                const sha = createHash('sha256').update(m.raw).digest('hex');
+                const id = m.gmailId ?? importedId(sha);
+                result.bytes += m.raw.length;
+                detail.messages = i + 1;
+                // Twice in the file (by id or by bytes): stored once.
+                if (seen.has(id) || seen.has(sha)) {
+                  result.present++;
+                  continue;
+                }
+                seen.add(id).add(sha);
+                stagedCount++;
+                const file = join(dir, `${i}.eml`);
+                await writeFile(file, m.raw);
+                const rows = toRows(
+                  {
+                    id,
+                    threadId: m.threadId ?? id,
+                    labelIds: m.labels ? labelIdsOf(m.labels, userId) : [],
+                    internalDate: m.date !== undefined ? String(m.date) : null,
+                    sizeEstimate: m.raw.length,
+                  },
+                  { account: input.account, format: 'raw', extractionId: workflowId, fetchedAt },
+                  { bytes: m.raw, file },
+                );
+                // A file without From-line dates: the message's own Date header, as Gmail does for imported mail.
+                rows.message.internal_date ??= parseMailDate(rows.message.date_header) ?? null;
+                if (rows.message.parse_error) result.malformed++;
+                await staged.message(rows.message);
+                for (const a of rows.attachments) await staged.attachment(a);
+              }
+              await staged.close();
+            } catch (err) {
+              await staged.close().catch(() => undefined);
+              throw err;
+            }
+            ctx.cancellationSignal.throwIfAborted();
+            detail.phase = 'persisting';
+            const inserted = await guardedWrite(deps.lake, input.account, async (conn) => {
+              const n = await insertStaged(conn, dir, input.account, true);
+              if (created.size) await addLabels(conn, input.account, created);
+              return n;
+            });
+            result.inserted = inserted;
+            result.present += stagedCount - inserted;
+            messagesTotal.inc({ stage: 'imported' }, inserted);
+            logger.debug({ offset: input.offset, ...result }, 'import chunk committed');
+            return result;
+          },
+          () => detail,
+        );
+      } finally {
+        await dropStaged(dir);
+      }
+    },
+  };
+}
+
+/** Adds user labels to the account's labels snapshot (inside the commit's transaction, so none is added twice). */
+async function addLabels(conn: DuckDBConnection, account: string, created: Map<string, string>): Promise<void> {
+  const reader = await conn.runAndReadAll(
+    `SELECT id, name, type FROM lake.labels WHERE account = $account
+       AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
+    { account },
+  );
+  const current = reader.getRows().map(([id, name, type]) => ({ id: String(id), name: String(name), type: String(type) }));
+  const missing = [...created].filter(([id]) => !current.some((l) => l.id === id));
+  if (missing.length) await replaceLabels(conn, account, [...current, ...missing.map(([id, name]) => ({ id, name, type: 'user' }))]);
+}
