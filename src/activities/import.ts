@@ -42,6 +42,28 @@ async function readChunk(input: ImportChunkInput): Promise<MboxChunk> {
 export function importActivities(deps: ActivityDeps) {
   return {
     /**
+     * Hashes the raw bytes of the account's rows stored before the raw_sha256 column existed (once: later rows carry
+     * it), so that the import's "same bytes" check sees them too. Returns how many it hashed.
+     */
+    prepareImport: (input: { account: string }): Promise<{ hashed: number }> =>
+      heartbeating(async () => {
+        const [row] = await deps.lake.query<{ n: bigint }>(
+          `SELECT count(*) AS n FROM lake.messages WHERE account = $account AND raw_sha256 IS NULL AND format = 'raw'`,
+          input,
+        );
+        if (!row?.n) return { hashed: 0 };
+        const hashed = await guardedWrite(deps.lake, input.account, async (conn) => {
+          const r = await conn.run(
+            `UPDATE lake.messages SET raw_sha256 = sha256(raw) WHERE account = $account AND raw_sha256 IS NULL AND raw IS NOT NULL`,
+            input,
+          );
+          return Number(r.rowsChanged);
+        });
+        activityLog(deps).info({ account: input.account, hashed }, 'hashed the raw bytes of rows stored before raw_sha256');
+        return { hashed };
+      }),
+
+    /**
      * Reads the whole messages of one chunk of the file from `offset`, makes each a row as a fetched `raw` message is
      * (the same MIME reader), and commits those the account does not hold yet — by Gmail id, or by the same bytes under
      * any id — with any user labels they name, in one guarded lake transaction. Idempotent (a re-run of a chunk stores

@@ -44,6 +44,11 @@ export const { importChunk } = proxyActivities<Activities>({
     nonRetryableErrorTypes: [...NON_RETRYABLE, ...Object.values(IMPORT_FAILURE)],
   },
 });
+export const { prepareImport } = proxyActivities<Activities>({
+  startToCloseTimeout: '2h',
+  heartbeatTimeout: '5s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 10 },
+});
 export const { recordExtractionEvent, handOverToSync, ensureSyncSchedule } = proxyActivities<Activities>({
   startToCloseTimeout: '1m',
   retry: { maximumAttempts: 10 },

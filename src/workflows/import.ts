@@ -1,5 +1,5 @@
 import { ApplicationFailure, continueAsNew, defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
-import { importChunk } from './activities.js';
+import { importChunk, prepareImport } from './activities.js';
 import {
   IMPORT_DEFAULTS,
   IMPORT_FAILURE,
@@ -54,6 +54,7 @@ export async function importWorkflow(input: ImportInput): Promise<ImportProgress
     error,
   });
   setHandler(importProgressQuery, () => progress('running'));
+  if (state.chunks === 0 && state.runs === 1) await prepareImport({ account: request.account });
 
   for (let n = 0; ; n++) {
     if (n >= CHUNKS_PER_RUN) await continueAsNew<typeof importWorkflow>({ request, state });
