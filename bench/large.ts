@@ -13,7 +13,7 @@ import { type BenchEnv, startEmulatorProcess } from './harness.js';
 import type { Row } from './scenarios.js';
 
 /** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
-function memoryOf(pid: number): { rss: number; peak: number } {
+export function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };

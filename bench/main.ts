@@ -1,13 +1,14 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large`;
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
+import { importMbox } from './import.js';
 import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
 import {
@@ -25,7 +26,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -54,6 +55,7 @@ const size = {
   fleetMailboxes: 200,
   fleetPerMailbox: full ? 100 : 20,
   large: full ? 200 : 40,
+  importMB: full ? 2_000 : 200,
 };
 
 const machine = {
@@ -110,6 +112,7 @@ try {
     await measure('fleet postgres', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20, { workers: 2, catalog: 'postgres' }));
   }
   if (only.has('large')) await measure('large', () => largeMessages(env, size.large));
+  if (only.has('import')) for (const mb of [16, 4]) await measure(`import ${mb}`, () => importMbox(env, size.importMB, mb));
 } finally {
   await env.stop();
 }

@@ -91,6 +91,7 @@ async function direct(
     fetchConcurrency: config.gmail.fetchConcurrency,
     messageMemory: new MemoryBudget(config.gmail.messageMemory),
     quarantineAfter: config.gmail.quarantineAfter,
+    attachmentContent: config.gmail.attachmentContent,
     taskQueue: config.temporal.taskQueue,
     ids: new MailboxIds(),
     logger: createLogger('warn'),

@@ -46,7 +46,7 @@ ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS labels_updated_at TIMESTAMP;
 -- bytes the mailbox already holds under another id.
 ALTER TABLE lake.messages ADD COLUMN IF NOT EXISTS raw_sha256 VARCHAR;
 
--- Attachment metadata (content stays in Gmail; fetch it by attachment_id).
+-- Attachment metadata (the content stays in Gmail, fetched by attachment_id, unless ATTACHMENTS=content).
 CREATE TABLE IF NOT EXISTS lake.attachments (
   account VARCHAR NOT NULL,
   message_id VARCHAR NOT NULL,
@@ -57,6 +57,18 @@ CREATE TABLE IF NOT EXISTS lake.attachments (
   attachment_id VARCHAR,
   content_id VARCHAR,
   disposition VARCHAR
+);
+-- content_sha256: the hex SHA-256 of the part's decoded bytes, when ATTACHMENTS=content stored them in
+-- attachment_contents (NULL otherwise, and on rows stored before it).
+ALTER TABLE lake.attachments ADD COLUMN IF NOT EXISTS content_sha256 VARCHAR;
+
+-- Attachments' bytes (ATTACHMENTS=content): one row per mailbox and SHA-256, however many messages carry the file.
+CREATE TABLE IF NOT EXISTS lake.attachment_contents (
+  account VARCHAR NOT NULL,
+  sha256 VARCHAR NOT NULL,
+  size BIGINT,
+  content BLOB,
+  stored_at TIMESTAMP
 );
 
 -- Labels of the mailbox as of each extraction start.

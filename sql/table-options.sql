@@ -7,3 +7,6 @@ CALL lake.set_option('data_inlining_row_limit', 0, table_name => 'messages');
 -- Row groups of messages end at 16 MB (not at DuckDB's 122,880 rows, which for mail is gigabytes): writing a batch, or
 -- merging files, holds one row group in memory.
 CALL lake.set_option('parquet_row_group_size_bytes', '16MB', table_name => 'messages');
+-- An attachment's bytes (up to ~25 MB): to data files, never inlined into the catalog; row groups of 16 MB, as messages.
+CALL lake.set_option('data_inlining_row_limit', 0, table_name => 'attachment_contents');
+CALL lake.set_option('parquet_row_group_size_bytes', '16MB', table_name => 'attachment_contents');

@@ -80,6 +80,8 @@ export interface GmailConfig extends GoogleEndpoints {
   requestAttempts: number;
   /** Batch attempts after which a message Gmail keeps refusing is quarantined (see GMAIL_QUARANTINE_AFTER). */
   quarantineAfter: number;
+  /** ATTACHMENTS=content: attachments' bytes are stored (and, with format full, fetched). */
+  attachmentContent: boolean;
 }
 
 /** The validated configuration, passed down from the entry points. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       messageMemory: e.GMAIL_MESSAGE_MEMORY_MB * 1024 * 1024,
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
       quarantineAfter: e.GMAIL_QUARANTINE_AFTER,
+      attachmentContent: e.ATTACHMENTS === 'content',
     },
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,

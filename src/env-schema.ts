@@ -202,6 +202,12 @@ export const envSchema = z.object({
     .default('default')
     .describe("Name of the project's reservations in the catalog (one per Google Cloud project)."),
   GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20).describe('Concurrent messages.get calls per batch.'),
+  ATTACHMENTS: z
+    .enum(['metadata', 'content'])
+    .default('metadata')
+    .describe(
+      "`content`: each attachment's bytes are stored too, once per mailbox and SHA-256 (table attachment_contents, in the lake's storage), and served by GET /messages/:account/:id/attachments/:partId. With format full they cost one messages.attachments.get each (5 quota units); with raw (and imports) they come from the message's bytes. `metadata`: names, types and sizes only.",
+    ),
   GMAIL_MESSAGE_MEMORY_MB: int(16, 65536)
     .default(256)
     .describe(

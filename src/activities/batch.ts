@@ -57,7 +57,7 @@ export async function fetchToStaging(
   let next = 0;
   // Other formats come whole, and small: a `full` answer carries no attachment data (they take nothing of the budget).
   const fetchWhole = async (id: string) => {
-    const message = await gmail.getMessage(input.account, id, input.format);
+    const message = await gmail.getMessage(input.account, id, input.format, deps.attachmentContent);
     return message && { message, bytes: 0 };
   };
   // Its own function, so that a message's bytes live only in its frame: a loop's frame keeps its last values in its
@@ -68,13 +68,24 @@ export async function fetchToStaging(
     const release = await deps.messageMemory.take(bytes * 4);
     try {
       const streamed = input.format === 'raw' ? { bytes: await readFile(file), file } : undefined;
-      const rows = toRows(message, { account: input.account, format: input.format, extractionId: input.extractionId, fetchedAt }, streamed);
+      const rows = toRows(
+        message,
+        {
+          account: input.account,
+          format: input.format,
+          extractionId: input.extractionId,
+          fetchedAt,
+          attachmentContent: deps.attachmentContent,
+        },
+        streamed,
+      );
       if (rows.message.parse_error) counts.malformed++;
       counts.bytes += message.sizeEstimate ?? 0;
       counts.largest = Math.max(counts.largest, bytes);
       counts.fetched++;
       await staged.message(rows.message);
       for (const a of rows.attachments) await staged.attachment(a);
+      for (const c of rows.contents) await staged.content(input.account, c);
     } finally {
       release();
     }

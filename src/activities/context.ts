@@ -33,6 +33,8 @@ export interface ActivityDeps {
   messageMemory: MemoryBudget;
   /** Batch attempts after which a message Gmail keeps refusing is quarantined instead of retried (GMAIL_QUARANTINE_AFTER). */
   quarantineAfter: number;
+  /** ATTACHMENTS=content: store attachments' bytes (see AttachmentContent). */
+  attachmentContent?: boolean;
   logger: Logger;
   /** Temporal, for the activities that look at other workflows (a sync defers to a running backfill) or schedules. */
   temporal?: Client;

@@ -131,7 +131,7 @@ export function importActivities(deps: ActivityDeps) {
                     internalDate: m.date !== undefined ? String(m.date) : null,
                     sizeEstimate: m.raw.length,
                   },
-                  { account: input.account, format: 'raw', extractionId: workflowId, fetchedAt },
+                  { account: input.account, format: 'raw', extractionId: workflowId, fetchedAt, attachmentContent: deps.attachmentContent },
                   { bytes: m.raw, file },
                 );
                 // A file without From-line dates: the message's own Date header, as Gmail does for imported mail.
@@ -139,6 +139,7 @@ export function importActivities(deps: ActivityDeps) {
                 if (rows.message.parse_error) result.malformed++;
                 await staged.message(rows.message);
                 for (const a of rows.attachments) await staged.attachment(a);
+                for (const c of rows.contents) await staged.content(input.account, c);
               }
               await staged.close();
             } catch (err) {

@@ -4,13 +4,21 @@ import type { AttachmentRow, MessageRow } from '../lake/staging.js';
 import { parseAddresses } from '../mime/addresses.js';
 import { attachmentParts, findBody, headerValue, partText, treeProblems } from '../mime/content.js';
 import { decodeWords } from '../mime/headers.js';
-import { type GmailPart, parseMime } from '../mime/parse.js';
+import { type GmailPart, parseMime, partContent } from '../mime/parse.js';
 
 export interface RowContext {
   account: string;
   format: string;
   extractionId: string;
   fetchedAt: number;
+  /** ATTACHMENTS=content: the attachments' bytes too (from the raw bytes, or the data a `full` payload carries). */
+  attachmentContent?: boolean;
+}
+
+/** An attachment's decoded bytes, by their SHA-256 (what attachment rows reference with content_sha256). */
+export interface AttachmentContent {
+  sha256: string;
+  bytes: Buffer;
 }
 
 function addresses(value: string | null): string[] {
@@ -27,7 +35,7 @@ export function toRows(
   msg: gmail_v1.Schema$Message,
   ctx: RowContext,
   streamed?: { bytes: Buffer; file: string },
-): { message: MessageRow; attachments: AttachmentRow[] } {
+): { message: MessageRow; attachments: AttachmentRow[]; contents: AttachmentContent[] } {
   const problems: string[] = [];
   let payload: GmailPart | undefined;
   const raw = streamed?.bytes ?? (msg.raw ? Buffer.from(msg.raw, 'base64url') : undefined);
@@ -79,6 +87,16 @@ export function toRows(
     parse_error: problems.length ? problems.join('; ') : null,
     extraction_id: ctx.extractionId,
   };
+  const contents = new Map<string, AttachmentContent>();
+  /** The part's bytes stored (ATTACHMENTS=content): their SHA-256, or null when not asked or not at hand. */
+  const stored = (p: GmailPart): string | null => {
+    if (!ctx.attachmentContent) return null;
+    const bytes = partContent(p) ?? (p.body.data !== undefined && p.body.data !== null ? Buffer.from(p.body.data, 'base64url') : undefined);
+    if (!bytes) return null;
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    contents.set(sha256, { sha256, bytes });
+    return sha256;
+  };
   const attachments: AttachmentRow[] = (withBody ? attachmentParts(withBody) : []).map((p) => ({
     account: ctx.account,
     message_id: msg.id!,
@@ -89,6 +107,7 @@ export function toRows(
     attachment_id: p.body.attachmentId ?? null,
     content_id: headerValue(p.headers, 'content-id'),
     disposition: headerValue(p.headers, 'content-disposition')?.split(';')[0]!.trim().toLowerCase() ?? null,
+    content_sha256: stored(p),
   }));
-  return { message, attachments };
+  return { message, attachments, contents: [...contents.values()] };
 }

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { StoredMessage } from '../lake/read.js';
+import type { AttachmentBytes, StoredMessage } from '../lake/read.js';
 import type { SearchOptions, SearchPage } from '../lake/search.js';
 import { CursorError } from '../search/cursor.js';
 import { QueryError } from '../search/syntax.js';
@@ -13,6 +13,7 @@ export interface MessageStore {
   /** The stored bytes; null when the message was stored without them; undefined when absent. */
   raw(account: string, id: string): Promise<Buffer | null | undefined>;
   thread(account: string, threadId: string): Promise<StoredMessage[]>;
+  attachment(account: string, id: string, partId: string): Promise<AttachmentBytes | undefined>;
 }
 
 const attachmentSchema = z.object({
@@ -22,6 +23,7 @@ const attachmentSchema = z.object({
   size: z.number().nullable(),
   contentId: z.string().nullable(),
   disposition: z.string().nullable(),
+  stored: z.boolean().openapi({ description: 'its bytes are in the lake (ATTACHMENTS=content): GET …/attachments/{partId}' }),
 });
 
 const messageSchema = z
@@ -61,6 +63,36 @@ const threadParams = z.object({
   account: address().openapi({ param: { name: 'account', in: 'path' }, example: 'ann@example.com' }),
   threadId: gmailId().openapi({ param: { name: 'threadId', in: 'path' }, example: '18c2f0a9b1d2e3f4' }),
 });
+
+const attachmentParams = messageParams.extend({
+  partId: z
+    .string()
+    .regex(/^\d{1,4}(\.\d{1,4}){0,31}$/, { message: 'must be a MIME part id such as 1 or 0.2' })
+    .openapi({ param: { name: 'partId', in: 'path' }, example: '1' }),
+});
+
+/** A part's type as sent: `type/subtype` of token characters, else application/octet-stream (no parameters, no injection). */
+export function safeType(mimeType: string | null): string {
+  const t = (mimeType ?? '').trim().toLowerCase();
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/.test(t) ? t : 'application/octet-stream';
+}
+
+/**
+ * `attachment` with the file name twice (RFC 6266): an ASCII fallback without quotes, backslashes, control characters
+ * or path separators, and the exact name percent-encoded as `filename*` (RFC 8187).
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+export function contentDisposition(filename: string): string {
+  const name =
+    filename
+      .replace(LONE_SURROGATE, '\ufffd')
+      // eslint-disable-next-line no-control-regex -- control characters are what is taken out
+      .replace(/[\u0000-\u001f\u007f]/g, '')
+      .replace(/^.*[\\/]/, '') || 'attachment';
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%;]/g, '_');
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
 
 const hitSchema = z
   .object({
@@ -181,6 +213,42 @@ export function messageRoutes(app: OpenAPIHono<any>, store: MessageStore): void 
       const message = await store.message(account, id);
       if (!message) throw new ApiError(404, 'NOT_FOUND', `no message ${id} of ${account} in the lake`);
       return c.json(message, 200);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    }) as any,
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/messages/{account}/{id}/attachments/{partId}',
+      operationId: 'getAttachment',
+      summary: "Download a stored message's attachment",
+      description:
+        "The bytes of the part (decoded), stored with ATTACHMENTS=content, with its type (a type that is not a plain `type/subtype` is served as application/octet-stream) and `Content-Disposition: attachment` with its file name made safe; never rendered by the browser in the API's origin (`nosniff`, a `sandbox` CSP). 404 when the message has no such part, or its bytes were not stored.",
+      request: { params: attachmentParams },
+      responses: {
+        200: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } }, description: 'The bytes' },
+        404: json(errorSchema, 'No such attachment, or its bytes are not stored'),
+        ...commonErrors,
+      },
+    }),
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    (async (c: any) => {
+      const { account, id, partId } = c.req.valid('param') as { account: string; id: string; partId: string };
+      const a = await store.attachment(account, id, partId);
+      if (!a) throw new ApiError(404, 'NOT_FOUND', `no attachment ${partId} of message ${id} of ${account} in the lake`);
+      if (!a.content)
+        throw new ApiError(
+          404,
+          'NOT_FOUND',
+          `the bytes of attachment ${partId} of message ${id} are not stored (set ATTACHMENTS=content before extracting)`,
+        );
+      return c.body(a.content, 200, {
+        'content-type': safeType(a.mimeType),
+        'content-disposition': contentDisposition(a.filename ?? `${id}-${partId}`),
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "sandbox; default-src 'none'",
+      });
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
     }) as any,
   );

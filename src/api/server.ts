@@ -63,6 +63,7 @@ function messageStore(lake: () => Promise<Lake>): MessageStore {
     message: async (account, id) => (await read()).readMessage(await lake(), account, id),
     raw: async (account, id) => (await read()).readRaw(await lake(), account, id),
     thread: async (account, threadId) => (await read()).readThread(await lake(), account, threadId),
+    attachment: async (account, id, partId) => (await read()).readAttachment(await lake(), account, id, partId),
   };
 }
 

@@ -209,6 +209,25 @@ async function read(account, id) {
     field('Subject', m.subject || '(no subject)'); field('Labels', m.labelIds.join(', '));
     field('Attachments', m.attachments.map((a) => (a.filename || a.mimeType) + (a.size != null ? ' (' + n(a.size) + ' bytes)' : '')).join(', '));
     if (m.parseError) field('Parse problems', m.parseError);
+    const stored = m.attachments.filter((a) => a.stored);
+    if (stored.length) {
+      // Fetched with the key, saved from a blob: the bytes are never rendered in this page's origin.
+      const dt = document.createElement('dt'); dt.textContent = 'Download'; const dd = document.createElement('dd');
+      for (const a of stored) {
+        const b = document.createElement('button'); b.type = 'button'; b.textContent = a.filename || 'part ' + a.partId;
+        b.onclick = async () => {
+          try {
+            const res = await fetch('/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.partId), { headers: { authorization: 'Bearer ' + key } });
+            if (!res.ok) throw new Error((await res.json()).error.message);
+            const url = URL.createObjectURL(await res.blob());
+            const link = document.createElement('a'); link.href = url; link.download = a.filename || 'part-' + a.partId; link.click();
+            setTimeout(() => URL.revokeObjectURL(url), 60000);
+          } catch (err) { say(err.message); }
+        };
+        dd.append(b, ' ');
+      }
+      dl.append(dt, dd);
+    }
     reader.appendChild(dl);
     if (m.bodyHtml) {
       const frame = document.createElement('iframe');

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBListValue, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
-import { ATTACHMENT_COLUMNS, longestLine, MESSAGE_COLUMNS, readJson, STAGED_MESSAGE_COLUMNS } from './staging.js';
+import {
+  ATTACHMENT_COLUMNS,
+  CONTENT_COLUMNS,
+  CONTENTS,
+  longestLine,
+  MESSAGE_COLUMNS,
+  readJson,
+  STAGED_MESSAGE_COLUMNS,
+} from './staging.js';
 import { guardedWrite } from './write-guard.js';
 import type { Checkpoint } from '../workflows/contracts.js';
 
@@ -214,6 +223,7 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
       { a: files.a, stored },
       types,
     );
+    await insertContents(conn, dir, account, stored, a);
     const pending = await conn.runAndReadAll(
       `SELECT s.id, s.raw_file, coalesce(s.size_estimate, 0) FROM ${staged} s WHERE NOT list_contains($stored, s.id)`,
       { stored },
@@ -242,6 +252,34 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
   } finally {
     // Gone with the transaction when it rolls back; dropped here when it goes on.
     await conn.run(`DROP TABLE IF EXISTS ${staged}`).catch(() => undefined);
+  }
+}
+
+/**
+ * Inside the caller's transaction: the staged attachments' bytes (ATTACHMENTS=content) that the inserted messages'
+ * attachments reference and the account does not hold yet, one row per SHA-256, in slices of INSERT_SLICE_BYTES.
+ */
+async function insertContents(conn: DuckDBConnection, dir: string, account: string, stored: DuckDBListValue, attachments: string) {
+  const file = join(dir, CONTENTS);
+  if (!existsSync(file)) return;
+  const c = readJson('c', CONTENT_COLUMNS);
+  const types = { stored: LIST(VARCHAR) };
+  const wanted = await conn.runAndReadAll(
+    `SELECT c.sha256, c.file, c.size FROM ${c} c
+     WHERE c.sha256 IN (SELECT a.content_sha256 FROM ${attachments} a WHERE NOT list_contains($stored, a.message_id))
+       AND c.sha256 NOT IN (SELECT sha256 FROM lake.attachment_contents WHERE account = $account)`,
+    { c: file, a: join(dir, 'attachments.ndjson'), stored, account },
+    types,
+  );
+  const rows = wanted.getRows().map(([sha, f, size]) => ({ sha: String(sha), file: String(f), size: Number(size) }));
+  for (const slice of slices(rows)) {
+    await conn.run(
+      `INSERT INTO lake.attachment_contents
+       SELECT $account, c.sha256, c.size, b.content, now()::TIMESTAMP FROM ${c} c JOIN read_blob($files) b ON b.filename = c.file
+       WHERE list_contains($shas, c.sha256)`,
+      { account, c: file, files: listValue(slice.map((r) => r.file)), shas: listValue(slice.map((r) => r.sha)) },
+      { files: LIST(VARCHAR), shas: LIST(VARCHAR) },
+    );
   }
 }
 

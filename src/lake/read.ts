@@ -12,6 +12,8 @@ export interface StoredAttachment {
   size: number | null;
   contentId: string | null;
   disposition: string | null;
+  /** Whether its bytes are stored (ATTACHMENTS=content): GET …/attachments/{partId} serves them. */
+  stored: boolean;
 }
 
 export interface StoredMessage {
@@ -52,8 +54,8 @@ const COLUMNS = `m.account, m.id, m.thread_id, m.internal_date, m.label_ids, m.s
 async function attachmentsOf(lake: Lake, account: string, ids: string[]): Promise<Map<string, StoredAttachment[]>> {
   if (!ids.length) return new Map();
   const rows = await lake.query<Record<string, unknown> & { message_id: string }>(
-    `SELECT message_id, part_id, filename, mime_type, size, content_id, disposition FROM lake.attachments
-      WHERE account = $account AND message_id IN (SELECT unnest($ids::VARCHAR[])) ORDER BY message_id, part_id`,
+    `SELECT message_id, part_id, filename, mime_type, size, content_id, disposition, content_sha256 IS NOT NULL AS stored
+      FROM lake.attachments WHERE account = $account AND message_id IN (SELECT unnest($ids::VARCHAR[])) ORDER BY message_id, part_id`,
     { account, ids: listValue(ids) },
   );
   const out = new Map<string, StoredAttachment[]>();
@@ -66,6 +68,7 @@ async function attachmentsOf(lake: Lake, account: string, ids: string[]): Promis
       size: r.size === null ? null : Number(r.size),
       contentId: (r.content_id as string | null) ?? null,
       disposition: (r.disposition as string | null) ?? null,
+      stored: r.stored === true,
     });
     out.set(r.message_id, list);
   }
@@ -140,4 +143,25 @@ export async function readRaws(lake: Lake, account: string, ids: string[]): Prom
     { account, ids: listValue(ids) },
   );
   return new Map(rows.map(([id, raw]) => [id as string, Buffer.from((raw as { bytes: Uint8Array }).bytes)]));
+}
+
+/** An attachment's metadata and stored bytes (ATTACHMENTS=content). */
+export interface AttachmentBytes {
+  filename: string | null;
+  mimeType: string | null;
+  /** null when the part is known but its bytes were not stored. */
+  content: Buffer | null;
+}
+
+/** A message's attachment by part id: its bytes when stored; undefined when the lake has no such part. */
+export async function readAttachment(lake: Lake, account: string, id: string, partId: string): Promise<AttachmentBytes | undefined> {
+  const rows = await lake.queryValues(
+    `SELECT a.filename, a.mime_type, c.content FROM lake.attachments a
+       LEFT JOIN lake.attachment_contents c ON c.account = a.account AND c.sha256 = a.content_sha256
+      WHERE a.account = $account AND a.message_id = $id AND a.part_id = $part LIMIT 1`,
+    { account, id, part: partId },
+  );
+  if (!rows.length) return undefined;
+  const [filename, mimeType, content] = rows[0]! as [string | null, string | null, { bytes: Uint8Array } | null];
+  return { filename, mimeType, content: content ? Buffer.from(content.bytes) : null };
 }

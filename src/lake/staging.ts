@@ -50,6 +50,8 @@ export interface AttachmentRow {
   attachment_id: string | null;
   content_id: string | null;
   disposition: string | null;
+  /** SHA-256 of the part's bytes when they are stored (ATTACHMENTS=content). */
+  content_sha256: string | null;
 }
 
 export const MESSAGE_COLUMNS: [string, string, string?][] = [
@@ -90,6 +92,14 @@ export const ATTACHMENT_COLUMNS: [string, string][] = [
   ['attachment_id', 'VARCHAR'],
   ['content_id', 'VARCHAR'],
   ['disposition', 'VARCHAR'],
+  ['content_sha256', 'VARCHAR'],
+];
+/** A staged attachment's bytes: a file of the batch's folder, loaded once per (account, sha256). */
+export const CONTENT_COLUMNS: [string, string][] = [
+  ['account', 'VARCHAR'],
+  ['sha256', 'VARCHAR'],
+  ['size', 'BIGINT'],
+  ['file', 'VARCHAR'],
 ];
 
 /** The staged message columns: the lake's, and where a streamed message's raw bytes are. */
@@ -114,6 +124,8 @@ export async function longestLine(dir: string): Promise<number> {
   return Number(await readFile(join(dir, LONGEST), 'utf8').catch(() => '0')) || 0;
 }
 const LONGEST = 'longest-line';
+/** The staged attachments' bytes: one line per file (see CONTENT_COLUMNS). */
+export const CONTENTS = 'contents.ndjson';
 
 /** JSON-lines writer with backpressure. */
 class LineWriter {
@@ -148,12 +160,22 @@ export async function openStagedBatch(dir: string) {
   await mkdir(dir, { recursive: true });
   const messages = new LineWriter(join(dir, 'messages.ndjson.part'));
   const attachments = new LineWriter(join(dir, 'attachments.ndjson'));
+  const contents = new LineWriter(join(dir, CONTENTS));
+  const written = new Set<string>();
   return {
     dir,
     message: (row: MessageRow) => messages.write(row),
     attachment: (row: AttachmentRow) => attachments.write(row),
+    /** An attachment's bytes (ATTACHMENTS=content), written once per SHA-256 however many parts carry them. */
+    async content(account: string, c: { sha256: string; bytes: Buffer }): Promise<void> {
+      if (written.has(c.sha256)) return;
+      written.add(c.sha256);
+      const file = join(dir, `c-${c.sha256}.bin`);
+      await writeFile(file, c.bytes);
+      await contents.write({ account, sha256: c.sha256, size: c.bytes.length, file });
+    },
     async close(): Promise<string> {
-      await Promise.all([messages.close(), attachments.close()]);
+      await Promise.all([messages.close(), attachments.close(), contents.close()]);
       await writeFile(join(dir, LONGEST), String(Math.max(messages.longest, attachments.longest)));
       await rename(join(dir, 'messages.ndjson.part'), join(dir, 'messages.ndjson'));
       return dir;

@@ -92,6 +92,7 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
       fetchConcurrency: config.gmail.fetchConcurrency,
       messageMemory: new MemoryBudget(config.gmail.messageMemory),
       quarantineAfter: config.gmail.quarantineAfter,
+      attachmentContent: config.gmail.attachmentContent,
       logger,
       temporal: temporalClient(config, connection, tracing !== undefined),
       ids: new MailboxIds(config.temporal.idKey),
