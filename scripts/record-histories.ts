@@ -5,10 +5,13 @@
  * revoked (per-mailbox credentials, lifecycle events on), syncs (by history, by reconciliation, from the schedule), a
  * fleet of three mailboxes (paused and resumed), one cancelled while its batches run, a lifecycle event's delivery,
  * and writes every run's history to
- * test/replay/histories/NAME-<workflow>-runN.json. Run it before changing the workflow code of a deployed version,
+ * test/replay/histories/NAME-<workflow>-runN.json (with `--imports-only`, only two mbox imports: one whole, one cut short). Run it before changing the workflow code of a deployed version,
  * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GeneratedMailbox, USER_LABELS } from '../src/emulator/generate.js';
+import { labelsHeader, mboxEntry } from '../src/export/takeout.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CredentialStore } from '../src/gmail/credential-store.js';
@@ -19,8 +22,10 @@ import { authHeaders, credentials, startTestEmulator, startTestTemporal, testCon
 import { waitFor } from '../test/helpers/ports.js';
 
 const name = process.argv[2];
+/** `--imports-only`: only the imports' histories (a workflow added after the others were recorded). */
+const importsOnly = process.argv.includes('--imports-only');
 if (!name || !/^[\w-]+$/.test(name)) {
-  console.error('usage: npx tsx scripts/record-histories.ts NAME   (letters, digits, - and _)');
+  console.error('usage: npx tsx scripts/record-histories.ts NAME [--imports-only]   (NAME: letters, digits, - and _)');
   process.exit(2);
 }
 const outDir = new URL('../test/replay/histories/', import.meta.url);
@@ -66,85 +71,127 @@ async function extract(account: string) {
       progress: { persisted: number };
     };
 }
-try {
-  // An extraction that fails when its mailbox's refresh token is revoked (auth_expired, then failed).
-  const revokedStatus = await extract(REVOKED);
-  await waitFor('100 persisted', async () => (await revokedStatus()).progress.persisted >= 100);
-  await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: 'replay-revoked-token' }) });
-  await fetch(`${emu.url}_emulator/tokens/expire`, { method: 'POST' });
-  await waitFor('the revoked extraction failed', async () => (await revokedStatus()).status === 'failed');
-
-  const res = await fetch(`${p.url}/extract`, {
-    method: 'POST',
-    headers: { ...authHeaders, 'content-type': 'application/json' },
-    body: JSON.stringify({ account: 'replay@example.com', batchSize: 50, includeSpamTrash: true, keepInSync: '1h' }),
-  });
-  const { id } = (await res.json()) as { id: string };
-  const status = async () =>
-    (await (await fetch(`${p.url}/extract/${id}`, { headers: authHeaders })).json()) as { status: string; progress: { persisted: number } };
-  await waitFor('200 persisted', async () => (await status()).progress.persisted >= 200);
-  await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST', headers: authHeaders });
-  await waitFor('paused', async () => (await status()).status === 'paused');
-  await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST', headers: authHeaders });
-  await waitFor('completed', async () => (await status()).status === 'completed', 180_000).catch(async (e: unknown) => {
-    console.error(JSON.stringify(await status()));
-    throw e;
-  });
-  // Syncs: one by history (after changes), one by reconciliation (history expired), one started by the schedule.
-  const control = (path: string, body?: unknown) =>
-    fetch(`${emu.url}_emulator/users/replay@example.com/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
-  const syncOnce = async () => {
-    const r = (await (await fetch(`${p.url}/mailboxes/replay@example.com/sync`, { method: 'POST', headers: authHeaders })).json()) as {
-      id: string;
-      runId: string;
-    };
-    await p.client.workflow.getHandle(r.id, r.runId).result();
-  };
-  await control('messages', { count: 30 });
-  await syncOnce();
-  await control('history/expire');
-  await syncOnce();
-  execFileSync(toolPath('temporal', 'TEMPORAL_CLI'), [
-    'schedule',
-    'trigger',
-    '--schedule-id',
-    'gmail-sync-replay@example.com',
-    '--address',
-    temporal.address,
-  ]);
-  await waitFor(
-    'the scheduled sync',
-    async () => (await p.client.workflow.count(`WorkflowType = 'scheduledSyncWorkflow' AND ExecutionStatus = 'Completed'`)).count > 0,
+/** Imports a Takeout mbox of `messages` generated messages (chunks of 64 KB: several per run), then one cut short. */
+async function imports(messages: number) {
+  const mailbox = new GeneratedMailbox('replay-import', messages, 'user@example.com');
+  const names = new Map(USER_LABELS.map((l) => [l.id, l.name]));
+  const file = join(temporal.dir, 'replay.mbox');
+  writeFileSync(
+    file,
+    Buffer.concat(
+      Array.from({ length: messages }, (_, i) => {
+        const m = mailbox.meta(i);
+        const entry = mboxEntry(
+          { id: m.id, threadId: m.threadId, internalDate: m.internalDate, labels: labelsHeader(m.labelIds, names) },
+          mailbox.raw(i),
+        );
+        return Buffer.concat(entry.map((x) => Buffer.from(x)));
+      }),
+    ),
   );
-  // A fleet of three mailboxes, two at a time, paused and resumed while its children run.
-  const fleet = (await (
-    await fetch(`${p.url}/fleets`, {
+  const cut = join(temporal.dir, 'cut.mbox');
+  writeFileSync(cut, readFileSync(file).subarray(0, Math.floor(readFileSync(file).length / 2)));
+  for (const path of [file, cut]) {
+    const r = await fetch(`${p.url}/imports`, {
       method: 'POST',
       headers: { ...authHeaders, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        accounts: ['fleet1@example.com', 'fleet2@example.com', 'fleet3@example.com'],
-        format: 'metadata',
-        batchSize: 50,
-        maxMessages: 150,
-        concurrency: 2,
-      }),
-    })
-  ).json()) as { id: string };
-  const fleetStatus = async () =>
-    (await (await fetch(`${p.url}/fleets/${fleet.id}`, { headers: authHeaders })).json()) as {
-      status: string;
-      mailboxes: { running: number };
+      body: JSON.stringify({ account: 'imported@example.com', path, chunkBytes: 64 * 1024 }),
+    });
+    const { id } = (await r.json()) as { id: string };
+    await waitFor(
+      `import ${path}`,
+      async () =>
+        ((await (await fetch(`${p.url}/imports/${encodeURIComponent(id)}`, { headers: authHeaders })).json()) as { status: string })
+          .status !== 'running',
+      120_000,
+    );
+  }
+}
+try {
+  await imports(200);
+  if (!importsOnly) {
+    // An extraction that fails when its mailbox's refresh token is revoked (auth_expired, then failed).
+    const revokedStatus = await extract(REVOKED);
+    await waitFor('100 persisted', async () => (await revokedStatus()).progress.persisted >= 100);
+    await fetch(`${emu.url}_emulator/tokens/revoke`, { method: 'POST', body: JSON.stringify({ refresh_token: 'replay-revoked-token' }) });
+    await fetch(`${emu.url}_emulator/tokens/expire`, { method: 'POST' });
+    await waitFor('the revoked extraction failed', async () => (await revokedStatus()).status === 'failed');
+
+    const res = await fetch(`${p.url}/extract`, {
+      method: 'POST',
+      headers: { ...authHeaders, 'content-type': 'application/json' },
+      body: JSON.stringify({ account: 'replay@example.com', batchSize: 50, includeSpamTrash: true, keepInSync: '1h' }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    const status = async () =>
+      (await (await fetch(`${p.url}/extract/${id}`, { headers: authHeaders })).json()) as {
+        status: string;
+        progress: { persisted: number };
+      };
+    await waitFor('200 persisted', async () => (await status()).progress.persisted >= 200);
+    await fetch(`${p.url}/extract/${id}/pause`, { method: 'POST', headers: authHeaders });
+    await waitFor('paused', async () => (await status()).status === 'paused');
+    await fetch(`${p.url}/extract/${id}/resume`, { method: 'POST', headers: authHeaders });
+    await waitFor('completed', async () => (await status()).status === 'completed', 180_000).catch(async (e: unknown) => {
+      console.error(JSON.stringify(await status()));
+      throw e;
+    });
+    // Syncs: one by history (after changes), one by reconciliation (history expired), one started by the schedule.
+    const control = (path: string, body?: unknown) =>
+      fetch(`${emu.url}_emulator/users/replay@example.com/${path}`, { method: 'POST', body: body ? JSON.stringify(body) : undefined });
+    const syncOnce = async () => {
+      const r = (await (await fetch(`${p.url}/mailboxes/replay@example.com/sync`, { method: 'POST', headers: authHeaders })).json()) as {
+        id: string;
+        runId: string;
+      };
+      await p.client.workflow.getHandle(r.id, r.runId).result();
     };
-  await waitFor('fleet children running', async () => (await fleetStatus()).mailboxes.running > 0);
-  await fetch(`${p.url}/fleets/${fleet.id}/pause`, { method: 'POST', headers: authHeaders });
-  await waitFor('fleet paused', async () => (await fleetStatus()).status === 'paused');
-  await fetch(`${p.url}/fleets/${fleet.id}/resume`, { method: 'POST', headers: authHeaders });
-  await waitFor('fleet completed', async () => (await fleetStatus()).status === 'completed', 180_000);
-  // An extraction cancelled while its batches run: the run waits for them before it records its end.
-  const cancelledStatus = await extract('cancel@example.com');
-  await waitFor('100 persisted', async () => (await cancelledStatus()).progress.persisted >= 100);
-  await fetch(`${p.url}/extract/${encodeURIComponent((await cancelledStatus()).id)}/cancel`, { method: 'POST', headers: authHeaders });
-  await waitFor('cancelled', async () => (await cancelledStatus()).status === 'canceled');
+    await control('messages', { count: 30 });
+    await syncOnce();
+    await control('history/expire');
+    await syncOnce();
+    execFileSync(toolPath('temporal', 'TEMPORAL_CLI'), [
+      'schedule',
+      'trigger',
+      '--schedule-id',
+      'gmail-sync-replay@example.com',
+      '--address',
+      temporal.address,
+    ]);
+    await waitFor(
+      'the scheduled sync',
+      async () => (await p.client.workflow.count(`WorkflowType = 'scheduledSyncWorkflow' AND ExecutionStatus = 'Completed'`)).count > 0,
+    );
+    // A fleet of three mailboxes, two at a time, paused and resumed while its children run.
+    const fleet = (await (
+      await fetch(`${p.url}/fleets`, {
+        method: 'POST',
+        headers: { ...authHeaders, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          accounts: ['fleet1@example.com', 'fleet2@example.com', 'fleet3@example.com'],
+          format: 'metadata',
+          batchSize: 50,
+          maxMessages: 150,
+          concurrency: 2,
+        }),
+      })
+    ).json()) as { id: string };
+    const fleetStatus = async () =>
+      (await (await fetch(`${p.url}/fleets/${fleet.id}`, { headers: authHeaders })).json()) as {
+        status: string;
+        mailboxes: { running: number };
+      };
+    await waitFor('fleet children running', async () => (await fleetStatus()).mailboxes.running > 0);
+    await fetch(`${p.url}/fleets/${fleet.id}/pause`, { method: 'POST', headers: authHeaders });
+    await waitFor('fleet paused', async () => (await fleetStatus()).status === 'paused');
+    await fetch(`${p.url}/fleets/${fleet.id}/resume`, { method: 'POST', headers: authHeaders });
+    await waitFor('fleet completed', async () => (await fleetStatus()).status === 'completed', 180_000);
+    // An extraction cancelled while its batches run: the run waits for them before it records its end.
+    const cancelledStatus = await extract('cancel@example.com');
+    await waitFor('100 persisted', async () => (await cancelledStatus()).progress.persisted >= 100);
+    await fetch(`${p.url}/extract/${encodeURIComponent((await cancelledStatus()).id)}/cancel`, { method: 'POST', headers: authHeaders });
+    await waitFor('cancelled', async () => (await cancelledStatus()).status === 'canceled');
+  }
   const n: Record<string, number> = {};
   for await (const w of p.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
     // Every event's delivery is the same short workflow: two of them are enough.

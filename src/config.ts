@@ -82,6 +82,8 @@ export interface GmailConfig extends GoogleEndpoints {
   quarantineAfter: number;
   /** ATTACHMENTS=content: attachments' bytes are stored (and, with format full, fetched). */
   attachmentContent: boolean;
+  /** IMPORT_DIRS: where imports may read files (empty: anywhere the worker can read). */
+  importDirs: string[];
 }
 
 /** The validated configuration, passed down from the entry points. */
@@ -202,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
       quarantineAfter: e.GMAIL_QUARANTINE_AFTER,
       attachmentContent: e.ATTACHMENTS === 'content',
+      importDirs: e.IMPORT_DIRS,
     },
     pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,

@@ -202,6 +202,19 @@ export const envSchema = z.object({
     .default('default')
     .describe("Name of the project's reservations in the catalog (one per Google Cloud project)."),
   GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20).describe('Concurrent messages.get calls per batch.'),
+  IMPORT_DIRS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((d) => d.trim())
+        .filter(Boolean),
+    )
+    .refine((dirs) => dirs.every((d) => d.startsWith('/')), { message: 'absolute paths, comma-separated' })
+    .describe(
+      "Folders (absolute, comma-separated) the workers may import mbox files from (POST /imports, `gmail-lake import`): a path whose real location (links followed) is outside them is refused. Empty: any file the worker can read — set it wherever an admin key is held by someone who should not read the workers' files.",
+    ),
   ATTACHMENTS: z
     .enum(['metadata', 'content'])
     .default('metadata')

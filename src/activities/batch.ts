@@ -15,6 +15,8 @@ import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import type { Logger } from '../log.js';
 import { type ActivityDeps, activityLog, attemptMeter, execution, heartbeating, rethrowGmail } from './context.js';
 import { toRows } from './rows.js';
+import { attachmentParts } from '../mime/content.js';
+import type { GmailPart } from '../mime/parse.js';
 
 export interface FetchCounts {
   fetched: number;
@@ -55,17 +57,32 @@ export async function fetchToStaging(
   const counts: FetchCounts = { fetched: 0, skipped: 0, malformed: 0, bytes: 0, largest: 0, failures: [] };
   const fetchedAt = Date.now();
   let next = 0;
-  // Other formats come whole, and small: a `full` answer carries no attachment data (they take nothing of the budget).
+  // Other formats come whole, and small: a `full` answer carries no attachment data (they take nothing of the budget)
+  // — unless ATTACHMENTS=content asks for it: then its attachments are fetched once the budget has room for them.
   const fetchWhole = async (id: string) => {
-    const message = await gmail.getMessage(input.account, id, input.format, deps.attachmentContent);
-    return message && { message, bytes: 0 };
+    const message = await gmail.getMessage(input.account, id, input.format);
+    if (!message) return undefined;
+    const parts =
+      deps.attachmentContent && message.payload
+        ? attachmentParts(message.payload as GmailPart).filter((p) => p.body.data === undefined && p.body.attachmentId)
+        : [];
+    if (!parts.length) return { message, bytes: 0 };
+    // Parsing holds about four times a message's size (see stage): taken before the bytes arrive, given back after.
+    const held = await deps.messageMemory.take((message.sizeEstimate ?? 0) * 4);
+    try {
+      for (const p of parts) p.body.data = (await gmail.getAttachment(input.account, id, p.body.attachmentId!)) ?? '';
+    } catch (err) {
+      held();
+      throw err;
+    }
+    return { message, bytes: 0, held };
   };
   // Its own function, so that a message's bytes live only in its frame: a loop's frame keeps its last values in its
   // registers while it awaits the next get, and twenty such held a batch's large messages (measured: 1.1 GB).
-  const stage = async (message: Parameters<typeof toRows>[0], bytes: number, file: string) => {
+  const stage = async (message: Parameters<typeof toRows>[0], bytes: number, file: string, held?: () => void) => {
     // Parsing holds about four times a message's size (its bytes, its decoded parts, its text): measured, a 39 MB
     // message grew the heap by ~180 MB.
-    const release = await deps.messageMemory.take(bytes * 4);
+    const release = held ?? (await deps.messageMemory.take(bytes * 4));
     try {
       const streamed = input.format === 'raw' ? { bytes: await readFile(file), file } : undefined;
       const rows = toRows(
@@ -95,7 +112,7 @@ export async function fetchToStaging(
       const id = input.ids[next++]!;
       // raw: the bytes stream into a staged file as they arrive (no copy of a 35 MB answer in memory).
       const file = join(staged.dir, `${next - 1}.eml`);
-      let got;
+      let got: { message: Parameters<typeof toRows>[0]; bytes: number; held?: () => void } | undefined;
       try {
         got = input.format === 'raw' ? await gmail.getRawMessage(input.account, id, file) : await fetchWhole(id);
       } catch (err) {
@@ -106,7 +123,7 @@ export async function fetchToStaging(
         continue;
       }
       if (!got) counts.skipped++;
-      else await stage(got.message, got.bytes, file);
+      else await stage(got.message, got.bytes, file, got.held);
       progress(counts);
     }
   };

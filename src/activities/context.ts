@@ -35,6 +35,8 @@ export interface ActivityDeps {
   quarantineAfter: number;
   /** ATTACHMENTS=content: store attachments' bytes (see AttachmentContent). */
   attachmentContent?: boolean;
+  /** IMPORT_DIRS: the folders imports may read files from (none: any file the worker can read). */
+  importDirs?: string[];
   logger: Logger;
   /** Temporal, for the activities that look at other workflows (a sync defers to a running backfill) or schedules. */
   temporal?: Client;

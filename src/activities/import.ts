@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { realpath, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { labelIdsOf } from '../export/takeout.js';
-import { type MboxChunk, readMboxChunk } from '../import/mbox.js';
+import { FileChanged, type MboxChunk, readMboxChunk } from '../import/mbox.js';
 import { insertStaged } from '../lake/batches.js';
 import { replaceLabels } from '../lake/runs.js';
 import { dropStaged, openStagedBatch } from '../lake/staging.js';
@@ -17,23 +17,40 @@ import { attemptDir } from './batch.js';
 import { type ActivityDeps, activityLog, execution, heartbeating } from './context.js';
 import { toRows } from './rows.js';
 
+/** Rows prepareImport hashes per transaction. */
+const HASH_SLICE = 500;
+
 /** The id of a message the mbox gives no Gmail id for: from its bytes, so the same message always gets the same one. */
 export const importedId = (sha256: string) => `mbox-${sha256.slice(0, 24)}`;
 
 /** A user label an import creates (its name not in the account's labels): an id from the name, the same every time. */
 const importedLabelId = (name: string) => `Label_${createHash('sha256').update(name.toLowerCase()).digest('hex').slice(0, 12)}`;
 
-/** Reads the chunk, or fails the import at once (no retry helps) when no worker can read the file. */
-async function readChunk(input: ImportChunkInput): Promise<MboxChunk> {
+/** Whether `path` (its real path: links followed) is inside one of `dirs` (IMPORT_DIRS; none: anywhere). */
+async function allowed(path: string, dirs: string[]): Promise<boolean> {
+  if (!dirs.length) return true;
+  const real = await realpath(path);
+  for (const d of dirs) {
+    const root = await realpath(d).catch(() => undefined);
+    if (root && (real === root || real.startsWith(root.endsWith(sep) ? root : root + sep))) return true;
+  }
+  return false;
+}
+
+/** Reads the chunk, or fails the import at once (no retry helps) when the file cannot be read, or has changed. */
+async function readChunk(input: ImportChunkInput, dirs: string[]): Promise<MboxChunk> {
+  const unreadable = (why: string) =>
+    ApplicationFailure.nonRetryable(`this worker cannot import ${input.path}: ${why}`, IMPORT_FAILURE.fileUnreadable);
   try {
-    return await readMboxChunk(input.path, input.offset, { maxBytes: input.maxBytes, maxMessages: input.maxMessages });
+    if (!(await allowed(input.path, dirs))) throw unreadable(`it is outside IMPORT_DIRS (${dirs.join(', ')})`);
+    return await readMboxChunk(input.path, input.offset, { maxBytes: input.maxBytes, maxMessages: input.maxMessages }, input.expect);
   } catch (e) {
+    if (e instanceof ApplicationFailure) throw e;
+    if (e instanceof FileChanged) throw ApplicationFailure.nonRetryable(e.message, IMPORT_FAILURE.fileChanged);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'EPERM')
-      throw ApplicationFailure.nonRetryable(
-        `this worker cannot read ${input.path} (${code}): the file must be readable at that path on the workers`,
-        IMPORT_FAILURE.fileUnreadable,
-      );
+    if (code === 'ENOTFILE') throw unreadable('it is not a regular file');
+    if (code && ['ENOENT', 'EACCES', 'EISDIR', 'EPERM', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG'].includes(code))
+      throw unreadable(`${code} (the file must be readable at that path on the workers)`);
     throw e;
   }
 }
@@ -47,19 +64,28 @@ export function importActivities(deps: ActivityDeps) {
      */
     prepareImport: (input: { account: string }): Promise<{ hashed: number }> =>
       heartbeating(async () => {
-        const [row] = await deps.lake.query<{ n: bigint }>(
+        const [held] = await deps.lake.query<{ n: bigint | string }>(
           `SELECT count(*) AS n FROM lake.messages WHERE account = $account AND raw_sha256 IS NULL AND format = 'raw'`,
           input,
         );
-        if (!row?.n) return { hashed: 0 };
-        const hashed = await guardedWrite(deps.lake, input.account, async (conn) => {
-          const r = await conn.run(
-            `UPDATE lake.messages SET raw_sha256 = sha256(raw) WHERE account = $account AND raw_sha256 IS NULL AND raw IS NOT NULL`,
-            input,
-          );
-          return Number(r.rowsChanged);
-        });
-        activityLog(deps).info({ account: input.account, hashed }, 'hashed the raw bytes of rows stored before raw_sha256');
+        if (!Number(held?.n ?? 0)) return { hashed: 0 };
+        let hashed = 0;
+        // In transactions of a few hundred rows: one UPDATE of a whole mailbox would rewrite all its bytes at once and
+        // start over whenever a sync of the mailbox commits meanwhile.
+        for (;;) {
+          const n = await guardedWrite(deps.lake, input.account, async (conn) => {
+            const r = await conn.run(
+              `UPDATE lake.messages SET raw_sha256 = sha256(raw) WHERE account = $account AND id IN (
+                 SELECT id FROM lake.messages WHERE account = $account AND raw_sha256 IS NULL AND format = 'raw' AND raw IS NOT NULL
+                 LIMIT ${HASH_SLICE})`,
+              input,
+            );
+            return Number(r.rowsChanged);
+          });
+          hashed += n;
+          if (n < HASH_SLICE) break;
+        }
+        if (hashed) activityLog(deps).info({ account: input.account, hashed }, 'hashed the raw bytes of rows stored before raw_sha256');
         return { hashed };
       }),
 
@@ -75,10 +101,14 @@ export function importActivities(deps: ActivityDeps) {
       const logger = activityLog(deps);
       const dir = attemptDir(deps.stagingDir, workflowId, `import-${input.offset}`, ctx.info.attempt);
       const detail = { offset: input.offset, phase: 'reading', messages: 0 };
+      let release: (() => void) | undefined;
       try {
+        // The chunk's bytes, their rows (both bodies) and the commit's copies: from the worker's message budget, shared
+        // with the batches of the extractions it runs.
+        release = await deps.messageMemory.take(input.maxBytes * 3);
         return await heartbeating(
           async () => {
-            const chunk = await readChunk(input);
+            const chunk = await readChunk(input, deps.importDirs ?? []);
             const result: ImportChunkResult = {
               messages: chunk.messages.length,
               inserted: 0,
@@ -162,6 +192,7 @@ export function importActivities(deps: ActivityDeps) {
           () => detail,
         );
       } finally {
+        release?.();
         await dropStaged(dir);
       }
     },
@@ -177,5 +208,5 @@ async function addLabels(conn: DuckDBConnection, account: string, created: Map<s
   );
   const current = reader.getRows().map(([id, name, type]) => ({ id: String(id), name: String(name), type: String(type) }));
   const missing = [...created].filter(([id]) => !current.some((l) => l.id === id));
-  if (missing.length) await replaceLabels(conn, account, [...current, ...missing.map(([id, name]) => ({ id, name, type: 'user' }))]);
+  if (missing.length) await replaceLabels(conn, account, [...current, ...missing.map(([id, name]) => ({ id, name, type: 'imported' }))]);
 }

@@ -266,6 +266,8 @@ export function syncActivities(deps: ActivityDeps) {
           const changes: Change[] = [];
           const labels: { id: string; labelIds: string[] }[] = [];
           for (const [id, current] of stored.live) {
+            // A message an import stored that Gmail does not list was never Gmail's here: not a deletion.
+            if (!all.has(id) && stored.imported.has(id)) continue;
             if (!all.has(id)) {
               changes.push({ messageId: id, kind: 'deleted', labelIds: current, historyId });
               continue;
@@ -278,7 +280,7 @@ export function syncActivities(deps: ActivityDeps) {
             if (plus.length) changes.push({ messageId: id, kind: 'labels_added', labelsAdded: plus, labelIds: now, historyId });
             if (minus.length) changes.push({ messageId: id, kind: 'labels_removed', labelsRemoved: minus, labelIds: now, historyId });
           }
-          const deletedIds = [...stored.live.keys()].filter((id) => !all.has(id));
+          const deletedIds = [...stored.live.keys()].filter((id) => !all.has(id) && !stored.imported.has(id));
           const r = await commitMirror(deps.lake, {
             account: input.account,
             syncId: workflowId,

@@ -88,7 +88,9 @@ export function contentDisposition(filename: string): string {
       .replace(LONE_SURROGATE, '\ufffd')
       // eslint-disable-next-line no-control-regex -- control characters are what is taken out
       .replace(/[\u0000-\u001f\u007f]/g, '')
-      .replace(/^.*[\\/]/, '') || 'attachment';
+      // Line and paragraph separators and bidirectional controls (a name that reads backwards) go too.
+      .replace(/[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+      .replace(/^[\s\S]*[\\/]/, '') || 'attachment';
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%;]/g, '_');
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;

@@ -219,7 +219,8 @@ async function read(account, id) {
           try {
             const res = await fetch('/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.partId), { headers: { authorization: 'Bearer ' + key } });
             if (!res.ok) throw new Error((await res.json()).error.message);
-            const url = URL.createObjectURL(await res.blob());
+            // As bytes, whatever type the sender gave them: a blob URL of text/html would render in this origin.
+            const url = URL.createObjectURL(new Blob([await res.arrayBuffer()], { type: 'application/octet-stream' }));
             const link = document.createElement('a'); link.href = url; link.download = a.filename || 'part-' + a.partId; link.click();
             setTimeout(() => URL.revokeObjectURL(url), 60000);
           } catch (err) { say(err.message); }

@@ -5,7 +5,7 @@ import { GmailAuthError, type GmailClients, type GmailCredentials, gmailClients 
 import type { GmailConfig } from '../config.js';
 import { QUOTA_PROFILES } from '../env-schema.js';
 import { QuotaBudget, type QuotaMethod } from './budget.js';
-import { attachmentParts, bodyParts } from '../mime/content.js';
+import { bodyParts } from '../mime/content.js';
 import type { GmailPart } from '../mime/parse.js';
 import { LocalReservations, PostgresReservations, ProjectQuota } from './project-quota.js';
 import { classifyGmailError, isFailedPrecondition } from './errors.js';
@@ -33,11 +33,9 @@ export interface GmailApi {
   /** One page of the mailbox's history after `startHistoryId` (404 when it is older than Gmail keeps). */
   history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
-  /**
-   * `withAttachments` (format full): every attachment's data is fetched too (messages.attachments.get, 5 units each),
-   * so the payload carries all its parts' bytes.
-   */
-  getMessage(account: string, id: string, format: MessageFormat, withAttachments?: boolean): Promise<gmail_v1.Schema$Message | undefined>;
+  getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
+  /** An attachment's data (base64url) by its attachmentId: messages.attachments.get, 5 units; undefined on 404. */
+  getAttachment(account: string, messageId: string, attachmentId: string): Promise<string | undefined>;
   /**
    * The message in format `raw`, its bytes streamed into `file` as they arrive (never whole in memory: Gmail's
    * largest answers are ~35 MB), or undefined on 404.
@@ -234,15 +232,20 @@ function scopedApi(
         historyId: r.data.historyId ?? '',
       };
     },
-    getMessage: (account, id, format, withAttachments = false) =>
+    getAttachment: (account, messageId, attachmentId) =>
+      absentOn404(async () => {
+        const a = await call(account, 'attachment', (g, o) =>
+          g.users.messages.attachments.get({ userId: account, messageId, id: attachmentId }, o),
+        );
+        return a.data.data ?? '';
+      }),
+    getMessage: (account, id, format) =>
       absentOn404(async () => {
         const r = await call(account, 'get', (g, o) => g.users.messages.get({ userId: account, id, format }, o));
         if (format === 'full' && r.data.payload) {
           // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
-          // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones (and, asked, the
-          // attachments' bytes).
-          const payload = r.data.payload as GmailPart;
-          for (const part of withAttachments ? [...bodyParts(payload), ...attachmentParts(payload)] : bodyParts(payload)) {
+          // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones.
+          for (const part of bodyParts(r.data.payload as GmailPart)) {
             if (part.body.data !== undefined || !part.body.attachmentId) continue;
             const a = await call(account, 'attachment', (g, o) =>
               g.users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { hexId, parseLabelsHeader, unescapeMboxrd } from '../export/takeout.js';
 
@@ -38,6 +39,19 @@ export interface MboxChunk {
    * short). The messages before it are whole and returned.
    */
   problem?: MboxError;
+  /** The file as first seen: an import checks that later chunks read the same file. */
+  identity: FileIdentity;
+}
+
+/** What tells a file from its replacement, on any host that mounts it: its size and its modification time (ms). */
+export interface FileIdentity {
+  size: number;
+  mtimeMs: number;
+}
+
+/** The file is no longer the one the import began reading (replaced, appended to, rewritten). */
+export class FileChanged extends Error {
+  override name = 'FileChanged';
 }
 
 /** A file that is not an mbox, or ends inside a message: where, and why. Messages before `offset` are whole. */
@@ -52,6 +66,10 @@ export class MboxError extends Error {
 }
 
 const FROM = Buffer.from('From ');
+/** Read past a chunk's limit at first, to find where the next message starts. */
+const READ_SLACK = 1024 * 1024;
+/** A message larger than this (Gmail's limit is ~35 MB as sent, ~50 MB with base64 of other mailers) is not taken as one. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const NL_FROM = Buffer.from('\nFrom ');
 
 /** Whether the `\n` at `q` ends a blank line (`\n\n` or `\n\r\n`), i.e. a `From ` line after it starts a message. */
@@ -63,20 +81,36 @@ const afterBlankLine = (buf: Buffer, q: number) => q > 0 && (buf[q - 1] === 10 |
  * bytes at a message's start are not a `From ` line, or the file ends inside a message (no line break at its end), the
  * chunk holds the whole messages before it and names the problem.
  */
-export async function readMboxChunk(path: string, offset: number, limits: { maxBytes: number; maxMessages: number }): Promise<MboxChunk> {
-  const file = await open(path, 'r');
+export async function readMboxChunk(
+  path: string,
+  offset: number,
+  limits: { maxBytes: number; maxMessages: number },
+  expect?: FileIdentity,
+): Promise<MboxChunk> {
+  // Non-blocking: a FIFO (or a device) opens at once and is refused below instead of blocking a thread.
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const { size } = await file.stat();
-    if (offset >= size) return { messages: [], next: size, size, end: true };
+    const stat = await file.stat();
+    if (!stat.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
+    const identity = { size: stat.size, mtimeMs: Math.trunc(stat.mtimeMs) };
+    if (expect && (expect.size !== identity.size || expect.mtimeMs !== identity.mtimeMs))
+      throw new FileChanged(
+        `${path} changed since the import began (${expect.size} bytes, modified ${new Date(expect.mtimeMs).toISOString()}; now ${identity.size} bytes, modified ${new Date(identity.mtimeMs).toISOString()}): start a new import of it`,
+      );
+    const size = stat.size;
+    if (offset >= size) return { messages: [], next: size, size, end: true, identity };
     const read = async (at: number, length: number) => {
-      const b = Buffer.allocUnsafe(Math.min(length, size - at));
+      const b = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - at)));
       const { bytesRead } = await file.read(b, 0, b.length, at);
+      // The file shrank under the reader: what it was told is gone.
+      if (bytesRead === 0 && b.length > 0) throw new MboxError(at, 'the file became shorter while it was read');
       return b.subarray(0, bytesRead);
     };
-    let buf = await read(offset, Math.max(limits.maxBytes, 64 * 1024));
+    // The limit plus some slack: the next message's start, past the limit, is then usually in the first read.
+    let buf = await read(offset, Math.max(limits.maxBytes, 64 * 1024) + READ_SLACK);
     if (!buf.subarray(0, FROM.length).equals(FROM)) {
       const detail = offset === 0 ? 'not an mbox file: it does not begin with a "From " line' : 'no message starts here';
-      return { messages: [], next: offset, size, end: false, problem: new MboxError(offset, detail) };
+      return { messages: [], next: offset, size, end: false, problem: new MboxError(offset, detail), identity };
     }
     const starts = [0];
     let scan = 0;
@@ -93,6 +127,17 @@ export async function readMboxChunk(path: string, offset: number, limits: { maxB
         continue;
       }
       if (offset + buf.length >= size) break;
+      // No line may make one message larger than any mail server would carry: past that, this is not an mbox (or not
+      // one whose messages are separated by blank lines), and reading on would hold the whole file.
+      if (buf.length - starts.at(-1)! > MAX_MESSAGE_BYTES) {
+        // The whole messages before it go first; the next chunk starts at it, and stops there.
+        if (starts.length > 1) {
+          limited = true;
+          break;
+        }
+        const detail = `no next message within ${MAX_MESSAGE_BYTES / 2 ** 20} MB (not an mbox, or one without blank lines between messages)`;
+        return { messages: [], next: offset, size, end: false, problem: new MboxError(offset, detail), identity };
+      }
       // The last message runs past what was read: read as much again (a large message doubles, not grows in steps).
       scan = Math.max(starts.at(-1)!, buf.length - NL_FROM.length - 2);
       buf = Buffer.concat([buf, await read(offset + buf.length, Math.max(limits.maxBytes, buf.length))]);
@@ -105,11 +150,11 @@ export async function readMboxChunk(path: string, offset: number, limits: { maxB
         messages.push(messageAt(buf.subarray(bounds[i], bounds[i + 1]), offset + bounds[i]!, last));
       } catch (e) {
         if (!(e instanceof MboxError)) throw e;
-        return { messages, next: e.offset, size, end: false, problem: e };
+        return { messages, next: e.offset, size, end: false, problem: e, identity };
       }
     }
     const next = limited ? offset + starts.at(-1)! : offset + buf.length;
-    return { messages, next, size, end: next >= size };
+    return { messages, next, size, end: next >= size, identity };
   } finally {
     await file.close();
   }
@@ -144,16 +189,22 @@ function messageAt(region: Buffer, offset: number, lastInFile: boolean): MboxMes
   const message: MboxMessage = { offset, raw: region, date: fromLineDate(space < 0 ? '' : fromLine.slice(space + 1)) };
   let at = eol + 1;
   let addedNewline = false;
-  const takeout = /^\d{1,20}@xxx$/.exec(sender);
+  // Takeout's (`<decimal id>@xxx`), or this tool's export of a message imported without a Gmail id (`mbox-…@xxx`).
+  const takeout = /^(\d{1,20}|mbox-[0-9a-f]{24})@xxx$/.exec(sender);
   if (takeout) {
-    message.gmailId = hexId(sender.slice(0, -4));
-    // Takeout's headers come first; each may be folded over several lines.
+    message.gmailId = takeout[1]!.startsWith('mbox-') ? takeout[1] : hexId(takeout[1]!);
+    // Takeout's headers come first, each once and in this order (a message of its own may start with an older copy of
+    // them: those are its bytes); each may be folded over several lines.
+    const order = ['x-gm-thrid', 'x-gmail-labels', 'x-gmail-lake-added-newline'];
+    let next = 0;
     for (;;) {
       const end = region.indexOf(10, at);
       if (end < 0) break;
       const line = region.subarray(at, end).toString('utf8').replace(/\r$/, '');
       const m = TAKEOUT_HEADER.exec(line);
-      if (!m) break;
+      const rank = m ? order.indexOf(m[1]!.toLowerCase()) : -1;
+      if (!m || rank < next) break;
+      next = rank + 1;
       let value = line.slice(m[0].length);
       let stop = end + 1;
       while (region[stop] === 0x20 || region[stop] === 0x09) {
@@ -177,8 +228,14 @@ function messageAt(region: Buffer, offset: number, lastInFile: boolean): MboxMes
   // The blank line that ends a message in the mbox is not the message's: `\n` after `\n`, or `\r\n` after `\r\n`.
   if (region[end - 2] === 10) end -= 1;
   else if (region[end - 2] === 13 && region[end - 3] === 10) end -= 2;
-  else if (!lastInFile) throw new MboxError(offset, 'a message not followed by a blank line');
-  if (addedNewline) end -= region[end - 2] === 13 ? 2 : 1;
+  // Takeout and this tool's export end every message with a blank line, the last one too: without it, the file was
+  // cut at a line's end. Other mboxes may end their last message without one.
+  else if (!lastInFile || takeout) throw new MboxError(offset, 'the file ends inside a message (no blank line after it: truncated?)');
+  // The line break the export added (in the message's own line ending: its first line's).
+  if (addedNewline) {
+    const first = region.indexOf(10, at);
+    end -= first > at && region[first - 1] === 13 ? 2 : 1;
+  }
   if (end <= at)
     throw new MboxError(offset, lastInFile ? 'the file ends inside a message (nothing after its headers)' : 'an empty message');
   let raw = region.subarray(at, Math.max(at, end));

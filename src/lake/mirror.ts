@@ -2,6 +2,7 @@ import { type DuckDBConnection, type DuckDBValue, LIST, listValue, VARCHAR } fro
 import { insertStaged } from './batches.js';
 import { guardedWrite } from './write-guard.js';
 import type { Lake } from './lake.js';
+import { IMPORT_ID_PREFIX } from '../workflows/ids.js';
 
 /** Where a mailbox's mirror stands: every change up to `historyId` is in the lake. */
 export interface MailboxState {
@@ -97,24 +98,29 @@ export async function handOverToMirror(lake: Lake, account: string, historyId: s
   });
 }
 
-/** Ids of the account's rows (all, or those among `ids`): live ones with their labels, and the soft-deleted ones. */
+/**
+ * Ids of the account's rows (all, or those among `ids`): live ones with their labels, the soft-deleted ones, and those an
+ * import stored (from an mbox: Gmail's listing not having them does not mean they were deleted there).
+ */
 export async function storedMirror(
   lake: Lake,
   account: string,
   ids?: string[],
-): Promise<{ live: Map<string, string[]>; deleted: Set<string> }> {
-  const rows = await lake.query<{ id: string; label_ids: string[] | null; deleted: boolean }>(
-    `SELECT id, label_ids, deleted_at IS NOT NULL AS deleted FROM lake.messages
-     WHERE account = $account ${ids ? 'AND id IN (SELECT unnest($ids::VARCHAR[]))' : ''}`,
-    ids ? { account, ids: listValue(ids) } : { account },
+): Promise<{ live: Map<string, string[]>; deleted: Set<string>; imported: Set<string> }> {
+  const rows = await lake.query<{ id: string; label_ids: string[] | null; deleted: boolean; imported: boolean }>(
+    `SELECT id, label_ids, deleted_at IS NOT NULL AS deleted, starts_with(coalesce(extraction_id, ''), $prefix) AS imported
+     FROM lake.messages WHERE account = $account ${ids ? 'AND id IN (SELECT unnest($ids::VARCHAR[]))' : ''}`,
+    ids ? { account, prefix: IMPORT_ID_PREFIX, ids: listValue(ids) } : { account, prefix: IMPORT_ID_PREFIX },
   );
   const live = new Map<string, string[]>();
   const deleted = new Set<string>();
+  const imported = new Set<string>();
   for (const r of rows) {
     if (r.deleted) deleted.add(r.id);
     else live.set(r.id, r.label_ids ?? []);
+    if (r.imported) imported.add(r.id);
   }
-  return { live, deleted };
+  return { live, deleted, imported };
 }
 
 const strings = (xs: string[]) => listValue(xs);

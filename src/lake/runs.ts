@@ -82,8 +82,22 @@ export async function storeLabels(lake: Lake, account: string, labels: { id: str
 export async function replaceLabels(
   conn: DuckDBConnection,
   account: string,
-  labels: { id: string; name: string; type: string }[],
+  given: { id: string; name: string; type: string }[],
 ): Promise<void> {
+  // Labels an import created (type `imported`: names from an mbox that Gmail does not have) stay in every snapshot.
+  const ids = new Set(given.map((l) => l.id));
+  const kept = await conn.runAndReadAll(
+    `SELECT id, name, type FROM lake.labels WHERE account = $account AND type = 'imported'
+       AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
+    { account },
+  );
+  const labels = [
+    ...given,
+    ...kept
+      .getRows()
+      .map(([id, name, type]) => ({ id: String(id), name: String(name), type: String(type) }))
+      .filter((l) => !ids.has(l.id)),
+  ];
   await conn.run(`DELETE FROM lake.labels WHERE account = $account`, { account });
   if (labels.length === 0) return;
   // One statement for the whole snapshot (typed lists, every value bound): a row per INSERT cost a fleet's shared

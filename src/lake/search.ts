@@ -128,7 +128,7 @@ function nodeSql(node: QueryNode, p: Params, resolve: (name: string) => string |
 /** The account's user labels as its latest extraction or sync saw them, id → name. */
 export async function userLabels(lake: Lake, account: string): Promise<Map<string, string>> {
   const rows = await lake.query<{ id: string; name: string }>(
-    `SELECT id, name FROM lake.labels WHERE account = $account AND type = 'user'
+    `SELECT id, name FROM lake.labels WHERE account = $account AND type IN ('user', 'imported')
        AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
     { account },
   );

@@ -93,6 +93,7 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
       messageMemory: new MemoryBudget(config.gmail.messageMemory),
       quarantineAfter: config.gmail.quarantineAfter,
       attachmentContent: config.gmail.attachmentContent,
+      importDirs: config.gmail.importDirs,
       logger,
       temporal: temporalClient(config, connection, tracing !== undefined),
       ids: new MailboxIds(config.temporal.idKey),

@@ -41,6 +41,8 @@ export const { importChunk } = proxyActivities<Activities>({
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '1m',
+    // Bounded: a chunk that keeps failing (a lake error, a worker killed by it) fails the import instead of retrying forever.
+    maximumAttempts: 10,
     nonRetryableErrorTypes: [...NON_RETRYABLE, ...Object.values(IMPORT_FAILURE)],
   },
 });

@@ -10,8 +10,10 @@ export interface ImportRequest {
 
 export const IMPORT_DEFAULTS = { chunkBytes: 16 * 1024 * 1024, chunkMessages: 2_000 } as const;
 export const IMPORT_FAILURE = {
-  /** A worker cannot read the file (missing, a folder, no permission). Non-retryable. */
+  /** A worker cannot read the file (missing, not a regular file, no permission, outside IMPORT_DIRS). Non-retryable. */
   fileUnreadable: 'ImportFileUnreadable',
+  /** The file changed since the import began. Non-retryable. */
+  fileChanged: 'ImportFileChanged',
   /** The file is not an mbox, or ends inside a message: the whole messages before that byte are imported. */
   notMbox: 'MboxUnreadable',
 } as const;
@@ -23,6 +25,8 @@ export interface ImportChunkInput {
   offset: number;
   maxBytes: number;
   maxMessages: number;
+  /** The file as the first chunk saw it: a later chunk of a changed file fails instead of reading another file. */
+  expect?: { size: number; mtimeMs: number };
 }
 
 export interface ImportCounts {
@@ -46,11 +50,15 @@ export interface ImportChunkResult extends ImportCounts {
   end: boolean;
   /** Why the file cannot be read past `next`: not an mbox, or cut inside a message. */
   problem?: { offset: number; detail: string };
+  /** The file as this chunk saw it (size, modification time). */
+  identity?: { size: number; mtimeMs: number };
 }
 
 /** What an import carries over continue-as-new: where the file is read next, and the counts so far. */
 export interface ImportState extends ImportCounts {
   offset: number;
+  /** The file as the first chunk saw it. */
+  file?: { size: number; mtimeMs: number };
   size: number | null;
   chunks: number;
   runs: number;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, continueAsNew, defineQuery, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, defineQuery, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
 import { importChunk, prepareImport } from './activities.js';
 import {
   IMPORT_DEFAULTS,
@@ -54,6 +54,19 @@ export async function importWorkflow(input: ImportInput): Promise<ImportProgress
     error,
   });
   setHandler(importProgressQuery, () => progress('running'));
+  /** The Web UI's "Current details" (user metadata: no history event). */
+  const showDetails = (p: ImportProgress) => {
+    const n = (v: number) => v.toLocaleString('en-US');
+    setCurrentDetails(
+      [
+        `**${p.account}** ← \`${p.path}\` — ${p.status}, ${p.percent}% (${(p.offset / 1e6).toFixed(1)} of ${((p.size ?? 0) / 1e6).toFixed(1)} MB)`,
+        `${n(p.messages)} read · ${n(p.inserted)} stored · ${n(p.present)} already present · ${n(p.malformed)} malformed`,
+        `chunk ${n(p.chunks)} · run ${p.runs} · updated ${p.updatedAt ?? '—'}${p.error ? ` · ${p.error}` : ''}`,
+      ].join('\n\n'),
+    );
+    return p;
+  };
+  showDetails(progress('running'));
   if (state.chunks === 0 && state.runs === 1) await prepareImport({ account: request.account });
 
   for (let n = 0; ; n++) {
@@ -64,16 +77,19 @@ export async function importWorkflow(input: ImportInput): Promise<ImportProgress
       offset: state.offset,
       maxBytes: request.chunkBytes ?? IMPORT_DEFAULTS.chunkBytes,
       maxMessages: IMPORT_DEFAULTS.chunkMessages,
+      ...(state.file ? { expect: state.file } : {}),
     });
+    state.file ??= r.identity;
     for (const k of COUNTS) state[k] += r[k];
     state.offset = r.next;
     state.size = r.size;
     state.chunks++;
     state.updatedAt = now();
+    showDetails(progress('running'));
     if (r.problem) {
       const error = `${request.path} cannot be read past byte ${r.problem.offset}: ${r.problem.detail}; the ${state.messages} whole messages before it are imported`;
-      throw ApplicationFailure.nonRetryable(error, IMPORT_FAILURE.notMbox, progress('failed', error));
+      throw ApplicationFailure.nonRetryable(error, IMPORT_FAILURE.notMbox, showDetails(progress('failed', error)));
     }
-    if (r.end) return progress('completed');
+    if (r.end) return showDetails(progress('completed'));
   }
 }

@@ -38,7 +38,7 @@ const mbox = join(dir, 'takeout.mbox');
 
 before(async () => {
   temporal = await startTestTemporal();
-  emu = await startTestEmulator({ messages: 1500, owner: SOURCE });
+  emu = await startTestEmulator({ messages: 800, owner: SOURCE });
   const apiPort = await freePort();
   env = workerEnv(temporal.dir, temporal.address, QUEUE, emu, { API_PORT: String(apiPort), GMAIL_FETCH_CONCURRENCY: '8' });
   server = { url: `http://127.0.0.1:${apiPort}` };
@@ -71,7 +71,7 @@ async function messagesOf(lake: Lake, account: string) {
   const names = new Map(
     (
       await lake.query<{ id: string; name: string }>(
-        `SELECT id, name FROM lake.labels WHERE account = $account AND type = 'user'
+        `SELECT id, name FROM lake.labels WHERE account = $account AND type IN ('user', 'imported')
            AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
         { account },
       )
@@ -234,4 +234,35 @@ test('a truncated file: every whole message before the cut stored, the failure n
   const missing = await cliJson<{ error: { message: string } }>(['import', '--mbox', join(dir, 'nope.mbox'), '--account', COPY], cliEnv());
   assert.equal(missing.code, 2);
   assert.match(missing.body.error.message, /cannot read .*nope\.mbox: ENOENT/);
+});
+
+test("a reconciliation of the mailbox with Gmail keeps what the import stored that Gmail never had, and the import's labels", async (t) => {
+  const only = join(dir, 'only.mbox');
+  writeFileSync(
+    only,
+    'From archive@old.example Wed Jun  7 12:34:56 2023\nFrom: archive@old.example\nSubject: only in the archive\n\nkept\n',
+  );
+  const imported = await cliJson<ImportProgress>(['import', '--mbox', only, '--account', COPY], cliEnv());
+  assert.equal(imported.body.inserted, 1, JSON.stringify(imported.body));
+  const started = await api<{ id: string; runId: string }>(server, 'POST', `/mailboxes/${COPY}/sync`, { reconcile: true });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const connection = await Connection.connect({ address: temporal.address });
+  t.after(() => connection.close());
+  await new Client({ connection }).workflow.getHandle(started.body.id, started.body.runId).result();
+  const lake = await Lake.open(loadConfig(env).lake);
+  try {
+    const [row] = await lake.query<{ live: number; deleted: number; labels: number }>(
+      `SELECT count(*) FILTER (deleted_at IS NULL)::INTEGER AS live, count(*) FILTER (deleted_at IS NOT NULL)::INTEGER AS deleted,
+              (SELECT count(*)::INTEGER FROM lake.labels WHERE account = $a AND type = 'imported'
+                 AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $a)) AS labels
+       FROM lake.messages WHERE account = $a AND starts_with(extraction_id, 'gmail-import-')`,
+      { a: COPY },
+    );
+    t.diagnostic(`after the reconciliation: ${JSON.stringify(row)}`);
+    assert.equal(row!.deleted, 0, 'no imported message marked deleted in Gmail');
+    assert.ok(row!.live > 800);
+    assert.ok(row!.labels > 0, "the import's labels are still in the snapshot");
+  } finally {
+    lake.close();
+  }
 });

@@ -19,7 +19,7 @@ const files = readdirSync(dir)
 const raw = new Map(files.map((f) => [f, readFileSync(new URL(f, dir), 'utf8')]));
 
 test('recorded histories replay with the current workflow code', async () => {
-  for (const type of ['extractionWorkflow', 'syncWorkflow', 'scheduledSyncWorkflow', 'fleetWorkflow'])
+  for (const type of ['extractionWorkflow', 'syncWorkflow', 'scheduledSyncWorkflow', 'fleetWorkflow', 'importWorkflow'])
     assert.ok(
       files.some((f) => f.includes(`-${type}-`)),
       `a recorded history of ${type} in test/replay/histories`,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,5 +118,37 @@ test('not an mbox: refused at byte 0 with nothing read; an empty file is an empt
   assert.match(c.problem.message, /not an mbox/);
   const empty = join(dir, 'empty.mbox');
   writeFileSync(empty, '');
-  assert.deepEqual(await readMboxChunk(empty, 0, { maxBytes: 1024, maxMessages: 10 }), { messages: [], next: 0, size: 0, end: true });
+  const e = await readMboxChunk(empty, 0, { maxBytes: 1024, maxMessages: 10 });
+  assert.deepEqual([e.messages, e.next, e.size, e.end], [[], 0, 0, true]);
+  // A later chunk of a file that changed meanwhile is refused; a FIFO is refused at once, not waited on.
+  await assert.rejects(
+    readMboxChunk(file, 0, { maxBytes: 1024, maxMessages: 10 }, { ...e.identity, size: 1 }),
+    /changed since the import began/,
+  );
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(readMboxChunk(fifo, 0, { maxBytes: 1024, maxMessages: 10 }), { code: 'ENOTFILE' });
+});
+
+test("a message's own copy of Takeout's headers stays its bytes; an id without a Gmail form round-trips; a cut at a line's end is a cut", async () => {
+  const own = 'X-GM-THRID: 42\nX-Gmail-Labels: Old\nFrom: e@x.org\n\nappended from an older Takeout\n';
+  const bareCr = 'From: f@x.org\n\nends with a carriage return\r';
+  const entries = [
+    mboxEntry({ id: '18c2a1b2c3d4e5fa', threadId: '18c2a1b2c3d4e5fa', internalDate: date, labels: 'Inbox' }, Buffer.from(own)),
+    mboxEntry({ id: `mbox-${'ab'.repeat(12)}`, threadId: null, internalDate: date, labels: 'Archived' }, Buffer.from(bareCr, 'latin1')),
+  ];
+  const path = join(dir, 'nested.mbox');
+  const bytes = Buffer.concat(entries.flat().map((p) => Buffer.from(p as string, 'latin1')));
+  writeFileSync(path, bytes);
+  const [c] = await readAll(path, { maxBytes: 1 << 20, maxMessages: 10 });
+  assert.equal(c!.messages[0]!.raw.toString(), own);
+  assert.equal(c!.messages[0]!.threadId, '18c2a1b2c3d4e5fa');
+  assert.deepEqual(c!.messages[0]!.labels, ['Inbox']);
+  assert.equal(c!.messages[1]!.gmailId, `mbox-${'ab'.repeat(12)}`);
+  assert.equal(c!.messages[1]!.raw.toString('latin1'), bareCr);
+  // Cut right after a whole line of the last message (Takeout's end with a blank line: this one has none).
+  writeFileSync(path, bytes.subarray(0, bytes.length - 1));
+  const cut = await readAll(path, { maxBytes: 1 << 20, maxMessages: 10 });
+  assert.equal(cut.flatMap((x) => x.messages).length, 1);
+  assert.match(cut.at(-1)!.problem!.message, /ends inside a message/);
 });
