@@ -172,6 +172,10 @@ describe('README, "Try every step first, against the emulator playing Google", w
     temporalCommands.forEach((c) => ran.add(c));
     assert.equal(signals.code, 0, signals.stderr);
     assert.match(signals.stdout, /"status": ?"paus(ing|ed)"/, 'the progress query between pause and resume says so');
+    // Held paused while the docs' readers run (they read the lake as it is), so that `status` below follows a running
+    // extraction to its end however long they take on a loaded machine.
+    const held = await shell('npx gmail-lake pause user@example.com', env);
+    assert.equal(held.code, 0, held.stderr);
     const readers = block('docs/lake.md', 'npx gmail-lake query');
     for (const r of readers) {
       const out = await run(r, env);
@@ -198,6 +202,8 @@ describe('README, "Try every step first, against the emulator playing Google", w
     assert.equal(py.code, 0, py.stderr);
     assert.match(py.stdout, /from_address\s+│\s+n/, 'Python reads the lake while it is written');
 
+    const resumed = await shell('npx gmail-lake resume user@example.com', env);
+    assert.equal(resumed.code, 0, resumed.stderr);
     const followed = shellInTerminal(status!, env);
     const completed = await followed.done;
     ran.add(status!);
