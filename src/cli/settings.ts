@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { googleEndpoints, type GoogleEndpoints, homeOf, loadConfig, type Config } from '../config.js';
 import { CredentialStore } from '../gmail/credential-store.js';
+import { projectRoot } from '../stack/tools.js';
 import { CliError, EXIT } from './output.js';
 
 /**
@@ -102,6 +103,8 @@ export class Home {
       TEMPORAL_UI_URL: this.env.TEMPORAL_UI_URL || stack?.temporalUiUrl,
       GOOGLE_API_URL: this.env.GOOGLE_API_URL || stack?.googleApiUrl,
       GMAIL_CREDENTIALS_DIR: this.credentials.dir,
+      // The checkout's extensions wherever the command runs from (the default is relative to the working folder).
+      DUCKDB_EXTENSION_DIR: this.env.DUCKDB_EXTENSION_DIR || join(projectRoot, '.tools/duckdb-extensions'),
       // The command reads; it serves no API.
       API_AUTH: 'off',
       API_HOST: '127.0.0.1',

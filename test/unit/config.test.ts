@@ -90,3 +90,13 @@ test("S3 from the AWS SDKs' variables: the endpoint URL says host and TLS, the r
   );
   assert.throws(() => loadConfig({ AWS_ACCESS_KEY_ID: 'AKIA' }), /AWS_SECRET_ACCESS_KEY: set both/);
 });
+
+test("the command's lake config finds the checkout's DuckDB extensions from any working folder", async () => {
+  const { Home } = await import('../../src/cli/settings.js');
+  const { projectRoot } = await import('../../src/stack/tools.js');
+  const path = await import('node:path');
+  const home = new Home({ GMAIL_LAKE_HOME: '/tmp/gmail-lake-home-test' });
+  assert.equal(home.pipelineConfig().lake.extensionDir, path.join(projectRoot, '.tools/duckdb-extensions'));
+  const set = new Home({ GMAIL_LAKE_HOME: '/tmp/gmail-lake-home-test', DUCKDB_EXTENSION_DIR: '/opt/ext' });
+  assert.equal(set.pipelineConfig().lake.extensionDir, '/opt/ext');
+});
