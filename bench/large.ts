@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../src/api/app.js';
 import { createExtractionService } from '../src/api/extractions.js';
+import { createImportService } from '../src/api/imports.js';
 import { loadConfig } from '../src/config.js';
 import { Lake } from '../src/lake/lake.js';
 import { createLogger } from '../src/log.js';
@@ -13,10 +14,60 @@ import { type BenchEnv, startEmulatorProcess } from './harness.js';
 import type { Row } from './scenarios.js';
 
 /** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
+function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/**
+ * One worker process (its defaults and `extra`) on a task queue and data folder of its own, driven through an
+ * in-process API: `start` (a POST that starts a workflow) is followed at `statusOf(id)` until it ends, the worker's
+ * resident memory sampled every 200 ms meanwhile; the worker is stopped before this returns.
+ */
+export async function measuredWorkerRun<P extends { status: string }>(
+  env: BenchEnv,
+  name: string,
+  emu: { url: string; tokenUrl: string },
+  extra: Record<string, string>,
+  start: { path: string; body: unknown },
+  statusOf: (id: string) => string,
+): Promise<{ final: P; seconds: number; peak: number; sampled: number; wenv: Record<string, string> }> {
+  const queue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
+  const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, { DATA_DIR: join(env.dir, queue), ...extra });
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const client = new Client({ connection });
+  const app = createApp({
+    auth: undefined,
+    extractions: createExtractionService(client, queue, { pipelineDepth: 2, compactEvery: 50, events: false }, new MailboxIds()),
+    imports: createImportService(client, queue, new MailboxIds()),
+    readiness: {},
+    logger: createLogger('silent'),
+  });
+  const worker = await startWorkerProcess(wenv);
+  try {
+    const t0 = performance.now();
+    const res = await app.request(start.path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(start.body),
+    });
+    const { id } = (await res.json()) as { id: string };
+    let sampled = 0;
+    let final: P;
+    for (;;) {
+      sampled = Math.max(sampled, memoryOf(worker.child.pid!).rss);
+      final = (await (await app.request(statusOf(id))).json()) as P;
+      if (final.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const { peak } = memoryOf(worker.child.pid!);
+    return { final, seconds, peak, sampled, wenv };
+  } finally {
+    await worker.stop();
+    await connection.close();
+  }
 }
 
 /**
@@ -27,45 +78,17 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
  */
 export async function largeMessages(env: BenchEnv, messages: number, lakeMemory?: string): Promise<Row> {
   const emu = await startEmulatorProcess({ messages, seed: 'large', large: '1:18-25' });
-  const queue = `bench-large-${Math.random().toString(36).slice(2, 8)}`;
-  const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
-    DATA_DIR: join(env.dir, queue),
-    ...(lakeMemory ? { LAKE_MEMORY_LIMIT: lakeMemory } : {}),
-  });
-  const connection = await Connection.connect({ address: env.temporal.address });
-  const app = createApp({
-    auth: undefined,
-    extractions: createExtractionService(
-      new Client({ connection }),
-      queue,
-      { pipelineDepth: 2, compactEvery: 50, events: false },
-      new MailboxIds(),
-    ),
-    readiness: {},
-    logger: createLogger('silent'),
-  });
-  const worker = await startWorkerProcess(wenv);
   try {
-    const t0 = performance.now();
-    const res = await app.request('/extract', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ account: 'large@example.com', format: 'raw' }),
-    });
-    const { id } = (await res.json()) as { id: string };
-    let sampled = 0;
-    let final: ExtractionProgress;
-    for (;;) {
-      sampled = Math.max(sampled, memoryOf(worker.child.pid!).rss);
-      final = (await (await app.request(`/extract/${id}`)).json()) as ExtractionProgress;
-      if (final.status !== 'running') break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    const { peak } = memoryOf(worker.child.pid!);
-    await worker.stop();
+    const { final, seconds, peak, sampled, wenv } = await measuredWorkerRun<ExtractionProgress>(
+      env,
+      'large',
+      emu,
+      lakeMemory ? { LAKE_MEMORY_LIMIT: lakeMemory } : {},
+      { path: '/extract', body: { account: 'large@example.com', format: 'raw' } },
+      (id) => `/extract/${id}`,
+    );
     // Summing the raw column reads each ~30 MB value whole: more than a reader's default memory limit allows.
-    const lake = await Lake.openReadOnly(loadConfig({ ...wenv, DATA_DIR: wenv.DATA_DIR, LAKE_MEMORY_LIMIT: '1GB' }).lake);
+    const lake = await Lake.openReadOnly(loadConfig({ ...wenv, LAKE_MEMORY_LIMIT: '1GB' }).lake);
     const [sum] = await lake.query<{ bytes: bigint }>(`SELECT sum(octet_length(raw)) AS bytes FROM lake.messages`);
     lake.close();
     const mb = Number(sum?.bytes ?? 0) / 1e6;
@@ -80,8 +103,6 @@ export async function largeMessages(env: BenchEnv, messages: number, lakeMemory?
       'worker RSS sampled max MB': Math.round(sampled),
     };
   } finally {
-    await worker.stop();
-    await connection.close();
     await emu.stop();
   }
 }
