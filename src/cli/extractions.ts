@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
 import type { MailboxView } from '../api/mailboxes.js';
 import type { ApiClient } from './api-client.js';
-import { CliError, EXIT, type Out, plural, table } from './output.js';
+import { CliError, EXIT, type Out, plural, pollUntilEnded, table } from './output.js';
 import type { Home } from './settings.js';
 import type { ExtractionProgress } from '../workflows/contracts.js';
 
@@ -136,9 +136,6 @@ function describe(home: Home, p: ExtractionProgress, out: Out) {
  * when it failed or was cancelled.
  */
 export async function follow(home: Home, api: ApiClient, account: string, id: string, out: Out): Promise<number> {
-  let detached = false;
-  const onInt = () => (detached = true);
-  process.on('SIGINT', onInt);
   const tty = !!process.stdout.isTTY && !out.json;
   const bar = tty
     ? new cliProgress.SingleBar(
@@ -146,36 +143,35 @@ export async function follow(home: Home, api: ApiClient, account: string, id: st
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  let p: ExtractionProgress | undefined;
   let lastLine = 0;
   let lastPhase = '';
+  const show = (p: ExtractionProgress) => {
+    const phase = p.stalled ? `STALLED: ${p.stalled.fix}` : p.status === 'running' ? p.phase : p.status;
+    if (bar) {
+      const total = Math.max(p.progress.total, done(p));
+      bar.setTotal(Math.max(total, 1));
+      // Until the listing has counted the mailbox, its size is not known: '?' rather than a made-up 1.
+      bar.update(done(p), { rate: p.ratePerSecond, etaText: duration(p.etaSeconds), phase, totalText: total > 0 ? total : '?' });
+    } else if (!out.json && (phase !== lastPhase || Date.now() - lastLine > 15_000)) {
+      out.line(
+        `${phase} ${p.progress.percent}% — ${n(done(p))} of ${n(p.progress.total)}, ${p.ratePerSecond} msg/s, ETA ${duration(p.etaSeconds)}`,
+      );
+      lastLine = Date.now();
+    }
+    lastPhase = phase;
+  };
+  let followed: { last: ExtractionProgress | undefined; detached: boolean };
   try {
     bar?.start(1, 0, { rate: 0, etaText: '—', phase: 'starting', totalText: '?' });
-    while (!detached) {
-      p = (await api.call<ExtractionProgress>('GET', `/extract/${encodeURIComponent(id)}`)).body;
-      const phase = p.stalled ? `STALLED: ${p.stalled.fix}` : p.status === 'running' ? p.phase : p.status;
-      if (bar) {
-        const total = Math.max(p.progress.total, done(p));
-        bar.setTotal(Math.max(total, 1));
-        // Until the listing has counted the mailbox, its size is not known: '?' rather than a made-up 1.
-        bar.update(done(p), { rate: p.ratePerSecond, etaText: duration(p.etaSeconds), phase, totalText: total > 0 ? total : '?' });
-      } else if (!out.json && (phase !== lastPhase || Date.now() - lastLine > 15_000)) {
-        out.line(
-          `${phase} ${p.progress.percent}% — ${n(done(p))} of ${n(p.progress.total)}, ${p.ratePerSecond} msg/s, ETA ${duration(p.etaSeconds)}`,
-        );
-        lastLine = Date.now();
-      }
-      lastPhase = phase;
-      if (closed(p)) break;
-      for (let waited = 0; waited < 1000 && !detached; waited += 100) await delay(100);
-    }
+    followed = await pollUntilEnded(
+      async () => (await api.call<ExtractionProgress>('GET', `/extract/${encodeURIComponent(id)}`)).body,
+      show,
+      closed,
+    );
   } finally {
     bar?.stop();
-    // Once detached, the handler stays until the process exits: `npx` forwards the terminal's Ctrl-C to this process a
-    // second time, whenever its own event loop gets to it, and that copy must not kill a detach that already succeeded
-    // (the default action would exit 130, and npx would report it).
-    if (!detached) process.off('SIGINT', onInt);
   }
+  const { last: p, detached } = followed;
   if (detached || !p) {
     out.result({ id, account, detached: true, progress: p ?? null }, () => {
       out.line(`Detached: the extraction of ${account} keeps running.`);

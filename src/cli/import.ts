@@ -1,9 +1,8 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
 import type { ApiClient } from './api-client.js';
-import { CliError, EXIT, type Out, plural } from './output.js';
+import { CliError, EXIT, type Out, plural, pollUntilEnded } from './output.js';
 import type { ImportProgress } from '../workflows/import-contracts.js';
 
 const n = (v: number) => v.toLocaleString('en-US');
@@ -43,9 +42,6 @@ export async function importCommand(
     );
     return EXIT.ok;
   }
-  let detached = false;
-  const onInt = () => (detached = true);
-  process.on('SIGINT', onInt);
   const bar =
     process.stdout.isTTY && !out.json
       ? new cliProgress.SingleBar(
@@ -53,24 +49,26 @@ export async function importCommand(
           cliProgress.Presets.shades_classic,
         )
       : undefined;
-  let p: ImportProgress | undefined;
   let lastLine = 0;
+  const show = (p: ImportProgress) => {
+    if (bar) bar.update(p.offset, { done: mb(p.offset), all: mb(p.size ?? size), messages: n(p.messages) });
+    else if (!out.json && Date.now() - lastLine > 15_000) {
+      out.line(`${p.status} ${p.percent}% — ${mb(p.offset)} of ${mb(p.size ?? size)}, ${n(p.messages)} messages`);
+      lastLine = Date.now();
+    }
+  };
+  let followed: { last: ImportProgress | undefined; detached: boolean };
   try {
     bar?.start(Math.max(size, 1), 0, { done: mb(0), all: mb(size), messages: 0 });
-    while (!detached) {
-      p = (await api.call<ImportProgress>('GET', `/imports/${encodeURIComponent(body.id)}`)).body;
-      if (bar) bar.update(p.offset, { done: mb(p.offset), all: mb(p.size ?? size), messages: n(p.messages) });
-      else if (!out.json && Date.now() - lastLine > 15_000) {
-        out.line(`${p.status} ${p.percent}% — ${mb(p.offset)} of ${mb(p.size ?? size)}, ${n(p.messages)} messages`);
-        lastLine = Date.now();
-      }
-      if (p.status !== 'running') break;
-      for (let waited = 0; waited < 1000 && !detached; waited += 100) await delay(100);
-    }
+    followed = await pollUntilEnded(
+      async () => (await api.call<ImportProgress>('GET', `/imports/${encodeURIComponent(body.id)}`)).body,
+      show,
+      (p) => p.status !== 'running',
+    );
   } finally {
     bar?.stop();
-    if (!detached) process.off('SIGINT', onInt);
   }
+  const { last: p, detached } = followed;
   if (detached || !p) {
     out.result({ id: body.id, detached: true, progress: p ?? null }, () => {
       out.line(`Detached: the import keeps running (workflow ${body.id}).`);

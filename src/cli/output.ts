@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import Table from 'cli-table3';
 
 /**
@@ -57,3 +58,31 @@ export function table(rows: Record<string, unknown>[], width = 60): string {
 }
 
 export const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Asks `poll` about once a second and hands each answer to `show`, until `ended` says so or Ctrl-C detaches (what is
+ * followed — an extraction, an import — keeps running). Once detached, the Ctrl-C handler stays until the process
+ * exits: `npx` forwards the terminal's Ctrl-C to this process a second time, whenever its own event loop gets to it, and
+ * that copy must not kill a detach that already succeeded (the default action would exit 130, and npx would report it).
+ */
+export async function pollUntilEnded<P>(
+  poll: () => Promise<P>,
+  show: (p: P) => void,
+  ended: (p: P) => boolean,
+): Promise<{ last: P | undefined; detached: boolean }> {
+  let detached = false;
+  const onInt = () => (detached = true);
+  process.on('SIGINT', onInt);
+  let last: P | undefined;
+  try {
+    while (!detached) {
+      last = await poll();
+      show(last);
+      if (ended(last)) break;
+      for (let waited = 0; waited < 1000 && !detached; waited += 100) await delay(100);
+    }
+  } finally {
+    if (!detached) process.off('SIGINT', onInt);
+  }
+  return { last, detached };
+}
