@@ -22,20 +22,25 @@ export async function api<T = unknown>(
 }
 
 /**
- * Waits until extraction `id` of a running API has ended (any status but running) and returns its progress. An answer
- * without a status (a 503: Temporal slower than the API's deadline while workers are killed) is asked again.
+ * Waits until the workflow-run resource at `path` of a running API (an extraction, an import) has ended (any status but
+ * running) and returns it. An answer without a status (a 503: Temporal slower than the API's deadline while workers are
+ * killed) is asked again.
  */
-export function extractionEnded(server: { url: string }, id: string, timeoutMs = 600_000): Promise<ExtractionProgress> {
+export function resourceEnded<T extends { status?: string }>(server: { url: string }, path: string, timeoutMs = 600_000): Promise<T> {
   return waitFor(
-    `${id} to end`,
+    `${path} to end`,
     async () => {
-      const { body } = await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`);
+      const { body } = await api<T>(server, 'GET', path);
       return body.status !== undefined && body.status !== 'running' ? body : undefined;
     },
     timeoutMs,
     500,
   );
 }
+
+/** Waits until extraction `id` of a running API has ended (see resourceEnded). */
+export const extractionEnded = (server: { url: string }, id: string, timeoutMs = 600_000): Promise<ExtractionProgress> =>
+  resourceEnded<ExtractionProgress>(server, `/extract/${encodeURIComponent(id)}`, timeoutMs);
 
 /** The real `temporal` CLI binary against `address` (async: a worker may share this process's event loop). */
 export async function temporalCli(address: string, args: string[]): Promise<string> {

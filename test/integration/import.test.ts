@@ -18,7 +18,7 @@ import { escapeMboxrd } from '../../src/export/takeout.js';
 import { Lake } from '../../src/lake/lake.js';
 import type { ImportProgress } from '../../src/workflows/import-contracts.js';
 import { cliJson } from '../helpers/cli.js';
-import { api, extractionEnded } from '../helpers/http.js';
+import { api, extractionEnded, resourceEnded } from '../helpers/http.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
@@ -55,16 +55,7 @@ after(async () => {
 
 const cliEnv = () => ({ ...env, GMAIL_LAKE_API_URL: server.url, GMAIL_LAKE_API_KEY: TEST_API_KEY });
 const importOf = async (id: string) => (await api<ImportProgress>(server, 'GET', `/imports/${encodeURIComponent(id)}`)).body;
-const importEnded = (id: string) =>
-  waitFor(
-    `${id} to end`,
-    async () => {
-      const p = await importOf(id);
-      return p.status !== undefined && p.status !== 'running' ? p : undefined;
-    },
-    300_000,
-    300,
-  );
+const importEnded = (id: string) => resourceEnded<ImportProgress>(server, `/imports/${encodeURIComponent(id)}`, 300_000);
 
 /** Each message of an account as the round trip must keep it: id → sha256, thread and label names. */
 async function messagesOf(lake: Lake, account: string) {

@@ -24,11 +24,10 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { hexId, parseLabelsHeader, unescapeMboxrd } from '../../src/export/takeout.js';
 import { searchMessages } from '../../src/lake/search.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 import { cli } from '../helpers/cli.js';
 import { control, gmailClient } from '../helpers/emulator.js';
-import { api } from '../helpers/http.js';
-import { waitFor } from '../helpers/ports.js';
+import { offlinePage } from '../helpers/browser.js';
+import { api, extractionEnded } from '../helpers/http.js';
 import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal, testConfig } from '../helpers/stack.js';
 import { manifest } from '../helpers/verify.js';
 
@@ -103,14 +102,7 @@ before(async () => {
     includeSpamTrash: true,
   });
   assert.equal(started.status, 202);
-  const done = await waitFor(
-    'the extraction',
-    async () => {
-      const s = (await api<ExtractionProgress>(pipeline, 'GET', `/extract/${started.body.id}`)).body;
-      return s.status === 'running' ? undefined : s;
-    },
-    600_000,
-  );
+  const done = await extractionEnded(pipeline, started.body.id);
   assert.equal(done.status, 'completed');
 });
 after(async () => {
@@ -305,17 +297,8 @@ test('/ui finds the message and shows it in headless Chromium: its text, none of
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
   try {
-    const context = await browser.newContext();
     // The network is off: only the API answers; any other request is refused and recorded.
-    const elsewhere: string[] = [];
-    const origin = new URL(pipeline.url).origin;
-    await context.route('**/*', (route) => {
-      const url = route.request().url();
-      if (url.startsWith(origin)) return route.continue();
-      elsewhere.push(url);
-      return route.abort();
-    });
-    const page = await context.newPage();
+    const { page, elsewhere } = await offlinePage(browser, new URL(pipeline.url).origin);
     await page.goto(`${pipeline.url}/ui`);
     await page.fill('#key', TEST_API_KEY);
     await page.click('#login button');

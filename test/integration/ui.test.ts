@@ -7,6 +7,7 @@ import { generateCodecKey } from '../../src/codec.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
+import { offlinePage } from '../helpers/browser.js';
 import { api } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, TEST_API_KEY, type TestTemporal, testConfig } from '../helpers/stack.js';
@@ -67,23 +68,12 @@ async function setWebUiCodec(page: Page, endpoint: string) {
 }
 
 /** A page that may load only from the API itself: anything else (a CDN) is refused and recorded. */
-async function offlinePage() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  const elsewhere: string[] = [];
-  const origin = new URL(p.url).origin;
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    elsewhere.push(url);
-    return route.abort();
-  });
-  return { page: await context.newPage(), elsewhere };
-}
+const offlineUiPage = () => offlinePage(browser, new URL(p.url).origin, { width: 1280, height: 720 });
 
 test('/ui in headless Chromium, offline: the key is asked for, the running extraction shows live progress, Pause, Resume and Cancel act on it', async () => {
   const started = await api<{ id: string }>(p, 'POST', '/extract', { account: 'me', format: 'metadata', batchSize: 50 });
   assert.equal(started.status, 202);
-  const { page, elsewhere } = await offlinePage();
+  const { page, elsewhere } = await offlineUiPage();
   await page.goto(`${p.url}/ui`);
   await page.locator('#message').filter({ hasText: 'Enter an API key' }).waitFor();
   await page.fill('#key', TEST_API_KEY);
@@ -110,7 +100,7 @@ test('/ui in headless Chromium, offline: the key is asked for, the running extra
 });
 
 test('/docs in headless Chromium, offline: Swagger UI renders the API from /openapi.json', async () => {
-  const { page, elsewhere } = await offlinePage();
+  const { page, elsewhere } = await offlineUiPage();
   await page.goto(`${p.url}/docs`);
   await page.locator('.swagger-ui .info .title').filter({ hasText: 'gmail-lake' }).waitFor();
   await page.locator('.opblock-summary-path', { hasText: '/extract/{id}/pause' }).first().waitFor();
