@@ -3,7 +3,7 @@ import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors
 import { dataConverterFor } from './codec.js';
 import type { Config } from './config.js';
 import { type GmailCredentials, isServiceAccount } from './gmail/auth.js';
-import { parseLibpqDsn } from './gmail/project-quota.js';
+import { parseLibpqDsn } from './postgres.js';
 import { registerSecrets } from './redact.js';
 import { connectionSecrets } from './temporal-connection.js';
 

@@ -1,6 +1,6 @@
 import pg from 'pg';
-import pgpass from 'pgpass';
 import { setTimeout as delay } from 'node:timers/promises';
+import { pgOptions } from '../postgres.js';
 
 /**
  * Where the project's quota reservations are kept. `reserve(units)` books `units` at the project's rate and answers how
@@ -36,8 +36,7 @@ export class PostgresReservations implements ReservationStore {
     private readonly project: string,
     private readonly unitsPerMs: number,
   ) {
-    const params = parseLibpqDsn(dsn);
-    this.pool = new pg.Pool({ ...params, password: params.password ?? (() => passwordOf(params)), max: 2 });
+    this.pool = new pg.Pool({ ...pgOptions(dsn), max: 2 });
     // An idle connection the server closes (a restart, a failover, an idle timeout) is reported here: pg.Pool drops it
     // and the next booking opens a new one. Unhandled, the 'error' event would end the whole worker process.
     this.pool.on('error', () => {});
@@ -80,33 +79,6 @@ export class PostgresReservations implements ReservationStore {
   async close(): Promise<void> {
     await this.pool.end();
   }
-}
-
-/** A libpq keyword/value DSN (`host=… port=… dbname=… user=… password=…`) as node-postgres options. */
-export function parseLibpqDsn(dsn: string): pg.ClientConfig {
-  const out: Record<string, string> = {};
-  for (const m of dsn.matchAll(/(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/g)) {
-    const v = m[2]!;
-    out[m[1]!] = v.startsWith("'") ? v.slice(1, -1).replace(/\\(.)/g, '$1') : v;
-  }
-  return {
-    host: out.host ?? out.hostaddr,
-    port: out.port ? Number(out.port) : undefined,
-    database: out.dbname,
-    user: out.user,
-    password: out.password,
-  };
-}
-
-/**
- * The password of a DSN without one, found as libpq finds it (DuckDB's PostgreSQL catalog connection is libpq):
- * `PGPASSWORD`, else the password file (`PGPASSFILE`, default ~/.pgpass; ignored unless private to its owner).
- */
-function passwordOf(params: pg.ClientConfig): Promise<string> {
-  if (process.env.PGPASSWORD !== undefined) return Promise.resolve(process.env.PGPASSWORD);
-  const user = params.user ?? process.env.PGUSER ?? process.env.USER ?? '';
-  const connInfo = { host: params.host ?? 'localhost', port: params.port ?? 5432, database: params.database ?? user, user };
-  return new Promise((resolve) => pgpass(connInfo, (pass) => resolve(pass ?? '')));
 }
 
 /** The project's bookings could not be made (its store, e.g. PostgreSQL, is unreachable): retried like a transient error. */

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
 import { redactedMessage } from '../redact.js';
+import { pgUnreachable } from '../postgres.js';
 
 /** Lake errors: thrown by openLake when the catalog cannot be attached, with the cause's text. */
 export class LakeError extends Error {
@@ -235,11 +236,28 @@ export class Lake {
       // Set aside, never closed nor collected: closing anything of an instance DuckDB invalidated raises a C++ exception
       // in a destructor, which aborts the process (seen with the catalog's PostgreSQL restarted mid-query). Rare; each
       // costs one idle instance.
-      if (INVALIDATING.test(e instanceof Error ? e.message : String(e)) && !(await answers(instance))) this.discarded.add(instance);
+      if (INVALIDATING.test(e instanceof Error ? e.message : String(e)) && !(await answers(instance))) {
+        this.discarded.add(instance);
+        throw await this.invalidatedBy(e);
+      }
       throw e;
     } finally {
       if (!this.discarded.has(instance)) conn.closeSync();
     }
+  }
+
+  /**
+   * The error to report for an invalidated instance. DuckLake's PostgreSQL catalog going away mid-query surfaces as an
+   * INTERNAL error that names nothing ("Attempted to access index 0 within vector of size 0"): when the catalog's server
+   * does not answer either, the error says so, with DuckDB's words after it.
+   */
+  private async invalidatedBy(e: unknown): Promise<unknown> {
+    if (this.config.catalog !== 'postgres' || !this.config.pgDsn) return e;
+    const why = await pgUnreachable(this.config.pgDsn);
+    if (why === null) return e;
+    return new LakeError(
+      `the lake's catalog (the PostgreSQL server of LAKE_PG_DSN) does not answer: ${redactedMessage(why)}; DuckDB said: ${redactedMessage(e)}`,
+    );
   }
 
   /** The instance to use: a new one (opened once for all callers) when the current one was invalidated. */

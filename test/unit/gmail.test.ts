@@ -1,4 +1,5 @@
-import { LocalReservations, parseLibpqDsn, ProjectQuota, ProjectQuotaError } from '../../src/gmail/project-quota.js';
+import { LocalReservations, ProjectQuota, ProjectQuotaError } from '../../src/gmail/project-quota.js';
+import { parseLibpqDsn } from '../../src/postgres.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QuotaBudget } from '../../src/gmail/budget.js';
