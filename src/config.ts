@@ -21,6 +21,8 @@ export interface LakeConfig {
   tempDir: string;
   /** Days of snapshots compaction keeps (time travel). */
   snapshotRetentionDays: number;
+  /** The search index's SQLite file (src/search-index), undefined when SEARCH_INDEX is off. */
+  searchIndexPath: string | undefined;
   s3: {
     /** host[:port] (DuckDB's ENDPOINT), from AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL. */
     endpoint?: string;
@@ -190,6 +192,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       threads: e.LAKE_THREADS,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),
       snapshotRetentionDays: e.LAKE_SNAPSHOT_RETENTION_DAYS,
+      searchIndexPath: e.SEARCH_INDEX === 'on' ? resolve(e.SEARCH_INDEX_PATH ?? `${dataDir}/search-index.sqlite`) : undefined,
       s3: s3Of(e),
     },
     gmail: {

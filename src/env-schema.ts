@@ -215,6 +215,19 @@ export const envSchema = z.object({
     .describe(
       "Folders (absolute, comma-separated) the workers may import mbox files from (POST /imports, `gmail-lake import`): a path whose real location (links followed) is outside them is refused. Empty: any file the worker can read — set it wherever an admin key is held by someone who should not read the workers' files.",
     ),
+  SEARCH_INDEX: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe(
+      "`on`: the processes that search the lake (the API, `gmail-lake search`, `mcp`) keep a full-text index of it (SQLite FTS5, at SEARCH_INDEX_PATH), brought up to the lake's newest snapshot through DuckLake's change feed before each search and every few seconds in the API: bare words then rank by relevance (BM25) and every query reads the index instead of every stored body. While it is first built, searches read the lake (newest first). `off`: searches always read the lake.",
+    ),
+  SEARCH_INDEX_PATH: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "The search index's SQLite file (default DATA_DIR/search-index.sqlite): derived from the lake, deleted at will (it is built again).",
+    ),
   ATTACHMENTS: z
     .enum(['metadata', 'content'])
     .default('metadata')

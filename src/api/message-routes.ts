@@ -134,6 +134,14 @@ const searchQuery = z.object({
     .max(200)
     .optional()
     .openapi({ param: { name: 'cursor', in: 'query' }, description: "the previous page's nextCursor" }),
+  order: z
+    .enum(['relevance', 'date'])
+    .default('relevance')
+    .openapi({
+      param: { name: 'order', in: 'query' },
+      description:
+        '`relevance` (default): a query with bare words ranks its matches by BM25 from the search index, the best first; other queries, and every query while the index is first built, come newest first. `date`: newest first always.',
+    }),
   tz: z
     .string()
     .max(64)
@@ -159,18 +167,28 @@ export function messageRoutes(app: OpenAPIHono<any>, store: MessageStore): void 
       operationId: 'searchMessages',
       summary: "Find messages in the lake with Gmail's search syntax",
       description:
-        "The mailbox's stored messages matching `q` as Gmail's own search would answer (the same ids for the same mailbox), newest first, `limit` per page; pass `nextCursor` back as `cursor` for the next. Spam and trash only when the query names them (in:spam, in:trash, in:anywhere); messages deleted in Gmail never. A query Gmail would refuse is a 400 whose details name the position and the operator.",
+        "The mailbox's stored messages matching `q` as Gmail's own search would answer (the same ids for the same mailbox), ranked by relevance when the query has bare words (see `order`), else newest first, `limit` per page; pass `nextCursor` back as `cursor` for the next. Spam and trash only when the query names them (in:spam, in:trash, in:anywhere); messages deleted in Gmail never. A query Gmail would refuse is a 400 whose details name the position and the operator.",
       request: { query: searchQuery },
       responses: {
-        200: json(z.object({ messages: z.array(hitSchema), nextCursor: z.string().optional() }), 'A page of messages'),
+        200: json(
+          z.object({
+            messages: z.array(hitSchema),
+            nextCursor: z.string().optional(),
+            order: z.enum(['relevance', 'date']).openapi({ description: 'how this page is ordered' }),
+            source: z.enum(['index', 'lake']).openapi({
+              description: 'what answered: the search index (current to the newest batch), or the lake (index off or being built)',
+            }),
+          }),
+          'A page of messages',
+        ),
         404: json(errorSchema, 'No lake yet'),
         ...commonErrors,
       },
     }),
     async (c) => {
-      const { account, q, limit, cursor, tz } = c.req.valid('query');
+      const { account, q, limit, cursor, tz, order } = c.req.valid('query');
       try {
-        return c.json(await store.search({ account, q, limit, cursor, timeZone: tz }), 200);
+        return c.json(await store.search({ account, q, limit, cursor, timeZone: tz, order }), 200);
       } catch (e) {
         if (e instanceof QueryError)
           throw new ApiError(400, 'INVALID_REQUEST', `invalid query: ${e.message}`, { position: e.position, operator: e.operator });

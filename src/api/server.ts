@@ -55,11 +55,42 @@ function lakeReader(config: Config, shared: Lake | undefined): Opened<Lake> {
   );
 }
 
+/**
+ * The search index (SEARCH_INDEX) of the lake the API reads, kept current: refreshed before each search and, once a
+ * search opened it, every few seconds, so the first search after a backfill does not wait for its batches.
+ */
+function searchIndexKeeper(logger: Logger, everyMs = 5_000) {
+  let timer: NodeJS.Timeout | undefined;
+  let kept: Lake | undefined;
+  return {
+    keep(lake: Lake): void {
+      if (kept) return;
+      kept = lake;
+      timer = setInterval(() => {
+        void import('../lake/index-feed.js').then(async ({ indexFeed }) => {
+          const feed = await indexFeed(lake);
+          await feed
+            ?.refresh()
+            .catch((e: unknown) => logger.warn({ err: redactedMessage(e) }, 'search index refresh failed; searches read the lake'));
+        });
+      }, everyMs).unref();
+    },
+    async stop(): Promise<void> {
+      clearInterval(timer);
+      if (kept) await (await import('../lake/index-feed.js')).closeIndexFeed(kept);
+    },
+  };
+}
+
 /** /messages' store over the lake. */
-function messageStore(lake: () => Promise<Lake>): MessageStore {
+function messageStore(lake: () => Promise<Lake>, index: ReturnType<typeof searchIndexKeeper>): MessageStore {
   const read = () => import('../lake/read.js');
   return {
-    search: async (o) => (await import('../lake/search.js')).searchMessages(await lake(), o),
+    search: async (o) => {
+      const opened = await lake();
+      index.keep(opened);
+      return (await import('../lake/search.js')).searchMessages(opened, { ...o, index: { keepRefreshing: true } });
+    },
     message: async (account, id) => (await read()).readMessage(await lake(), account, id),
     raw: async (account, id) => (await read()).readRaw(await lake(), account, id),
     thread: async (account, threadId) => (await read()).readThread(await lake(), account, threadId),
@@ -110,13 +141,14 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   const bounded = deadlineBound(connection, inFlight);
   const codec = client.options.loadedDataConverter.payloadCodecs[0];
   const lake = lakeReader(config, options.lake);
+  const searchIndex = searchIndexKeeper(logger);
   const sandbox = sqlSandbox(config);
   const app = createApp({
     extractions,
     mailboxes,
     fleets,
     imports: createImportService(client, taskQueue, ids),
-    messages: messageStore(lake.get),
+    messages: messageStore(lake.get, searchIndex),
     mcp: { lake: lake.get, sql: sandbox.get },
     logger,
     auth: config.api.auth,
@@ -151,6 +183,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
     async stop() {
       await new Promise<void>((r) => server.close(() => r()));
       await Promise.allSettled([...inFlight]);
+      await searchIndex.stop();
       await Promise.all([lake.close(), sandbox.close()]);
       await connection.close();
       await flushTraces();

@@ -7,9 +7,15 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import { decodeCursor, encodeCursor } from '../search/cursor.js';
 import { TEXT_FIELDS } from '../search/evaluate.js';
 import { resolveLabel } from '../search/labels.js';
-import { mentionsSpamTrash, parseQuery, type QueryNode, type Term, type WordField } from '../search/syntax.js';
+import { mentionsSpamTrash, parseQuery, type QueryNode, type Term } from '../search/syntax.js';
 import { SQL_NON_WORD } from '../search/words.js';
 import type { Lake } from './lake.js';
+import { FIELD_SQL } from './search-fields.js';
+import { closeIndexFeed, type IndexFeed, indexFeed } from './index-feed.js';
+import { queryIndex } from '../search-index/query.js';
+import { LABEL_SEP } from '../search-index/store.js';
+import { redactedMessage } from '../redact.js';
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SearchOptions {
   account: string;
@@ -28,6 +34,13 @@ export interface SearchOptions {
   deleted?: boolean;
   /** The account's user labels (userLabels), when the caller has them already: one query less per page. */
   labels?: ReadonlyMap<string, string>;
+  /** Bare words rank by relevance (the default, once the search index is current), or every page is newest first. */
+  order?: 'relevance' | 'date';
+  /**
+   * The search index (SEARCH_INDEX): how long to wait for it to reach the lake's newest snapshot (default 2 s) before
+   * the lake answers instead, and whether its refresh goes on after that (a long-lived process: the API) or stops.
+   */
+  index?: { waitMs?: number; keepRefreshing?: boolean } | false;
 }
 
 export interface SearchHit {
@@ -44,25 +57,11 @@ export interface SearchPage {
   messages: SearchHit[];
   /** Pass as `cursor` for the next page; absent on the last one. */
   nextCursor?: string;
+  /** How the page is ordered: by relevance (bare words, from the index), else newest first. */
+  order: 'relevance' | 'date';
+  /** What answered: the search index (current to the lake's newest snapshot), or the lake (index off or being built). */
+  source: 'index' | 'lake';
 }
-
-/** A header's values (all fields of that name), as one text. */
-const header = (name: string) =>
-  `array_to_string(list_transform(list_filter(m.headers, h -> lower(h.name) = '${name}'), h -> h.value), ' ')`;
-
-/** Each word field's text, as SQL over a message row `m`. */
-const FIELD_SQL: Record<Exclude<WordField, 'text'> | 'body', string> = {
-  subject: 'm.subject',
-  from: "concat_ws(' ', m.from_name, m.from_address)",
-  to: header('to'),
-  cc: header('cc'),
-  bcc: header('bcc'),
-  // The text part, else the HTML one without its tags.
-  body: "coalesce(m.body_text, regexp_replace(m.body_html, '<[^>]*>', ' ', 'g'))",
-  filename:
-    "(SELECT string_agg(a.filename, ' ' ORDER BY a.part_id) FROM lake.attachments a WHERE a.account = m.account AND a.message_id = m.id)",
-  list: header('list-id'),
-};
 
 /** The statement's parameters, named $p0, $p1… */
 class Params {
@@ -141,8 +140,35 @@ const DATE = `coalesce(m.internal_date, TIMESTAMP '1970-01-01')`;
 /** One page of the account's messages matching `q`, newest first. Throws QueryError on a query Gmail would refuse. */
 export async function searchMessages(lake: Lake, o: SearchOptions): Promise<SearchPage> {
   const tree = parseQuery(o.q, { now: o.now, timeZone: o.timeZone });
-  const labels = o.labels ?? (await userLabels(lake, o.account));
+  const feed = o.index === false ? undefined : await currentIndex(lake, o.index ?? {});
+  const labels = o.labels ?? (feed ? feed.store.labels(o.account) : await userLabels(lake, o.account));
   const resolve = (name: string) => resolveLabel(name, labels);
+  if (feed) {
+    const page = queryIndex(feed.store, {
+      account: o.account,
+      tree,
+      resolve,
+      limit: o.limit,
+      cursor: o.cursor,
+      spamTrash: Boolean(o.spamTrash) || mentionsSpamTrash(tree, resolve),
+      deleted: Boolean(o.deleted),
+      order: o.order ?? 'relevance',
+    });
+    return {
+      messages: page.rows.map((r) => ({
+        id: r.id,
+        threadId: r.thread_id,
+        internalDate: r.internal_date,
+        from: r.from_name ? `${r.from_name} <${r.from_address ?? ''}>` : r.from_address,
+        subject: r.subject,
+        snippet: r.snippet,
+        labelIds: r.labels.split(LABEL_SEP).filter(Boolean),
+      })),
+      ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      order: page.order,
+      source: 'index',
+    };
+  }
   const p = new Params();
   const where = [`m.account = ${p.add(o.account)}`, nodeSql(tree, p, resolve)];
   if (!o.deleted) where.push('m.deleted_at IS NULL');
@@ -184,5 +210,31 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
       labelIds: r.label_ids ?? [],
     })),
     ...(rows.length > o.limit && last ? { nextCursor: encodeCursor(BigInt(last.micros), last.id) } : {}),
+    order: 'date',
+    source: 'lake',
   };
+}
+
+/**
+ * The lake's search index, brought to its newest snapshot within `waitMs`; undefined when it is off or took longer (its
+ * refresh then goes on in the background with `keepRefreshing`, else stops after its window). A refresh that fails
+ * leaves the lake to answer, and its error in `lastError` (the API logs it).
+ */
+async function currentIndex(lake: Lake, o: { waitMs?: number; keepRefreshing?: boolean }): Promise<IndexFeed | undefined> {
+  const opening = indexFeed(lake);
+  if (!opening) return undefined;
+  const feed = await opening;
+  const refresh = feed.refresh().then(
+    () => true,
+    (e: unknown) => {
+      feed.lastError = redactedMessage(e);
+      return false;
+    },
+  );
+  const timer = new AbortController();
+  const current = await Promise.race([refresh, delay(o.waitMs ?? 2_000, false, { signal: timer.signal }).catch(() => false)]);
+  timer.abort();
+  if (current) return feed;
+  if (!o.keepRefreshing) await closeIndexFeed(lake);
+  return undefined;
 }

@@ -1,4 +1,7 @@
-/** Where a page of search results ended: the last message's date (microseconds) and id, opaque to clients. */
+/**
+ * Where a page of search results ended, opaque to clients: newest-first pages by the last message's date (microseconds)
+ * and id, pages ranked by relevance by how many came before (a ranking has no key to resume after).
+ */
 
 /** A cursor that is not one this search issued. */
 export class CursorError extends Error {}
@@ -12,5 +15,17 @@ export function decodeCursor(cursor: string): [bigint, string] {
     return [BigInt(micros), id];
   } catch {
     throw new CursorError('cursor is not one this search returned');
+  }
+}
+
+export const encodeOffsetCursor = (offset: number) => Buffer.from(JSON.stringify({ offset })).toString('base64url');
+
+export function decodeOffsetCursor(cursor: string): number {
+  try {
+    const { offset } = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as { offset: unknown };
+    if (!Number.isSafeInteger(offset) || (offset as number) < 0) throw new Error();
+    return offset as number;
+  } catch {
+    throw new CursorError('cursor is not one this search returned (a page ranked by relevance takes the cursor its previous page gave)');
   }
 }

@@ -10,10 +10,20 @@ const WORD = /[\p{L}\p{N}]+/gu;
 /** RE2's spelling of a character that is not part of a word, for DuckDB's regexp_matches. */
 export const SQL_NON_WORD = '[^\\p{L}\\p{N}]';
 
+/** NFC leaves ASCII as it is: only text with other characters pays for normalizing. */
+const normalized = (text: string) => (/[\u0080-\uffff]/.test(text) ? text.normalize('NFC') : text);
+
 export function words(text: string): string[] {
-  return text.normalize('NFC').toLowerCase().match(WORD) ?? [];
+  return normalized(text).toLowerCase().match(WORD) ?? [];
 }
 
+/**
+ * A text as the search index stores it: normalized and lower-cased as {@link words} reads it, left for FTS5's
+ * tokenizer (unicode61, letters and digits only, no folding of accents) to cut into the same words.
+ */
+export function indexText(text: string | null | undefined): string {
+  return text ? normalized(text).toLowerCase() : '';
+}
 /** A field's words as ` w1 w2 … ` (a blank field is a single space). */
 export function fieldText(...parts: (string | null | undefined)[]): string {
   return ` ${parts.flatMap((p) => (p ? words(p) : [])).join(' ')} `;

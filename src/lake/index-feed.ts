@@ -1,0 +1,225 @@
+/**
+ * Keeps the search index (src/search-index/store.ts) equal to the lake, by DuckLake's change feed: the index records
+ * the lake snapshot it holds, and a refresh reads `table_changes` of messages and attachments from the next snapshot
+ * to the newest, a window of snapshots per SQLite transaction (the snapshot it reached committed with them, so a
+ * process killed mid-way resumes where it stopped). A new index, one whose snapshots the lake has expired
+ * (LAKE_SNAPSHOT_RETENTION_DAYS), or one of another lake is built again from the lake's rows at its newest snapshot.
+ *
+ * The pipeline only ever inserts messages (with their attachments, in one transaction: one snapshot) and updates their
+ * labels and deleted_at: an insert brings the text, an update the labels. Every process that searches keeps its own
+ * index under its own DATA_DIR (workers on other hosts are read through the lake, never through their disks).
+ */
+import type { Lake } from './lake.js';
+import { FIELD_SQL } from './search-fields.js';
+import { INDEXED_FIELDS, IndexStore, type IndexedMessage } from '../search-index/store.js';
+
+/** Snapshots per window: a batch commits ~500 messages in one, so a window holds at most ~10,000 messages' text. */
+const WINDOW = 20;
+
+export interface IndexProgress {
+  /** The lake snapshot the index holds. */
+  snapshot: number;
+  /** The lake's newest when the refresh started. */
+  target: number;
+  messages: number;
+}
+
+type FeedRow = Record<string, unknown> & { account: string; id: string };
+
+/** The rows a window (or a rebuild) adds: every searchable column, the text fields as the lake's search reads them. */
+export function insertedSql(messages: string, attachments: string, changes: boolean): string {
+  const text = INDEXED_FIELDS.map((f) => `${f === 'filename' ? 'att.filenames' : FIELD_SQL[f]} AS t_${f}`).join(',\n    ');
+  return `WITH att AS (
+    SELECT account, message_id, string_agg(filename, ' ' ORDER BY part_id) AS filenames,
+           bool_or(disposition = 'attachment') AS has_attachment
+      FROM (SELECT * FROM ${attachments})${changes ? ` WHERE change_type = 'insert'` : ''}
+     GROUP BY account, message_id)
+  SELECT m.account, m.id, m.thread_id, epoch_us(m.internal_date)::VARCHAR AS micros, m.internal_date::VARCHAR AS internal_date,
+    m.size_estimate, m.label_ids, m.deleted_at IS NOT NULL AS deleted, lower(trim(m.message_id_header, '<> ')) AS msgid,
+    m.from_address, m.from_name, m.subject, m.snippet, coalesce(att.has_attachment, false) AS has_attachment,
+    ${text}
+  FROM (SELECT * FROM ${messages}) m LEFT JOIN att ON att.account = m.account AND att.message_id = m.id
+  ${changes ? `WHERE m.change_type = 'insert'` : ''}`;
+}
+
+export function indexed(r: FeedRow): IndexedMessage {
+  const iso = r.internal_date === null ? null : new Date(`${(r.internal_date as string).replace(' ', 'T')}Z`).toISOString();
+  return {
+    account: r.account,
+    id: r.id,
+    threadId: (r.thread_id as string | null) ?? null,
+    micros: r.micros === null ? null : Number(r.micros),
+    internalDate: iso,
+    sizeEstimate: r.size_estimate === null ? null : Number(r.size_estimate),
+    labelIds: (r.label_ids as string[] | null) ?? [],
+    hasAttachment: r.has_attachment === true,
+    messageId: (r.msgid as string | null) ?? null,
+    deleted: r.deleted === true,
+    fromAddress: (r.from_address as string | null) ?? null,
+    fromName: (r.from_name as string | null) ?? null,
+    subject: (r.subject as string | null) ?? null,
+    snippet: (r.snippet as string | null) ?? null,
+    text: Object.fromEntries(INDEXED_FIELDS.map((f) => [f, (r[`t_${f}`] as string | null) ?? null])) as IndexedMessage['text'],
+  };
+}
+
+/** Which lake an index holds: the catalog and the data path (never a password). */
+function lakeIdentity(lake: Lake): string {
+  const c = lake.config;
+  const catalog = c.catalog === 'postgres' ? (c.pgDsn ?? '').replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/gi, '') : c.catalogPath;
+  return JSON.stringify([c.catalog, catalog, c.dataPath]);
+}
+
+export class IndexFeed {
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  /** Where the current refresh is (for a caller showing progress). */
+  progress: IndexProgress | undefined;
+  /** Why the last refresh failed (redacted), until one succeeds. */
+  lastError: string | undefined;
+
+  constructor(
+    private readonly lake: Lake,
+    readonly store: IndexStore,
+  ) {}
+
+  /** Brings the index to the lake's newest snapshot; one refresh at a time (a second caller joins the first). */
+  refresh(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error('the search index is closed'));
+    this.running ??= this.catchUp()
+      .then(() => (this.lastError = undefined))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Stops after the window in progress (committed or rolled back) and closes the index. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
+    this.store.close();
+  }
+
+  private async catchUp(): Promise<void> {
+    const [bounds] = await this.lake.query<{ newest: string; oldest: string }>(
+      'SELECT max(snapshot_id)::VARCHAR AS newest, min(snapshot_id)::VARCHAR AS oldest FROM lake.snapshots()',
+    );
+    const newest = Number(bounds!.newest);
+    const oldest = Number(bounds!.oldest);
+    const identity = lakeIdentity(this.lake);
+    let held = Number(this.store.meta('snapshot') ?? -1);
+    if (this.store.meta('lake') !== identity || held > newest) {
+      this.store.reset();
+      this.store.setMeta('lake', identity);
+      held = -1;
+    }
+    this.progress = { snapshot: held, target: newest, messages: this.store.count() };
+    if (held !== newest) {
+      // The lake's history from the snapshot after the held one is still there: read the changes since. Otherwise (a new
+      // index of a lake whose first snapshots were expired, or an index left behind longer than the retention), rebuild.
+      if (held + 1 >= oldest) {
+        for (let from = held + 1; from <= newest; from += WINDOW) {
+          if (this.stopping) throw new Error('the search index is closed');
+          await this.window(from, Math.min(newest, from + WINDOW - 1));
+        }
+      } else await this.rebuild(newest);
+    }
+    if (this.store.meta('labels') !== String(newest)) await this.labels(newest);
+  }
+
+  /** Every mailbox's user labels as its latest extraction or sync saw them (as userLabels reads them), at `snapshot`. */
+  private async labels(snapshot: number): Promise<void> {
+    const rows = await this.lake.query<{ account: string; id: string; name: string | null }>(
+      `WITH l AS (SELECT * FROM lake.labels AT (VERSION => ${snapshot}))
+       SELECT l.account, l.id, l.name FROM l
+        WHERE l.type IN ('user', 'imported') AND l.fetched_at = (SELECT max(x.fetched_at) FROM l x WHERE x.account = l.account)`,
+    );
+    this.store.transaction(() => {
+      this.store.setLabels(rows.map((r) => ({ ...r, name: r.name ?? '' })));
+      this.store.setMeta('labels', String(snapshot));
+    });
+  }
+
+  /** Applies the changes of snapshots from..to, and records `to`, in one transaction. */
+  private async window(from: number, to: number): Promise<void> {
+    const store = this.store;
+    store.db.exec('BEGIN IMMEDIATE');
+    try {
+      const messages = `lake.table_changes('messages', ${from}, ${to})`;
+      await this.lake.stream(insertedSql(messages, `lake.table_changes('attachments', ${from}, ${to})`, true), {}, (rows) => {
+        for (const r of rows) store.put(indexed(r as FeedRow));
+      });
+      // Then labels and deletions in Gmail, in snapshot order (an update after an insert in this window wins), and rows
+      // that left the lake (none does today; a row deleted then inserted again in one window is kept).
+      const changes = await this.lake.query<{
+        change_type: string;
+        account: string;
+        id: string;
+        label_ids: string[] | null;
+        deleted: boolean;
+        snapshot_id: string;
+      }>(
+        `SELECT snapshot_id::VARCHAR AS snapshot_id, change_type, account, id, label_ids, deleted_at IS NOT NULL AS deleted
+           FROM ${messages} WHERE change_type IN ('update_postimage', 'delete', 'insert')
+          ORDER BY snapshot_id, change_type = 'insert'`,
+      );
+      const lastInsert = new Map<string, number>();
+      for (const c of changes) if (c.change_type === 'insert') lastInsert.set(`${c.account}\n${c.id}`, Number(c.snapshot_id));
+      for (const c of changes) {
+        if (c.change_type === 'update_postimage')
+          store.update({ account: c.account, id: c.id, labelIds: c.label_ids ?? [], deleted: c.deleted });
+        else if (c.change_type === 'delete' && !((lastInsert.get(`${c.account}\n${c.id}`) ?? -1) >= Number(c.snapshot_id)))
+          store.remove(c.account, c.id);
+      }
+      store.setMeta('snapshot', String(to));
+      store.db.exec('COMMIT');
+    } catch (e) {
+      store.db.exec('ROLLBACK');
+      throw e;
+    }
+    this.progress = { ...this.progress!, snapshot: to, messages: store.count() };
+  }
+
+  /** Builds the index again from the lake's rows at `snapshot`, committing every chunk; the snapshot is recorded last. */
+  private async rebuild(snapshot: number): Promise<void> {
+    const store = this.store;
+    store.reset();
+    store.setMeta('lake', lakeIdentity(this.lake));
+    let n = 0;
+    await this.lake.stream(
+      insertedSql(`lake.messages AT (VERSION => ${snapshot})`, `lake.attachments AT (VERSION => ${snapshot})`, false),
+      {},
+      (rows) => {
+        if (this.stopping) throw new Error('the search index is closed');
+        store.transaction(() => {
+          for (const r of rows) store.put(indexed(r as FeedRow));
+        });
+        n += rows.length;
+        this.progress = { ...this.progress!, messages: n };
+      },
+    );
+    store.setMeta('snapshot', String(snapshot));
+    this.progress = { ...this.progress!, snapshot };
+  }
+}
+
+const feeds = new Map<Lake, Promise<IndexFeed>>();
+
+/** The index feed of this lake in this process (opened on first use), or undefined when SEARCH_INDEX is off. */
+export function indexFeed(lake: Lake): Promise<IndexFeed> | undefined {
+  const path = lake.config.searchIndexPath;
+  if (!path) return undefined;
+  let feed = feeds.get(lake);
+  if (!feed) {
+    feed = IndexStore.open(path).then((store) => new IndexFeed(lake, store));
+    feeds.set(lake, feed);
+    feed.catch(() => feeds.delete(lake));
+  }
+  return feed;
+}
+
+/** Stops and closes this lake's index feed (before the lake closes): its refresh in progress ends first. */
+export async function closeIndexFeed(lake: Lake): Promise<void> {
+  const feed = feeds.get(lake);
+  feeds.delete(lake);
+  await (await feed?.catch(() => undefined))?.stop();
+}

@@ -1,0 +1,148 @@
+/**
+ * Gmail's search over the index (./store.ts): the query tree (src/search/syntax.ts) compiled to one SQLite statement,
+ * word terms as FTS5 phrase queries, the rest over `docs`: the same meaning as the emulator's evaluator and the lake's
+ * SQL (src/lake/search.ts), which the search tests hold all three to. Bare words rank by BM25 (FTS5's bm25()), the
+ * best first, unless the caller asks for newest first.
+ */
+import { decodeCursor, encodeCursor, encodeOffsetCursor, decodeOffsetCursor } from '../search/cursor.js';
+import { TEXT_FIELDS } from '../search/evaluate.js';
+import type { QueryNode, Term } from '../search/syntax.js';
+import { LABEL_SEP, type IndexStore } from './store.js';
+
+type SqlValue = string | number | bigint | null;
+
+export interface IndexQuery {
+  account: string;
+  tree: QueryNode;
+  resolve: (name: string) => string | undefined;
+  limit: number;
+  cursor?: string;
+  /** Spam and trash are searched too (the query names them, or the caller asks). */
+  spamTrash: boolean;
+  deleted: boolean;
+  order: 'relevance' | 'date';
+}
+
+export interface IndexRow {
+  id: string;
+  thread_id: string | null;
+  sort_micros: number;
+  internal_date: string | null;
+  from_address: string | null;
+  from_name: string | null;
+  subject: string | null;
+  snippet: string | null;
+  labels: string;
+}
+
+/** An FTS5 phrase over some columns: `{c_a c_b} : "w1 w2"` (words are letters and digits only: nothing to escape). */
+function phrase(fields: readonly string[], words: string[]): string {
+  return `{${fields.map((f) => `c_${f}`).join(' ')}} : "${words.join(' ')}"`;
+}
+
+function wordsPhrase(t: Extract<Term, { kind: 'words' }>): string {
+  return phrase(t.field === 'text' ? TEXT_FIELDS : [t.field], t.words);
+}
+
+function termSql(t: Term, params: SqlValue[], resolve: (name: string) => string | undefined): string {
+  switch (t.kind) {
+    case 'words':
+      // No word at all (a field of punctuation) matches what the other searches match: a field holding nothing, never.
+      if (!t.words.length) return '0';
+      params.push(wordsPhrase(t));
+      return 'd.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)';
+    case 'label': {
+      const id = resolve(t.name);
+      if (id === undefined) return '0';
+      params.push(`${LABEL_SEP}${id}${LABEL_SEP}`);
+      return 'instr(d.labels, ?) > 0';
+    }
+    case 'anywhere':
+      return '1';
+    case 'read':
+      return `instr(d.labels, '${LABEL_SEP}UNREAD${LABEL_SEP}') = 0`;
+    case 'attachment':
+      return 'd.attachment = 1';
+    case 'date':
+      params.push(t.at * 1000);
+      return `coalesce(d.micros ${t.bound === 'after' ? '>=' : '<'} ?, 0)`;
+    case 'size':
+      params.push(t.bytes);
+      return `coalesce(d.size ${t.bound === 'larger' ? '>' : '<'} ?, 0)`;
+    case 'msgid':
+      params.push(t.id);
+      return 'coalesce(d.msgid = ?, 0)';
+  }
+}
+
+function nodeSql(node: QueryNode, params: SqlValue[], resolve: (name: string) => string | undefined): string {
+  switch (node.type) {
+    case 'and':
+      return node.children.length ? `(${node.children.map((c) => nodeSql(c, params, resolve)).join(' AND ')})` : '1';
+    case 'or':
+      return node.children.length ? `(${node.children.map((c) => nodeSql(c, params, resolve)).join(' OR ')})` : '0';
+    case 'not':
+      return `(NOT ${nodeSql(node.child, params, resolve)})`;
+    case 'term':
+      return termSql(node.term, params, resolve);
+  }
+}
+
+/** The bare words a message is ranked by: those the query asks for, not under a negation. */
+export function rankingPhrases(node: QueryNode): string[] {
+  switch (node.type) {
+    case 'not':
+      return [];
+    case 'and':
+    case 'or':
+      return node.children.flatMap(rankingPhrases);
+    case 'term':
+      return node.term.kind === 'words' && node.term.field === 'text' && node.term.words.length ? [wordsPhrase(node.term)] : [];
+  }
+}
+
+/** One page of matches: newest first, or by relevance when the query has bare words and order is 'relevance'. */
+export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]; nextCursor?: string; order: 'relevance' | 'date' } {
+  const params: SqlValue[] = [];
+  const ranking = q.order === 'relevance' ? rankingPhrases(q.tree) : [];
+  let from = 'docs d';
+  let order = 'd.sort_micros DESC, d.id DESC';
+  let offset = 0;
+  if (ranking.length) {
+    // bm25() is negative, the best match the lowest; a message matching none of the ranked words (an OR's other side)
+    // comes after every one that does.
+    params.push(ranking.join(' OR '));
+    from = 'docs d LEFT JOIN (SELECT rowid, bm25(words) AS score FROM words WHERE words MATCH ?) r ON r.rowid = d.rowid';
+    order = `coalesce(r.score, 0), ${order}`;
+  }
+  const where = ['d.account = ?'];
+  params.push(q.account);
+  where.push(nodeSql(q.tree, params, q.resolve));
+  if (!q.deleted) where.push('d.deleted = 0');
+  if (!q.spamTrash)
+    where.push(`instr(d.labels, '${LABEL_SEP}SPAM${LABEL_SEP}') = 0 AND instr(d.labels, '${LABEL_SEP}TRASH${LABEL_SEP}') = 0`);
+  if (q.cursor && ranking.length) offset = decodeOffsetCursor(q.cursor);
+  else if (q.cursor) {
+    const [micros, id] = decodeCursor(q.cursor);
+    where.push('(d.sort_micros < ? OR (d.sort_micros = ? AND d.id < ?))');
+    params.push(micros, micros, id);
+  }
+  const limit = Math.trunc(q.limit);
+  const rows = store
+    .prepare(
+      `SELECT d.id, d.thread_id, d.sort_micros, d.internal_date, d.from_address, d.from_name, d.subject, d.snippet, d.labels
+         FROM ${from}
+        WHERE ${where.join(' AND ')}
+        ORDER BY ${order}
+        LIMIT ${limit + 1} OFFSET ${offset}`,
+    )
+    .all(...params) as unknown as IndexRow[];
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const more = rows.length > limit && last;
+  return {
+    rows: page,
+    order: ranking.length ? 'relevance' : 'date',
+    ...(more ? { nextCursor: ranking.length ? encodeOffsetCursor(offset + limit) : encodeCursor(BigInt(last.sort_micros), last.id) } : {}),
+  };
+}
