@@ -1,18 +1,17 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import` (and `fts`, not by
- * default: the full-text candidates, with tools of their own — see bench/fts.ts);
- * `--report FILE` prints a results file as the README's Markdown table; `--scale N` sets the scale scenario's size.
+ * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import,search`;
+ * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--search N` set those scenarios' sizes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
-import { ftsCandidates } from './fts.js';
 import { importMbox } from './import.js';
 import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
+import { searchIndex } from './search.js';
 import {
   emulatorThroughput,
   fleet,
@@ -28,7 +27,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import,search';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -36,6 +35,8 @@ const { values } = parseArgs({
     report: { type: 'string' },
     // Overrides the scale scenario's mailbox size (diagnostic runs between full ones).
     scale: { type: 'string' },
+    // Overrides the search scenario's lake size.
+    search: { type: 'string' },
   },
 });
 if (values.report) {
@@ -58,7 +59,7 @@ const size = {
   fleetPerMailbox: full ? 100 : 20,
   large: full ? 200 : 40,
   importMB: full ? 2_000 : 200,
-  fts: full ? 1_000_000 : 50_000,
+  search: values.search ? Number(values.search) : full ? 1_000_000 : 50_000,
 };
 
 const machine = {
@@ -115,7 +116,7 @@ try {
     await measure('fleet postgres', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20, { workers: 2, catalog: 'postgres' }));
   }
   if (only.has('large')) await measure('large', () => largeMessages(env, size.large));
-  if (only.has('fts')) await measure('fts', () => ftsCandidates(size.fts));
+  if (only.has('search')) await measure('search', () => searchIndex(env, size.search));
   if (only.has('import')) for (const mb of [16, 4]) await measure(`import ${mb}`, () => importMbox(env, size.importMB, mb));
 } finally {
   await env.stop();

@@ -281,12 +281,17 @@ await yargs(hideBin(process.argv))
         .option('account', { type: 'string', describe: 'the mailbox (default: the one signed in)' })
         .option('limit', { type: 'number', default: 25, describe: 'messages per page (at most 500)' })
         .option('cursor', { type: 'string', describe: 'the next page: the cursor the last page printed' })
-        .option('tz', { type: 'string', describe: "the mailbox's time zone for after:/before: dates (default UTC)" }),
+        .option('tz', { type: 'string', describe: "the mailbox's time zone for after:/before: dates (default UTC)" })
+        .option('order', {
+          choices: ['relevance', 'date'] as const,
+          default: 'relevance' as const,
+          describe: 'bare words rank the best match first (relevance), or every page is newest first (date)',
+        }),
     run(async (a, out) =>
       (await import('./search.js')).search(
         home,
         a.q,
-        { address: a.account, limit: Math.min(Math.max(1, a.limit), 500), cursor: a.cursor, tz: a.tz },
+        { address: a.account, limit: Math.min(Math.max(1, a.limit), 500), cursor: a.cursor, tz: a.tz, order: a.order },
         out,
       ),
     ),

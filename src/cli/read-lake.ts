@@ -1,3 +1,4 @@
+import { closeIndexFeed } from '../lake/index-feed.js';
 import { Lake } from '../lake/lake.js';
 import { CursorError } from '../search/cursor.js';
 import { redactedMessage } from '../redact.js';
@@ -23,6 +24,7 @@ export async function withReadLake<T>(home: Home, fn: (lake: Lake) => Promise<T>
     if (e instanceof CursorError) throw new CliError(`invalid cursor: ${e.message}`, EXIT.usage);
     throw e;
   } finally {
+    await closeIndexFeed(lake);
     lake.close();
   }
 }

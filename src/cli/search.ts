@@ -5,18 +5,28 @@ import { withReadLake } from './read-lake.js';
 import type { Home } from './settings.js';
 
 /**
- * `search`: Gmail's search syntax over the lake (read-only, also while the pipeline writes it), newest first: a table
+ * `search`: Gmail's search syntax over the lake (read-only, also while the pipeline writes it), from the search index
+ * (bare words best match first, else newest first): a table
  * of date, sender, subject and id, or the page as JSON with --json (its nextCursor goes back as --cursor).
  */
 export async function search(
   home: Home,
   q: string,
-  o: { address?: string; limit: number; cursor?: string; tz?: string },
+  o: { address?: string; limit: number; cursor?: string; tz?: string; order?: 'relevance' | 'date' },
   out: Out,
 ): Promise<void> {
   const account = mailboxOf(home, o.address, false);
   await withReadLake(home, async (lake) => {
-    const page = await searchMessages(lake, { account, q, limit: o.limit, cursor: o.cursor, timeZone: o.tz });
+    // The search index is brought up to date first (at most 30 s: a first build of a large lake goes on at the next search).
+    const page = await searchMessages(lake, {
+      account,
+      q,
+      limit: o.limit,
+      cursor: o.cursor,
+      timeZone: o.tz,
+      order: o.order,
+      index: { waitMs: 30_000 },
+    });
     out.result(page, () => {
       if (!page.messages.length) return out.line(`(no messages of ${account} match)`);
       out.line(
@@ -25,7 +35,17 @@ export async function search(
           48,
         ),
       );
-      out.line(page.nextCursor ? `(${page.messages.length} shown; more with --cursor ${page.nextCursor})` : `(${page.messages.length})`);
+      const how =
+        page.order === 'relevance'
+          ? 'best match first'
+          : page.source === 'lake'
+            ? 'newest first; the search index is still being built'
+            : 'newest first';
+      out.line(
+        page.nextCursor
+          ? `(${page.messages.length} shown, ${how}; more with --cursor ${page.nextCursor})`
+          : `(${page.messages.length}, ${how})`,
+      );
     });
   });
 }

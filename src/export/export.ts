@@ -77,6 +77,9 @@ export async function exportMessages(lake: Lake, o: ExportOptions): Promise<Expo
         spamTrash: true,
         deleted: o.includeDeleted,
         labels,
+        // Newest first from the lake itself (the export reads its bytes there anyway): no index to build first.
+        order: 'date',
+        index: false,
       });
       cursor = page.nextCursor;
       const ids = page.messages.map((m) => m.id);

@@ -101,6 +101,13 @@ export function rankingPhrases(node: QueryNode): string[] {
   }
 }
 
+/** True when every match holds every ranked word: the query is those bare words ANDed with other terms (or one alone). */
+function rankedWordsRequired(node: QueryNode): boolean {
+  const top = node.type === 'and' ? node.children : [node];
+  const required = top.filter((c) => c.type === 'term' && c.term.kind === 'words' && c.term.field === 'text' && c.term.words.length).length;
+  return required === rankingPhrases(node).length;
+}
+
 /** One page of matches: newest first, or by relevance when the query has bare words and order is 'relevance'. */
 export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]; nextCursor?: string; order: 'relevance' | 'date' } {
   const params: SqlValue[] = [];
@@ -111,8 +118,11 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   if (ranking.length) {
     // bm25() is negative, the best match the lowest; a message matching none of the ranked words (an OR's other side)
     // comes after every one that does.
+    // Scored once (MATERIALIZED: never once per message); when every match must hold the words, the scored rows drive
+    // the join (a few of a large mailbox), else every message of the mailbox is read and looked up.
     params.push(ranking.join(' OR '));
-    from = 'docs d LEFT JOIN (SELECT rowid, bm25(words) AS score FROM words WHERE words MATCH ?) r ON r.rowid = d.rowid';
+    from = `(WITH r AS MATERIALIZED (SELECT rowid, bm25(words) AS score FROM words WHERE words MATCH ?) SELECT * FROM r) r
+      ${rankedWordsRequired(q.tree) ? 'CROSS JOIN docs d ON d.rowid = r.rowid' : 'RIGHT JOIN docs d ON d.rowid = r.rowid'}`;
     order = `coalesce(r.score, 0), ${order}`;
   }
   const where = ['d.account = ?'];

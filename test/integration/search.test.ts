@@ -265,8 +265,9 @@ test(`search ≡ Gmail: ${QUERIES.length} queries over ${MESSAGES} messages, the
       const extra = ids.filter((id) => !gs.has(id));
       if (missing.length || extra.length) differences.push({ q, by, missing: missing.slice(0, 5), extra: extra.slice(0, 5) });
     }
-    // Newest first, both: the same ids in the same order.
+    // Newest first, both: the same ids in the same order; ranked by relevance, the same ids.
     if (!differences.length) assert.deepEqual(x, l, q);
+    assert.deepEqual(new Set(await indexIds(q, 'relevance')), new Set(x), `${q} (ranked)`);
   }
   console.table(table);
   assert.deepEqual(differences, []);
