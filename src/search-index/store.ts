@@ -6,11 +6,10 @@
  * (src/lake/index-feed.ts), up to the lake snapshot recorded in `meta`.
  *
  * Words are those of the shared definition (src/search/words.ts: NFC, lower case, runs of letters and digits): the text
- * is normalized and lower-cased here as words() does it, and FTS5's unicode61 tokenizer, told that only letters and
- * digits make words (`categories 'L* N*'`) and to keep accents, cuts it into the same words — in C, several times
- * faster than a Unicode regular expression in JavaScript. A phrase query is then exactly "these words side by side",
- * the emulator's own test. (Its tables are Unicode 6.1's: a letter added to Unicode since then separates words in the
- * index, the same way in a message and in a query.)
+ * is prepared by indexText (normalized and lower-cased as words() does it, other scripts' punctuation made spaces) and
+ * cut by FTS5's `ascii` tokenizer at ASCII punctuation and spaces, so each token is one of those words and a phrase
+ * query is exactly "these words side by side", the emulator's own test (test/unit/search-index.test.ts holds the two
+ * to the same answers over awkward text).
  * Why SQLite FTS5 over DuckDB's fts extension: docs/benchmarks.md ("Full-text index").
  */
 import { mkdirSync } from 'node:fs';
@@ -24,7 +23,7 @@ export const INDEXED_FIELDS = ['subject', 'from', 'to', 'cc', 'bcc', 'body', 'fi
 export type IndexedField = (typeof INDEXED_FIELDS)[number];
 
 /** Bumped when the layout or what is stored changes: an index of another version is rebuilt. */
-const VERSION = '2';
+const VERSION = '3';
 
 /** Separates label ids in `docs.labels` (none holds it), so a label is `instr(labels, SEP || id || SEP)`. */
 export const LABEL_SEP = '\x1f';
@@ -116,7 +115,7 @@ export class IndexStore {
       CREATE INDEX IF NOT EXISTS docs_newest ON docs (account, sort_micros DESC, id DESC);
       CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
         ${INDEXED_FIELDS.map((f) => `c_${f}`).join(', ')},
-        content = '', contentless_delete = 1, tokenize = "unicode61 remove_diacritics 0 categories 'L* N*'"
+        content = '', contentless_delete = 1, tokenize = 'ascii'
       );`);
   }
 

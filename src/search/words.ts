@@ -18,12 +18,16 @@ export function words(text: string): string[] {
 }
 
 /**
- * A text as the search index stores it: normalized and lower-cased as {@link words} reads it, left for FTS5's
- * tokenizer (unicode61, letters and digits only, no folding of accents) to cut into the same words.
+ * A text as the search index stores it: normalized and lower-cased as {@link words} reads it, with every character
+ * outside ASCII that is not a letter or digit made a space; FTS5's `ascii` tokenizer then cuts it at ASCII's non-letters
+ * and non-digits, so its tokens are exactly these words (FTS5's own unicode61 would keep combining marks inside words
+ * and fold ς into σ). Only non-ASCII separators are replaced here, which costs little: ASCII's are cut in C.
  */
 export function indexText(text: string | null | undefined): string {
-  return text ? normalized(text).toLowerCase() : '';
+  return text ? normalized(text).toLowerCase().replace(NON_WORDS_BEYOND_ASCII, ' ') : '';
 }
+const NON_WORDS_BEYOND_ASCII = /[^\p{ASCII}\p{L}\p{N}]+/gu;
+
 /** A field's words as ` w1 w2 … ` (a blank field is a single space). */
 export function fieldText(...parts: (string | null | undefined)[]): string {
   return ` ${parts.flatMap((p) => (p ? words(p) : [])).join(' ')} `;
