@@ -144,6 +144,14 @@ export class IndexFeed {
     const store = this.store;
     store.db.exec('BEGIN IMMEDIATE');
     try {
+      // Another process sharing the index (the API and a CLI search on one DATA_DIR) may have gone further meanwhile:
+      // its changes are not applied twice, and never older ones over newer.
+      const held = Number(store.meta('snapshot') ?? -1);
+      if (held >= to) {
+        store.db.exec('COMMIT');
+        return;
+      }
+      from = Math.max(from, held + 1);
       const messages = `lake.table_changes('messages', ${from}, ${to})`;
       await this.lake.stream(insertedSql(messages, `lake.table_changes('attachments', ${from}, ${to})`, true), {}, (rows) => {
         for (const r of rows) store.put(indexed(r as FeedRow));

@@ -21,6 +21,8 @@ export interface IndexQuery {
   spamTrash: boolean;
   deleted: boolean;
   order: 'relevance' | 'date';
+  /** The plan's thresholds (tests try both plans on one small index): SELECTIVE and RANK_AT_MOST by default. */
+  plan?: { selective: number; rankAtMost: number };
 }
 
 export interface IndexRow {
@@ -44,13 +46,41 @@ function wordsPhrase(t: Extract<Term, { kind: 'words' }>): string {
   return phrase(t.field === 'text' ? TEXT_FIELDS : [t.field], t.words);
 }
 
-function termSql(t: Term, params: SqlValue[], resolve: (name: string) => string | undefined): string {
+/**
+ * A word term held by at most this many messages is read whole into a set the scan looks messages up in; one held by
+ * more is checked message by message as the newest-first scan reaches them (an FTS5 lookup by rowid each), which
+ * stops at the page's end: a word most messages hold finds its page among the first ones.
+ */
+const SELECTIVE = 20_000;
+
+/**
+ * Bare words held by at most this many messages rank by BM25 (which scores every message holding them); more, and
+ * the page is newest first (`order: 'date'` says so), as Gmail's own search always is.
+ */
+export const RANK_AT_MOST = 50_000;
+
+/** At most how many messages hold these words side by side: the fewest that hold any one of them. */
+function heldBy(store: IndexStore, words: string[]): number {
+  return Math.min(...words.map((w) => store.documentFrequency(w)));
+}
+
+interface Compiler {
+  store: IndexStore;
+  selective: number;
+  params: SqlValue[];
+  resolve: (name: string) => string | undefined;
+}
+
+function termSql(t: Term, c: Compiler): string {
+  const { params, resolve } = c;
   switch (t.kind) {
     case 'words':
       // No word at all (a field of punctuation) matches what the other searches match: a field holding nothing, never.
       if (!t.words.length) return '0';
       params.push(wordsPhrase(t));
-      return 'd.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)';
+      return heldBy(c.store, t.words) <= c.selective
+        ? 'd.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)'
+        : 'EXISTS (SELECT 1 FROM words WHERE words MATCH ? AND rowid = d.rowid)';
     case 'label': {
       const id = resolve(t.name);
       if (id === undefined) return '0';
@@ -75,30 +105,39 @@ function termSql(t: Term, params: SqlValue[], resolve: (name: string) => string 
   }
 }
 
-function nodeSql(node: QueryNode, params: SqlValue[], resolve: (name: string) => string | undefined): string {
+const isWords = (n: QueryNode) => n.type === 'term' && n.term.kind === 'words';
+
+function nodeSql(node: QueryNode, c: Compiler): string {
   switch (node.type) {
     case 'and':
-      return node.children.length ? `(${node.children.map((c) => nodeSql(c, params, resolve)).join(' AND ')})` : '1';
+      // The cheap tests of a message's own columns first: a word's lookup only for what passes them.
+      return node.children.length
+        ? `(${[...node.children.filter((n) => !isWords(n)), ...node.children.filter(isWords)].map((n) => nodeSql(n, c)).join(' AND ')})`
+        : '1';
     case 'or':
-      return node.children.length ? `(${node.children.map((c) => nodeSql(c, params, resolve)).join(' OR ')})` : '0';
+      return node.children.length ? `(${node.children.map((n) => nodeSql(n, c)).join(' OR ')})` : '0';
     case 'not':
-      return `(NOT ${nodeSql(node.child, params, resolve)})`;
+      return `(NOT ${nodeSql(node.child, c)})`;
     case 'term':
-      return termSql(node.term, params, resolve);
+      return termSql(node.term, c);
   }
 }
 
 /** The bare words a message is ranked by: those the query asks for, not under a negation. */
-export function rankingPhrases(node: QueryNode): string[] {
+function rankedTerms(node: QueryNode): Extract<Term, { kind: 'words' }>[] {
   switch (node.type) {
     case 'not':
       return [];
     case 'and':
     case 'or':
-      return node.children.flatMap(rankingPhrases);
+      return node.children.flatMap(rankedTerms);
     case 'term':
-      return node.term.kind === 'words' && node.term.field === 'text' && node.term.words.length ? [wordsPhrase(node.term)] : [];
+      return node.term.kind === 'words' && node.term.field === 'text' && node.term.words.length ? [node.term] : [];
   }
+}
+
+export function rankingPhrases(node: QueryNode): string[] {
+  return rankedTerms(node).map(wordsPhrase);
 }
 
 /** True when every match holds every ranked word: the query is those bare words ANDed with other terms (or one alone). */
@@ -111,7 +150,9 @@ function rankedWordsRequired(node: QueryNode): boolean {
 /** One page of matches: newest first, or by relevance when the query has bare words and order is 'relevance'. */
 export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]; nextCursor?: string; order: 'relevance' | 'date' } {
   const params: SqlValue[] = [];
-  const ranking = q.order === 'relevance' ? rankingPhrases(q.tree) : [];
+  const ranked = q.order === 'relevance' ? rankedTerms(q.tree) : [];
+  const plan = q.plan ?? { selective: SELECTIVE, rankAtMost: RANK_AT_MOST };
+  const ranking = ranked.reduce((n, t) => n + heldBy(store, t.words), 0) <= plan.rankAtMost ? ranked.map(wordsPhrase) : [];
   let from = 'docs d';
   let order = 'd.sort_micros DESC, d.id DESC';
   let offset = 0;
@@ -127,7 +168,7 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   }
   const where = ['d.account = ?'];
   params.push(q.account);
-  where.push(nodeSql(q.tree, params, q.resolve));
+  where.push(nodeSql(q.tree, { store, params, resolve: q.resolve, selective: plan.selective }));
   if (!q.deleted) where.push('d.deleted = 0');
   if (!q.spamTrash)
     where.push(`instr(d.labels, '${LABEL_SEP}SPAM${LABEL_SEP}') = 0 AND instr(d.labels, '${LABEL_SEP}TRASH${LABEL_SEP}') = 0`);

@@ -23,7 +23,7 @@ export const INDEXED_FIELDS = ['subject', 'from', 'to', 'cc', 'bcc', 'body', 'fi
 export type IndexedField = (typeof INDEXED_FIELDS)[number];
 
 /** Bumped when the layout or what is stored changes: an index of another version is rebuilt. */
-const VERSION = '3';
+const VERSION = '4';
 
 /** Separates label ids in `docs.labels` (none holds it), so a label is `instr(labels, SEP || id || SEP)`. */
 export const LABEL_SEP = '\x1f';
@@ -116,12 +116,15 @@ export class IndexStore {
       CREATE VIRTUAL TABLE IF NOT EXISTS words USING fts5(
         ${INDEXED_FIELDS.map((f) => `c_${f}`).join(', ')},
         content = '', contentless_delete = 1, tokenize = 'ascii'
-      );`);
+      );
+      CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(words, 'row');`);
   }
 
   /** Empties the index (a rebuild follows). */
   reset(): void {
-    this.db.exec('DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS words; DROP TABLE IF EXISTS labels; DELETE FROM meta;');
+    this.db.exec(
+      'DROP TABLE IF EXISTS vocab; DROP TABLE IF EXISTS docs; DROP TABLE IF EXISTS words; DROP TABLE IF EXISTS labels; DELETE FROM meta;',
+    );
     this.statements.clear();
     this.createTables();
     this.setMeta('version', VERSION);
@@ -217,6 +220,11 @@ export class IndexStore {
   labels(account: string): Map<string, string> {
     const rows = this.prepare('SELECT id, name FROM labels WHERE account = ?').all(account) as { id: string; name: string }[];
     return new Map(rows.map((r) => [r.id, r.name]));
+  }
+
+  /** How many messages (of every mailbox, in any field) hold this word: what a query's plan is chosen by. */
+  documentFrequency(word: string): number {
+    return Number((this.prepare('SELECT doc FROM vocab WHERE term = ?').get(word) as { doc: number } | undefined)?.doc ?? 0);
   }
 
   count(): number {
