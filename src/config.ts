@@ -192,7 +192,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       threads: e.LAKE_THREADS,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),
       snapshotRetentionDays: e.LAKE_SNAPSHOT_RETENTION_DAYS,
-      searchIndexPath: e.SEARCH_INDEX === 'on' ? resolve(e.SEARCH_INDEX_PATH ?? `${dataDir}/search-index.sqlite`) : undefined,
+      searchIndexPath:
+        e.SEARCH_INDEX === 'on' || (e.SEARCH_INDEX === 'auto' && !e.LAKE_ENCRYPTED)
+          ? resolve(e.SEARCH_INDEX_PATH ?? `${dataDir}/search-index.sqlite`)
+          : undefined,
       s3: s3Of(e),
     },
     gmail: {

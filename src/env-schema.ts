@@ -216,10 +216,10 @@ export const envSchema = z.object({
       "Folders (absolute, comma-separated) the workers may import mbox files from (POST /imports, `gmail-lake import`): a path whose real location (links followed) is outside them is refused. Empty: any file the worker can read — set it wherever an admin key is held by someone who should not read the workers' files.",
     ),
   SEARCH_INDEX: z
-    .enum(['on', 'off'])
-    .default('on')
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
     .describe(
-      "`on`: the processes that search the lake (the API, `gmail-lake search`, `mcp`) keep a full-text index of it (SQLite FTS5, at SEARCH_INDEX_PATH), brought up to the lake's newest snapshot through DuckLake's change feed before each search and every few seconds in the API: bare words then rank by relevance (BM25) and every query reads the index instead of every stored body. While it is first built, searches read the lake (newest first). `off`: searches always read the lake.",
+      "`auto` (default): `on`, unless LAKE_ENCRYPTED (the index holds the messages' words in the clear on the searching host's disk: `on` opts in). `on`: the processes that search the lake (the API, `gmail-lake search`, `mcp`) keep a full-text index of it (SQLite FTS5, at SEARCH_INDEX_PATH), brought up to the lake's newest snapshot through DuckLake's change feed before each search and every few seconds in the API: bare words then rank by relevance (BM25) and every query reads the index instead of every stored body. While it is first built, searches read the lake (newest first). `off`: searches always read the lake.",
     ),
   SEARCH_INDEX_PATH: z
     .string()

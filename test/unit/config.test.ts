@@ -100,3 +100,13 @@ test("the command's lake config finds the checkout's DuckDB extensions from any 
   const set = new Home({ GMAIL_LAKE_HOME: '/tmp/gmail-lake-home-test', DUCKDB_EXTENSION_DIR: '/opt/ext' });
   assert.equal(set.pipelineConfig().lake.extensionDir, '/opt/ext');
 });
+
+test('the search index sits in DATA_DIR; an encrypted lake gets none unless asked (its words would be in the clear)', () => {
+  assert.match(loadConfig({}).lake.searchIndexPath!, /data\/search-index\.sqlite$/);
+  assert.equal(loadConfig({ SEARCH_INDEX: 'off' }).lake.searchIndexPath, undefined);
+  assert.equal(loadConfig({ LAKE_ENCRYPTED: 'true' }).lake.searchIndexPath, undefined);
+  assert.equal(
+    loadConfig({ LAKE_ENCRYPTED: 'true', SEARCH_INDEX: 'on', SEARCH_INDEX_PATH: '/x/i.sqlite' }).lake.searchIndexPath,
+    '/x/i.sqlite',
+  );
+});
