@@ -227,6 +227,11 @@ export class IndexStore {
     return Number((this.prepare('SELECT doc FROM vocab WHERE term = ?').get(word) as { doc: number } | undefined)?.doc ?? 0);
   }
 
+  /** About how many messages the index holds (rowids only grow), in a lookup rather than a count. */
+  size(): number {
+    return Number((this.prepare('SELECT max(rowid) AS n FROM docs').get() as { n: number | null }).n ?? 0);
+  }
+
   count(): number {
     return Number((this.prepare('SELECT count(*) AS n FROM docs').get() as { n: number }).n);
   }

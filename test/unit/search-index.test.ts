@@ -143,8 +143,8 @@ test('the index finds what the emulator finds, over 250 random queries of awkwar
     for (const [order, plan] of [
       ['date', undefined],
       ['relevance', undefined],
-      ['date', { selective: 0, rankAtMost: 0 }],
-      ['relevance', { selective: 0, rankAtMost: 0 }],
+      ['date', { dense: 0, rankAtMost: 0 }],
+      ['relevance', { dense: 0, rankAtMost: 0 }],
     ] as const) {
       const page = queryIndex(store, { account: 'a@x.test', tree, resolve, limit: 10_000, spamTrash: false, deleted: false, order, plan });
       const found = page.rows.map((r) => r.id);
