@@ -67,12 +67,9 @@ function searchIndexKeeper(logger: Logger, everyMs = 5_000) {
       if (kept) return;
       kept = lake;
       timer = setInterval(() => {
-        void import('../lake/index-feed.js').then(async ({ indexFeed }) => {
-          const feed = await indexFeed(lake);
-          await feed
-            ?.refresh()
-            .catch((e: unknown) => logger.warn({ err: redactedMessage(e) }, 'search index refresh failed; searches read the lake'));
-        });
+        void import('../lake/index-feed.js')
+          .then(async ({ indexFeed }) => (await indexFeed(lake))?.refresh())
+          .catch((e: unknown) => logger.warn({ err: redactedMessage(e) }, 'search index refresh failed; searches read the lake'));
       }, everyMs).unref();
     },
     async stop(): Promise<void> {
@@ -89,7 +86,7 @@ function messageStore(lake: () => Promise<Lake>, index: ReturnType<typeof search
     search: async (o) => {
       const opened = await lake();
       index.keep(opened);
-      return (await import('../lake/search.js')).searchMessages(opened, { ...o, index: { keepRefreshing: true } });
+      return (await import('../lake/search.js')).searchMessages(opened, o);
     },
     message: async (account, id) => (await read()).readMessage(await lake(), account, id),
     raw: async (account, id) => (await read()).readRaw(await lake(), account, id),

@@ -1,4 +1,5 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { closeIndexFeed } from '../lake/index-feed.js';
 import { Lake } from '../lake/lake.js';
 import { SqlSandbox } from '../lake/sandbox.js';
 import { createMcpServer } from '../mcp/server.js';
@@ -23,5 +24,7 @@ export async function mcpCommand(home: Home): Promise<void> {
   });
   await server.connect(transport);
   await closed;
-  await Promise.all([lake.close(), sandbox.close()]);
+  // The search index's refresh in progress ends before the lake closes under it.
+  await lake.close(closeIndexFeed);
+  await sandbox.close();
 }

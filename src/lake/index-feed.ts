@@ -9,6 +9,7 @@
  * labels and deleted_at: an insert brings the text, an update the labels. Every process that searches keeps its own
  * index under its own DATA_DIR (workers on other hosts are read through the lake, never through their disks).
  */
+import { setImmediate } from 'node:timers/promises';
 import type { Lake } from './lake.js';
 import { FIELD_SQL } from './search-fields.js';
 import { INDEXED_FIELDS, IndexStore, type IndexedMessage } from '../search-index/store.js';
@@ -63,10 +64,25 @@ export function indexed(r: FeedRow): IndexedMessage {
   };
 }
 
+/**
+ * Puts rows in slices of 100, letting the event loop run between them: indexing runs on the main thread of the API
+ * (and of `npm start`'s one process, beside the worker's activities and their heartbeats), and a chunk of 2,048 rows
+ * is about a second of FTS5 work.
+ */
+async function putYielding(store: IndexStore, rows: Record<string, unknown>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 100) {
+    if (i) await setImmediate();
+    for (const r of rows.slice(i, i + 100)) store.put(indexed(r as FeedRow));
+  }
+}
+
 /** Which lake an index holds: the catalog and the data path (never a password). */
 function lakeIdentity(lake: Lake): string {
   const c = lake.config;
-  const catalog = c.catalog === 'postgres' ? (c.pgDsn ?? '').replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/gi, '') : c.catalogPath;
+  const catalog =
+    c.catalog === 'postgres'
+      ? (c.pgDsn ?? '').replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/gi, '').replace(/(:\/\/[^:@/]*):[^@/]*@/, '$1@')
+      : c.catalogPath;
   return JSON.stringify([c.catalog, catalog, c.dataPath]);
 }
 
@@ -75,45 +91,75 @@ export class IndexFeed {
   private stopping = false;
   /** Where the current refresh is (for a caller showing progress). */
   progress: IndexProgress | undefined;
-  /** Why the last refresh failed (redacted), until one succeeds. */
+  /** Why the last refresh failed, until one succeeds. */
   lastError: string | undefined;
+  private queued: Promise<void> | undefined;
 
   constructor(
     private readonly lake: Lake,
     readonly store: IndexStore,
   ) {}
 
-  /** Brings the index to the lake's newest snapshot; one refresh at a time (a second caller joins the first). */
+  /**
+   * Brings the index to the lake's newest snapshot as of this call: one pass at a time; a call made while a pass runs
+   * waits for the next one (which reads the snapshots committed since), and calls made meanwhile share it.
+   */
   refresh(): Promise<void> {
     if (this.stopping) return Promise.reject(new Error('the search index is closed'));
-    this.running ??= this.catchUp()
-      .then(() => (this.lastError = undefined))
-      .finally(() => (this.running = undefined));
-    return this.running;
+    if (!this.running) return this.pass();
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.pass();
+      });
+    return this.queued;
+  }
+
+  private pass(): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error('the search index is closed'));
+    const running = this.catchUp()
+      .then(
+        () => void (this.lastError = undefined),
+        (e: unknown) => {
+          this.lastError = e instanceof Error ? e.message : String(e);
+          throw e;
+        },
+      )
+      .finally(() => {
+        if (this.running === running) this.running = undefined;
+      });
+    this.running = running;
+    return running;
   }
 
   /** Stops after the window in progress (committed or rolled back) and closes the index. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.queued?.catch(() => undefined);
     await this.running?.catch(() => undefined);
     this.store.close();
   }
 
   private async catchUp(): Promise<void> {
+    // What the index holds is read first: another process sharing it may go further while the lake is asked, and
+    // that must never read as "the index is ahead of the lake" (a lake made again under the same path).
+    let held = Number(this.store.meta('snapshot') ?? -1);
     const [bounds] = await this.lake.query<{ newest: string; oldest: string }>(
       'SELECT max(snapshot_id)::VARCHAR AS newest, min(snapshot_id)::VARCHAR AS oldest FROM lake.snapshots()',
     );
     const newest = Number(bounds!.newest);
     const oldest = Number(bounds!.oldest);
     const identity = lakeIdentity(this.lake);
-    let held = Number(this.store.meta('snapshot') ?? -1);
     if (this.store.meta('lake') !== identity || held > newest) {
-      this.store.reset();
-      this.store.setMeta('lake', identity);
+      await this.store.writing(() => {
+        this.store.reset();
+        this.store.setMeta('lake', identity);
+      });
       held = -1;
     }
-    this.progress = { snapshot: held, target: newest, messages: this.store.count() };
-    if (held !== newest) {
+    this.progress = { snapshot: held, target: newest, messages: this.store.size() };
+    if (held < newest) {
       // The lake's history from the snapshot after the held one is still there: read the changes since. Otherwise (a new
       // index of a lake whose first snapshots were expired, or an index left behind longer than the retention), rebuild.
       if (held + 1 >= oldest) {
@@ -133,7 +179,7 @@ export class IndexFeed {
        SELECT l.account, l.id, l.name FROM l
         WHERE l.type IN ('user', 'imported') AND l.fetched_at = (SELECT max(x.fetched_at) FROM l x WHERE x.account = l.account)`,
     );
-    this.store.transaction(() => {
+    await this.store.writing(() => {
       this.store.setLabels(rows.map((r) => ({ ...r, name: r.name ?? '' })));
       this.store.setMeta('labels', String(snapshot));
     });
@@ -142,7 +188,7 @@ export class IndexFeed {
   /** Applies the changes of snapshots from..to, and records `to`, in one transaction. */
   private async window(from: number, to: number): Promise<void> {
     const store = this.store;
-    store.db.exec('BEGIN IMMEDIATE');
+    await store.begin();
     try {
       // Another process sharing the index (the API and a CLI search on one DATA_DIR) may have gone further meanwhile:
       // its changes are not applied twice, and never older ones over newer.
@@ -153,9 +199,9 @@ export class IndexFeed {
       }
       from = Math.max(from, held + 1);
       const messages = `lake.table_changes('messages', ${from}, ${to})`;
-      await this.lake.stream(insertedSql(messages, `lake.table_changes('attachments', ${from}, ${to})`, true), {}, (rows) => {
-        for (const r of rows) store.put(indexed(r as FeedRow));
-      });
+      await this.lake.stream(insertedSql(messages, `lake.table_changes('attachments', ${from}, ${to})`, true), {}, (rows) =>
+        putYielding(store, rows),
+      );
       // Then labels and deletions in Gmail, in snapshot order (an update after an insert in this window wins), and rows
       // that left the lake (none does today; a row deleted then inserted again in one window is kept).
       const changes = await this.lake.query<{
@@ -172,7 +218,8 @@ export class IndexFeed {
       );
       const lastInsert = new Map<string, number>();
       for (const c of changes) if (c.change_type === 'insert') lastInsert.set(`${c.account}\n${c.id}`, Number(c.snapshot_id));
-      for (const c of changes) {
+      for (const [i, c] of changes.entries()) {
+        if (i && i % 1000 === 0) await setImmediate(); // a sync relabelling 100,000 messages is seconds of updates
         if (c.change_type === 'update_postimage')
           store.update({ account: c.account, id: c.id, labelIds: c.label_ids ?? [], deleted: c.deleted });
         else if (c.change_type === 'delete' && !((lastInsert.get(`${c.account}\n${c.id}`) ?? -1) >= Number(c.snapshot_id)))
@@ -184,28 +231,33 @@ export class IndexFeed {
       store.db.exec('ROLLBACK');
       throw e;
     }
-    this.progress = { ...this.progress!, snapshot: to, messages: store.count() };
+    this.progress = { ...this.progress!, snapshot: to, messages: store.size() };
   }
 
   /** Builds the index again from the lake's rows at `snapshot`, committing every chunk; the snapshot is recorded last. */
   private async rebuild(snapshot: number): Promise<void> {
+    // Every row is put again over what the index holds (the pipeline never removes a message row), so a rebuild cut off
+    // (a CLI search's wait ended, the process stopped) or run by two processes at once loses nothing.
     const store = this.store;
-    store.reset();
-    store.setMeta('lake', lakeIdentity(this.lake));
     let n = 0;
     await this.lake.stream(
       insertedSql(`lake.messages AT (VERSION => ${snapshot})`, `lake.attachments AT (VERSION => ${snapshot})`, false),
       {},
-      (rows) => {
+      async (rows) => {
         if (this.stopping) throw new Error('the search index is closed');
-        store.transaction(() => {
-          for (const r of rows) store.put(indexed(r as FeedRow));
-        });
+        await store.begin();
+        try {
+          await putYielding(store, rows);
+          store.db.exec('COMMIT');
+        } catch (e) {
+          store.db.exec('ROLLBACK');
+          throw e;
+        }
         n += rows.length;
         this.progress = { ...this.progress!, messages: n };
       },
     );
-    store.setMeta('snapshot', String(snapshot));
+    await store.writing(() => store.setMeta('snapshot', String(snapshot)));
     this.progress = { ...this.progress!, snapshot };
   }
 }

@@ -4,17 +4,16 @@
  * (src/search/evaluate.ts): the search tests hold the two to the same ids. Newest first, paged by a cursor.
  */
 import type { DuckDBValue } from '@duckdb/node-api';
-import { decodeCursor, encodeCursor } from '../search/cursor.js';
+import { decodeAnyCursor, encodeCursor, encodeOffsetCursor } from '../search/cursor.js';
 import { TEXT_FIELDS } from '../search/evaluate.js';
 import { resolveLabel } from '../search/labels.js';
 import { mentionsSpamTrash, parseQuery, type QueryNode, type Term } from '../search/syntax.js';
 import { SQL_NON_WORD } from '../search/words.js';
 import type { Lake } from './lake.js';
 import { FIELD_SQL } from './search-fields.js';
-import { closeIndexFeed, type IndexFeed, indexFeed } from './index-feed.js';
+import { type IndexFeed, indexFeed } from './index-feed.js';
 import { queryIndex } from '../search-index/query.js';
 import { LABEL_SEP } from '../search-index/store.js';
-import { redactedMessage } from '../redact.js';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface SearchOptions {
@@ -38,9 +37,9 @@ export interface SearchOptions {
   order?: 'relevance' | 'date';
   /**
    * The search index (SEARCH_INDEX): how long to wait for it to reach the lake's newest snapshot (default 2 s) before
-   * the lake answers instead, and whether its refresh goes on after that (a long-lived process: the API) or stops.
+   * the lake answers instead; false: the lake answers.
    */
-  index?: { waitMs?: number; keepRefreshing?: boolean } | false;
+  index?: { waitMs?: number } | false;
 }
 
 export interface SearchHit {
@@ -173,11 +172,13 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
   const where = [`m.account = ${p.add(o.account)}`, nodeSql(tree, p, resolve)];
   if (!o.deleted) where.push('m.deleted_at IS NULL');
   if (!o.spamTrash && !mentionsSpamTrash(tree, resolve)) where.push(`NOT coalesce(list_has_any(m.label_ids, ['SPAM', 'TRASH']), false)`);
-  if (o.cursor) {
-    const [micros, id] = decodeCursor(o.cursor);
-    const at = `make_timestamp(${p.add(micros)}::BIGINT)`;
-    where.push(`(${DATE} < ${at} OR (${DATE} = ${at} AND m.id < ${p.add(id)}))`);
+  // A ranked page's cursor (the index answered the last page) goes on by offset, newest first.
+  const cursor = o.cursor ? decodeAnyCursor(o.cursor) : undefined;
+  if (cursor?.kind === 'date') {
+    const at = `make_timestamp(${p.add(cursor.micros)}::BIGINT)`;
+    where.push(`(${DATE} < ${at} OR (${DATE} = ${at} AND m.id < ${p.add(cursor.id)}))`);
   }
+  const offset = cursor?.kind === 'offset' ? cursor.offset : 0;
   const rows = await lake.query<{
     id: string;
     thread_id: string | null;
@@ -194,7 +195,7 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
        FROM lake.messages m
       WHERE ${where.join('\n        AND ')}
       ORDER BY ${DATE} DESC, m.id DESC
-      LIMIT ${Math.trunc(o.limit) + 1}`,
+      LIMIT ${Math.trunc(o.limit) + 1} OFFSET ${offset}`,
     p.values,
   );
   const page = rows.slice(0, o.limit);
@@ -209,32 +210,33 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
       snippet: r.snippet,
       labelIds: r.label_ids ?? [],
     })),
-    ...(rows.length > o.limit && last ? { nextCursor: encodeCursor(BigInt(last.micros), last.id) } : {}),
+    ...(rows.length > o.limit && last
+      ? { nextCursor: cursor?.kind === 'offset' ? encodeOffsetCursor(offset + o.limit) : encodeCursor(BigInt(last.micros), last.id) }
+      : {}),
     order: 'date',
     source: 'lake',
   };
 }
 
 /**
- * The lake's search index, brought to its newest snapshot within `waitMs`; undefined when it is off or took longer (its
- * refresh then goes on in the background with `keepRefreshing`, else stops after its window). A refresh that fails
- * leaves the lake to answer, and its error in `lastError` (the API logs it).
+ * The lake's search index, brought to its newest snapshot within `waitMs`; undefined when it is off, cannot be opened,
+ * or took longer (its refresh goes on: a short-lived process stops it with closeIndexFeed before closing the lake). A
+ * refresh that fails leaves the lake to answer, and its error in the feed's `lastError` (the API logs it).
  */
-async function currentIndex(lake: Lake, o: { waitMs?: number; keepRefreshing?: boolean }): Promise<IndexFeed | undefined> {
-  const opening = indexFeed(lake);
-  if (!opening) return undefined;
-  const feed = await opening;
+async function currentIndex(lake: Lake, o: { waitMs?: number }): Promise<IndexFeed | undefined> {
+  let feed: IndexFeed | undefined;
+  try {
+    feed = await indexFeed(lake);
+  } catch {
+    return undefined;
+  }
+  if (!feed) return undefined;
   const refresh = feed.refresh().then(
     () => true,
-    (e: unknown) => {
-      feed.lastError = redactedMessage(e);
-      return false;
-    },
+    () => false,
   );
   const timer = new AbortController();
   const current = await Promise.race([refresh, delay(o.waitMs ?? 2_000, false, { signal: timer.signal }).catch(() => false)]);
   timer.abort();
-  if (current) return feed;
-  if (!o.keepRefreshing) await closeIndexFeed(lake);
-  return undefined;
+  return current ? feed : undefined;
 }

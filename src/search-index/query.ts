@@ -4,7 +4,7 @@
  * SQL (src/lake/search.ts), which the search tests hold all three to. Bare words rank by BM25 (FTS5's bm25()), the
  * best first, unless the caller asks for newest first.
  */
-import { decodeCursor, encodeCursor, encodeOffsetCursor, decodeOffsetCursor } from '../search/cursor.js';
+import { decodeAnyCursor, encodeCursor, encodeOffsetCursor } from '../search/cursor.js';
 import { TEXT_FIELDS } from '../search/evaluate.js';
 import type { QueryNode, Term } from '../search/syntax.js';
 import { LABEL_SEP, type IndexStore } from './store.js';
@@ -159,7 +159,9 @@ function rankedWordsRequired(node: QueryNode): boolean {
 /** One page of matches: newest first, or by relevance when the query has bare words and order is 'relevance'. */
 export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]; nextCursor?: string; order: 'relevance' | 'date' } {
   const params: SqlValue[] = [];
-  const ranked = q.order === 'relevance' ? rankedTerms(q.tree) : [];
+  // A page after a newest-first one stays newest first, whichever answered it (the lake while the index was built).
+  const cursor = q.cursor ? decodeAnyCursor(q.cursor) : undefined;
+  const ranked = q.order === 'relevance' && cursor?.kind !== 'date' ? rankedTerms(q.tree) : [];
   const plan = q.plan ?? { dense: DENSE, rankAtMost: RANK_AT_MOST };
   const ranking = ranked.reduce((n, t) => n + heldBy(store, t.words), 0) <= plan.rankAtMost ? ranked.map(wordsPhrase) : [];
   let from = 'docs d';
@@ -184,14 +186,14 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   if (!q.deleted) where.push('d.deleted = 0');
   if (!q.spamTrash)
     where.push(`instr(d.labels, '${LABEL_SEP}SPAM${LABEL_SEP}') = 0 AND instr(d.labels, '${LABEL_SEP}TRASH${LABEL_SEP}') = 0`);
-  if (q.cursor && ranking.length) offset = decodeOffsetCursor(q.cursor);
-  else if (q.cursor) {
-    const [micros, id] = decodeCursor(q.cursor);
+  if (cursor?.kind === 'offset') offset = cursor.offset;
+  else if (cursor) {
     where.push('(d.sort_micros < ? OR (d.sort_micros = ? AND d.id < ?))');
-    params.push(micros, micros, id);
+    params.push(cursor.micros, cursor.micros, cursor.id);
   }
   const limit = Math.trunc(q.limit);
-  const rows = store
+  // Prepared for this page (its LIMIT, OFFSET and shape vary): kept, every page's would stay for the process's life.
+  const rows = store.db
     .prepare(
       `SELECT d.id, d.thread_id, d.sort_micros, d.internal_date, d.from_address, d.from_name, d.subject, d.snippet, d.labels
          FROM ${from}
@@ -206,6 +208,14 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   return {
     rows: page,
     order: ranking.length ? 'relevance' : 'date',
-    ...(more ? { nextCursor: ranking.length ? encodeOffsetCursor(offset + limit) : encodeCursor(BigInt(last.sort_micros), last.id) } : {}),
+    // Ranked pages (and pages after one) go on by offset; newest-first pages from where the last one ended.
+    ...(more
+      ? {
+          nextCursor:
+            ranking.length || cursor?.kind === 'offset'
+              ? encodeOffsetCursor(offset + limit)
+              : encodeCursor(BigInt(last.sort_micros), last.id),
+        }
+      : {}),
   };
 }

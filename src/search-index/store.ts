@@ -13,6 +13,7 @@
  * Why SQLite FTS5 over DuckDB's fts extension: docs/benchmarks.md ("Full-text index").
  */
 import { mkdirSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import type * as Sqlite from 'node:sqlite';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
@@ -80,13 +81,51 @@ export class IndexStore {
     mkdirSync(dirname(path), { recursive: true });
     const { DatabaseSync } = await sqlite();
     const db = new DatabaseSync(path);
-    // Several processes may share one DATA_DIR (the API, a CLI search): WAL lets them read while one writes, and a
-    // writer waits for another's window to commit rather than failing.
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000');
-    const store = new IndexStore(db);
-    store.createTables();
-    if (store.meta('version') !== VERSION) store.reset();
-    return store;
+    try {
+      // Several processes may share one DATA_DIR (the API, a CLI search): WAL lets them read while one writes. A writer
+      // waits for another's transaction in begin(), asynchronously: node:sqlite's own busy wait would hold the event
+      // loop (the API's, or `npm start`'s worker's) for as long.
+      db.exec('PRAGMA busy_timeout = 0');
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
+      const store = new IndexStore(db);
+      await store.writing(() => {
+        store.createTables();
+        if (store.meta('version') !== VERSION) store.reset();
+      });
+      return store;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /**
+   * BEGIN IMMEDIATE: the write lock, waited for without blocking (another process's transaction, or this process's
+   * previous index, still ending), for at most 60 s.
+   */
+  async begin(): Promise<void> {
+    for (let waited = 0; ; waited += 50) {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        return;
+      } catch (e) {
+        if (!/locked|busy/i.test(e instanceof Error ? e.message : '') || waited >= 60_000) throw e;
+        await delay(50);
+      }
+    }
+  }
+
+  /** Runs fn in one write transaction, begun as begin() does. */
+  async writing<T>(fn: () => T): Promise<T> {
+    await this.begin();
+    try {
+      const result = fn();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw e;
+    }
   }
 
   private createTables(): void {
@@ -138,23 +177,11 @@ export class IndexStore {
     this.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  /** A statement of the store's own, prepared once and kept (query pages are prepared each time: see query.ts). */
   prepare(sql: string): StatementSync {
     let s = this.statements.get(sql);
     if (!s) this.statements.set(sql, (s = this.db.prepare(sql)));
     return s;
-  }
-
-  /** Runs fn in one write transaction (BEGIN IMMEDIATE: another process's window waits, see open). */
-  transaction<T>(fn: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
-      const result = fn();
-      this.db.exec('COMMIT');
-      return result;
-    } catch (e) {
-      this.db.exec('ROLLBACK');
-      throw e;
-    }
   }
 
   /** Adds a message, or replaces what the index holds of it. */

@@ -29,3 +29,15 @@ export function decodeOffsetCursor(cursor: string): number {
     throw new CursorError('cursor is not one this search returned (a page ranked by relevance takes the cursor its previous page gave)');
   }
 }
+
+/** Either kind of cursor: a date cursor pages newest first from where it ended, an offset one skips that many. */
+export type Cursor = { kind: 'date'; micros: bigint; id: string } | { kind: 'offset'; offset: number };
+
+export function decodeAnyCursor(cursor: string): Cursor {
+  try {
+    return { kind: 'offset', offset: decodeOffsetCursor(cursor) };
+  } catch {
+    const [micros, id] = decodeCursor(cursor);
+    return { kind: 'date', micros, id };
+  }
+}

@@ -73,7 +73,7 @@ let store: IndexStore;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'search-index-'));
   store = await IndexStore.open(join(dir, 'index.sqlite'));
-  store.transaction(() => {
+  await store.writing(() => {
     for (const [i, d] of docs.entries()) {
       const m: IndexedMessage = {
         account: 'a@x.test',
@@ -158,4 +158,33 @@ test('the index finds what the emulator finds, over 250 random queries of awkwar
   }
   assert.deepEqual(differences.slice(0, 10), []);
   assert.ok(nonEmpty > 120, `the queries match something and not everything (${nonEmpty} of 250)`);
+});
+
+test('pages: ranked ones go on by offset, newest-first ones by date; either cursor is taken by either order', () => {
+  const resolve = () => undefined;
+  const tree = parseQuery('café OR report');
+  const base = { account: 'a@x.test', tree, resolve, spamTrash: false, deleted: false };
+  for (const order of ['relevance', 'date'] as const) {
+    const whole = queryIndex(store, { ...base, limit: 10_000, order }).rows.map((r) => r.id);
+    assert.ok(whole.length > 20);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = queryIndex(store, { ...base, limit: 7, order, cursor });
+      assert.equal(page.order, cursor && order === 'relevance' ? 'relevance' : order);
+      paged.push(...page.rows.map((r) => r.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    assert.deepEqual(paged, whole, order);
+  }
+  // A newest-first page's cursor handed to a ranked search (the lake answered the first page): newest first, from there.
+  const dated = queryIndex(store, { ...base, limit: 5, order: 'date' });
+  const next = queryIndex(store, { ...base, limit: 5, order: 'relevance', cursor: dated.nextCursor });
+  assert.equal(next.order, 'date');
+  assert.deepEqual(
+    next.rows.map((r) => r.id),
+    queryIndex(store, { ...base, limit: 10, order: 'date' })
+      .rows.slice(5)
+      .map((r) => r.id),
+  );
 });
