@@ -17,7 +17,8 @@ export async function search(
 ): Promise<void> {
   const account = mailboxOf(home, o.address, false);
   await withReadLake(home, async (lake) => {
-    // The search index is brought up to date first (at most 30 s: a first build of a large lake goes on at the next search).
+    // The search index is brought up to date first, for at most 30 s (the lake answers meanwhile; the change feed goes on
+    // from where it stopped at the next search, a rebuild from the rows starts over).
     const page = await searchMessages(lake, {
       account,
       q,
