@@ -40,7 +40,7 @@ export async function search(
         page.order === 'relevance'
           ? 'best match first'
           : page.source === 'lake'
-            ? 'newest first; the search index is still being built'
+            ? 'newest first, read from the lake (no search index, or it is being built)'
             : 'newest first';
       out.line(
         page.nextCursor

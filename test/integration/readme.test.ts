@@ -186,7 +186,7 @@ describe('README, "Try every step first, against the emulator playing Google", w
       const out = await run(c, env);
       assert.equal(out.code, 0, out.stderr);
       if (c.includes('--json')) assert.ok(Array.isArray((JSON.parse(out.stdout) as { messages: unknown }).messages), c);
-      else assert.match(out.stdout, /\((\d+)( shown; more with --cursor \S+)?\)/, c);
+      else assert.match(out.stdout, /\((\d+)( shown)?, (best match first|newest first[^;)]*)(; more with --cursor \S+)?\)/, c);
     }
     // Export: this walk extracted in the default format (full), which keeps no bytes to export: each command says so,
     // listing the messages, and exits 1 (search.test.ts exports a raw lake byte for byte).
