@@ -10,7 +10,7 @@
  * cut by FTS5's `ascii` tokenizer at ASCII punctuation and spaces, so each token is one of those words and a phrase
  * query is exactly "these words side by side", the emulator's own test (test/unit/search-index.test.ts holds the two
  * to the same answers over awkward text).
- * Why SQLite FTS5 over DuckDB's fts extension: docs/benchmarks.md ("Full-text index").
+ * Why SQLite FTS5 over DuckDB's fts extension: docs/benchmarks.md ("Search index").
  */
 import { mkdirSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
