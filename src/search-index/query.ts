@@ -6,7 +6,7 @@
  */
 import { decodeAnyCursor, encodeCursor, encodeOffsetCursor } from '../search/cursor.js';
 import { TEXT_FIELDS } from '../search/evaluate.js';
-import type { QueryNode, Term } from '../search/syntax.js';
+import { dateBounds, type QueryNode, type Term } from '../search/syntax.js';
 import { LABEL_SEP, type IndexStore } from './store.js';
 
 type SqlValue = string | number | bigint | null;
@@ -183,6 +183,18 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   const perMessage = (t: Extract<Term, { kind: 'words' }>) =>
     single && !ranking.length && t.field === 'text' && t.words.length === 1 && heldBy(store, t.words) >= plan.dense * store.size();
   where.push(nodeSql(q.tree, { store, params, resolve: q.resolve, perMessage }));
+  // Dates every match must be within (after:/before: at the top): also as a range of the newest-first index's key, so
+  // SQLite seeks to it instead of scanning down to it. Implied by the terms themselves (a message without a date
+  // matches neither bound), so it changes no answer.
+  const bounds = dateBounds(q.tree);
+  if (bounds.after !== undefined) {
+    where.push('d.sort_micros >= ?');
+    params.push(bounds.after * 1000);
+  }
+  if (bounds.before !== undefined) {
+    where.push('d.sort_micros < ?');
+    params.push(bounds.before * 1000);
+  }
   if (!q.deleted) where.push('d.deleted = 0');
   if (!q.spamTrash)
     where.push(`instr(d.labels, '${LABEL_SEP}SPAM${LABEL_SEP}') = 0 AND instr(d.labels, '${LABEL_SEP}TRASH${LABEL_SEP}') = 0`);
