@@ -11,6 +11,7 @@
  */
 import { setImmediate } from 'node:timers/promises';
 import type { Lake } from './lake.js';
+import { iso } from './read.js';
 import { FIELD_SQL } from './search-fields.js';
 import { INDEXED_FIELDS, IndexStore, type IndexedMessage } from '../search-index/store.js';
 
@@ -44,13 +45,12 @@ export function insertedSql(messages: string, attachments: string, changes: bool
 }
 
 export function indexed(r: FeedRow): IndexedMessage {
-  const iso = r.internal_date === null ? null : new Date(`${(r.internal_date as string).replace(' ', 'T')}Z`).toISOString();
   return {
     account: r.account,
     id: r.id,
     threadId: (r.thread_id as string | null) ?? null,
     micros: r.micros === null ? null : Number(r.micros),
-    internalDate: iso,
+    internalDate: iso(r.internal_date as string | null),
     sizeEstimate: r.size_estimate === null ? null : Number(r.size_estimate),
     labelIds: (r.label_ids as string[] | null) ?? [],
     hasAttachment: r.has_attachment === true,

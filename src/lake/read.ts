@@ -43,7 +43,8 @@ export interface StoredMessage {
   attachments: StoredAttachment[];
 }
 
-const iso = (ts: string | null) => (ts === null ? null : new Date(`${ts.replace(' ', 'T')}Z`).toISOString());
+/** A DuckDB TIMESTAMP as JSON gives it ('2024-01-02 03:04:05', UTC) as ISO 8601. */
+export const iso = (ts: string | null) => (ts === null ? null : new Date(`${ts.replace(' ', 'T')}Z`).toISOString());
 
 type Row = Record<string, unknown> & { id: string };
 

@@ -11,6 +11,7 @@ import { mentionsSpamTrash, parseQuery, type QueryNode, type Term } from '../sea
 import { SQL_NON_WORD } from '../search/words.js';
 import type { Lake } from './lake.js';
 import { FIELD_SQL } from './search-fields.js';
+import { iso } from './read.js';
 import { type IndexFeed, indexFeed } from './index-feed.js';
 import { queryIndex } from '../search-index/query.js';
 import { LABEL_SEP } from '../search-index/store.js';
@@ -133,6 +134,9 @@ export async function userLabels(lake: Lake, account: string): Promise<Map<strin
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
+/** A hit's sender as one text: `Name <address>`, or the address alone. */
+const sender = (name: string | null, address: string | null) => (name ? `${name} <${address ?? ''}>` : address);
+
 /** A message's date for ordering and paging: a message without one (never from Gmail) sorts last, at 1970. */
 const DATE = `coalesce(m.internal_date, TIMESTAMP '1970-01-01')`;
 
@@ -158,7 +162,7 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
         id: r.id,
         threadId: r.thread_id,
         internalDate: r.internal_date,
-        from: r.from_name ? `${r.from_name} <${r.from_address ?? ''}>` : r.from_address,
+        from: sender(r.from_name, r.from_address),
         subject: r.subject,
         snippet: r.snippet,
         labelIds: r.labels.split(LABEL_SEP).filter(Boolean),
@@ -204,8 +208,8 @@ export async function searchMessages(lake: Lake, o: SearchOptions): Promise<Sear
     messages: page.map((r) => ({
       id: r.id,
       threadId: r.thread_id,
-      internalDate: r.internal_date === null ? null : new Date(`${r.internal_date.replace(' ', 'T')}Z`).toISOString(),
-      from: r.from_name ? `${r.from_name} <${r.from_address ?? ''}>` : r.from_address,
+      internalDate: iso(r.internal_date),
+      from: sender(r.from_name, r.from_address),
       subject: r.subject,
       snippet: r.snippet,
       labelIds: r.label_ids ?? [],

@@ -259,10 +259,6 @@ export class IndexStore {
     return Number((this.prepare('SELECT max(rowid) AS n FROM docs').get() as { n: number | null }).n ?? 0);
   }
 
-  count(): number {
-    return Number((this.prepare('SELECT count(*) AS n FROM docs').get() as { n: number }).n);
-  }
-
   close(): void {
     this.statements.clear();
     this.db.close();
