@@ -72,7 +72,7 @@ export async function measuredWorkerRun<P extends { status: string }>(
 
 /**
  * A backfill of `messages` messages of 24–34 MB each (attachments of 18–25 MB, format raw: Gmail's largest) by one
- * worker process with its defaults (20 gets per batch, batches of 100, GMAIL_MESSAGE_MEMORY_MB 256, LAKE_MEMORY_LIMIT
+ * worker process with its defaults (20 gets per batch, batches of 100, GMAIL_MESSAGE_MEMORY_MB 128, LAKE_MEMORY_LIMIT
  * 256 MB) or the given LAKE_MEMORY_LIMIT: the worker's peak resident memory (VmHWM) and throughput. The issue's target:
  * under 768 MB for 200 such messages (docs/architecture.md, Known limits, has where it stands).
  */

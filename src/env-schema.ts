@@ -235,9 +235,9 @@ export const envSchema = z.object({
       "`content`: each attachment's bytes are stored too, once per mailbox and SHA-256 (table attachment_contents, in the lake's storage), and served by GET /messages/:account/:id/attachments/:partId. With format full they cost one messages.attachments.get each (5 quota units); with raw (and imports) they come from the message's bytes. `metadata`: names, types and sizes only.",
     ),
   GMAIL_MESSAGE_MEMORY_MB: int(16, 65536)
-    .default(256)
+    .default(128)
     .describe(
-      "Megabytes a worker spends at once on reading, parsing and staging messages (format raw; each counts four times its size, what parsing holds), over all its batches; a message larger than that goes alone. Bounds a worker's memory on mailboxes of large messages (Gmail's largest are ~35 MB); their bytes stream to staging as they arrive.",
+      "Megabytes a worker spends at once on reading, parsing and staging messages (format raw; each counts four times its size, what parsing holds), over all its batches; a message larger than that goes alone. Bounds a worker's memory on mailboxes of large messages (Gmail's largest are ~35 MB, so at the default one is parsed at a time); their bytes stream to staging as they arrive.",
     ),
   GMAIL_REQUEST_ATTEMPTS: int(1, 50)
     .default(8)
