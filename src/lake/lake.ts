@@ -171,8 +171,8 @@ export class Lake {
       // DuckDB keeps what a bulk deallocation frees in its allocator's caches unless it passes 512 MB: each thread that
       // wrote a large message (a ~35 MB value costs its Parquet writer ~140 MB) kept its share, and the worker's resident
       // memory grew by that per thread. Flushed from 16 MB, it goes back. Measured (bench --full --only large, 200
-      // messages of 24-34 MB): worker peak RSS 930 MB at the default, 835 MB at 64 MB, 649 MB at 16 MB; persisting small
-      // messages (bench --only lake) unchanged within noise.
+      // messages of 24-34 MB): worker peak RSS 930 MB at the default, 835 MB at 64 MB, 649-774 MB at 16 MB; persisting small
+      // messages (bench --only lake) up to ~15 % slower on a noisy machine.
       allocator_bulk_deallocation_flush_threshold: '16MB',
     });
     const conn = await instance.connect();
