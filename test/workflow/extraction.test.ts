@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isCancellation } from '@temporalio/workflow';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -31,11 +32,30 @@ after(async () => {
   await temporal?.stop();
 });
 
+/** Every gate made, so that a drive that fails opens them all (see extract). */
+const gates: (() => void)[] = [];
 /** A gate a mocked activity waits on until the test opens it. */
 function gate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
+  gates.push(open);
   return { open, opened };
+}
+
+/**
+ * Waits for `until`, heartbeating every second as the real activities do: a held batch that did not would time out
+ * after its 5 s heartbeat timeout, and a test still asking for the phase it held (slowed by a loaded machine) would
+ * never see it.
+ */
+async function heldBeating(until: Promise<void> | undefined): Promise<void> {
+  if (!until) return;
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    await until;
+  } finally {
+    clearInterval(beat);
+  }
 }
 
 /**
@@ -82,7 +102,7 @@ function fakeMailbox(pages: number, perPage: number) {
     async extractBatch(input: BatchInput) {
       batches.push(input);
       if (batchFailure) throw batchFailure;
-      await holds.get(pageOfId(input.ids[0]!));
+      await heldBeating(holds.get(pageOfId(input.ids[0]!)));
       const fresh = input.ids.filter((id) => !stored.has(id));
       fresh.forEach((id) => stored.add(id));
       return { fetched: input.ids.length, inserted: fresh.length, present: input.ids.length - fresh.length, skipped: 0, malformed: 0 };
@@ -100,7 +120,7 @@ function fakeMailbox(pages: number, perPage: number) {
     async ensureSyncSchedule() {},
     async compactLake() {
       compactions.started++;
-      await compactionHold;
+      await heldBeating(compactionHold);
       compactions.ended++;
       return { filesBefore: 0, filesAfter: 0 };
     },
@@ -161,11 +181,21 @@ async function extract(
   };
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
-    await drive({
-      query: () => handle.query<ExtractionProgress>('progress'),
-      signal: (s) => handle.signal(s),
-      cancel: () => handle.cancel(),
-    });
+    // Each call bounded: a query the server lets expire (seen once in CI, with the machine loaded) fails and is asked
+    // again by waitFor instead of hanging the test.
+    const bounded = <T>(call: () => Promise<T>) => env.client.withDeadline(Date.now() + 10_000, call);
+    try {
+      await drive({
+        query: () => bounded(() => handle.query<ExtractionProgress>('progress')),
+        signal: (s) => bounded(() => handle.signal(s)),
+        cancel: () => bounded(() => handle.cancel()),
+      });
+    } catch (err) {
+      // A held activity would hold the worker's shutdown (runUntil waits for it) until the file's timeout, hiding this
+      // error: let every activity go, then report it.
+      for (const open of gates) open();
+      throw err;
+    }
     return handle.result() as Promise<ExtractionProgress>;
   });
 }
