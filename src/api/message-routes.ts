@@ -23,7 +23,10 @@ const attachmentSchema = z.object({
   size: z.number().nullable(),
   contentId: z.string().nullable(),
   disposition: z.string().nullable(),
-  stored: z.boolean().openapi({ description: 'its bytes are in the lake (ATTACHMENTS=content): GET …/attachments/{partId}' }),
+  stored: z.boolean().openapi({
+    description:
+      'its bytes are in the lake (ATTACHMENTS=content): GET …/attachments/{partId}, `root` for the part `""` (a message that is only a file)',
+  }),
 });
 
 const messageSchema = z
@@ -67,8 +70,12 @@ const threadParams = z.object({
 const attachmentParams = messageParams.extend({
   partId: z
     .string()
-    .regex(/^\d{1,4}(\.\d{1,4}){0,31}$/, { message: 'must be a MIME part id such as 1 or 0.2' })
-    .openapi({ param: { name: 'partId', in: 'path' }, example: '1' }),
+    .regex(/^(root|\d{1,4}(\.\d{1,4}){0,31})$/, { message: 'must be a MIME part id such as 1 or 0.2, or root' })
+    .openapi({
+      param: { name: 'partId', in: 'path' },
+      example: '1',
+      description: 'the part id, or `root` for the message\'s own body (Gmail\'s part id `""`: a message that is only a file)',
+    }),
 });
 
 /** A part's type as sent: `type/subtype` of token characters, else application/octet-stream (no parameters, no injection). */
@@ -255,7 +262,7 @@ export function messageRoutes(app: OpenAPIHono<any>, store: MessageStore): void 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     (async (c: any) => {
       const { account, id, partId } = c.req.valid('param') as { account: string; id: string; partId: string };
-      const a = await store.attachment(account, id, partId);
+      const a = await store.attachment(account, id, partId === 'root' ? '' : partId);
       if (!a) throw new ApiError(404, 'NOT_FOUND', `no attachment ${partId} of message ${id} of ${account} in the lake`);
       if (!a.content)
         throw new ApiError(

@@ -217,7 +217,7 @@ async function read(account, id) {
         const b = document.createElement('button'); b.type = 'button'; b.textContent = a.filename || 'part ' + a.partId;
         b.onclick = async () => {
           try {
-            const res = await fetch('/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.partId), { headers: { authorization: 'Bearer ' + key } });
+            const res = await fetch('/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.partId || 'root'), { headers: { authorization: 'Bearer ' + key } });
             if (!res.ok) throw new Error((await res.json()).error.message);
             // As bytes, whatever type the sender gave them: a blob URL of text/html would render in this origin.
             const url = URL.createObjectURL(new Blob([await res.arrayBuffer()], { type: 'application/octet-stream' }));

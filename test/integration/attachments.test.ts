@@ -54,7 +54,26 @@ function withAttachment(to: string, n: number, filename: string, type: string, b
   ].join('\r\n');
 }
 
-const ids: Record<string, { report: string[]; nasty: string }> = {};
+/** A message that is nothing but a file (not multipart): Gmail numbers its only part "", which a URL cannot carry. */
+function wholeFile(to: string, bytes: Buffer): string {
+  return [
+    'From: "Scanner" <scanner@acme.test>',
+    `To: ${to}`,
+    'Subject: Scan',
+    'Date: Tue, 02 Jun 2026 10:00:00 +0000',
+    'Message-ID: <scan@acme.test>',
+    'MIME-Version: 1.0',
+    'Content-Type: application/pdf; name="scan.pdf"',
+    'Content-Disposition: attachment; filename="scan.pdf"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    bytes.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '',
+  ].join('\r\n');
+}
+const scan = pdf.subarray(0, 5000);
+
+const ids: Record<string, { report: string[]; nasty: string; scan: string }> = {};
 
 before(async () => {
   temporal = await startTestTemporal();
@@ -74,7 +93,11 @@ before(async () => {
       ),
       labelIds: ['INBOX'],
     });
-    ids[account] = { report, nasty: (r.messages as { id: string }[])[0]!.id };
+    const whole = await control(emu, 'POST', `users/${account}/messages`, {
+      raw: Buffer.from(wholeFile(account, scan)).toString('base64'),
+      labelIds: ['INBOX'],
+    });
+    ids[account] = { report, nasty: (r.messages as { id: string }[])[0]!.id, scan: (whole.messages as { id: string }[])[0]!.id };
   }
   config = testConfig(temporal, emu, { ATTACHMENTS: 'content' });
   pipeline = await startPipeline(config, credentials);
@@ -165,6 +188,21 @@ test('the download route: the exact bytes, the type, a safe Content-Disposition;
     assert.equal(decodeURIComponent(disposition.split("''")[1]!), np.filename.replace(/^.*[\\/]/, '').replaceAll('\u0007', ''));
     assert.equal(got.headers.get('content-type'), 'text/html');
     assert.match(got.headers.get('content-security-policy') ?? '', /sandbox/);
+
+    // The message's own body as its attachment: part "" is downloaded as `root`.
+    const whole = await api<{ attachments: { partId: string; filename: string; stored: boolean }[] }>(
+      pipeline,
+      'GET',
+      `/messages/${account}/${ids[account]!.scan}`,
+    );
+    assert.deepEqual(
+      whole.body.attachments.map((a) => [a.partId, a.filename, a.stored]),
+      [['', 'scan.pdf', true]],
+    );
+    const root = await fetch(`${pipeline.url}/messages/${account}/${ids[account]!.scan}/attachments/root`, { headers: authHeaders });
+    assert.equal(root.status, 200, `${account}: the root part`);
+    assert.equal(sha(Buffer.from(await root.arrayBuffer())), sha(scan));
+    assert.equal(root.headers.get('content-type'), 'application/pdf');
   }
   const missing = await api(pipeline, 'GET', `/messages/${RAW}/${ids[RAW]!.report[0]}/attachments/7`);
   assert.equal(missing.status, 404);
