@@ -7,7 +7,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { labelIdsOf } from '../export/takeout.js';
 import { FileChanged, type MboxChunk, readMboxChunk } from '../import/mbox.js';
 import { insertStaged } from '../lake/batches.js';
-import { replaceLabels } from '../lake/runs.js';
+import { CURRENT_LABELS, replaceLabels } from '../lake/runs.js';
 import { dropStaged, openStagedBatch } from '../lake/staging.js';
 import { guardedWrite } from '../lake/write-guard.js';
 import { messagesTotal } from '../metrics.js';
@@ -121,11 +121,9 @@ export function importActivities(deps: ActivityDeps) {
               ...(chunk.problem ? { problem: { offset: chunk.problem.offset, detail: chunk.problem.detail } } : {}),
             };
             if (!chunk.messages.length) return result;
-            const known = await deps.lake.query<{ id: string; name: string }>(
-              `SELECT id, name FROM lake.labels WHERE account = $account
-                 AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
-              { account: input.account },
-            );
+            const known = await deps.lake.query<{ id: string; name: string }>(`SELECT id, name FROM ${CURRENT_LABELS}`, {
+              account: input.account,
+            });
             const byName = new Map(known.map((l) => [l.name.toLowerCase(), l.id]));
             const created = new Map<string, string>();
             const userId = (name: string) => {
@@ -201,11 +199,7 @@ export function importActivities(deps: ActivityDeps) {
 
 /** Adds user labels to the account's labels snapshot (inside the commit's transaction, so none is added twice). */
 async function addLabels(conn: DuckDBConnection, account: string, created: Map<string, string>): Promise<void> {
-  const reader = await conn.runAndReadAll(
-    `SELECT id, name, type FROM lake.labels WHERE account = $account
-       AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
-    { account },
-  );
+  const reader = await conn.runAndReadAll(`SELECT id, name, type FROM ${CURRENT_LABELS}`, { account });
   const current = reader.getRows().map(([id, name, type]) => ({ id: String(id), name: String(name), type: String(type) }));
   const missing = [...created].filter(([id]) => !current.some((l) => l.id === id));
   if (missing.length) await replaceLabels(conn, account, [...current, ...missing.map(([id, name]) => ({ id, name, type: 'imported' }))]);

@@ -78,6 +78,10 @@ export async function storeLabels(lake: Lake, account: string, labels: { id: str
   await lake.write((conn) => replaceLabels(conn, account, labels));
 }
 
+/** The account's labels (bound `$account`) as last saved: its latest snapshot. */
+export const CURRENT_LABELS = `(SELECT * FROM lake.labels WHERE account = $account
+     AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account))`;
+
 /** Inside the caller's transaction: the account's labels snapshot becomes `labels`. */
 export async function replaceLabels(
   conn: DuckDBConnection,
@@ -86,11 +90,7 @@ export async function replaceLabels(
 ): Promise<void> {
   // Labels an import created (type `imported`: names from an mbox that Gmail does not have) stay in every snapshot.
   const ids = new Set(given.map((l) => l.id));
-  const kept = await conn.runAndReadAll(
-    `SELECT id, name, type FROM lake.labels WHERE account = $account AND type = 'imported'
-       AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
-    { account },
-  );
+  const kept = await conn.runAndReadAll(`SELECT id, name, type FROM ${CURRENT_LABELS} WHERE type = 'imported'`, { account });
   const labels = [
     ...given,
     ...kept

@@ -12,6 +12,7 @@ import { SQL_NON_WORD } from '../search/words.js';
 import type { Lake } from './lake.js';
 import { FIELD_SQL } from './search-fields.js';
 import { iso } from './read.js';
+import { CURRENT_LABELS } from './runs.js';
 import { type IndexFeed, indexFeed } from './index-feed.js';
 import { queryIndex } from '../search-index/query.js';
 import { LABEL_SEP } from '../search-index/store.js';
@@ -126,11 +127,9 @@ function nodeSql(node: QueryNode, p: Params, resolve: (name: string) => string |
 
 /** The account's user labels as its latest extraction or sync saw them, id → name. */
 export async function userLabels(lake: Lake, account: string): Promise<Map<string, string>> {
-  const rows = await lake.query<{ id: string; name: string }>(
-    `SELECT id, name FROM lake.labels WHERE account = $account AND type IN ('user', 'imported')
-       AND fetched_at = (SELECT max(fetched_at) FROM lake.labels WHERE account = $account)`,
-    { account },
-  );
+  const rows = await lake.query<{ id: string; name: string }>(`SELECT id, name FROM ${CURRENT_LABELS} WHERE type IN ('user', 'imported')`, {
+    account,
+  });
   return new Map(rows.map((r) => [r.id, r.name]));
 }
 
