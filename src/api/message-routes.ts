@@ -161,7 +161,10 @@ const searchQuery = z.object({
       }
     }, 'must be an IANA time zone, e.g. Europe/Paris')
     .optional()
-    .openapi({ param: { name: 'tz', in: 'query' }, description: "the mailbox's time zone, for after:/before: dates (default UTC)" }),
+    .openapi({
+      param: { name: 'tz', in: 'query' },
+      description: "the time zone of after:/before: dates (an IANA name; default America/Los_Angeles, as Gmail's API reads them)",
+    }),
 });
 
 /** GET /messages: Gmail's search over the lake. */

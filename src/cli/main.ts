@@ -281,7 +281,10 @@ await yargs(hideBin(process.argv))
         .option('account', { type: 'string', describe: 'the mailbox (default: the one signed in)' })
         .option('limit', { type: 'number', default: 25, describe: 'messages per page (at most 500)' })
         .option('cursor', { type: 'string', describe: 'the next page: the cursor the last page printed' })
-        .option('tz', { type: 'string', describe: "the mailbox's time zone for after:/before: dates (default UTC)" })
+        .option('tz', {
+          type: 'string',
+          describe: "the time zone of after:/before: dates (default America/Los_Angeles, as Gmail's API reads them)",
+        })
         .option('order', {
           choices: ['relevance', 'date'] as const,
           default: 'relevance' as const,

@@ -27,7 +27,7 @@ export interface SearchOptions {
   cursor?: string;
   /** "now" for newer_than:/older_than: (default the clock). */
   now?: number;
-  /** The mailbox's time zone, for the midnights of after:/before: dates (default UTC). */
+  /** The time zone of after:/before: dates' midnights (default DEFAULT_TIME_ZONE: Pacific time, as Gmail's API). */
   timeZone?: string;
   /** Search spam and trash whatever the query says (export: the whole mailbox, as Takeout). */
   spamTrash?: boolean;

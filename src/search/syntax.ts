@@ -51,7 +51,7 @@ export class QueryError extends Error {
 export interface ParseOptions {
   /** "now" for newer_than:/older_than:, in milliseconds. */
   now?: number;
-  /** The IANA time zone dates (after:2024/01/31) are midnights of: the mailbox's. Default UTC. */
+  /** The IANA time zone dates (after:2024/01/31) are midnights of. Default DEFAULT_TIME_ZONE, as Gmail's API. */
   timeZone?: string;
 }
 
@@ -128,12 +128,19 @@ function tokenize(q: string): Token[] {
   return out;
 }
 
+/**
+ * The zone of a query's dates when none is given: Gmail's API reads them as midnights "in the PST timezone" (its guide,
+ * "Search and filter messages": dates in other zones are given as seconds instead), which is Pacific time. The web UI
+ * reads them in the user's own zone: `tz` gives that.
+ */
+export const DEFAULT_TIME_ZONE = 'America/Los_Angeles';
+
 /** Parses a Gmail query (`undefined` or blank: everything). Throws QueryError on what Gmail would refuse. */
 export function parseQuery(q: string | undefined, options: ParseOptions = {}): QueryNode {
   const tokens = tokenize(q ?? '');
   let k = 0;
   const now = options.now ?? Date.now();
-  const tz = options.timeZone ?? 'UTC';
+  const tz = options.timeZone ?? DEFAULT_TIME_ZONE;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
@@ -293,7 +300,7 @@ function midnight(year: number, month: number, day: number, timeZone: string): n
 }
 
 /** after:/before: a date (YYYY/MM/DD or YYYY-MM-DD, midnight in the zone) or seconds since 1970. */
-export function dateValue(value: string, timeZone = 'UTC'): number | undefined {
+export function dateValue(value: string, timeZone: string): number | undefined {
   if (/^\d{9,11}$/.test(value)) return Number(value) * 1000;
   const m = /^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$/.exec(value);
   if (!m) return undefined;

@@ -66,10 +66,13 @@ test('spam and trash are searched only when named; date bounds are read for the 
   assert.equal(mentionsSpamTrash(parseQuery('in:anywhere'), resolve), true);
   assert.equal(mentionsSpamTrash(parseQuery('subject:x OR in:trash'), resolve), true);
   assert.equal(mentionsSpamTrash(parseQuery('-in:spam'), resolve), false);
+  // Midnights in Pacific time by default, as Gmail's API reads dates: PST in January, PDT in July.
   assert.deepEqual(dateBounds(parseQuery('after:2024/01/01 before:2024/07/01 x')), {
-    after: Date.UTC(2024, 0, 1),
-    before: Date.UTC(2024, 6, 1),
+    after: Date.UTC(2024, 0, 1, 8),
+    before: Date.UTC(2024, 6, 1, 7),
   });
+  assert.equal(dateBounds(parseQuery('after:2024/01/01', { timeZone: 'UTC' })).after, Date.UTC(2024, 0, 1));
+  assert.equal(dateBounds(parseQuery('after:1704067200')).after, Date.UTC(2024, 0, 1), 'seconds are exact, whatever the zone');
   assert.deepEqual(dateBounds(parseQuery('after:2024/01/01 OR x')), {});
   assert.equal(dateBounds(parseQuery('after:2024/01/01', { timeZone: 'America/New_York' })).after, Date.UTC(2024, 0, 1, 5));
   assert.equal(dateBounds(parseQuery('after:2024/07/01', { timeZone: 'America/New_York' })).after, Date.UTC(2024, 6, 1, 4));
