@@ -54,8 +54,10 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
  */
 export async function searchIndex(env: BenchEnv, n: number): Promise<Row[]> {
   const account = 'search@example.com';
+  // BENCH_SEARCH_DIR keeps the lake and its index there; a later run on the same size reuses them (queries only).
+  const keep = process.env.BENCH_SEARCH_DIR;
   const config = loadConfig({
-    DATA_DIR: `${env.dir}/search-${n}`,
+    DATA_DIR: keep ? `${keep}/search-${n}` : `${env.dir}/search-${n}`,
     DUCKDB_EXTENSION_DIR: benchConfig(env, { url: 'http://x/', tokenUrl: 'http://x/t' }).lake.extensionDir,
     LAKE_MEMORY_LIMIT: '2GB',
   });
@@ -65,7 +67,11 @@ export async function searchIndex(env: BenchEnv, n: number): Promise<Row[]> {
   let indexMs = 0;
   let generateMs = 0;
   try {
-    for (let start = 0, batch = 0; start < n; start += 500, batch++) {
+    const [held] = await lake.query<{ n: bigint }>(`SELECT count(*) AS n FROM lake.messages WHERE account = $account`, { account });
+    const reused = Number(held?.n ?? 0) === n;
+    if (reused) await feed.refresh();
+    else if (Number(held?.n ?? 0)) throw new Error(`${config.dataDir} holds a lake of another size: remove it`);
+    for (let start = 0, batch = 0; !reused && start < n; start += 500, batch++) {
       let t = performance.now();
       const rows = syntheticRows(n, account, start, Math.min(n, start + 500));
       const dir = await stageBatch(`${config.lake.stagingDir}/b${batch}`, rows.messages, rows.attachments);
@@ -107,20 +113,23 @@ export async function searchIndex(env: BenchEnv, n: number): Promise<Row[]> {
         : n > 50_000
           ? [QUERIES[0]!, QUERIES[7]!, QUERIES[15]!, WORDS[0]!, WORDS[3]!]
           : [...QUERIES, ...WORDS];
-    for (const q of sample) lakeTimes.push(await timed(q, false));
-    const worst = [...slowest].sort((a, b) => b[1] - a[1]).slice(0, 3);
+    // Reused: the lake is unchanged since the run that built it, and so is its SQL's time (minutes at 1M).
+    if (!reused) for (const q of sample) lakeTimes.push(await timed(q, false));
+    const worst = [...slowest].sort((a, b) => b[1] - a[1]).slice(0, 5);
     const all = [...ops, ...words];
     return [
-      {
-        scenario: `search index: built by the change feed during a backfill of ${n.toLocaleString('en-US')}`,
-        messages: n,
-        'persist s': round(persistMs / 1000),
-        'index s': round(indexMs / 1000),
-        'index ÷ persist %': round((indexMs / persistMs) * 100),
-        'index ms/msg': round(indexMs / n, 3),
-        'index MB': round(indexBytes / 2 ** 20),
-        'generate s (not counted)': round(generateMs / 1000),
-      },
+      reused
+        ? { scenario: `search index: reused from ${keep}`, messages: n }
+        : {
+            scenario: `search index: built by the change feed during a backfill of ${n.toLocaleString('en-US')}`,
+            messages: n,
+            'persist s': round(persistMs / 1000),
+            'index s': round(indexMs / 1000),
+            'index ÷ persist %': round((indexMs / persistMs) * 100),
+            'index ms/msg': round(indexMs / n, 3),
+            'index MB': round(indexBytes / 2 ** 20),
+            'generate s (not counted)': round(generateMs / 1000),
+          },
       {
         scenario: `search, index: ${QUERIES.length} operator queries and ${WORDS.length} bare-word ones ×5, pages of 50`,
         messages: n,
@@ -131,13 +140,17 @@ export async function searchIndex(env: BenchEnv, n: number): Promise<Row[]> {
         'bare words p95 ms': round(percentile(words, 0.95)),
         slowest: worst.map(([q, ms]) => `${q} ${Math.round(ms)} ms`).join('; '),
       },
-      {
-        scenario: `search, lake SQL (no index): ${sample.length} of the queries ×1`,
-        messages: n,
-        'p50 ms': round(percentile(lakeTimes, 0.5)),
-        'p95 ms': round(percentile(lakeTimes, 0.95)),
-        'max ms': round(Math.max(...lakeTimes)),
-      },
+      ...(reused
+        ? []
+        : [
+            {
+              scenario: `search, lake SQL (no index): ${sample.length} of the queries ×1`,
+              messages: n,
+              'p50 ms': round(percentile(lakeTimes, 0.5)),
+              'p95 ms': round(percentile(lakeTimes, 0.95)),
+              'max ms': round(Math.max(...lakeTimes)),
+            },
+          ]),
     ];
   } finally {
     await closeIndexFeed(lake);

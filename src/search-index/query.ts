@@ -21,8 +21,8 @@ export interface IndexQuery {
   spamTrash: boolean;
   deleted: boolean;
   order: 'relevance' | 'date';
-  /** The plan's thresholds (tests try both plans on one small index): DENSE and RANK_AT_MOST by default. */
-  plan?: { dense: number; rankAtMost: number };
+  /** The plan's thresholds (tests try every plan on one small index): DENSE, RANK_AT_MOST and DRIVE_AT_MOST by default. */
+  plan?: { dense: number; rankAtMost: number; driveAtMost: number };
 }
 
 export interface IndexRow {
@@ -47,13 +47,19 @@ function wordsPhrase(t: Extract<Term, { kind: 'words' }>): string {
 }
 
 /**
- * A query whose only word term is one bare word that at least this share of the messages hold is checked message by
- * message as the newest-first scan reaches them (an FTS5 lookup by rowid each), which stops at the page's end after
- * about limit ÷ share messages; any other word term is read whole into a set first (its matches, in C), which a
- * lookup per message would lose to wherever matches are sparse (a phrase, a field, several words: measured 1.5 s
- * against 56 ms at 250,000 messages).
+ * A word expression that at least this share of the messages match (bare words ORed: at least the most common one's
+ * holders) is checked message by message as the newest-first scan reaches them (an FTS5 lookup by rowid each), which
+ * stops at the page's end after about limit ÷ share messages. Elsewhere that loses to reading its matches whole
+ * (measured 1.5 s against 56 ms at 250,000 messages for phrases and fields of common words).
  */
 const DENSE = 0.5;
+
+/**
+ * A word expression that at most this many messages can match drives the query: its matches are read (in C), joined
+ * to their messages and sorted, instead of a newest-first scan of the mailbox testing each message against them, which
+ * reads every message when few or none match (`zürich -subject:trip`: 969 ms at 1,000,000).
+ */
+const DRIVE_AT_MOST = 50_000;
 
 /**
  * Bare words held by at most this many messages rank by BM25 (which scores every message holding them); more, and
@@ -66,10 +72,62 @@ function heldBy(store: IndexStore, words: string[]): number {
   return Math.min(...words.map((w) => store.documentFrequency(w)));
 }
 
+/**
+ * A subtree of word terms as one FTS5 expression (its ANDs, ORs and negations evaluated in C), with `most`, an upper
+ * bound of its matches, and `least`, a lower bound when it is bare words ORed. Undefined when it holds another kind of
+ * term, or a negation FTS5 cannot say (its NOT is binary: `a NOT b`, never a NOT alone or under an OR).
+ */
+interface Fts {
+  expr: string;
+  most: number;
+  least?: number;
+}
+
+function fts(node: QueryNode, store: IndexStore): Fts | undefined {
+  switch (node.type) {
+    case 'term': {
+      const t = node.term;
+      if (t.kind !== 'words' || !t.words.length) return undefined;
+      const most = heldBy(store, t.words);
+      return { expr: wordsPhrase(t), most, ...(t.field === 'text' && t.words.length === 1 ? { least: most } : {}) };
+    }
+    case 'or': {
+      const parts = node.children.map((c) => fts(c, store));
+      if (!parts.length || !parts.every((p): p is Fts => p !== undefined)) return undefined;
+      const least = parts.every((p) => p.least !== undefined) ? Math.max(...parts.map((p) => p.least!)) : undefined;
+      return {
+        expr: parts.map((p) => `(${p.expr})`).join(' OR '),
+        most: parts.reduce((n, p) => n + p.most, 0),
+        ...(least !== undefined ? { least } : {}),
+      };
+    }
+    case 'and': {
+      const { words, rest } = conjunction(node.children, store);
+      return rest.length ? undefined : words;
+    }
+    case 'not':
+      return undefined;
+  }
+}
+
+/** The word terms of a conjunction as one FTS5 expression (when one of them is not negated), and the other terms. */
+function conjunction(children: QueryNode[], store: IndexStore): { words?: Fts; rest: QueryNode[] } {
+  const positive: Fts[] = [];
+  const negative: Fts[] = [];
+  const rest: QueryNode[] = [];
+  for (const c of children) {
+    const f = c.type === 'not' ? fts(c.child, store) : fts(c, store);
+    if (!f) rest.push(c);
+    else (c.type === 'not' ? negative : positive).push(f);
+  }
+  if (!positive.length) return { rest: children };
+  let expr = positive.map((p) => `(${p.expr})`).join(' AND ');
+  for (const n of negative) expr = `(${expr}) NOT (${n.expr})`;
+  const least = positive.length === 1 && !negative.length ? positive[0]!.least : undefined;
+  return { words: { expr, most: Math.min(...positive.map((p) => p.most)), ...(least !== undefined ? { least } : {}) }, rest };
+}
+
 interface Compiler {
-  store: IndexStore;
-  /** Messages a scan checks one by one for the word (see DENSE), when the query qualifies. */
-  perMessage: (t: Extract<Term, { kind: 'words' }>) => boolean;
   params: SqlValue[];
   resolve: (name: string) => string | undefined;
 }
@@ -81,9 +139,7 @@ function termSql(t: Term, c: Compiler): string {
       // No word at all (a field of punctuation) matches what the other searches match: a field holding nothing, never.
       if (!t.words.length) return '0';
       params.push(wordsPhrase(t));
-      return c.perMessage(t)
-        ? 'EXISTS (SELECT 1 FROM words WHERE words MATCH ? AND rowid = d.rowid)'
-        : 'd.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)';
+      return 'd.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)';
     case 'label': {
       const id = resolve(t.name);
       if (id === undefined) return '0';
@@ -139,12 +195,6 @@ function rankedTerms(node: QueryNode): Extract<Term, { kind: 'words' }>[] {
   }
 }
 
-function wordTerms(node: QueryNode): number {
-  if (node.type === 'not') return wordTerms(node.child);
-  if (node.type === 'term') return node.term.kind === 'words' ? 1 : 0;
-  return node.children.reduce((n, c) => n + wordTerms(c), 0);
-}
-
 export function rankingPhrases(node: QueryNode): string[] {
   return rankedTerms(node).map(wordsPhrase);
 }
@@ -162,7 +212,7 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   // A page after a newest-first one stays newest first, whichever answered it (the lake while the index was built).
   const cursor = q.cursor ? decodeAnyCursor(q.cursor) : undefined;
   const ranked = q.order === 'relevance' && cursor?.kind !== 'date' ? rankedTerms(q.tree) : [];
-  const plan = q.plan ?? { dense: DENSE, rankAtMost: RANK_AT_MOST };
+  const plan = q.plan ?? { dense: DENSE, rankAtMost: RANK_AT_MOST, driveAtMost: DRIVE_AT_MOST };
   const ranking = ranked.reduce((n, t) => n + heldBy(store, t.words), 0) <= plan.rankAtMost ? ranked.map(wordsPhrase) : [];
   let from = 'docs d';
   let order = 'd.sort_micros DESC, d.id DESC';
@@ -179,10 +229,25 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
   }
   const where = ['d.account = ?'];
   params.push(q.account);
-  const single = wordTerms(q.tree) === 1;
-  const perMessage = (t: Extract<Term, { kind: 'words' }>) =>
-    single && !ranking.length && t.field === 'text' && t.words.length === 1 && heldBy(store, t.words) >= plan.dense * store.size();
-  where.push(nodeSql(q.tree, { store, params, resolve: q.resolve, perMessage }));
+  const compiler = { params, resolve: q.resolve };
+  if (ranking.length) where.push(nodeSql(q.tree, compiler));
+  else {
+    // The query's word terms at the top (ANDed, some negated) as one FTS5 expression, planned by how many messages it
+    // can match: checked per message when most do, driving the join when few can, else read into a set.
+    const { words, rest } = conjunction(q.tree.type === 'and' ? q.tree.children : [q.tree], store);
+    if (words && words.least !== undefined && words.least >= plan.dense * store.size()) {
+      where.push('EXISTS (SELECT 1 FROM words WHERE words MATCH ? AND rowid = d.rowid)');
+      params.push(words.expr);
+    } else if (words && words.most <= plan.driveAtMost) {
+      from = 'words w CROSS JOIN docs d ON d.rowid = w.rowid';
+      where.push('w.words MATCH ?');
+      params.push(words.expr);
+    } else if (words) {
+      where.push('d.rowid IN (SELECT rowid FROM words WHERE words MATCH ?)');
+      params.push(words.expr);
+    }
+    if (rest.length) where.push(nodeSql({ type: 'and', children: rest }, compiler));
+  }
   // Dates every match must be within (after:/before: at the top): also as a range of the newest-first index's key, so
   // SQLite seeks to it instead of scanning down to it. Implied by the terms themselves (a message without a date
   // matches neither bound), so it changes no answer.
