@@ -1,4 +1,4 @@
-import { decode as decodeQuotedPrintable } from 'libqp';
+import { decodeQuotedPrintable } from './quoted-printable.js';
 import { charsetKnown } from './charsets.js';
 import { headerTransport, parseStructured, readHeaderSection, unknownWordCharsets } from './headers.js';
 import { uudecode } from './uuencode.js';
