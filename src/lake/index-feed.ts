@@ -17,6 +17,8 @@ import { INDEXED_FIELDS, IndexStore, type IndexedMessage } from '../search-index
 
 /** Snapshots per window: a batch commits ~500 messages in one, so a window holds at most ~10,000 messages' text. */
 const WINDOW = 20;
+/** Row ids a rebuild reads at once: ~2,000 messages' text (~30 MB of generated mail). */
+const REBUILD_PIECE = 2_000;
 
 export interface IndexProgress {
   /** The lake snapshot the index holds. */
@@ -199,9 +201,18 @@ export class IndexFeed {
       }
       from = Math.max(from, held + 1);
       const messages = `lake.table_changes('messages', ${from}, ${to})`;
-      await this.lake.stream(insertedSql(messages, `lake.table_changes('attachments', ${from}, ${to})`, true), {}, (rows) =>
-        putYielding(store, rows),
+      // A snapshot that inserted messages at a time (a batch's, ~500), each read whole before it is indexed: with a
+      // SQLite catalog a read holds this process's lake operations (the worker's commits in `npm start`), for the read
+      // alone. (Only those: a snapshot from before the table existed cannot be asked for its changes.)
+      const inserting = await this.lake.query<{ s: number }>(
+        `SELECT DISTINCT snapshot_id AS s FROM ${messages} WHERE change_type = 'insert' ORDER BY s`,
       );
+      for (const { s } of inserting) {
+        const rows = await this.lake.query(
+          insertedSql(`lake.table_changes('messages', ${s}, ${s})`, `lake.table_changes('attachments', ${s}, ${s})`, true),
+        );
+        await putYielding(store, rows);
+      }
       // Then labels and deletions in Gmail, in snapshot order (an update after an insert in this window wins), and rows
       // that left the lake (none does today; a row deleted then inserted again in one window is kept).
       const changes = await this.lake.query<{
@@ -240,23 +251,31 @@ export class IndexFeed {
     // (a CLI search's wait ended, the process stopped) or run by two processes at once loses nothing.
     const store = this.store;
     let n = 0;
-    await this.lake.stream(
-      insertedSql(`lake.messages AT (VERSION => ${snapshot})`, `lake.attachments AT (VERSION => ${snapshot})`, false),
-      {},
-      async (rows) => {
-        if (this.stopping) throw new Error('the search index is closed');
-        await store.begin();
-        try {
-          await putYielding(store, rows);
-          store.db.exec('COMMIT');
-        } catch (e) {
-          store.db.exec('ROLLBACK');
-          throw e;
-        }
-        n += rows.length;
-        this.progress = { ...this.progress!, messages: n };
-      },
-    );
+    // In pieces of REBUILD_PIECE row ids, each read whole before it is indexed: the lake is held for the reads alone
+    // (with a SQLite catalog a read holds this process's lake operations: the worker's commits in `npm start`).
+    const at = `AT (VERSION => ${snapshot})`;
+    const [range] = await this.lake.query<{ last: number | null }>(`SELECT max(rowid) AS last FROM lake.messages ${at}`);
+    for (let first = 0; first <= Number(range?.last ?? -1); first += REBUILD_PIECE) {
+      if (this.stopping) throw new Error('the search index is closed');
+      const piece = `(SELECT * FROM lake.messages ${at} WHERE rowid BETWEEN ${first} AND ${first + REBUILD_PIECE - 1})`;
+      const rows = await this.lake.query(
+        insertedSql(
+          piece,
+          `(SELECT a.* FROM (SELECT * FROM lake.attachments ${at}) a SEMI JOIN ${piece} p ON p.account = a.account AND p.id = a.message_id)`,
+          false,
+        ),
+      );
+      await store.begin();
+      try {
+        await putYielding(store, rows);
+        store.db.exec('COMMIT');
+      } catch (e) {
+        store.db.exec('ROLLBACK');
+        throw e;
+      }
+      n += rows.length;
+      this.progress = { ...this.progress!, messages: n };
+    }
     await store.writing(() => store.setMeta('snapshot', String(snapshot)));
     this.progress = { ...this.progress!, snapshot };
   }

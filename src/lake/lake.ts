@@ -313,18 +313,6 @@ export class Lake {
     return this.reading(async (conn) => (await conn.runAndReadAll(sql, params)).getRows());
   }
 
-  /** A read query's rows, streamed a chunk (at most 2,048 rows) at a time to fn: never the whole result at once. */
-  async stream(
-    sql: string,
-    params: Record<string, DuckDBValue>,
-    fn: (rows: Record<string, unknown>[]) => void | Promise<void>,
-  ): Promise<void> {
-    await this.reading(async (conn) => {
-      const result = await conn.stream(sql, params);
-      for await (const rows of result.yieldRowObjectJson()) await fn(rows);
-    });
-  }
-
   private async reading<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     const read = () => this.withConnection(fn);
     if (this.config.catalog !== 'sqlite') return read();
