@@ -62,6 +62,18 @@ const DENSE = 0.5;
 const DRIVE_AT_MOST = 50_000;
 
 /**
+ * A word expression that more than DRIVE_AT_MOST but at most this many messages may match is counted first (in C:
+ * its negations and ANDs can leave few of them, or none), and drives the join when the count allows.
+ */
+const COUNT_AT_MOST = 400_000;
+
+/** How many messages match an FTS5 expression (every account), counted up to `atMost + 1`. */
+function matchCount(store: IndexStore, expr: string, atMost: number): number {
+  const sql = 'SELECT count(*) AS n FROM (SELECT 1 FROM words WHERE words MATCH ? LIMIT ?)';
+  return Number((store.prepare(sql).get(expr, atMost + 1) as { n: number }).n);
+}
+
+/**
  * Bare words held by at most this many messages rank by BM25 (which scores every message holding them); more, and
  * the page is newest first (`order: 'date'` says so), as Gmail's own search always is.
  */
@@ -83,7 +95,16 @@ interface Fts {
   least?: number;
 }
 
-function fts(node: QueryNode, store: IndexStore): Fts | undefined {
+/**
+ * How deep a word expression may nest before its subtree is left to the per-term sets instead: FTS5's parser stack
+ * holds about 100 entries, and each level of groups costs a few (a query of 24 nested ORs overflowed it).
+ */
+const FTS_DEPTH = 8;
+
+function fts(node: QueryNode, store: IndexStore, depth = 0): Fts | undefined {
+  if (depth > FTS_DEPTH) return undefined;
+  // A group of one (the parser makes every `( … )` one) is its child: no level spent on it.
+  if ((node.type === 'and' || node.type === 'or') && node.children.length === 1) return fts(node.children[0]!, store, depth);
   switch (node.type) {
     case 'term': {
       const t = node.term;
@@ -92,7 +113,7 @@ function fts(node: QueryNode, store: IndexStore): Fts | undefined {
       return { expr: wordsPhrase(t), most, ...(t.field === 'text' && t.words.length === 1 ? { least: most } : {}) };
     }
     case 'or': {
-      const parts = node.children.map((c) => fts(c, store));
+      const parts = node.children.map((c) => fts(c, store, depth + 1));
       if (!parts.length || !parts.every((p): p is Fts => p !== undefined)) return undefined;
       const least = parts.every((p) => p.least !== undefined) ? Math.max(...parts.map((p) => p.least!)) : undefined;
       return {
@@ -102,7 +123,7 @@ function fts(node: QueryNode, store: IndexStore): Fts | undefined {
       };
     }
     case 'and': {
-      const { words, rest } = conjunction(node.children, store);
+      const { words, rest } = conjunction(node.children, store, depth + 1);
       return rest.length ? undefined : words;
     }
     case 'not':
@@ -111,18 +132,19 @@ function fts(node: QueryNode, store: IndexStore): Fts | undefined {
 }
 
 /** The word terms of a conjunction as one FTS5 expression (when one of them is not negated), and the other terms. */
-function conjunction(children: QueryNode[], store: IndexStore): { words?: Fts; rest: QueryNode[] } {
+function conjunction(children: QueryNode[], store: IndexStore, depth = 0): { words?: Fts; rest: QueryNode[] } {
   const positive: Fts[] = [];
   const negative: Fts[] = [];
   const rest: QueryNode[] = [];
   for (const c of children) {
-    const f = c.type === 'not' ? fts(c.child, store) : fts(c, store);
+    const f = c.type === 'not' ? fts(c.child, store, depth + 1) : fts(c, store, depth);
     if (!f) rest.push(c);
     else (c.type === 'not' ? negative : positive).push(f);
   }
   if (!positive.length) return { rest: children };
-  let expr = positive.map((p) => `(${p.expr})`).join(' AND ');
-  for (const n of negative) expr = `(${expr}) NOT (${n.expr})`;
+  // FTS5's NOT is binary (`a NOT b`): the negations go as one, ORed (a flat expression however many there are).
+  const held = positive.map((p) => `(${p.expr})`).join(' AND ');
+  const expr = negative.length ? `(${held}) NOT (${negative.map((n) => `(${n.expr})`).join(' OR ')})` : held;
   const least = positive.length === 1 && !negative.length ? positive[0]!.least : undefined;
   return { words: { expr, most: Math.min(...positive.map((p) => p.most)), ...(least !== undefined ? { least } : {}) }, rest };
 }
@@ -238,7 +260,11 @@ export function queryIndex(store: IndexStore, q: IndexQuery): { rows: IndexRow[]
     if (words && words.least !== undefined && words.least >= plan.dense * store.size()) {
       where.push('EXISTS (SELECT 1 FROM words WHERE words MATCH ? AND rowid = d.rowid)');
       params.push(words.expr);
-    } else if (words && words.most <= plan.driveAtMost) {
+    } else if (
+      words &&
+      (words.most <= plan.driveAtMost ||
+        (words.most <= COUNT_AT_MOST && matchCount(store, words.expr, plan.driveAtMost) <= plan.driveAtMost))
+    ) {
       from = 'words w CROSS JOIN docs d ON d.rowid = w.rowid';
       where.push('w.words MATCH ?');
       params.push(words.expr);

@@ -165,6 +165,42 @@ test('the index finds what the emulator finds, over 250 random queries of awkwar
   assert.ok(nonEmpty > 120, `the queries match something and not everything (${nonEmpty} of 250)`);
 });
 
+test('deeply nested groups (as deep as the parser allows) answer as the emulator does, in every plan', () => {
+  const resolve = () => undefined;
+  const w = (i: number) => VOCABULARY[i % VOCABULARY.length]!.replace(/[\s"]/g, '');
+  const nested = (n: number, join: (i: number, inner: string) => string) => {
+    let q = w(0);
+    for (let i = 1; i < n; i++) q = join(i, q);
+    return q;
+  };
+  for (const q of [
+    nested(24, (i, inner) => `${w(i)} OR (${inner})`),
+    nested(12, (i, inner) => `${w(i)} -${w(i + 1)} (${w(i + 2)} OR (${inner}))`),
+    nested(28, (i, inner) => (i % 2 ? `${w(i)} OR (${inner})` : `${w(i)} (${inner})`)),
+    [w(1), ...Array.from({ length: 40 }, (_, i) => `-${w(i + 2)}`)].join(' '),
+  ]) {
+    const tree = parseQuery(q);
+    const expected = docs.filter((d, j) => matches(tree, searchDoc(d, j), resolve)).map((d) => d.id);
+    for (const plan of [undefined, { dense: 0, rankAtMost: 0, driveAtMost: 0 }, { dense: 2, rankAtMost: 0, driveAtMost: Infinity }]) {
+      const page = queryIndex(store, {
+        account: 'a@x.test',
+        tree,
+        resolve,
+        limit: 10_000,
+        spamTrash: false,
+        deleted: false,
+        order: 'date',
+        plan,
+      });
+      assert.deepEqual(
+        page.rows.map((r) => r.id),
+        [...expected].reverse(),
+        `${q.slice(0, 60)}… (${JSON.stringify(plan)})`,
+      );
+    }
+  }
+});
+
 test('pages: ranked ones go on by offset, newest-first ones by date; either cursor is taken by either order', () => {
   const resolve = () => undefined;
   const tree = parseQuery('café OR report');
