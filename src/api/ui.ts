@@ -214,7 +214,7 @@ async function read(account, id) {
       // Fetched with the key, saved from a blob: the bytes are never rendered in this page's origin.
       const dt = document.createElement('dt'); dt.textContent = 'Download'; const dd = document.createElement('dd');
       for (const a of stored) {
-        const b = document.createElement('button'); b.type = 'button'; b.textContent = a.filename || 'part ' + a.partId;
+        const b = document.createElement('button'); b.type = 'button'; b.textContent = a.filename || (a.partId ? 'part ' + a.partId : 'the message itself');
         b.onclick = async () => {
           try {
             const res = await fetch('/messages/' + encodeURIComponent(account) + '/' + encodeURIComponent(id) + '/attachments/' + encodeURIComponent(a.partId || 'root'), { headers: { authorization: 'Bearer ' + key } });

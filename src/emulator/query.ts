@@ -9,7 +9,7 @@ export { QueryError } from '../search/syntax.js';
 /**
  * `messages.list?q=` as Gmail answers it, over one mailbox: the query read by the shared syntax (src/search), each
  * message tested in memory, its content (words, attachments, size, Message-ID) read from its bytes only when the query
- * asks for content. Dates are midnights in UTC (the emulated users' time zone).
+ * asks for content. Dates are midnights in Pacific time, as Gmail's API documents (src/search/syntax.ts's DEFAULT_TIME_ZONE).
  */
 export class MailboxQuery {
   readonly after?: number;

@@ -84,10 +84,14 @@ describe('a 400-message mailbox through googleapis', () => {
   });
 
   test('q filters select exactly what an independent filter over the manifest selects', async () => {
-    const day = (s: string) => Date.parse(`${s}T00:00:00Z`);
+    const day = (s: string, offset = 'Z') => Date.parse(`${s}T00:00:00${offset}`);
     const visible = (e: ManifestEntry) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH');
     const cases: [string, (e: ManifestEntry) => boolean][] = [
-      ['after:2021/01/01 before:2023/06/30', (e) => e.internalDate >= day('2021-01-01') && e.internalDate < day('2023-06-30')],
+      // Gmail's API reads dates as Pacific midnights: PST in January, PDT in June.
+      [
+        'after:2021/01/01 before:2023/06/30',
+        (e) => e.internalDate >= day('2021-01-01', '-08:00') && e.internalDate < day('2023-06-30', '-07:00'),
+      ],
       [`after:${day('2024-03-01') / 1000}`, (e) => e.internalDate >= day('2024-03-01')],
       ['has:attachment', (e) => e.hasAttachment],
       ['-has:attachment label:inbox', (e) => !e.hasAttachment && e.labelIds.includes('INBOX')],
@@ -98,6 +102,17 @@ describe('a 400-message mailbox through googleapis', () => {
       ['subject:"Re:"', (e) => e.subject.toLowerCase().includes('re:')],
       ['older_than:3y', (e) => e.internalDate < new Date(new Date().setUTCFullYear(new Date().getUTCFullYear() - 3)).getTime()],
     ];
+    // A winter message sent before 08:00 UTC is on the day before in Pacific time: `after:` its UTC date leaves it out.
+    const early = truth.find(
+      (e) => visible(e) && [11, 0].includes(new Date(e.internalDate).getUTCMonth()) && new Date(e.internalDate).getUTCHours() < 8,
+    );
+    assert.ok(early, 'a winter message sent before 08:00 UTC');
+    const date = new Date(early.internalDate).toISOString().slice(0, 10);
+    const next = new Date(Date.parse(date) + 20 * 86_400_000).toISOString().slice(0, 10);
+    cases.push([
+      `after:${date.replaceAll('-', '/')} before:${next.replaceAll('-', '/')}`,
+      (e) => e.internalDate >= day(date, '-08:00') && e.internalDate < day(next, '-08:00'),
+    ]);
     for (const [q, pred] of cases) {
       const got = await listAll(gmail, { q, maxResults: 50 });
       const want = truth.filter((e) => visible(e) && pred(e)).map((e) => e.id);
