@@ -39,7 +39,7 @@ async function takeoutOf(path: string, bytes: number): Promise<number> {
 export async function importMbox(env: BenchEnv, megabytes: number, chunkMB = 16): Promise<Row> {
   const file = join(env.dir, `import-${megabytes}.mbox`);
   const generated = await takeoutOf(file, megabytes * 1e6);
-  const { final, seconds, peak, sampled } = await measuredWorkerRun<ImportProgress>(
+  const { final, seconds, peak, sampled, cpuMs } = await measuredWorkerRun<ImportProgress>(
     env,
     'import',
     // No Gmail: an import reads only the file.
@@ -57,6 +57,7 @@ export async function importMbox(env: BenchEnv, megabytes: number, chunkMB = 16)
     s: Math.round(seconds),
     'messages/s': Math.round(final.inserted / seconds),
     'MB/s': Math.round((final.bytes / 1e6 / seconds) * 10) / 10,
+    'worker CPU ms/msg': Math.round((cpuMs / final.inserted) * 1000) / 1000,
     'worker peak RSS MB': Math.round(peak),
     'worker RSS sampled max MB': Math.round(sampled),
   };

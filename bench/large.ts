@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -14,6 +15,17 @@ import { type BenchEnv, startEmulatorProcess } from './harness.js';
 import type { Row } from './scenarios.js';
 
 /** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux; `getconf CLK_TCK` says otherwise). */
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** The process's CPU time so far (user + system, its threads included), in milliseconds. */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The fields after the command name (which may hold spaces), from field 3 (state): utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1000;
+}
+
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
@@ -23,7 +35,8 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 /**
  * One worker process (its defaults and `extra`) on a task queue and data folder of its own, driven through an
  * in-process API: `start` (a POST that starts a workflow) is followed at `statusOf(id)` until it ends, the worker's
- * resident memory sampled every 200 ms meanwhile; the worker is stopped before this returns.
+ * resident memory sampled every 200 ms meanwhile, and its CPU time over the run (from the request that starts it); the
+ * worker is stopped before this returns.
  */
 export async function measuredWorkerRun<P extends { status: string }>(
   env: BenchEnv,
@@ -32,7 +45,7 @@ export async function measuredWorkerRun<P extends { status: string }>(
   extra: Record<string, string>,
   start: { path: string; body: unknown },
   statusOf: (id: string) => string,
-): Promise<{ final: P; seconds: number; peak: number; sampled: number; wenv: Record<string, string> }> {
+): Promise<{ final: P; seconds: number; peak: number; sampled: number; cpuMs: number; wenv: Record<string, string> }> {
   const queue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
   const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, { DATA_DIR: join(env.dir, queue), ...extra });
   const connection = await Connection.connect({ address: env.temporal.address });
@@ -47,6 +60,7 @@ export async function measuredWorkerRun<P extends { status: string }>(
   const worker = await startWorkerProcess(wenv);
   try {
     const t0 = performance.now();
+    const cpu0 = cpuMsOf(worker.child.pid!);
     const res = await app.request(start.path, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -62,8 +76,9 @@ export async function measuredWorkerRun<P extends { status: string }>(
       await new Promise((r) => setTimeout(r, 200));
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpuMs = cpuMsOf(worker.child.pid!) - cpu0;
     const { peak } = memoryOf(worker.child.pid!);
-    return { final, seconds, peak, sampled, wenv };
+    return { final, seconds, peak, sampled, cpuMs, wenv };
   } finally {
     await worker.stop();
     await connection.close();

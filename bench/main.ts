@@ -1,13 +1,14 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import,search`;
+ * `--only emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--search N` set those scenarios' sizes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBenchTemporal } from './harness.js';
+import { workerCpu } from './cpu.js';
 import { importMbox } from './import.js';
 import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
@@ -27,7 +28,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,many,lake,scale,recovery,mirror,fleet,large,import,search';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -48,6 +49,7 @@ const only = new Set(values.only.split(','));
 const size = {
   quotaSeconds: full ? 130 : 30,
   ceiling: full ? 50_000 : 5_000,
+  cpu: full ? 50_000 : 10_000,
   many: full ? 2_500 : 250,
   manyQuota: full ? 1_000 : 150,
   lake: full ? 50_000 : 5_000,
@@ -104,6 +106,7 @@ try {
   if (only.has('project')) await measure('project quota', () => projectQuota(env, 20, size.project));
   if (only.has('ceiling'))
     for (const f of ['full', 'raw'] as const) await measure(`unthrottled ${f}`, () => unthrottled(env, f, size.ceiling));
+  if (only.has('cpu')) for (const f of ['full', 'raw'] as const) await measure(`worker cpu ${f}`, () => workerCpu(env, f, size.cpu));
   if (only.has('many')) {
     await measure('many off', () => manyMailboxes(env, 20, size.many, 'off'));
     await measure('many legacy', () => manyMailboxes(env, 20, size.manyQuota, 'legacy'));

@@ -1,0 +1,40 @@
+import type { ExtractionProgress } from '../src/workflows/contracts.js';
+import type { BenchEnv } from './harness.js';
+import { startEmulatorProcess } from './harness.js';
+import { measuredWorkerRun } from './large.js';
+import type { Row } from './scenarios.js';
+
+/**
+ * The worker's CPU per message (issue 24's first target: ≤ 0.25 ms per `full` message): one worker process (`npm run
+ * worker`'s entry under tsx, its defaults; batches of 500, as the unthrottled scenario) backfills `messages` generated
+ * messages from an emulator in a process of its own, quota off. Its CPU time over the run (user + system, every
+ * thread: DuckDB's, Temporal's core, the tsx loader's), divided by the messages. The emulator's and the Temporal
+ * server's CPU are not counted; the worker's start is not either (it is measured from the request that starts the run).
+ */
+export async function workerCpu(env: BenchEnv, format: 'full' | 'raw', messages: number): Promise<Row> {
+  const emu = await startEmulatorProcess({ messages, seed: `cpu-${format}` });
+  try {
+    const { final, seconds, cpuMs, peak } = await measuredWorkerRun<ExtractionProgress>(
+      env,
+      `cpu-${format}`,
+      emu,
+      {},
+      { path: '/extract', body: { account: 'cpu@example.com', format, batchSize: 500 } },
+      (id) => `/extract/${id}`,
+    );
+    const n = final.progress.persisted;
+    return {
+      scenario: `worker CPU per message (${format}, unthrottled, one worker process)`,
+      status: final.status,
+      messages: n,
+      s: Math.round(seconds),
+      'messages/s': Math.round(n / seconds),
+      'worker CPU s': Math.round(cpuMs / 100) / 10,
+      'worker CPU ms/msg': Math.round((cpuMs / n) * 1000) / 1000,
+      'worker cores busy': Math.round((cpuMs / 1000 / seconds) * 100) / 100,
+      'worker peak RSS MB': Math.round(peak),
+    };
+  } finally {
+    await emu.stop();
+  }
+}
