@@ -137,10 +137,12 @@ export class Lake {
 
   /**
    * Opens DuckDB with the project's extension directory, loads DuckLake and attaches the catalog (creating it and the
-   * schema when new). Several processes may do this at once against a new catalog: the loser of a creation race retries.
+   * schema when new). Several processes may do this at once against a new catalog: the loser of a creation race retries,
+   * as often as a write does (ten attempts, ~8 s, were too few for two workers starting at once on one SQLite catalog
+   * under CI's load: one exited with "database is locked").
    */
   static async open(config: LakeConfig): Promise<Lake> {
-    return retryingConflicts(() => Lake.openOnce(config, false), 10);
+    return retryingConflicts(() => Lake.openOnce(config, false));
   }
 
   /**
@@ -150,7 +152,7 @@ export class Lake {
   static async openReadOnly(config: LakeConfig): Promise<Lake> {
     if (config.catalog !== 'postgres' && !existsSync(config.catalogPath))
       throw new LakeError(`no lake at ${config.catalogPath} yet: it appears with the first extraction`);
-    return retryingConflicts(() => Lake.openOnce(config, true), 10);
+    return retryingConflicts(() => Lake.openOnce(config, true));
   }
 
   private static async openOnce(config: LakeConfig, readOnly: boolean): Promise<Lake> {
