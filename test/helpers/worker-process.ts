@@ -111,3 +111,13 @@ export async function startWorkerProcess(env: Record<string, string>, options: P
     },
   };
 }
+
+/** Starts `n` worker processes at once; when one fails to start, the others are stopped before the error is thrown. */
+export async function startWorkerProcesses(env: Record<string, string>, n: number, options: ProcessOptions = {}): Promise<WorkerProcess[]> {
+  const started = await Promise.allSettled(Array.from({ length: n }, () => startWorkerProcess(env, options)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (!failed) return workers;
+  await Promise.all(workers.map((w) => w.stop()));
+  throw failed.reason;
+}

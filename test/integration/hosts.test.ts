@@ -12,7 +12,7 @@ import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest, rawMismatches } from '../helpers/verify.js';
-import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
+import { startWorkerProcess, startWorkerProcesses, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 
 /**
@@ -181,7 +181,7 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
     GMAIL_PROJECT_QUOTA_UNITS: '3000',
     GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: '10',
   });
-  const workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+  const workers = await startWorkerProcesses(env, 2);
   const apiPort = await freePort();
   const apiProcess = await startWorkerProcess({ ...env, API_PORT: String(apiPort) }, { entry: 'src/api/main.ts', ready: 'api ready' });
   try {

@@ -11,7 +11,7 @@ import { emulatorStats } from '../helpers/emulator.js';
 import { waitFor } from '../helpers/ports.js';
 import { startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
-import { startWorkerProcess, workerEnv } from '../helpers/worker-process.js';
+import { startWorkerProcess, startWorkerProcesses, workerEnv } from '../helpers/worker-process.js';
 import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 import { MailboxIds } from '../../src/mailbox-ids.js';
 
@@ -50,7 +50,7 @@ test('kill -9 of a worker running a batch and a Temporal server restart mid-back
     );
 
   // Two workers on the default (SQLite) catalog; the one running a batch is killed.
-  const workers = await Promise.all([startWorkerProcess(env), startWorkerProcess(env)]);
+  const workers = await startWorkerProcesses(env, 2);
   // A failed assertion must not leave the workers (or the client connection) holding the test file open.
   let finished = false;
   t.after(async () => {
