@@ -19,7 +19,7 @@ import { INDEXED_FIELDS, IndexStore, type IndexedMessage } from '../search-index
 const WINDOW = 20;
 /**
  * Row ids a rebuild reads at once: ~5,000 messages' text (~80 MB of generated mail). Each read has a fixed cost of
- * ~0.3 s at 1,000,000 messages (DuckLake finding the piece's files).
+ * ~0.6 s at 1,000,000 messages (measured: 745 ms for a piece of 200, 974 ms for 5,000).
  */
 const REBUILD_PIECE = 5_000;
 
@@ -275,14 +275,7 @@ export class IndexFeed {
           piece,
         ),
       );
-      await store.begin();
-      try {
-        await putYielding(store, rows);
-        store.db.exec('COMMIT');
-      } catch (e) {
-        store.db.exec('ROLLBACK');
-        throw e;
-      }
+      await store.writing(() => putYielding(store, rows));
       n += rows.length;
       this.progress = { ...this.progress!, messages: n };
     }

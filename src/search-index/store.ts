@@ -115,11 +115,11 @@ export class IndexStore {
     }
   }
 
-  /** Runs fn in one write transaction, begun as begin() does. */
-  async writing<T>(fn: () => T): Promise<T> {
+  /** Runs fn (awaited when it is async) in one write transaction, begun as begin() does. */
+  async writing<T>(fn: () => T | Promise<T>): Promise<T> {
     await this.begin();
     try {
-      const result = fn();
+      const result = await fn();
       this.db.exec('COMMIT');
       return result;
     } catch (e) {
