@@ -174,3 +174,11 @@ CREATE TABLE IF NOT EXISTS lake.sync_runs (
   started_at TIMESTAMP,
   finished_at TIMESTAMP
 );
+
+-- The mailboxes of each fleet, in the order it extracts them (written once, as it is planned): the fleet's workflow
+-- reads them a page at a time, so a domain of any size never travels in one Temporal payload.
+CREATE TABLE IF NOT EXISTS lake.fleet_mailboxes (
+  fleet VARCHAR NOT NULL,               -- the fleet's workflow id and its first run's id: "<workflow id>/<run id>"
+  seq INTEGER,                          -- 0, 1, … : the order of extraction (NOT NULL only on VARCHARs: see primeStatistics)
+  account VARCHAR NOT NULL
+);

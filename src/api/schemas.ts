@@ -125,7 +125,9 @@ export const fleetSchema = z
     ratePerSecond: z.number(),
     mailboxesPerHour: z.number(),
     etaSeconds: z.number().nullable(),
-    failures: z.array(z.object({ account: z.string(), error: z.string() })),
+    failures: z
+      .array(z.object({ account: z.string(), error: z.string() }))
+      .openapi({ description: 'the first 100 mailboxes that failed or were skipped, with why (mailboxes.failed counts all)' }),
     startedAt: z.string(),
     updatedAt: z.string(),
     runs: z.number(),

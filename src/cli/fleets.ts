@@ -78,6 +78,8 @@ function report(f: Fleet, out: Out): number {
   out.result(f, () => {
     out.line(`${f.id} — ${line(f)}`);
     for (const x of f.failures) out.line(`  ${x.account}: ${x.error}`);
+    const unnamed = (f.mailboxes.failed ?? 0) - f.failures.length;
+    if (unnamed > 0) out.line(`  … and ${unnamed} more (\`gmail-lake status ADDRESS\` gives each one's reason)`);
     if (f.error) out.line(`Reason: ${f.error}`);
   });
   return ['running', 'paused', 'completed'].includes(f.status) ? EXIT.ok : EXIT.failed;

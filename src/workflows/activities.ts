@@ -97,7 +97,7 @@ export const { beginSync, recordSync } = proxyActivities<Activities>({ startToCl
 export const { syncHistoryPage } = proxyActivities<Activities>({ startToCloseTimeout: '15m', heartbeatTimeout: '10s', retry: syncRetry });
 export const { reconcileMailbox } = proxyActivities<Activities>({ startToCloseTimeout: '24h', heartbeatTimeout: '30s', retry: syncRetry });
 
-export const { planFleet } = proxyActivities<Activities>({
+export const { planFleet, fleetMailboxes } = proxyActivities<Activities>({
   startToCloseTimeout: '10m',
   heartbeatTimeout: '5s',
   retry: { initialInterval: '1s', maximumInterval: '1m', maximumAttempts: 20, nonRetryableErrorTypes: NON_RETRYABLE },

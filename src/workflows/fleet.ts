@@ -8,21 +8,25 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setHandler,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { compact, planFleet } from './activities.js';
+import { compact, fleetMailboxes, planFleet } from './activities.js';
 import { selectionMemo } from './contracts.js';
-import type { FleetInput, FleetMailbox, FleetProgress, FleetState } from './fleet-contracts.js';
+import { FAILURES_KEPT, type FleetInput, type FleetMailbox, type FleetProgress, type FleetState } from './fleet-contracts.js';
 import { extractionWorkflow, pauseSignal, resumeSignal } from './extraction.js';
+import { FLEET_PATCHES } from './patches.js';
 
 /** Query name: `temporal workflow query --workflow-id ID --name progress`. */
 export const fleetProgressQuery = defineQuery<FleetProgress>('progress');
 
 /** Children started by one run before it continues as new (after the running ones end), keeping history short. */
 const CHILDREN_PER_RUN = 400;
+/** Mailboxes of a stored plan read at once (~40 KB of payload: ids and keys of 200 mailboxes). */
+const PLAN_PAGE = 200;
 
 /** The reason a child extraction ended without completing, as one line. */
 function reasonOf(e: unknown): string {
@@ -38,7 +42,8 @@ function reasonOf(e: unknown): string {
  * spending up to twice its fair share of the project's quota. A mailbox that fails permanently is reported with its
  * reason; the others go on. Pause/resume reach every running child; cancelling the fleet cancels them. The fleet
  * compacts the shared lake every `compactEvery` completed mailboxes and at its end (its children do not, each as it
- * ends). Continues as new every CHILDREN_PER_RUN mailboxes.
+ * ends). Continues as new every CHILDREN_PER_RUN mailboxes. The plan is stored in the lake and read PLAN_PAGE mailboxes
+ * at a time, and failures are named up to FAILURES_KEPT and counted past that, so no payload grows with the domain.
  */
 export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const { request, options } = input;
@@ -62,6 +67,14 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     sinceCompaction: 0,
     ...input.state,
   };
+  state.failed ??= state.failures.length;
+  /** A failed or skipped mailbox: counted, and named while fewer than FAILURES_KEPT are. */
+  const fail = (account: string, error: string) => {
+    state.failed = (state.failed ?? 0) + 1;
+    if (state.failures.length < FAILURES_KEPT) state.failures.push({ account, error });
+  };
+  /** Mailboxes not started yet: those in hand and those of the stored plan not read yet. */
+  const pendingCount = () => state.pending.length + (state.plan ? state.plan.size - state.plan.next : 0);
   let compacting: Promise<void> | undefined;
   /** Compacts in the background (children keep starting), one compaction at a time. */
   const compactSometimes = (force: boolean) => {
@@ -77,10 +90,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   let phase: FleetProgress['phase'] = state.planned ? 'extracting' : 'listing';
 
   const progress = (): FleetProgress => {
-    const finished = state.completed + state.failures.length + state.canceled;
+    const finished = state.completed + (state.failed ?? 0) + state.canceled;
     const hours = (now() - state.startedAt) / 3_600_000;
     const perHour = hours > 0 ? finished / hours : 0;
-    const left = state.pending.length + running.size;
+    const left = pendingCount() + running.size;
     return {
       id: workflowInfo().workflowId,
       status: phase === 'done' ? 'completed' : state.paused ? 'paused' : 'running',
@@ -88,10 +101,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
       paused: state.paused,
       mailboxes: {
         total: state.total,
-        pending: state.pending.length,
+        pending: pendingCount(),
         running: running.size,
         completed: state.completed,
-        failed: state.failures.length,
+        failed: state.failed ?? state.failures.length,
         canceled: state.canceled,
       },
       running: [...running.values()].map(({ account, workflowId }) => ({ account, workflowId })),
@@ -127,14 +140,29 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   });
 
   if (!state.planned) {
-    const plan = await planFleet(request);
+    const info = workflowInfo();
+    const plan = patched(FLEET_PATCHES.planInLake)
+      ? await planFleet({ ...request, storeAs: `${info.workflowId}/${info.firstExecutionRunId}` })
+      : await planFleet(request);
     state.pending = plan.mailboxes;
-    state.total = plan.mailboxes.length + plan.skipped.length;
-    state.failures.push(...plan.skipped.map((s) => ({ account: s.account, error: s.reason })));
+    if (plan.stored) state.plan = { fleet: plan.stored.fleet, size: plan.stored.mailboxes, next: 0 };
+    const skipped = plan.skippedCount ?? plan.skipped.length;
+    state.total = (plan.stored?.mailboxes ?? plan.mailboxes.length) + skipped;
+    state.failures.push(...plan.skipped.slice(0, FAILURES_KEPT).map((s) => ({ account: s.account, error: s.reason })));
+    state.failed = skipped;
     state.quotaShare = plan.quotaShare;
     state.planned = true;
     phase = 'extracting';
   }
+  /** The next page of the stored plan into `pending`, when it is empty and the plan has more. */
+  const refill = async () => {
+    const plan = state.plan;
+    if (state.pending.length > 0 || !plan || plan.next >= plan.size) return;
+    const page = await fleetMailboxes({ fleet: plan.fleet, from: plan.next, limit: input.planPage ?? PLAN_PAGE, selection });
+    // A plan shorter than its size (rows lost from the lake) ends here rather than asking for the same page forever.
+    plan.next = page.length > 0 ? plan.next + page.length : plan.size;
+    state.pending = page;
+  };
 
   const extract = async (mb: FleetMailbox) => {
     running.set(mb.workflowId, mb);
@@ -165,7 +193,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
       compactSometimes(false);
     } catch (e) {
       if (isCancellation(e) || (e instanceof ChildWorkflowFailure && isCancellation(e.cause))) state.canceled++;
-      else state.failures.push({ account: mb.account, error: reasonOf(e) });
+      else fail(mb.account, reasonOf(e));
     } finally {
       running.delete(mb.workflowId);
       state.updatedAt = now();
@@ -177,15 +205,17 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   try {
     for (;;) {
       const full = startedThisRun >= (input.childrenPerRun ?? CHILDREN_PER_RUN);
+      if (!full) await refill();
       await condition(
         () =>
-          (running.size === 0 && (state.pending.length === 0 || full)) ||
+          (running.size === 0 && (pendingCount() === 0 || full)) ||
           (!state.paused && !full && state.pending.length > 0 && running.size < request.concurrency),
       );
-      if (running.size === 0 && state.pending.length === 0) break;
+      if (running.size === 0 && pendingCount() === 0) break;
       if (running.size === 0 && full) {
         await compacting;
-        await continueAsNew<typeof fleetWorkflow>({ ...input, state });
+        // The list of accounts a fleet was asked is in the plan once planned: the next run is not given it again.
+        await continueAsNew<typeof fleetWorkflow>({ ...input, request: state.plan ? { ...request, accounts: undefined } : request, state });
       }
       const next = state.pending.shift()!;
       startedThisRun++;
@@ -204,6 +234,6 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   state.updatedAt = now();
   const result = progress();
   if (state.completed === 0 && state.total > 0)
-    throw ApplicationFailure.nonRetryable(`no mailbox of the fleet completed (${state.failures.length} failed)`, 'FleetFailed', result);
+    throw ApplicationFailure.nonRetryable(`no mailbox of the fleet completed (${state.failed} failed)`, 'FleetFailed', result);
   return result;
 }

@@ -15,8 +15,11 @@ export const PATCHES = {
   labelsAtEnd: 'labels-at-end',
 } as const;
 
-/** Patch ids of the fleet workflow. None today. */
-export const FLEET_PATCHES = {} as const;
+/** Patch ids of the fleet workflow. */
+export const FLEET_PATCHES = {
+  /** The plan is stored in the lake and read a page at a time (runs before it carried every mailbox in its state). */
+  planInLake: 'fleet-plan-in-lake',
+} as const;
 
 /** Patch ids of the sync workflows. None today. */
 export const SYNC_PATCHES = {} as const;

@@ -8,11 +8,13 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { Lake } from '../../src/lake/lake.js';
 import { fleetWorkflow } from '../../src/workflows/fleet.js';
 import { emulatorStats } from '../helpers/emulator.js';
+import { largestEvents } from '../helpers/history.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { authHeaders, startTestEmulator, startTestTemporal, type TestTemporal } from '../helpers/stack.js';
 import { lakeRows, listable, manifest } from '../helpers/verify.js';
 import { startWorkerProcess, type WorkerProcess, workerEnv } from '../helpers/worker-process.js';
+import { fleetProgressQuery } from '../../src/workflows/fleet.js';
 
 /**
  * A fleet over the emulator's Workspace directory: 15 users, 2 suspended, 1 outside the delegation and 1 deleted
@@ -204,4 +206,84 @@ test('a fleet continues as new every N mailboxes and still ends with all of them
   } finally {
     await connection.close();
   }
+});
+
+test('a fleet of a 20,000-user domain: its plan stored in the lake and read a page at a time; no event of any run over 64 KB', async (t) => {
+  const USERS = 20_000;
+  // A domain and a lake of its own: none of its mailboxes is one the tests above extracted.
+  const domain = 'big.example';
+  const owner = `admin@${domain}`;
+  const big = await startTestEmulator({ seed: 'fleet-20k', owner, messages: 2, workspace: { domain, users: USERS } });
+  const keyFile = join(temporal.dir, 'service-account-20k.json');
+  writeFileSync(keyFile, JSON.stringify(big.workspace!.key), { mode: 0o600 });
+  await postgres.createDatabase('fleet20k');
+  const bigEnv = workerEnv(temporal.dir, temporal.address, 'fleet-20k', big, {
+    GMAIL_CREDENTIALS_FILE: keyFile,
+    GMAIL_DIRECTORY_ADMIN: owner,
+    LAKE_CATALOG: 'postgres',
+    LAKE_PG_DSN: postgres.dsn('fleet20k'),
+    LAKE_DATA_PATH: join(temporal.dir, 'fleet-20k-files/'),
+  });
+  const worker = await startWorkerProcess(bigEnv);
+  const connection = await Connection.connect({ address: temporal.address });
+  t.after(async () => {
+    await connection.close();
+    await worker.stop();
+    await big.close();
+  });
+  const client = new Client({ connection });
+  const workflowId = 'gmail-fleet-20k';
+  // Pages of 7 and runs of 12 mailboxes: pages end inside runs and runs inside pages.
+  const handle = await client.workflow.start(fleetWorkflow, {
+    workflowId,
+    taskQueue: 'fleet-20k',
+    args: [
+      {
+        request: { domain, format: 'metadata', batchSize: 50, concurrency: 4 },
+        options: { pipelineDepth: 2, compactEvery: 0, events: false },
+        childrenPerRun: 12,
+        planPage: 7,
+      },
+    ],
+  });
+  let last: unknown;
+  const progress = await waitFor(
+    '30 mailboxes completed',
+    async () => {
+      const p = await handle.query(fleetProgressQuery).catch((e: unknown) => void (last = e));
+      last = p ?? last;
+      return p && p.mailboxes.completed >= 30 ? p : undefined;
+    },
+    300_000,
+    500,
+  ).catch((e: unknown) => {
+    t.diagnostic(`last progress: ${JSON.stringify(last)}\nworker output (tail):\n${worker.output().slice(-3000)}`);
+    throw e;
+  });
+  // The directory's users and its owner, every one planned; the order is the directory's.
+  assert.equal(progress.mailboxes.total, USERS + 1);
+  const { pending, running, completed, failed, canceled } = progress.mailboxes;
+  assert.deepEqual(progress.failures, []);
+  assert.equal(pending + running + completed + failed + canceled, USERS + 1, JSON.stringify(progress.mailboxes));
+  assert.ok(progress.runs >= 3, `continued as new at least twice (runs: ${progress.runs})`);
+  await handle.cancel();
+  await assert.rejects(handle.result());
+
+  const lake = await Lake.open(loadConfig({ ...bigEnv, DATA_DIR: join(temporal.dir, 'verify-20k') }).lake);
+  try {
+    const [plan] = await lake.query<{ n: number; first: string }>(
+      `SELECT count(*)::INTEGER AS n, arg_min(account, seq) AS first FROM lake.fleet_mailboxes WHERE fleet LIKE $p`,
+      { p: `${workflowId}/%` },
+    );
+    assert.deepEqual(plan, { n: USERS + 1, first: owner });
+  } finally {
+    lake.close();
+  }
+  // Every run's largest event (the planning's answer, a page, the continue-as-new state): far under Temporal's limits.
+  const runs = await waitFor('every run listed', async () => {
+    const r = await largestEvents(client, workflowId);
+    return r.length >= progress.runs ? r : undefined;
+  });
+  t.diagnostic(`largest event per run: ${runs.map((r) => `${r.bytes} B (${r.type})`).join(', ')}`);
+  for (const r of runs) assert.ok(r.bytes < 64 * 1024, `run ${r.runId}: an event of ${r.bytes} bytes (${r.type})`);
 });

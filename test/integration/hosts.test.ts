@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { Lake } from '../../src/lake/lake.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
+import { pendingActivitiesReport, pgActivityReport } from '../helpers/diagnose.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
 import { api, extractionEnded } from '../helpers/http.js';
@@ -76,14 +77,29 @@ test('three workers on three hosts, kill -9 three times, the catalog restarted t
   watch(apiProcess, 'api');
   hosts.forEach((h, i) => watch(h, `worker ${i}`));
   let finished = false;
+  const ids: string[] = [];
+  /** The API's last answer for each extraction (a 503 says Temporal, not the workers, stopped answering). */
+  const lastAnswers = new Map<string, unknown>();
   t.after(async () => {
-    if (!finished) for (const h of hosts) t.diagnostic(`worker output (tail):\n${h.output().slice(-3000)}`);
+    if (!finished) {
+      const dev = temporal.server.process;
+      t.diagnostic(
+        `temporal dev server: ${dev.exitCode === null && dev.signalCode === null ? 'running' : `exited (${dev.exitCode ?? dev.signalCode})`}`,
+      );
+      for (const [id, a] of lastAnswers) t.diagnostic(`last answer for ${id}: ${JSON.stringify(a).slice(0, 600)}`);
+      t.diagnostic(`workflows:\n${await pendingActivitiesReport(temporal.address, ids).catch((e: unknown) => String(e))}`);
+      t.diagnostic(`catalog sessions:\n${await pgActivityReport(postgres.dsn('postgres')).catch((e: unknown) => String(e))}`);
+      for (const h of hosts) t.diagnostic(`worker output (tail):\n${h.output().slice(-3000)}`);
+    }
     await Promise.all([apiProcess, ...hosts].map((p) => p.stop()));
   });
   const server = { url: `http://127.0.0.1:${apiPort}` };
-  const get = async (id: string) => (await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`)).body;
+  const get = async (id: string) => {
+    const answer = await api<ExtractionProgress>(server, 'GET', `/extract/${encodeURIComponent(id)}`);
+    lastAnswers.set(id, answer);
+    return answer.body;
+  };
 
-  const ids: string[] = [];
   for (const account of Object.keys(MAILBOXES)) {
     const started = await api<{ id: string }>(server, 'POST', '/extract', { account, format: 'raw', batchSize: 100 });
     assert.equal(started.status, 202, JSON.stringify(started.body));
@@ -194,7 +210,16 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
       }),
     );
     const started = Date.now();
-    const done = await Promise.all(ids.map((id) => extractionEnded(server, id, 300_000)));
+    const done = await Promise.all(ids.map((id) => extractionEnded(server, id, 300_000))).catch(async (e: unknown) => {
+      const dev = temporal.server.process;
+      t.diagnostic(
+        `temporal dev server: ${dev.exitCode === null && dev.signalCode === null ? 'running' : `exited (${dev.exitCode ?? dev.signalCode})`}`,
+      );
+      t.diagnostic(`workflows:\n${await pendingActivitiesReport(temporal.address, ids).catch((d: unknown) => String(d))}`);
+      t.diagnostic(`catalog sessions:\n${await pgActivityReport(postgres.dsn('postgres')).catch((d: unknown) => String(d))}`);
+      for (const w of workers) t.diagnostic(`worker output (tail):\n${w.output().slice(-3000)}`);
+      throw e;
+    });
     const seconds = (Date.now() - started) / 1000;
     for (const s of done) assert.equal(s.status, 'completed', JSON.stringify(s));
     const stats = Object.values(await emulatorStats(quotaEmu)) as { served: number; throttled: number; projectThrottled?: number }[];

@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { isCancellation } from '@temporalio/workflow';
 import { WorkflowFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities/index.js';
 import { workflowBundle } from '../../src/worker/bundle.js';
 import type { BatchInput, ExtractionInput, ExtractionProgress, ListInput } from '../../src/workflows/contracts.js';
 import { FAILURE } from '../../src/workflows/contracts.js';
-import { startTestTemporal, type TestTemporal } from '../helpers/stack.js';
+import { workflowEnvironment } from '../helpers/workflow-env.js';
 import { waitFor } from '../helpers/ports.js';
 
 /**
@@ -19,18 +18,7 @@ import { waitFor } from '../helpers/ports.js';
  * the lake or the emulator, which the integration tier covers end to end.
  */
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
-
-let temporal: TestTemporal;
-let env: TestWorkflowEnvironment;
-before(async () => {
-  temporal = await startTestTemporal();
-  env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporal.address });
-});
-after(async () => {
-  await env?.teardown();
-  await temporal?.stop();
-});
+const environment = workflowEnvironment();
 
 /** Every gate made, so that a drive that fails opens them all (see extract). */
 const gates: (() => void)[] = [];
@@ -164,7 +152,7 @@ async function extract(
 ) {
   const taskQueue = `workflow-test-${++runs}`;
   const worker = await Worker.create({
-    connection: env.nativeConnection,
+    connection: environment.current().nativeConnection,
     taskQueue,
     workflowBundle: { codePath: workflowBundle() },
     activities: mailbox.activities,
@@ -180,10 +168,12 @@ async function extract(
     extractionKey: 'k',
   };
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
+    const handle = await environment
+      .current()
+      .client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
     // Each call bounded: a query the server lets expire (seen once in CI, with the machine loaded) fails and is asked
     // again by waitFor instead of hanging the test.
-    const bounded = <T>(call: () => Promise<T>) => env.client.withDeadline(Date.now() + 10_000, call);
+    const bounded = <T>(call: () => Promise<T>) => environment.current().client.withDeadline(Date.now() + 10_000, call);
     try {
       await drive({
         query: () => bounded(() => handle.query<ExtractionProgress>('progress')),
