@@ -2,9 +2,17 @@ import { z } from 'zod';
 
 /** Quota profiles of Gmail (see shared GMAIL-API.md); costs are configuration because Google changes them. */
 export const QUOTA_PROFILES = {
-  legacy: { unitsPerWindow: 250, windowSeconds: 1, costs: { get: 5, list: 5, history: 2, profile: 1, labels: 1, attachment: 5 } },
-  '2026': { unitsPerWindow: 6000, windowSeconds: 60, costs: { get: 20, list: 5, history: 2, profile: 1, labels: 1, attachment: 20 } },
-  off: { unitsPerWindow: 0, windowSeconds: 1, costs: { get: 0, list: 0, history: 0, profile: 0, labels: 0, attachment: 0 } },
+  legacy: {
+    unitsPerWindow: 250,
+    windowSeconds: 1,
+    costs: { get: 5, thread: 10, list: 5, history: 2, profile: 1, labels: 1, attachment: 5 },
+  },
+  '2026': {
+    unitsPerWindow: 6000,
+    windowSeconds: 60,
+    costs: { get: 20, thread: 40, list: 5, history: 2, profile: 1, labels: 1, attachment: 20 },
+  },
+  off: { unitsPerWindow: 0, windowSeconds: 1, costs: { get: 0, thread: 0, list: 0, history: 0, profile: 0, labels: 0, attachment: 0 } },
 } as const;
 export type QuotaProfileName = keyof typeof QUOTA_PROFILES;
 

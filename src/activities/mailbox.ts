@@ -103,9 +103,11 @@ export function mailboxActivities(deps: ActivityDeps) {
       messagesTotal.inc({ stage: 'listed' }, page.ids.length);
       // Ids stored already are `present` here: they never reach a batch.
       messagesTotal.inc({ stage: 'present' }, stored.size);
+      const { threadIds, ...rest } = page;
       return {
-        ...page,
+        ...rest,
         ids: page.ids.filter((id) => !stored.has(id)),
+        ...(input.threads ? { threadIds: threadIds.filter((_, i) => !stored.has(page.ids[i]!)) } : {}),
         listed: page.ids.length,
         present: stored.size,
         units: meter.units,

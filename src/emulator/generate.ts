@@ -128,6 +128,8 @@ export class GeneratedMailbox {
     readonly size: number,
     readonly owner: string,
     readonly large?: LargeMessages,
+    /** Share of messages that reply to the one before (a thread is a run of replies, at most 9 long). */
+    readonly replyRate = 0.35,
   ) {
     this.pools = poolsFor(seed);
   }
@@ -155,7 +157,7 @@ export class GeneratedMailbox {
   }
 
   private isReply(i: number): boolean {
-    return i > 0 && rng(hash32(this.seed, i, 2))() < 0.35;
+    return i > 0 && rng(hash32(this.seed, i, 2))() < this.replyRate;
   }
 
   private threadRoot(i: number): number {

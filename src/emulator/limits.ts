@@ -5,6 +5,7 @@ import { hash32, rng } from './random.js';
 /** Gmail API methods the emulator meters, with their quota-cost keys. */
 export const METHODS = {
   'messages.get': 'get',
+  'threads.get': 'thread',
   'messages.list': 'list',
   'messages.attachments.get': 'attachment',
   'history.list': 'history',

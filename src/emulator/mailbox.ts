@@ -92,6 +92,21 @@ export class Mailbox {
     return i !== undefined && this.view(i) ? i : undefined;
   }
 
+  /**
+   * The indices of a thread's messages, oldest first (deleted ones left out): a generated thread is a run of replies
+   * starting at its root (whose id is the thread's) and at most 9 long; a loaded one is found by scanning from its root.
+   */
+  threadIndices(threadId: string): number[] {
+    const found: number[] = [];
+    const root = indexOfId(this.base.seed, threadId);
+    if (root !== undefined && root < this.base.size) {
+      const end = this.base instanceof GeneratedMailbox ? Math.min(this.base.size, root + 9) : this.base.size;
+      for (let i = root; i < end; i++) if (this.base.meta(i).threadId === threadId && this.view(i)) found.push(i);
+    }
+    for (const [i, a] of this.added) if (a.view.threadId === threadId && !this.deleted.has(i)) found.push(i);
+    return found;
+  }
+
   /** Smallest index with internalDate ≥ t among the base messages (dates rise with index). */
   firstIndexAtOrAfter(t: number): number {
     const i = this.base.firstIndexAtOrAfter(t);
@@ -101,7 +116,13 @@ export class Mailbox {
   /** Adds a message (generated from the seed when raw is not given) as the newest one. */
   add(options: { raw?: Buffer; labelIds?: string[] } = {}): MessageView {
     const index = this.nextIndex++;
-    const generated = new GeneratedMailbox(this.base.seed, index + 1, this.email);
+    const generated = new GeneratedMailbox(
+      this.base.seed,
+      index + 1,
+      this.email,
+      undefined,
+      this.base instanceof GeneratedMailbox ? this.base.replyRate : undefined,
+    );
     const meta = generated.meta(index);
     const raw = options.raw ?? generated.raw(index);
     const record = this.record();

@@ -29,6 +29,8 @@ export interface EmulatorOptions {
   sizes?: Record<string, number>;
   /** Large messages in every generated mailbox (Gmail's largest: 25 MB of attachments, ~35 MB raw). Default none. */
   large?: LargeMessages;
+  /** Share of generated messages that reply to the one before: 0.35 by default (threads of ~1.5); 0.8 gives ~4.5. */
+  replyRate?: number;
   /** The address `me` resolves to. Default user@example.com. */
   owner?: string;
   /** Serve this .mbox file or folder of .eml files as the owner's mailbox instead of generated mail. */
@@ -97,7 +99,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     if (!m) {
       const mbSeed = `${seed}:${key}`;
       const n = options.sizes?.[key] ?? (workspace?.user(key) && key !== owner ? variedSize(`${seed}:${key}`, size) : size);
-      const base = key === owner && loaded ? new LoadedMail(mbSeed, loaded, owner) : new GeneratedMailbox(mbSeed, n, key, options.large);
+      const base =
+        key === owner && loaded
+          ? new LoadedMail(mbSeed, loaded, owner)
+          : new GeneratedMailbox(mbSeed, n, key, options.large, options.replyRate);
       m = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
       mailboxes.set(key, m);
     }

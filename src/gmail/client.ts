@@ -29,11 +29,20 @@ export interface GmailApi {
   labels(account: string): Promise<{ id: string; name: string; type: string }[]>;
   /** Messages carrying a label (labels.get). */
   labelTotal(account: string, labelId: string): Promise<number>;
-  listPage(account: string, req: ListPageRequest): Promise<{ ids: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
+  /** A page of messages.list: the ids and, in the same order, their threads' ids. */
+  listPage(
+    account: string,
+    req: ListPageRequest,
+  ): Promise<{ ids: string[]; threadIds: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
   /** One page of the mailbox's history after `startHistoryId` (404 when it is older than Gmail keeps). */
   history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
+  /**
+   * Every message of a thread (threads.get: 10 units where messages.get is 5; not in `raw`), or undefined when Gmail
+   * answers 404.
+   */
+  getThread(account: string, threadId: string, format: 'full' | 'metadata'): Promise<gmail_v1.Schema$Message[] | undefined>;
   /** An attachment's data (base64url) by its attachmentId: messages.attachments.get, 5 units; undefined on 404. */
   getAttachment(account: string, messageId: string, attachmentId: string): Promise<string | undefined>;
   /**
@@ -172,12 +181,27 @@ function scopedApi(
         });
       },
       {
-        attempts: config.requestAttempts,
+        // A thread Gmail keeps refusing is asked for again by message (see fetchToStaging), each get retried in full.
+        attempts: method === 'thread' ? Math.min(3, config.requestAttempts) : config.requestAttempts,
         signal,
         // A get's intermittent 400 failedPrecondition passes when asked again (see isFailedPrecondition).
         retryable: (e) => classifyGmailError(e) === 'transient' || (method === 'get' && isFailedPrecondition(e)),
       },
     );
+  /**
+   * Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text body: fetch
+   * those few so `full` rows carry the same body_text/body_html as `raw` ones.
+   */
+  const bodiesByAttachment = async (account: string, message: gmail_v1.Schema$Message) => {
+    if (!message.payload || !message.id) return;
+    for (const part of bodyParts(message.payload as GmailPart)) {
+      if (part.body.data !== undefined || !part.body.attachmentId) continue;
+      const a = await call(account, 'attachment', (g, o) =>
+        g.users.messages.attachments.get({ userId: account, messageId: message.id!, id: part.body.attachmentId! }, o),
+      );
+      part.body.data = a.data.data ?? '';
+    }
+  };
   return {
     async profile(account) {
       const r = await call(account, 'profile', (g, o) => g.users.getProfile({ userId: account }, o));
@@ -205,8 +229,10 @@ function scopedApi(
           o,
         ),
       );
+      const listed = (r.data.messages ?? []).filter((m) => !!m.id);
       return {
-        ids: (r.data.messages ?? []).map((m) => m.id!).filter(Boolean),
+        ids: listed.map((m) => m.id!),
+        threadIds: listed.map((m) => m.threadId ?? ''),
         nextPageToken: r.data.nextPageToken ?? undefined,
         resultSizeEstimate: r.data.resultSizeEstimate ?? 0,
       };
@@ -242,18 +268,15 @@ function scopedApi(
     getMessage: (account, id, format) =>
       absentOn404(async () => {
         const r = await call(account, 'get', (g, o) => g.users.messages.get({ userId: account, id, format }, o));
-        if (format === 'full' && r.data.payload) {
-          // Gmail serves a part with a filename (or a large one) by attachmentId even when it is the message's text
-          // body; fetch those few so `full` rows carry the same body_text/body_html as `raw` ones.
-          for (const part of bodyParts(r.data.payload as GmailPart)) {
-            if (part.body.data !== undefined || !part.body.attachmentId) continue;
-            const a = await call(account, 'attachment', (g, o) =>
-              g.users.messages.attachments.get({ userId: account, messageId: id, id: part.body.attachmentId! }, o),
-            );
-            part.body.data = a.data.data ?? '';
-          }
-        }
+        if (format === 'full') await bodiesByAttachment(account, r.data);
         return r.data;
+      }),
+    getThread: (account, threadId, format) =>
+      absentOn404(async () => {
+        const r = await call(account, 'thread', (g, o) => g.users.threads.get({ userId: account, id: threadId, format }, o));
+        const messages = r.data.messages ?? [];
+        if (format === 'full') for (const m of messages) await bodiesByAttachment(account, m);
+        return messages;
       }),
     getRawMessage: (account, id, file) =>
       absentOn404(() =>

@@ -140,7 +140,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       touch();
     };
     /** Fetch and persist in one activity, on any worker. */
-    const runBatch = async (b: InFlight, ids: string[]) => {
+    const runBatch = async (b: InFlight, ids: string[], threadIds: string[] | undefined) => {
       // The last batch of a listing runs alone: the half of the budget its missing neighbour would spend is its own
       // (a mailbox smaller than a batch otherwise spends half its fleet share, and a large one ends at half speed).
       const alone = state.listingDone && inflight.every((x) => x === b || x.done);
@@ -148,6 +148,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
         account: request.account,
         batchId: `${workflowInfo().runId.slice(0, 8)}-${b.seq}`,
         ids,
+        threadIds,
         format: request.format,
         quotaShare: (options.quotaShare ?? 1) / (alone ? 1 : options.pipelineDepth),
         checkpoint: checkpointOf(request.account, state),
@@ -171,6 +172,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
           labelIds: request.labelIds,
           includeSpamTrash: request.includeSpamTrash,
           maxResults: request.maxMessages ? Math.min(request.batchSize, request.maxMessages - state.counters.listed) : request.batchSize,
+          threads: request.format !== 'raw',
         });
       } catch (err) {
         if (failureType(err) !== FAILURE.gmailPageTokenExpired || pageToken === '') throw err;
@@ -218,7 +220,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       if (failure !== undefined) break;
       inflight.push(b);
       dispatched.push(
-        runBatch(b, ids).catch((err: unknown) => {
+        runBatch(b, ids, page.threadIds).catch((err: unknown) => {
           failure ??= err;
         }),
       );

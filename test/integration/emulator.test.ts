@@ -83,6 +83,31 @@ describe('a 400-message mailbox through googleapis', () => {
     assert.ok(attachments > 5);
   });
 
+  test('threads.get answers every message of the thread as messages.get does, oldest first; 404 and raw refused as Gmail', async () => {
+    const byThread = new Map<string, ManifestEntry[]>();
+    for (const e of truth) byThread.set(e.threadId, [...(byThread.get(e.threadId) ?? []), e]);
+    const threads = [...byThread.entries()].filter(([, members]) => members.length >= 3).slice(0, 10);
+    assert.ok(threads.length >= 5, 'threads of three messages or more');
+    for (const [threadId, members] of threads) {
+      for (const format of ['full', 'metadata'] as const) {
+        const t = await gmail.users.threads.get({ userId: 'me', id: threadId, format });
+        const oldestFirst = [...members].sort((a, b) => a.internalDate - b.internalDate).map((e) => e.id);
+        assert.deepEqual(
+          t.data.messages!.map((m) => m.id),
+          oldestFirst,
+        );
+        for (const m of t.data.messages!) assert.deepEqual(m, (await gmail.users.messages.get({ userId: 'me', id: m.id!, format })).data);
+      }
+    }
+    const status = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: { status?: number }) => e.status,
+      );
+    assert.equal(await status(gmail.users.threads.get({ userId: 'me', id: 'ffffffffffffffff' })), 404);
+    assert.equal(await status(gmail.users.threads.get({ userId: 'me', id: threads[0]![0], format: 'raw' })), 400);
+  });
+
   test('q filters select exactly what an independent filter over the manifest selects', async () => {
     const day = (s: string, offset = 'Z') => Date.parse(`${s}T00:00:00${offset}`);
     const visible = (e: ManifestEntry) => !e.labelIds.includes('SPAM') && !e.labelIds.includes('TRASH');
@@ -233,6 +258,31 @@ describe('quotas and faults', () => {
       assert.ok((counts['403'] ?? 0) > 0);
     } finally {
       await emu.close();
+    }
+  });
+
+  test('threads.get costs twice a messages.get: 10 units of the legacy 250 a second, 40 of the 2026 6,000 a minute', async () => {
+    for (const [quota, gets] of [
+      ['legacy', 50],
+      ['2026', 300],
+    ] as const) {
+      const emu = await startEmulator({ messages: 30, settings: { quota } });
+      try {
+        const gmail = gmailClient(emu).gmail;
+        const threadId = (await manifest(emu))[0]!.threadId;
+        let served = 0;
+        for (let i = 0; i < gets; i++) {
+          const ok = await gmail.users.threads.get({ userId: 'me', id: threadId, format: 'minimal' }).then(
+            () => true,
+            () => false,
+          );
+          if (!ok) break;
+          served++;
+        }
+        assert.equal(served, gets / 2, `${quota}: threads.get served before the first 403`);
+      } finally {
+        await emu.close();
+      }
     }
   });
 
