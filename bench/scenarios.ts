@@ -764,6 +764,8 @@ export async function fleet(
   const emu = await startEmulator({
     seed: 'fleet-bench',
     messages: perMailbox,
+    // Long-tailed, as real domains: most mailboxes small, a few very large (mean perMailbox).
+    userSizes: 'long-tail',
     workspace: { domain: 'example.com', users: mailboxes - 1 },
     settings: { quota: 'legacy', projectQuotaUnits: units, projectQuotaWindowSeconds: window },
   });

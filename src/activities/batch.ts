@@ -110,6 +110,13 @@ export async function fetchToStaging(
       release();
     }
   };
+  /** Gmail refused a message (400 or 5xx after the retries): counted, the batch goes on; anything else rejects. */
+  const refused = (id: string, err: unknown) => {
+    const status = messageRefusal(err);
+    if (status === undefined || signal?.aborted) throw err;
+    counts.failures.push({ id, format: input.format, status, reason: describeGmailError(err) });
+    progress(counts);
+  };
   /** One message by messages.get: staged, counted as skipped (404) or as refused. */
   const single = async (id: string, seq: number) => {
     // raw: the bytes stream into a staged file as they arrive (no copy of a 35 MB answer in memory).
@@ -118,10 +125,7 @@ export async function fetchToStaging(
     try {
       got = input.format === 'raw' ? await gmail.getRawMessage(input.account, id, file) : await fetchWhole(id);
     } catch (err) {
-      const status = messageRefusal(err);
-      if (status === undefined || signal?.aborted) throw err;
-      counts.failures.push({ id, format: input.format, status, reason: describeGmailError(err) });
-      progress(counts);
+      refused(id, err);
       return;
     }
     if (!got) counts.skipped++;
@@ -136,8 +140,10 @@ export async function fetchToStaging(
   const thread = async (fetch: ThreadFetch) => {
     let messages: gmail_v1.Schema$Message[] | undefined;
     try {
-      messages = await gmail.getThread(input.account, fetch.threadId, input.format === 'full' ? 'full' : 'metadata');
+      messages = await gmail.getThread(input.account, fetch.threadId, input.format as 'full' | 'metadata' | 'minimal', new Set(fetch.ids));
     } catch (err) {
+      // Refused (400 or 5xx after the retries): a get each. Rate limits and the network past the retries fail the
+      // batch, as they would fail a get.
       if (messageRefusal(err) === undefined || signal?.aborted) throw err;
     }
     const byId = new Map((messages ?? []).map((m) => [m.id, m]));
@@ -145,12 +151,19 @@ export async function fetchToStaging(
       const message = byId.get(id);
       byId.delete(id);
       // Not raw (threads.get does not serve it): no staged file.
-      if (!message) await single(id, -1);
-      else {
-        const got = await complete(id, message);
-        await stage(got.message, got.bytes, '', got.held);
-        progress(counts);
+      if (!message) {
+        await single(id, -1);
+        continue;
       }
+      let got;
+      try {
+        got = await complete(id, message);
+      } catch (err) {
+        refused(id, err); // an attachment's bytes (ATTACHMENTS=content) refused: as single() counts it
+        continue;
+      }
+      await stage(got.message, got.bytes, '', got.held);
+      progress(counts);
     }
   };
   const fetches = planFetches(input.ids, input.format === 'raw' ? undefined : input.threadIds);
@@ -180,21 +193,20 @@ export interface ThreadFetch {
  * messages.get. Without threads (raw, which threads.get does not serve, or a batch of an older workflow), a get each.
  */
 export function planFetches(ids: string[], threadIds: string[] | undefined): ({ id: string } | ThreadFetch)[] {
-  if (!threadIds || threadIds.length !== ids.length) return ids.map((id) => ({ id }));
+  // Each id once, whatever the listing repeated.
+  const first = new Map<string, string>();
+  for (const [i, id] of ids.entries()) if (!first.has(id)) first.set(id, threadIds?.length === ids.length ? threadIds[i]! : '');
   const byThread = new Map<string, string[]>();
-  for (const [i, id] of ids.entries()) {
-    const t = threadIds[i]!;
-    if (!t) continue;
-    const members = byThread.get(t) ?? [];
-    members.push(id);
-    byThread.set(t, members);
-  }
+  for (const [id, t] of first) if (t) byThread.set(t, [...(byThread.get(t) ?? []), id]);
   const planned: ({ id: string } | ThreadFetch)[] = [];
-  for (const [i, id] of ids.entries()) {
-    const t = threadIds[i]!;
-    const members = t ? byThread.get(t) : undefined;
+  const done = new Set<string>();
+  for (const [id, t] of first) {
+    const members = t ? byThread.get(t)! : undefined;
     if (!members || members.length < THREAD_FETCH_MIN) planned.push({ id });
-    else if (members[0] === id) planned.push({ threadId: t, ids: members });
+    else if (!done.has(t)) {
+      done.add(t);
+      planned.push({ threadId: t, ids: members });
+    }
   }
   return planned;
 }

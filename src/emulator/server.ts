@@ -29,6 +29,12 @@ export interface EmulatorOptions {
   sizes?: Record<string, number>;
   /** Large messages in every generated mailbox (Gmail's largest: 25 MB of attachments, ~35 MB raw). Default none. */
   large?: LargeMessages;
+  /**
+   * How a Workspace user's mailbox size spreads around `messages`: `varied` (default) between a third and twice it;
+   * `long-tail` as real domains (a Pareto of shape 1.5 with mean `messages`, capped at 30×: most mailboxes small, a
+   * few very large).
+   */
+  userSizes?: 'varied' | 'long-tail';
   /** Share of generated messages that reply to the one before: 0.35 by default (threads of ~1.5); 0.8 gives ~4.5. */
   replyRate?: number;
   /** The address `me` resolves to. Default user@example.com. */
@@ -98,7 +104,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     let m = mailboxes.get(key);
     if (!m) {
       const mbSeed = `${seed}:${key}`;
-      const n = options.sizes?.[key] ?? (workspace?.user(key) && key !== owner ? variedSize(`${seed}:${key}`, size) : size);
+      const n =
+        options.sizes?.[key] ?? (workspace?.user(key) && key !== owner ? variedSize(`${seed}:${key}`, size, options.userSizes) : size);
       const base =
         key === owner && loaded
           ? new LoadedMail(mbSeed, loaded, owner)
@@ -163,7 +170,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 }
 
 /** A Workspace user's mailbox size: between a third of and twice `size`, fixed by the seed (so fairness shows). */
-function variedSize(seed: string, size: number): number {
+function variedSize(seed: string, size: number, spread: 'varied' | 'long-tail' = 'varied'): number {
   const x = createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
-  return Math.max(1, Math.round(size * (1 / 3 + (5 / 3) * x)));
+  if (spread === 'varied') return Math.max(1, Math.round(size * (1 / 3 + (5 / 3) * x)));
+  // Pareto, shape α = 1.5: scale m = size × (α − 1) / α gives a mean of `size`; 1 − x is in (0, 1].
+  const alpha = 1.5;
+  return Math.max(1, Math.round(Math.min(30 * size, ((size * (alpha - 1)) / alpha) * (1 - x) ** (-1 / alpha))));
 }

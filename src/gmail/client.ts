@@ -39,10 +39,15 @@ export interface GmailApi {
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
   getMessage(account: string, id: string, format: MessageFormat): Promise<gmail_v1.Schema$Message | undefined>;
   /**
-   * Every message of a thread (threads.get: 10 units where messages.get is 5; not in `raw`), or undefined when Gmail
-   * answers 404.
+   * The messages of a thread among `wanted` (threads.get: 10 units where messages.get is 5; not in `raw`), or
+   * undefined when Gmail answers 404.
    */
-  getThread(account: string, threadId: string, format: 'full' | 'metadata'): Promise<gmail_v1.Schema$Message[] | undefined>;
+  getThread(
+    account: string,
+    threadId: string,
+    format: 'full' | 'metadata' | 'minimal',
+    wanted: ReadonlySet<string>,
+  ): Promise<gmail_v1.Schema$Message[] | undefined>;
   /** An attachment's data (base64url) by its attachmentId: messages.attachments.get, 5 units; undefined on 404. */
   getAttachment(account: string, messageId: string, attachmentId: string): Promise<string | undefined>;
   /**
@@ -181,8 +186,7 @@ function scopedApi(
         });
       },
       {
-        // A thread Gmail keeps refusing is asked for again by message (see fetchToStaging), each get retried in full.
-        attempts: method === 'thread' ? Math.min(3, config.requestAttempts) : config.requestAttempts,
+        attempts: config.requestAttempts,
         signal,
         // A get's intermittent 400 failedPrecondition passes when asked again (see isFailedPrecondition).
         retryable: (e) => classifyGmailError(e) === 'transient' || (method === 'get' && isFailedPrecondition(e)),
@@ -271,10 +275,10 @@ function scopedApi(
         if (format === 'full') await bodiesByAttachment(account, r.data);
         return r.data;
       }),
-    getThread: (account, threadId, format) =>
+    getThread: (account, threadId, format, wanted) =>
       absentOn404(async () => {
         const r = await call(account, 'thread', (g, o) => g.users.threads.get({ userId: account, id: threadId, format }, o));
-        const messages = r.data.messages ?? [];
+        const messages = (r.data.messages ?? []).filter((m) => m.id && wanted.has(m.id));
         if (format === 'full') for (const m of messages) await bodiesByAttachment(account, m);
         return messages;
       }),

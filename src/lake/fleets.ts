@@ -18,11 +18,15 @@ export async function storeFleetPlan(lake: Lake, fleet: string, accounts: string
   });
 }
 
-/** The accounts of `fleet`'s plan from position `from` on, at most `limit`, in order. */
+/**
+ * The accounts at positions [from, from + limit) of `fleet`'s plan, in order. By position, not by count: a planning
+ * retried while its first attempt still ran may have stored the plan twice, and each position is read once.
+ */
 export async function fleetPlanPage(lake: Lake, fleet: string, from: number, limit: number): Promise<string[]> {
   const rows = await lake.query<{ account: string }>(
-    `SELECT account FROM lake.fleet_mailboxes WHERE fleet = $fleet AND seq >= $from ORDER BY seq LIMIT $limit`,
-    { fleet, from, limit },
+    `SELECT min(account) AS account FROM lake.fleet_mailboxes WHERE fleet = $fleet AND seq >= $from AND seq < $to
+     GROUP BY seq ORDER BY seq`,
+    { fleet, from, to: from + limit },
   );
   return rows.map((r) => r.account);
 }

@@ -158,10 +158,20 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
   const refill = async () => {
     const plan = state.plan;
     if (state.pending.length > 0 || !plan || plan.next >= plan.size) return;
-    const page = await fleetMailboxes({ fleet: plan.fleet, from: plan.next, limit: input.planPage ?? PLAN_PAGE, selection });
-    // A plan shorter than its size (rows lost from the lake) ends here rather than asking for the same page forever.
-    plan.next = page.length > 0 ? plan.next + page.length : plan.size;
+    const limit = Math.min(input.planPage ?? PLAN_PAGE, plan.size - plan.next);
+    const page = await fleetMailboxes({ fleet: plan.fleet, from: plan.next, limit, selection });
+    plan.next += limit;
     state.pending = page;
+    // Positions the lake no longer holds (its rows lost): counted as failed, never asked for again.
+    const lost = limit - page.length;
+    if (lost > 0) {
+      state.failed = (state.failed ?? 0) + lost;
+      if (state.failures.length < FAILURES_KEPT)
+        state.failures.push({
+          account: `(${lost} of the plan)`,
+          error: `missing from the lake's fleet_mailboxes (positions up to ${plan.next})`,
+        });
+    }
   };
 
   const extract = async (mb: FleetMailbox) => {

@@ -22,3 +22,8 @@ test('without threads (raw, a batch of an older workflow, a mismatched list, an 
   assert.deepEqual(planFetches(ids, ['A', 'A']), each);
   assert.deepEqual(planFetches(ids, ['', '', '']), each);
 });
+
+test('an id listed twice is fetched once, by thread or alone', () => {
+  assert.deepEqual(planFetches(['a', 'b', 'c', 'a'], ['T', 'T', 'T', 'T']), [{ threadId: 'T', ids: ['a', 'b', 'c'] }]);
+  assert.deepEqual(planFetches(['x', 'y', 'x'], ['T', 'T', 'T']), [{ id: 'x' }, { id: 'y' }]);
+});
