@@ -80,10 +80,16 @@ test('/metrics (read key): messages by stage, Gmail responses by method and stat
   assert.equal(m.get('gmail_lake_messages_total{stage="persisted"}'), final.progress.persisted);
   assert.equal(m.get('gmail_lake_messages_total{stage="listed"}'), final.progress.listed);
   assert.equal(m.get('gmail_lake_messages_total{stage="fetched"}'), final.progress.persisted);
-  assert.equal(m.get('gmail_lake_gmail_responses_total{method="get",status="200"}'), final.progress.persisted);
+  // Each message by a get of its own or inside a thread (one threads.get for 3 or more of a batch's messages).
+  const gets = m.get('gmail_lake_gmail_responses_total{method="get",status="200"}') ?? 0;
+  const threads = m.get('gmail_lake_gmail_responses_total{method="thread",status="200"}') ?? 0;
+  assert.ok(gets + 3 * threads <= final.progress.persisted && gets + threads > 0, `${gets} gets, ${threads} threads`);
   assert.ok((m.get('gmail_lake_gmail_responses_total{method="list",status="200"}') ?? 0) >= 1);
   // Units priced per call (the emulator's quota is off; units still count what Gmail would charge).
   assert.equal(m.get('gmail_lake_quota_units_total{method="get"}'), final.units.get);
+  assert.equal(final.units.get, 5 * gets);
+  assert.equal(m.get('gmail_lake_quota_units_total{method="thread"}') ?? 0, final.units.thread ?? 0);
+  assert.equal(final.units.thread ?? 0, 10 * threads);
   assert.equal(
     m.get('gmail_lake_activity_duration_seconds_count{activity="extractBatch",outcome="completed"}'),
     Math.ceil(final.progress.persisted / 50),
