@@ -30,7 +30,8 @@ import { MailboxIds } from '../src/mailbox-ids.js';
 import { MemoryBudget } from '../src/activities/memory-budget.js';
 
 export type Row = Record<string, string | number | null>;
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+/** `n` rounded to `d` decimals. */
+export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 /** Messages per second a project quota of `units` per `window` seconds allows (legacy costs: a get, and a list per 100). */
 const projectCeiling = (units: number, window: number) =>
   units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);

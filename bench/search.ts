@@ -7,7 +7,7 @@ import { searchMessages } from '../src/lake/search.js';
 import { stageBatch } from '../src/lake/staging.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { type BenchEnv, benchConfig } from './harness.js';
-import type { Row } from './scenarios.js';
+import { round, type Row } from './scenarios.js';
 
 /** Operators alone and combined, and bare words (ranked): the search test's kinds of query. */
 const QUERIES = [
@@ -42,7 +42,6 @@ const WORDS = [
 ];
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 /**
  * The search index (issue 23) on an n-message lake: generated messages (format full, the pipeline's MIME reader) are

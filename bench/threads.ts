@@ -2,9 +2,7 @@ import { QUOTA_PROFILES } from '../src/env-schema.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { startPipeline } from '../src/pipeline.js';
 import { type BenchEnv, benchConfig, credentials, runExtraction } from './harness.js';
-import type { Row } from './scenarios.js';
-
-const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+import { round, type Row } from './scenarios.js';
 
 /**
  * Quota-optimal fetching: a `full` backfill of `messages` messages under the legacy per-user quota, on generated mail
@@ -33,9 +31,9 @@ export async function threadFetching(env: BenchEnv, messages: number, replyRate:
     return {
       scenario: `threads.get planner, replyRate ${replyRate}`,
       messages: full.stored,
-      'full units/msg': round(full.perMessage),
-      'raw units/msg (a get each)': round(raw.perMessage),
-      'full ÷ a get each': round(full.perMessage / raw.perMessage),
+      'full units/msg': round(full.perMessage, 2),
+      'raw units/msg (a get each)': round(raw.perMessage, 2),
+      'full ÷ a get each': round(full.perMessage / raw.perMessage, 2),
       'threads.get': full.threads / legacy.costs.thread,
       'full msg/s': round(full.rate, 1),
       'raw msg/s': round(raw.rate, 1),

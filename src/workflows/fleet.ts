@@ -68,10 +68,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     ...input.state,
   };
   state.failed ??= state.failures.length;
-  /** A failed or skipped mailbox: counted, and named while fewer than FAILURES_KEPT are. */
-  const fail = (account: string, error: string) => {
-    state.failed = (state.failed ?? 0) + 1;
-    if (state.failures.length < FAILURES_KEPT) state.failures.push({ account, error });
+  /** `count` mailboxes failed or skipped: counted, and `named` kept while fewer than FAILURES_KEPT are. */
+  const fail = (count: number, named: { account: string; error: string }[]) => {
+    state.failed = (state.failed ?? 0) + count;
+    state.failures.push(...named.slice(0, Math.max(0, FAILURES_KEPT - state.failures.length)));
   };
   /** Mailboxes not started yet: those in hand and those of the stored plan not read yet. */
   const pendingCount = () => state.pending.length + (state.plan ? state.plan.size - state.plan.next : 0);
@@ -148,8 +148,10 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     if (plan.stored) state.plan = { fleet: plan.stored.fleet, size: plan.stored.mailboxes, next: 0 };
     const skipped = plan.skippedCount ?? plan.skipped.length;
     state.total = (plan.stored?.mailboxes ?? plan.mailboxes.length) + skipped;
-    state.failures.push(...plan.skipped.slice(0, FAILURES_KEPT).map((s) => ({ account: s.account, error: s.reason })));
-    state.failed = skipped;
+    fail(
+      skipped,
+      plan.skipped.map((s) => ({ account: s.account, error: s.reason })),
+    );
     state.quotaShare = plan.quotaShare;
     state.planned = true;
     phase = 'extracting';
@@ -164,14 +166,8 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     state.pending = page;
     // Positions the lake no longer holds (its rows lost): counted as failed, never asked for again.
     const lost = limit - page.length;
-    if (lost > 0) {
-      state.failed = (state.failed ?? 0) + lost;
-      if (state.failures.length < FAILURES_KEPT)
-        state.failures.push({
-          account: `(${lost} of the plan)`,
-          error: `missing from the lake's fleet_mailboxes (positions up to ${plan.next})`,
-        });
-    }
+    if (lost > 0)
+      fail(lost, [{ account: `(${lost} of the plan)`, error: `missing from the lake's fleet_mailboxes (positions up to ${plan.next})` }]);
   };
 
   const extract = async (mb: FleetMailbox) => {
@@ -203,7 +199,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
       compactSometimes(false);
     } catch (e) {
       if (isCancellation(e) || (e instanceof ChildWorkflowFailure && isCancellation(e.cause))) state.canceled++;
-      else fail(mb.account, reasonOf(e));
+      else fail(1, [{ account: mb.account, error: reasonOf(e) }]);
     } finally {
       running.delete(mb.workflowId);
       state.updatedAt = now();

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { pgOptions } from '../../src/postgres.js';
 import { Client, Connection } from '@temporalio/client';
@@ -48,4 +49,9 @@ export async function pgActivityReport(dsn: string): Promise<string> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Whether the Temporal dev server (its process) still runs, or how it exited. */
+export function devServerReport(process: ChildProcess): string {
+  return process.exitCode === null && process.signalCode === null ? 'running' : `exited (${process.exitCode ?? process.signalCode})`;
 }

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
 import { Lake } from '../../src/lake/lake.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
-import { pendingActivitiesReport, pgActivityReport } from '../helpers/diagnose.js';
+import { devServerReport, pendingActivitiesReport, pgActivityReport } from '../helpers/diagnose.js';
 import { emulatorStats } from '../helpers/emulator.js';
 import { startMinio, type TestMinio } from '../helpers/minio.js';
 import { api, extractionEnded } from '../helpers/http.js';
@@ -82,10 +82,7 @@ test('three workers on three hosts, kill -9 three times, the catalog restarted t
   const lastAnswers = new Map<string, unknown>();
   t.after(async () => {
     if (!finished) {
-      const dev = temporal.server.process;
-      t.diagnostic(
-        `temporal dev server: ${dev.exitCode === null && dev.signalCode === null ? 'running' : `exited (${dev.exitCode ?? dev.signalCode})`}`,
-      );
+      t.diagnostic(`temporal dev server: ${devServerReport(temporal.server.process)}`);
       for (const [id, a] of lastAnswers) t.diagnostic(`last answer for ${id}: ${JSON.stringify(a).slice(0, 600)}`);
       t.diagnostic(`workflows:\n${await pendingActivitiesReport(temporal.address, ids).catch((e: unknown) => String(e))}`);
       t.diagnostic(`catalog sessions:\n${await pgActivityReport(postgres.dsn('postgres')).catch((e: unknown) => String(e))}`);
@@ -211,10 +208,7 @@ test('one quota whatever the number of workers: per mailbox and per project, acr
     );
     const started = Date.now();
     const done = await Promise.all(ids.map((id) => extractionEnded(server, id, 300_000))).catch(async (e: unknown) => {
-      const dev = temporal.server.process;
-      t.diagnostic(
-        `temporal dev server: ${dev.exitCode === null && dev.signalCode === null ? 'running' : `exited (${dev.exitCode ?? dev.signalCode})`}`,
-      );
+      t.diagnostic(`temporal dev server: ${devServerReport(temporal.server.process)}`);
       t.diagnostic(`workflows:\n${await pendingActivitiesReport(temporal.address, ids).catch((d: unknown) => String(d))}`);
       t.diagnostic(`catalog sessions:\n${await pgActivityReport(postgres.dsn('postgres')).catch((d: unknown) => String(d))}`);
       for (const w of workers) t.diagnostic(`worker output (tail):\n${w.output().slice(-3000)}`);
