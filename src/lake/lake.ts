@@ -328,21 +328,16 @@ export class Lake {
     const files = async () =>
       (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
     const filesBefore = await files();
-    // On one DuckDB thread: with two, merging a backfill of 20,000 raw messages ran out of the 256 MB limit (twice in
-    // each of two runs of test/integration/search.test.ts; in none of two with one). The setting is the instance's, set
-    // outside the merge's transaction (an aborted one would refuse to set it back): this process's other queries share
-    // the one thread until the merge ends (its writes wait for it anyway).
-    await this.withConnection((conn) => conn.run('SET threads = 1'));
-    try {
-      await this.write(async (conn) => {
-        // At most 20 merged output files per call (the cap counts outputs, not inputs, so it bounds a call's work but
-        // not its peak memory: see Known limits in the README); files already at the target size are left alone, and so
-        // are files over MERGE_FILES_UNDER (a batch holding a large message is big enough: merging it would load its rows).
-        await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20, max_file_size => ${MERGE_FILES_UNDER})`);
-      });
-    } finally {
-      await this.withConnection((conn) => conn.run(`SET threads = ${Math.trunc(this.config.threads)}`)).catch(() => undefined);
-    }
+    // Not on one DuckDB thread (`SET threads = 1` around the merge, tried and removed): the setting is the instance's,
+    // and set while this process's other lake work ran (a batch's commit, a second mailbox's compaction) it left them
+    // all waiting — hosts.test caught two compactions and a batch of one worker stuck for minutes, heartbeating, with a
+    // catalog transaction idle in PostgreSQL. A compaction that runs out of memory is logged and retried, never fatal.
+    await this.write(async (conn) => {
+      // At most 20 merged output files per call (the cap counts outputs, not inputs, so it bounds a call's work but
+      // not its peak memory: see Known limits in the README); files already at the target size are left alone, and so
+      // are files over MERGE_FILES_UNDER (a batch holding a large message is big enough: merging it would load its rows).
+      await conn.run(`CALL ducklake_merge_adjacent_files('lake', max_compacted_files => 20, max_file_size => ${MERGE_FILES_UNDER})`);
+    });
     await this.write(async (conn) => {
       // Snapshots younger than the retention stay for time travel and the change feed (their files with them).
       await conn.run(
