@@ -5,7 +5,8 @@
  * revoked (per-mailbox credentials, lifecycle events on), syncs (by history, by reconciliation, from the schedule), a
  * fleet of three mailboxes (paused and resumed), one cancelled while its batches run, a lifecycle event's delivery,
  * and writes every run's history to
- * test/replay/histories/NAME-<workflow>-runN.json (with `--imports-only`, only two mbox imports: one whole, one cut short). Run it before changing the workflow code of a deployed version,
+ * test/replay/histories/NAME-<workflow>-runN.json (with `--imports-only`, only two mbox imports: one whole, one cut short;
+ * with `--sync-push-only`, only syncs told of changes by push, as NAME-syncWorkflow-pushN.json). Run it before changing the workflow code of a deployed version,
  * commit the files, and the replay test (test/replay) then proves the new code still replays what the old code wrote.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,10 +21,15 @@ import { toolPath } from '../src/stack/tools.js';
 import { startPipeline } from '../src/pipeline.js';
 import { authHeaders, credentials, startTestEmulator, startTestTemporal, testConfig } from '../test/helpers/stack.js';
 import { waitFor } from '../test/helpers/ports.js';
+import { runPushScenario } from '../test/helpers/sync-scenarios.js';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
 
 const name = process.argv[2];
 /** `--imports-only`: only the imports' histories (a workflow added after the others were recorded). */
 const importsOnly = process.argv.includes('--imports-only');
+/** `--sync-push-only`: only syncs told of changes by push (over mocked activities: see test/helpers/sync-scenarios.ts). */
+const syncPushOnly = process.argv.includes('--sync-push-only');
 if (!name || !/^[\w-]+$/.test(name)) {
   console.error('usage: npx tsx scripts/record-histories.ts NAME [--imports-only]   (NAME: letters, digits, - and _)');
   process.exit(2);
@@ -32,6 +38,49 @@ const outDir = new URL('../test/replay/histories/', import.meta.url);
 mkdirSync(outDir, { recursive: true });
 
 const temporal = await startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 60 });
+/** Writes the history of every closed run the query finds, as `NAME-<type>-<label>N.json`. */
+async function writeHistories(client: Client, query: string, label = 'run') {
+  const n: Record<string, number> = {};
+  for await (const w of client.workflow.list({ query })) {
+    // Every event's delivery is the same short workflow: two of them are enough.
+    if (w.type === 'deliverEventWorkflow' && (n[w.type] ?? 0) >= 2) continue;
+    // The CLI writes the standard JSON history format (what historyFromJSON and other SDKs' replayers read).
+    const json = execFileSync(
+      toolPath('temporal', 'TEMPORAL_CLI'),
+      ['workflow', 'show', '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json', '--address', temporal.address],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
+    n[w.type] = (n[w.type] ?? 0) + 1;
+    const file = new URL(`${name}-${w.type}-${label}${n[w.type]}.json`, outDir);
+    writeFileSync(file, json);
+    console.log(`wrote ${file.pathname} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
+  }
+}
+if (syncPushOnly) {
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ address: temporal.address });
+  try {
+    await runPushScenario(env.nativeConnection, env.client, 'record-sync-push', {
+      startSignal: '105',
+      duringPage: ['115'],
+      duringRecord: ['120'],
+      trailingReadMs: 60_000,
+    });
+    await waitFor(
+      'the runs visible as closed',
+      async () => {
+        let closed = 0;
+        for await (const w of env.client.workflow.list()) if (w.status.name !== 'RUNNING') closed++;
+        return closed >= 2;
+      },
+      10_000,
+    );
+    await writeHistories(env.client, `ExecutionStatus != 'Running'`, 'push');
+  } finally {
+    await env.teardown();
+    await temporal.stop();
+  }
+  process.exit(0);
+}
 const REVOKED = 'revoked@example.com';
 const emu = await startTestEmulator({
   messages: 900,
@@ -192,21 +241,7 @@ try {
     await fetch(`${p.url}/extract/${encodeURIComponent((await cancelledStatus()).id)}/cancel`, { method: 'POST', headers: authHeaders });
     await waitFor('cancelled', async () => (await cancelledStatus()).status === 'canceled');
   }
-  const n: Record<string, number> = {};
-  for await (const w of p.client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
-    // Every event's delivery is the same short workflow: two of them are enough.
-    if (w.type === 'deliverEventWorkflow' && (n[w.type] ?? 0) >= 2) continue;
-    // The CLI writes the standard JSON history format (what historyFromJSON and other SDKs' replayers read).
-    const json = execFileSync(
-      toolPath('temporal', 'TEMPORAL_CLI'),
-      ['workflow', 'show', '--workflow-id', w.workflowId, '--run-id', w.runId, '--output', 'json', '--address', temporal.address],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    n[w.type] = (n[w.type] ?? 0) + 1;
-    const file = new URL(`${name}-${w.type}-run${n[w.type]}.json`, outDir);
-    writeFileSync(file, json);
-    console.log(`wrote ${file.pathname} (${(JSON.parse(json) as { events: unknown[] }).events.length} events)`);
-  }
+  await writeHistories(p.client, `ExecutionStatus != 'Running'`);
 } finally {
   await p.stop();
   await emu.close();

@@ -182,3 +182,12 @@ CREATE TABLE IF NOT EXISTS lake.fleet_mailboxes (
   seq INTEGER,                          -- 0, 1, … : the order of extraction (NOT NULL only on VARCHARs: see primeStatistics)
   account VARCHAR NOT NULL
 );
+
+-- Each mailbox's Gmail watch (push notifications to a Pub/Sub topic): renewed by its syncs a day after the last call.
+CREATE TABLE IF NOT EXISTS lake.mailbox_watch (
+  account VARCHAR NOT NULL,
+  topic VARCHAR NOT NULL,
+  history_id BIGINT,                    -- the mailbox's historyId when the watch was (re)made
+  expires_at TIMESTAMP,                 -- Gmail's expiration: 7 days after the call
+  renewed_at TIMESTAMP
+);

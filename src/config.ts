@@ -44,6 +44,8 @@ export interface GoogleEndpoints {
   authUrl: string;
   /** Admin SDK root (the directory of a Workspace domain). */
   directoryRootUrl: string;
+  /** Google's token-signing keys (PEM), which verify a push's OIDC token. */
+  certsUrl: string;
 }
 
 /** Google's endpoints: its own hosts, or all under one root (the emulator). */
@@ -55,6 +57,7 @@ export function googleEndpoints(root: string | undefined): GoogleEndpoints {
       revokeUrl: 'https://oauth2.googleapis.com/revoke',
       authUrl: 'https://accounts.google.com/o/oauth2/v2/auth',
       directoryRootUrl: 'https://admin.googleapis.com/',
+      certsUrl: 'https://www.googleapis.com/oauth2/v1/certs',
     };
   const base = root.endsWith('/') ? root : `${root}/`;
   return {
@@ -63,6 +66,7 @@ export function googleEndpoints(root: string | undefined): GoogleEndpoints {
     revokeUrl: `${base}revoke`,
     authUrl: `${base}o/oauth2/v2/auth`,
     directoryRootUrl: base,
+    certsUrl: `${base}oauth2/v1/certs`,
   };
 }
 
@@ -77,6 +81,8 @@ export interface GmailConfig extends GoogleEndpoints {
   quota: { profile: QuotaProfileName; share: number };
   project: { name: string; units: number; windowSeconds: number };
   fetchConcurrency: number;
+  /** GMAIL_PUSH_TOPIC: the Pub/Sub topic syncs keep each scheduled mailbox watched on. */
+  pushTopic: string | undefined;
   /** GMAIL_MESSAGE_MEMORY_MB in bytes. */
   messageMemory: number;
   requestAttempts: number;
@@ -109,6 +115,8 @@ export interface Config {
     fleetMaxConcurrency: number;
     /** EXTRACT_STALL_AFTER in ms. */
     stallAfterMs: number;
+    /** POST /push/gmail: whose tokens it accepts (GMAIL_PUSH_AUDIENCE, GMAIL_PUSH_SERVICE_ACCOUNT); off when unset. */
+    push: { audience: string; serviceAccount: string; certsUrl: string } | undefined;
   };
   dataDir: string;
   lake: LakeConfig;
@@ -178,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: e.METRICS_PORT,
       fleetMaxConcurrency: e.FLEET_MAX_CONCURRENCY,
       stallAfterMs: everyToMs(e.EXTRACT_STALL_AFTER),
+      push: pushOf(e),
     },
     dataDir,
     lake: {
@@ -206,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       quota: { profile: e.GMAIL_QUOTA_PROFILE, share: e.GMAIL_QUOTA_SHARE },
       project: { name: e.GMAIL_PROJECT, units: e.GMAIL_PROJECT_QUOTA_UNITS, windowSeconds: e.GMAIL_PROJECT_QUOTA_WINDOW_SECONDS },
       fetchConcurrency: e.GMAIL_FETCH_CONCURRENCY,
+      pushTopic: e.GMAIL_PUSH_TOPIC,
       messageMemory: e.GMAIL_MESSAGE_MEMORY_MB * 1024 * 1024,
       requestAttempts: e.GMAIL_REQUEST_ATTEMPTS,
       quarantineAfter: e.GMAIL_QUARANTINE_AFTER,
@@ -216,6 +226,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,
     logLevel: e.LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+  };
+}
+
+/** The push endpoint's settings: both or neither of GMAIL_PUSH_AUDIENCE and GMAIL_PUSH_SERVICE_ACCOUNT. */
+function pushOf(e: z.output<typeof envSchema>): Config['api']['push'] {
+  if (!e.GMAIL_PUSH_AUDIENCE && !e.GMAIL_PUSH_SERVICE_ACCOUNT) return undefined;
+  if (!e.GMAIL_PUSH_AUDIENCE || !e.GMAIL_PUSH_SERVICE_ACCOUNT)
+    throw invalid(
+      e.GMAIL_PUSH_AUDIENCE ? 'GMAIL_PUSH_SERVICE_ACCOUNT' : 'GMAIL_PUSH_AUDIENCE',
+      'set both GMAIL_PUSH_AUDIENCE and GMAIL_PUSH_SERVICE_ACCOUNT (whose push tokens /push/gmail accepts), or neither',
+    );
+  return {
+    audience: e.GMAIL_PUSH_AUDIENCE,
+    serviceAccount: e.GMAIL_PUSH_SERVICE_ACCOUNT.toLowerCase(),
+    certsUrl: googleEndpoints(e.GOOGLE_API_URL).certsUrl,
   };
 }
 

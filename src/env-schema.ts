@@ -5,14 +5,18 @@ export const QUOTA_PROFILES = {
   legacy: {
     unitsPerWindow: 250,
     windowSeconds: 1,
-    costs: { get: 5, thread: 10, list: 5, history: 2, profile: 1, labels: 1, attachment: 5 },
+    costs: { get: 5, thread: 10, list: 5, history: 2, profile: 1, labels: 1, attachment: 5, watch: 100, stop: 50 },
   },
   '2026': {
     unitsPerWindow: 6000,
     windowSeconds: 60,
-    costs: { get: 20, thread: 40, list: 5, history: 2, profile: 1, labels: 1, attachment: 20 },
+    costs: { get: 20, thread: 40, list: 5, history: 2, profile: 1, labels: 1, attachment: 20, watch: 100, stop: 50 },
   },
-  off: { unitsPerWindow: 0, windowSeconds: 1, costs: { get: 0, thread: 0, list: 0, history: 0, profile: 0, labels: 0, attachment: 0 } },
+  off: {
+    unitsPerWindow: 0,
+    windowSeconds: 1,
+    costs: { get: 0, thread: 0, list: 0, history: 0, profile: 0, labels: 0, attachment: 0, watch: 0, stop: 0 },
+  },
 } as const;
 export type QuotaProfileName = keyof typeof QUOTA_PROFILES;
 
@@ -209,6 +213,25 @@ export const envSchema = z.object({
     .max(200)
     .default('default')
     .describe("Name of the project's reservations in the catalog (one per Google Cloud project)."),
+  GMAIL_PUSH_TOPIC: z
+    .string()
+    .regex(/^projects\/[^/]+\/topics\/[^/]+$/, 'projects/<project>/topics/<topic>')
+    .optional()
+    .describe(
+      'Gmail push: the Cloud Pub/Sub topic (`projects/<project>/topics/<topic>`) each mailbox with a sync schedule is watched on (`users.watch`, renewed daily by its syncs). Unset: no watches; syncs run on their schedule only.',
+    ),
+  GMAIL_PUSH_AUDIENCE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Serve `POST /push/gmail`: the audience of the push subscription's OIDC tokens (as set on the subscription; Pub/Sub's default is the endpoint's URL). Requires GMAIL_PUSH_SERVICE_ACCOUNT. Unset: the endpoint answers 404.",
+    ),
+  GMAIL_PUSH_SERVICE_ACCOUNT: z
+    .string()
+    .email()
+    .optional()
+    .describe("The service account a push subscription's tokens are minted for (`email` of the token): no other is accepted."),
   GMAIL_FETCH_CONCURRENCY: int(1, 200).default(20).describe('Concurrent messages.get calls per batch.'),
   IMPORT_DIRS: z
     .string()

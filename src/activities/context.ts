@@ -33,6 +33,8 @@ export interface ActivityDeps {
   messageMemory: MemoryBudget;
   /** Batch attempts after which a message Gmail keeps refusing is quarantined instead of retried (GMAIL_QUARANTINE_AFTER). */
   quarantineAfter: number;
+  /** GMAIL_PUSH_TOPIC: syncs keep each mailbox watched on this Pub/Sub topic. */
+  pushTopic?: string;
   /** ATTACHMENTS=content: store attachments' bytes (see AttachmentContent). */
   attachmentContent?: boolean;
   /** IMPORT_DIRS: the folders imports may read files from (none: any file the worker can read). */

@@ -15,9 +15,17 @@ import {
   storedMirror,
 } from '../lake/mirror.js';
 import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
+import { storedWatch, storeWatch } from '../lake/watches.js';
 import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, attemptMeter, execution, heartbeating, rethrowGmail } from './context.js';
-import { noChanges, type BeginSyncResult, type ChangeCounts, type SyncStepResult } from '../workflows/contracts.js';
+import {
+  noChanges,
+  type BeginSyncResult,
+  type ChangeCounts,
+  type SyncStepResult,
+  type UnitMeter,
+  type WatchStatus,
+} from '../workflows/contracts.js';
 
 const PAGE_SIZE = 500;
 const RECONCILE_CHUNK = 500;
@@ -34,6 +42,43 @@ function count(changes: Change[]): ChangeCounts {
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** A watch is renewed once a day (Google's advice), and always when it would lapse within a day. */
+const RENEW_AFTER_MS = 24 * 3600 * 1000;
+
+/**
+ * Keeps the mailbox watched on `topic` (users.watch, 100 units) when its watch is older than a day, lapses within
+ * one, or is on another topic. A watch Gmail refuses (the topic missing, or Gmail not allowed to publish to it) is
+ * reported and logged, never a failed sync: the schedule still syncs the mailbox.
+ */
+async function keepWatched(deps: ActivityDeps, account: string, topic: string, meter: UnitMeter): Promise<WatchStatus> {
+  const now = Date.now();
+  const stored = await storedWatch(deps.lake, account);
+  if (
+    stored &&
+    stored.topic === topic &&
+    now - stored.renewedAt.getTime() < RENEW_AFTER_MS &&
+    stored.expiresAt.getTime() - now > RENEW_AFTER_MS
+  )
+    return { topic, expiresAt: stored.expiresAt.toISOString(), renewed: false, error: null };
+  try {
+    const gmail = deps.gmail.scoped({ meter, signal: Context.current().cancellationSignal });
+    const w = await gmail.watch(account, topic);
+    await storeWatch(deps.lake, account, { topic, ...w });
+    activityLog(deps).info({ topic, expiresAt: new Date(w.expiration).toISOString() }, 'mailbox watched for push');
+    return { topic, expiresAt: new Date(w.expiration).toISOString(), renewed: true, error: null };
+  } catch (err) {
+    if (Context.current().cancellationSignal.aborted) throw err;
+    const error = `users.watch on ${topic} failed: ${describeGmailError(err)}`;
+    activityLog(deps).warn({ topic, err: describeGmailError(err) }, 'mailbox not watched: syncs run on their schedule only');
+    return {
+      topic,
+      expiresAt: stored?.topic === topic && stored.expiresAt.getTime() > now ? stored.expiresAt.toISOString() : null,
+      renewed: false,
+      error,
+    };
+  }
+}
 
 /** Mirror activities: a sync by history, a reconciliation by listing, and their run records and schedule. */
 export function syncActivities(deps: ActivityDeps) {
@@ -69,7 +114,8 @@ export function syncActivities(deps: ActivityDeps) {
         rethrowGmail(err, activityLog(deps));
       }
       const state = await mailboxState(deps.lake, input.account);
-      return { busy: null, historyId: state?.historyId ?? null, format: state?.format ?? null, meter };
+      const watch = deps.pushTopic ? await keepWatched(deps, input.account, deps.pushTopic, meter) : undefined;
+      return { busy: null, historyId: state?.historyId ?? null, format: state?.format ?? null, meter, ...(watch ? { watch } : {}) };
     },
 
     /**

@@ -10,6 +10,7 @@ import { traceRequests } from '../tracing.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
+import { type PushSettings, pushRoutes } from './push.js';
 import { type MessageStore, messageRoutes } from './message-routes.js';
 import type { McpDeps } from '../mcp/server.js';
 import { uiRoutes, type UiOptions } from './ui.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   extractions: ExtractionService;
   /** The /mailboxes routes (sync, schedule); omitted by harnesses that exercise /extract alone. */
   mailboxes?: MailboxService;
+  /** POST /push/gmail: whose push tokens it accepts (off: 404). */
+  push?: PushSettings;
   /** /fleets (many mailboxes in one request). */
   fleets?: FleetService;
   /** /imports (an mbox file into a mailbox). */
@@ -111,7 +114,7 @@ export function createApp(deps: AppDeps) {
 
   if (deps.temporalDeadline) {
     const bounded = deps.temporalDeadline;
-    for (const path of ['/extract', '/extract/*', '/mailboxes/*', '/fleets', '/fleets/*', '/imports', '/imports/*'])
+    for (const path of ['/extract', '/extract/*', '/mailboxes/*', '/fleets', '/fleets/*', '/imports', '/imports/*', '/push/gmail'])
       app.use(path, (_c, next) => bounded(() => next()));
   }
 
@@ -210,6 +213,7 @@ export function createApp(deps: AppDeps) {
   });
 
   if (deps.mailboxes) mailboxRoutes(app, deps.mailboxes, deps.logger);
+  if (deps.mailboxes) pushRoutes(app, deps.mailboxes, deps.push, deps.logger);
   if (deps.fleets) fleetRoutes(app, deps.fleets, deps.logger);
   if (deps.imports) importRoutes(app, deps.imports, deps.logger);
   if (deps.messages) messageRoutes(app, deps.messages);

@@ -15,9 +15,10 @@ export interface AuthOptions {
 
 /**
  * Routes open without a key: liveness/readiness probes, the API's description and the browser pages (no data in any:
- * the dashboard asks for a key and sends it with its own calls).
+ * the dashboard asks for a key and sends it with its own calls), and Gmail's push endpoint, which Pub/Sub calls with
+ * an OIDC token of its own (checked by the route: see push.ts).
  */
-const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/ui', '/favicon.ico']);
+const OPEN = new Set(['/healthz', '/readyz', '/openapi.json', '/docs', '/ui', '/favicon.ico', '/push/gmail']);
 const isOpen = (path: string) => OPEN.has(path) || path.startsWith('/docs/assets/');
 
 /**

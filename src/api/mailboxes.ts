@@ -12,7 +12,7 @@ import {
 import { accountAttribute } from '../codec.js';
 import type { MailboxIds } from '../mailbox-ids.js';
 import { WORKFLOW_ID_PREFIX } from '../workflows/ids.js';
-import { syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
+import { mailboxChangedSignal, syncProgressQuery, syncWorkflow } from '../workflows/sync.js';
 import { ApiError } from './errors.js';
 import { describeOurs } from './workflow-control.js';
 import type { AccountResolver, ExtractionService } from './extractions.js';
@@ -42,6 +42,15 @@ export interface MailboxService {
     r: { every: string; format?: MessageFormat },
   ): Promise<{ account: string; created: boolean; schedule: SyncScheduleInfo | null }>;
   controlSchedule(account: string, op: 'pause' | 'resume' | 'delete'): Promise<{ account: string; schedule: SyncScheduleInfo | null }>;
+  /**
+   * A Gmail push notification for `account` (up to `historyId`): its sync is started (trigger `push`) or, when one runs,
+   * told of the change. Ignored — acknowledged, nothing started — for a mailbox without a sync schedule or with its
+   * schedule paused (push serves the mailboxes kept in sync), and while its backfill runs (its first sync catches up).
+   */
+  pushed(
+    account: string,
+    historyId: string,
+  ): Promise<{ status: 'syncing' | 'ignored'; account: string; reason?: string; id?: string; runId?: string }>;
   /** Throws 409 when a sync of the mailbox runs (a backfill must not start beside it). */
   assertNoSync(account: string): Promise<void>;
   /**
@@ -105,6 +114,24 @@ export function createMailboxService(
         const d = await client.workflow.getHandle(id).describe();
         return { id, runId: d.runId, account, created: false };
       }
+    },
+
+    async pushed(account, historyId) {
+      const schedule = await describeSyncSchedule(client, ids, account);
+      if (!schedule) return { status: 'ignored', account, reason: 'the mailbox has no sync schedule' };
+      if (schedule.paused) return { status: 'ignored', account, reason: 'its sync schedule is paused' };
+      if (await isWorkflowRunning(client, ids.extraction(account)))
+        return { status: 'ignored', account, reason: 'its backfill is running; the sync after it catches up' };
+      const id = ids.sync(account);
+      const handle = await client.workflow.signalWithStart(syncWorkflow, {
+        workflowId: id,
+        taskQueue,
+        args: [{ account, trigger: 'push' }],
+        signal: mailboxChangedSignal,
+        signalArgs: [{ historyId }],
+        ...accountAttribute(client, account),
+      });
+      return { status: 'syncing', account, id, runId: handle.signaledRunId };
     },
 
     async get(asked) {

@@ -170,6 +170,11 @@ export const syncSchema = z
     startedAt: z.string(),
     finishedAt: z.string().nullable(),
     reason: z.string().nullable(),
+    watch: z
+      .object({ topic: z.string(), expiresAt: z.string().nullable(), renewed: z.boolean(), error: z.string().nullable() })
+      .optional()
+      .openapi({ description: "the mailbox's Gmail push watch as this sync left it (workers with GMAIL_PUSH_TOPIC)" }),
+    notifications: z.number().optional().openapi({ description: 'push notifications this sync received while it ran' }),
   })
   .openapi('Sync');
 

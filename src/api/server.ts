@@ -143,6 +143,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   const app = createApp({
     extractions,
     mailboxes,
+    push: config.api.push,
     fleets,
     imports: createImportService(client, taskQueue, ids),
     messages: messageStore(lake.get, searchIndex),

@@ -233,7 +233,14 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
       API_KEYS: [home.env.API_KEYS, partial.apiKeyEntry].filter(Boolean).join(','),
       LOG_LEVEL: home.env.LOG_LEVEL ?? 'info',
       ...(partial.googleApiUrl
-        ? { GOOGLE_API_URL: partial.googleApiUrl, GMAIL_QUOTA_PROFILE: home.env.GMAIL_QUOTA_PROFILE ?? 'legacy' }
+        ? {
+            GOOGLE_API_URL: partial.googleApiUrl,
+            GMAIL_QUOTA_PROFILE: home.env.GMAIL_QUOTA_PROFILE ?? 'legacy',
+            // Gmail push, played by the emulator's Pub/Sub: mailboxes kept in sync are watched and synced as mail arrives.
+            GMAIL_PUSH_TOPIC: home.env.GMAIL_PUSH_TOPIC ?? LOCAL_PUSH.topic,
+            GMAIL_PUSH_AUDIENCE: home.env.GMAIL_PUSH_AUDIENCE ?? LOCAL_PUSH.audience,
+            GMAIL_PUSH_SERVICE_ACCOUNT: home.env.GMAIL_PUSH_SERVICE_ACCOUNT ?? LOCAL_PUSH.serviceAccountEmail,
+          }
         : {}),
     };
     // Ready when they serve: the worker its /metrics (METRICS_PORT), the API its own /metrics — whatever LOG_LEVEL says.
@@ -260,6 +267,7 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     processes.api = { pid: api.pid, log: apiLog };
     const apiPort = api.port;
     partial.apiUrl = `http://127.0.0.1:${apiPort}`;
+    if (partial.googleApiUrl) await subscribeLocalPush(partial.googleApiUrl, env, partial.apiUrl);
     home.saveSettings({ ...home.settings(), 'api-url': partial.apiUrl });
     home.saveStack(state());
     printUp(state(), home, out, false);
@@ -268,6 +276,28 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
     await stopAll(state(), () => undefined);
     throw e instanceof CliError ? e : new CliError(`could not start the stack: ${(e as Error).message}`, EXIT.failed);
   }
+}
+
+/** The emulator's Pub/Sub push of the local stack: a topic, its audience and the account its tokens are minted for. */
+const LOCAL_PUSH = {
+  topic: 'projects/gmail-lake-local/topics/gmail',
+  audience: 'gmail-lake-local-push',
+  serviceAccountEmail: 'gmail-push@gmail-lake-local.iam.gserviceaccount.com',
+};
+
+/** Subscribes the API's /push/gmail to the emulator's topic, as `gcloud pubsub subscriptions create --push-endpoint` does. */
+async function subscribeLocalPush(emulatorUrl: string, env: NodeJS.ProcessEnv, apiUrl: string): Promise<void> {
+  const res = await fetch(`${emulatorUrl}_emulator/pubsub/subscriptions`, {
+    method: 'POST',
+    body: JSON.stringify({
+      topic: env.GMAIL_PUSH_TOPIC,
+      pushEndpoint: `${apiUrl}/push/gmail`,
+      audience: env.GMAIL_PUSH_AUDIENCE,
+      serviceAccountEmail: env.GMAIL_PUSH_SERVICE_ACCOUNT,
+      minBackoffMs: 1000,
+    }),
+  });
+  if (!res.ok) throw new Error(`the emulator refused the push subscription: ${res.status} ${await res.text()}`);
 }
 
 function printUp(s: StackState, home: Home, out: Out, already: boolean) {

@@ -123,6 +123,42 @@ export function controlRoutes(state: EmulatorState, baseUrl: () => string): Hono
     limits.update({ gmailDisabled: [...new Set([...limits.settings.gmailDisabled, user])] });
     return c.json({ deleted: user });
   });
+  // Cloud Pub/Sub: a push subscription (its topic created when new), and every push attempted so far.
+  app.post('/pubsub/subscriptions', async (c) => {
+    const b = await body(c);
+    const str = (k: string) => {
+      const v = b[k];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const topic = str('topic');
+    const pushEndpoint = str('pushEndpoint');
+    if (!topic || !pushEndpoint) throw new HttpError(400, { error: 'topic and pushEndpoint: strings' });
+    try {
+      new URL(pushEndpoint);
+    } catch {
+      throw new HttpError(400, { error: `pushEndpoint: not a URL (${pushEndpoint})` });
+    }
+    const sub = state.pubsub.subscribe({
+      topic,
+      pushEndpoint,
+      audience: str('audience'),
+      serviceAccountEmail: str('serviceAccountEmail'),
+      minBackoffMs: typeof b.minBackoffMs === 'number' ? b.minBackoffMs : undefined,
+      gmailPublisher: typeof b.gmailPublisher === 'boolean' ? b.gmailPublisher : undefined,
+    });
+    return c.json(sub);
+  });
+  app.get('/pubsub/deliveries', (c) => c.json({ deliveries: state.pubsub.deliveries, dropped: state.pubsub.dropped }));
+  // A user's watch, and the 7 days passing for it (it lapses now: no more notifications until renewed).
+  app.get('/users/:user/watch', (c) => {
+    const w = state.pubsub.watchOf(c.req.param('user').toLowerCase());
+    if (!w) throw new HttpError(404, { error: 'no watch' });
+    return c.json({ ...w, expiration: String(w.expiration), live: w.expiration > Date.now() });
+  });
+  app.post('/users/:user/watch/expire', (c) => {
+    if (!state.pubsub.expireWatch(c.req.param('user').toLowerCase())) throw new HttpError(404, { error: 'no watch' });
+    return c.json({ expired: true });
+  });
   app.post('/users/:user/history/expire', (c) => {
     const mb = state.mailbox(c.req.param('user'));
     mb.expireHistory();

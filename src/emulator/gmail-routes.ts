@@ -20,6 +20,16 @@ export function gmailRoutes(state: EmulatorState): Hono<EmulatorEnv> {
   const docs = new SearchDocs();
   const route = (path: string, method: Method, serve: (mb: Mailbox, c: Context<EmulatorEnv>) => unknown) =>
     app.get(`/gmail/v1/users/:userId${path}`, (c) => call(state, c, method, serve));
+  // users.watch and users.stop (push notifications through Cloud Pub/Sub, see pubsub.ts): 100 and 50 units.
+  app.post('/gmail/v1/users/:userId/watch', (c) =>
+    call(state, c, 'watch', async (mb, c) => state.pubsub.watch(mb.email, await jsonBody(c), mb.historyId)),
+  );
+  app.post('/gmail/v1/users/:userId/stop', (c) => call(state, c, 'stop', (mb) => (state.pubsub.stop(mb.email), undefined)));
+  // Google's token-signing keys (www.googleapis.com/oauth2/v1/certs): what verifies a push's OIDC token.
+  app.get('/oauth2/v1/certs', (c) => {
+    c.header('cache-control', 'public, max-age=3600');
+    return c.json(state.pubsub.certs());
+  });
   route('/profile', 'getProfile', (mb) => ({
     emailAddress: mb.email,
     messagesTotal: mb.messagesTotal,
@@ -136,7 +146,7 @@ async function call(
       c.env.incoming.socket.destroy();
       return RESPONSE_ALREADY_SENT;
     }
-    return c.json(body);
+    return body === undefined ? c.body(null, 204) : c.json(body);
   } finally {
     limits.release(user);
   }
@@ -206,4 +216,16 @@ function labelResources(mb: Mailbox) {
       labelListVisibility: 'labelShow',
     })),
   ];
+}
+
+/** A POST's JSON object body, or 400 as Google answers a body it cannot parse. */
+async function jsonBody(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  try {
+    const v = text ? (JSON.parse(text) as unknown) : {};
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  throw new HttpError(400, googleError(400, 'Invalid JSON payload received.', 'invalidArgument'));
 }

@@ -12,6 +12,8 @@ export const METHODS = {
   getProfile: 'profile',
   'labels.list': 'labels',
   'labels.get': 'labels',
+  watch: 'watch',
+  stop: 'stop',
 } as const;
 export type Method = keyof typeof METHODS;
 

@@ -38,6 +38,8 @@ export class Mailbox {
   historyId: number;
   /** The oldest startHistoryId history.list still accepts. */
   oldestValidHistoryId: number;
+  /** Told of every change once it is complete (Gmail's push: a watch publishes it). */
+  onChange?: (record: HistoryRecord) => void;
 
   constructor(
     readonly email: string,
@@ -218,6 +220,8 @@ export class Mailbox {
   private record(): HistoryRecord {
     const record: HistoryRecord = { id: ++this.historyId, messages: [] };
     this.history.push(record);
+    // After the caller has filled the record in.
+    queueMicrotask(() => this.onChange?.(record));
     while (this.history.length > this.historyRetention) {
       const dropped = this.history.shift()!;
       this.oldestValidHistoryId = dropped.id;

@@ -12,6 +12,7 @@ import { Limits, type SettingsInput } from './limits.js';
 import { LoadedMail, readMailSource } from './load.js';
 import { Mailbox } from './mailbox.js';
 import { Authority, DEFAULT_CLIENT, type OAuthClient, WEB_CLIENT } from './oauth.js';
+import { PubSub, type PushSubscription } from './pubsub.js';
 import { type EmulatorEnv, type EmulatorState, HttpError } from './state.js';
 import { Workspace, type WorkspaceOptions } from './workspace.js';
 
@@ -60,6 +61,13 @@ export interface EmulatorOptions {
    * `GET /_emulator/service-account`). The owner is the domain's admin.
    */
   workspace?: WorkspaceOptions;
+  /**
+   * Gmail push: a Pub/Sub topic with a push subscription POSTing to `pushEndpoint` (more: `POST
+   * /_emulator/pubsub/subscriptions`). `users.watch` on that topic then notifies the endpoint of every change.
+   */
+  push?: { topic: string; pushEndpoint: string; audience?: string; serviceAccountEmail?: string; minBackoffMs?: number };
+  /** How long a `users.watch` lasts: 7 days, as Gmail's (shorter to play its expiry). */
+  watchTtlMs?: number;
 }
 
 export interface RunningEmulator {
@@ -75,6 +83,10 @@ export interface RunningEmulator {
   /** The Workspace domain, when `workspace` was given (its service-account key: `workspace.key`). */
   workspace?: Workspace;
   mailbox(email?: string): Mailbox;
+  /** Cloud Pub/Sub and the users' watches. */
+  pubsub: PubSub;
+  /** Adds a push subscription (e.g. once the API it POSTs to is up). */
+  subscribe(s: Parameters<PubSub['subscribe']>[0]): PushSubscription;
   close(): Promise<void>;
 }
 
@@ -97,6 +109,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     stateFile: options.oauthStateFile,
   });
   const mailboxes = new Map<string, Mailbox>();
+  const pubsub = new PubSub(options.watchTtlMs);
+  if (options.push) pubsub.subscribe(options.push);
   const loaded = options.mbox ? readMailSource(options.mbox) : undefined;
 
   const mailbox = (email = owner): Mailbox => {
@@ -110,8 +124,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
         key === owner && loaded
           ? new LoadedMail(mbSeed, loaded, owner)
           : new GeneratedMailbox(mbSeed, n, key, options.large, options.replyRate);
-      m = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
-      mailboxes.set(key, m);
+      const created = new Mailbox(key, base, limits.settings.historyRetention, options.historyIdBase);
+      created.onChange = (record) => pubsub.changed(key, record, created.historyId);
+      mailboxes.set(key, created);
+      m = created;
     }
     return m;
   };
@@ -121,6 +137,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     limits,
     authority,
     workspace,
+    pubsub,
     mailbox,
     mailboxes: () => mailboxes.values(),
     pageTokens: { generation: 0 },
@@ -161,8 +178,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     limits,
     workspace,
     mailbox,
+    pubsub,
+    subscribe: (s) => pubsub.subscribe(s),
     close: () =>
       new Promise<void>((resolve) => {
+        pubsub.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

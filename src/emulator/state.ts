@@ -2,6 +2,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Limits } from './limits.js';
 import type { Mailbox } from './mailbox.js';
 import type { Authority } from './oauth.js';
+import type { PubSub } from './pubsub.js';
 import type { Workspace } from './workspace.js';
 
 /** What the emulator's route modules share: the mailboxes, Google's limits, the authorization server. */
@@ -10,6 +11,8 @@ export interface EmulatorState {
   limits: Limits;
   authority: Authority;
   workspace: Workspace | undefined;
+  /** Cloud Pub/Sub and Gmail's watches (push notifications). */
+  pubsub: PubSub;
   /** The mailbox of `email` (default the owner), generated on first use. */
   mailbox(email?: string): Mailbox;
   /** The mailboxes generated so far. */

@@ -34,6 +34,11 @@ export interface GmailApi {
     account: string,
     req: ListPageRequest,
   ): Promise<{ ids: string[]; threadIds: string[]; nextPageToken?: string; resultSizeEstimate: number }>;
+  /**
+   * users.watch (100 units): Gmail publishes every change of the mailbox to the Pub/Sub `topic` until `expiration`
+   * (ms since the epoch; 7 days on), replacing the mailbox's previous watch.
+   */
+  watch(account: string, topic: string): Promise<{ historyId: string; expiration: number }>;
   /** One page of the mailbox's history after `startHistoryId` (404 when it is older than Gmail keeps). */
   history(account: string, req: HistoryPageRequest): Promise<HistoryPage>;
   /** The message, or undefined when Gmail answers 404 (deleted since it was listed). */
@@ -210,6 +215,10 @@ function scopedApi(
     async profile(account) {
       const r = await call(account, 'profile', (g, o) => g.users.getProfile({ userId: account }, o));
       return { emailAddress: r.data.emailAddress ?? account, messagesTotal: r.data.messagesTotal ?? 0, historyId: r.data.historyId ?? '' };
+    },
+    async watch(account, topic) {
+      const r = await call(account, 'watch', (g, o) => g.users.watch({ userId: account, requestBody: { topicName: topic } }, o));
+      return { historyId: r.data.historyId ?? '', expiration: Number(r.data.expiration ?? 0) };
     },
     async labelTotal(account, labelId) {
       const r = await call(account, 'labels', (g, o) => g.users.labels.get({ userId: account, id: labelId }, o));

@@ -92,6 +92,7 @@ export async function startWorker(config: Config, credentials: GmailCredentials 
       fetchConcurrency: config.gmail.fetchConcurrency,
       messageMemory: new MemoryBudget(config.gmail.messageMemory),
       quarantineAfter: config.gmail.quarantineAfter,
+      pushTopic: config.gmail.pushTopic,
       attachmentContent: config.gmail.attachmentContent,
       importDirs: config.gmail.importDirs,
       logger,

@@ -223,7 +223,7 @@ export interface Checkpoint {
 }
 
 /** The Gmail calls the quota meters, by their cost-table names. */
-export type QuotaMethod = 'get' | 'thread' | 'list' | 'history' | 'profile' | 'labels' | 'attachment';
+export type QuotaMethod = 'get' | 'thread' | 'list' | 'history' | 'profile' | 'labels' | 'attachment' | 'watch' | 'stop';
 
 /** Quota units and requests spent, per method, priced with the configured profile's cost table. */
 export interface UnitMeter {
@@ -352,6 +352,17 @@ export interface BeginSyncResult {
   historyId: string | null;
   format: string | null;
   meter: UnitMeter;
+  /** The mailbox's Gmail watch, when GMAIL_PUSH_TOPIC is set (absent from workers before push). */
+  watch?: WatchStatus;
+}
+
+/** A mailbox's push watch as a sync left it: renewed now or not, until when, or why it could not be made. */
+export interface WatchStatus {
+  topic: string;
+  /** Gmail's expiration (7 days after the last users.watch), or null when none could be made. */
+  expiresAt: string | null;
+  renewed: boolean;
+  error: string | null;
 }
 
 export interface SyncInput {
@@ -360,8 +371,10 @@ export interface SyncInput {
   format?: MessageFormat;
   /** Reconcile by listing even when history is available. */
   reconcile?: boolean;
-  /** Who asked: `http`, `schedule`. */
+  /** Who asked: `http`, `schedule`, `push`. */
   trigger?: string;
+  /** How long after a push notification a trailing history read is made (TRAILING_READ_MS; 0 = none). For tests. */
+  trailingReadMs?: number;
   /** Carried across continue-as-new. */
   state?: SyncState;
 }
@@ -391,6 +404,10 @@ export interface SyncResult {
   startedAt: string;
   finishedAt: string | null;
   reason: string | null;
+  /** The mailbox's push watch, when the workers watch mailboxes (GMAIL_PUSH_TOPIC). */
+  watch?: WatchStatus;
+  /** Push notifications this sync received while it ran (each may add one more pass over history). */
+  notifications?: number;
 }
 
 export interface SyncState {
@@ -405,4 +422,10 @@ export interface SyncState {
   units: Record<string, number>;
   calls: Record<string, number>;
   startedAt: number;
+  watch?: WatchStatus;
+  /**
+   * Push notifications received (the `mailboxChanged` signal), the newest historyId they named, when the last arrived
+   * (workflow time, ms), and the arrival a trailing read was made for.
+   */
+  notified?: { count: number; historyId: string | null; at?: number; trailed?: number };
 }

@@ -21,5 +21,11 @@ export const FLEET_PATCHES = {
   planInLake: 'fleet-plan-in-lake',
 } as const;
 
-/** Patch ids of the sync workflows. None today. */
-export const SYNC_PATCHES = {} as const;
+/** Patch ids of the sync workflows. */
+export const SYNC_PATCHES = {
+  /**
+   * A push notification (the `mailboxChanged` signal) that arrives while a sync reads history, naming a newer historyId,
+   * adds one more pass (a page, or after the end a new run), so the change it announces is not left to the next sync.
+   */
+  pushNotifications: 'sync-push-notifications',
+} as const;

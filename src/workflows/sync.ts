@@ -5,20 +5,32 @@ import {
   continueAsNew,
   ContinueAsNew,
   defineQuery,
+  defineSignal,
   executeChild,
   isCancellation,
+  patched,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { beginSync, reconcileMailbox, recordSync, syncHistoryPage } from './activities.js';
 import { FAILURE, type SyncInput, type SyncResult, type SyncState, type SyncStatus, type SyncStepResult } from './contracts.js';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from './ids.js';
+import { SYNC_PATCHES } from './patches.js';
 import { addCounts, failureType } from './tally.js';
 
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
 export const syncProgressQuery = defineQuery<SyncResult>('progress');
+/**
+ * Gmail push: the mailbox changed up to `historyId` (what POST /push/gmail sends, with signal-with-start). A sync that
+ * is reading history when it arrives makes one more pass if the historyId is newer than what it has read.
+ */
+/** How long after a notification a sync reads history once more (Gmail's one notification a second, and a margin). */
+export const TRAILING_READ_MS = 1500;
+
+export const mailboxChangedSignal = defineSignal<[{ historyId: string }]>('mailboxChanged');
 
 /**
  * Brings one mailbox's mirror up to date. History mode: pages of `users.history.list` from the stored historyId, each
@@ -59,8 +71,38 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
     startedAt: new Date(s.startedAt).toISOString(),
     finishedAt: status === 'running' ? null : new Date().toISOString(),
     reason,
+    ...(s.watch ? { watch: s.watch } : {}),
+    ...(s.notified ? { notifications: s.notified.count } : {}),
   });
   setHandler(syncProgressQuery, () => view('running'));
+  setHandler(mailboxChangedSignal, (n) => {
+    const historyId = String(n?.historyId ?? '');
+    const notified = (s.notified ??= { count: 0, historyId: null });
+    notified.count++;
+    notified.at = Date.now();
+    if (/^\d{1,20}$/.test(historyId) && (!notified.historyId || BigInt(historyId) > BigInt(notified.historyId)))
+      notified.historyId = historyId;
+  });
+  const notifications = () => s.notified?.count ?? 0;
+  /** A notification since `before` names a change newer than the history read so far: worth another pass. */
+  const changedSince = (before: number) =>
+    notifications() > before &&
+    !!s.notified?.historyId &&
+    (!s.cursor || BigInt(s.notified.historyId) > BigInt(s.cursor)) &&
+    patched(SYNC_PATCHES.pushNotifications);
+  /**
+   * Gmail drops a mailbox's notifications for a second after each one it sends, so a change right after the one
+   * announced may never be: once per notification, a sync that read history less than TRAILING_READ_MS after it
+   * waits out the rest and reads one more page (2 units), instead of leaving that change to the next sync.
+   */
+  const trailingRead = async (): Promise<boolean> => {
+    const n = s.notified;
+    const window = input.trailingReadMs ?? TRAILING_READ_MS;
+    if (!n?.at || n.trailed === n.at || Date.now() - n.at >= window || !patched(SYNC_PATCHES.pushNotifications)) return false;
+    n.trailed = n.at;
+    await sleep(n.at + window - Date.now());
+    return true;
+  };
   const absorb = (r: SyncStepResult) => {
     s.cursor = r.historyId;
     addCounts(s.changes, r.changes);
@@ -91,6 +133,7 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
       const begin = await beginSync({ account });
       addCounts(s.units, begin.meter.units);
       addCounts(s.calls, begin.meter.calls);
+      if (begin.watch) s.watch = begin.watch;
       if (begin.busy) {
         reason = `${begin.busy}; this sync did nothing (the next one catches up)`;
         await record('deferred');
@@ -102,9 +145,11 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
       s.mode = begin.historyId && !input.reconcile ? 'history' : 'reconcile';
       if (s.mode === 'reconcile') reason = begin.historyId ? 'reconciliation requested' : 'no stored historyId: reconciling by listing';
     }
+    let seen = notifications();
     while (s.mode === 'history') {
       if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof syncWorkflow>({ ...input, state: s });
       try {
+        seen = notifications();
         const r = await syncHistoryPage({ account, startHistoryId: s.cursor!, format: s.format });
         s.pages++;
         absorb(r);
@@ -112,7 +157,7 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
           s.mode = 'reconcile';
           reason = 'history expired (404): reconciling by listing';
         }
-        if (!r.more) break;
+        if (!r.more && !(s.mode === 'history' && (changedSince(seen) || (await trailingRead())))) break;
       } catch (err) {
         // Workers before `expired` existed failed the page with GmailHistoryExpired instead (kept for their histories).
         if (failureType(err) !== FAILURE.gmailHistoryExpired) throw err;
@@ -121,11 +166,20 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
       }
     }
     if (s.mode === 'reconcile') {
+      seen = notifications();
       const r = await reconcileMailbox({ account, format: s.format, expectedHistoryId: s.cursor });
       s.pages++;
       absorb(r);
     }
     await record('completed');
+    // Notified of a change while the last pass ran (or while it was recorded): a new run reads it by history.
+    if (changedSince(seen))
+      await continueAsNew<typeof syncWorkflow>({
+        account,
+        format: s.format,
+        trigger: 'push',
+        ...(input.trailingReadMs !== undefined ? { trailingReadMs: input.trailingReadMs } : {}),
+      });
     return view('completed');
   } catch (err) {
     if (err instanceof ContinueAsNew) throw err;

@@ -130,7 +130,13 @@ test('probes and the API description need no key; the description declares beare
       .filter(([, op]) => op.security?.length === 0)
       .map(([m]) => `${m} ${path}`),
   );
-  assert.deepEqual(open.sort(), ['get /healthz', 'get /readyz'], 'the probes are documented as needing no key');
+  assert.deepEqual(
+    open.sort(),
+    ['get /healthz', 'get /readyz', 'post /push/gmail'],
+    "the probes, and Gmail's push (its own OIDC token), are documented as needing no key",
+  );
+  // Open to the network, Gmail's push still answers 401 without Google's token (here: push not configured, 404).
+  assert.notEqual((await call('POST', '/push/gmail', undefined, { message: { data: 'e30=' } })).status, 200);
   for (const [path, ops] of Object.entries(doc.paths))
     for (const [method, op] of Object.entries(ops))
       if (op.security?.length !== 0)

@@ -30,6 +30,10 @@ function setup() {
     async assertNoSync(account) {
       if (syncRunning) throw new ApiError(409, 'CONFLICT', `a sync of ${account} is running`);
     },
+    async pushed(account, historyId) {
+      calls.push(['pushed', account, historyId]);
+      return { status: 'syncing', account, id: `gmail-sync-${account}`, runId: 'r3' };
+    },
     async retryFailed(account) {
       calls.push(['retry', account]);
       if (account === 'never@example.com') throw new ApiError(404, 'NOT_FOUND', `${account} was never extracted: nothing to retry`);

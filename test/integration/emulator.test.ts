@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { gmail_v1 } from '@googleapis/gmail';
+import { OAuth2Client } from 'google-auth-library';
 import { parseMime } from '../../src/mime/parse.js';
 import { attachmentIdFor, INLINE_LIMIT } from '../../src/emulator/gmail-responses.js';
 import { DEFAULT_CLIENT, type RunningEmulator, startEmulator } from '../../src/emulator/server.js';
 import { control, gmailClient } from '../helpers/emulator.js';
 import { manifest, type ManifestEntry } from '../helpers/verify.js';
+import { waitFor } from '../helpers/ports.js';
 
 async function listAll(gmail: gmail_v1.Gmail, params: gmail_v1.Params$Resource$Users$Messages$List = {}): Promise<string[]> {
   const ids: string[] = [];
@@ -334,5 +338,88 @@ describe('scale', () => {
     } finally {
       await emu.close();
     }
+  });
+});
+
+describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () => {
+  const TOPIC = 'projects/emu/topics/gmail';
+  let emu: RunningEmulator;
+  let gmail: gmail_v1.Gmail;
+  const received: { auth: string; body: { message: { data: string; messageId: string }; subscription: string } }[] = [];
+  let failNext = 0;
+  const endpoint = createServer((req, res) => {
+    let text = '';
+    req
+      .on('data', (d) => (text += d))
+      .on('end', () => {
+        received.push({ auth: req.headers.authorization ?? '', body: JSON.parse(text) });
+        res.writeHead(failNext-- > 0 ? 503 : 204).end();
+      });
+  });
+  before(async () => {
+    await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+    emu = await startEmulator({ messages: 10 });
+    gmail = gmailClient(emu).gmail;
+  });
+  after(async () => {
+    await emu.close();
+    endpoint.close();
+  });
+  const notice = (i: number) =>
+    JSON.parse(Buffer.from(received[i]!.body.message.data, 'base64').toString()) as { emailAddress: string; historyId: string };
+  const status = (e: unknown) => (e as { status?: number }).status;
+
+  test('watch checks the topic as Gmail does: its name, that it exists, that Gmail may publish to it', async () => {
+    await assert.rejects(gmail.users.watch({ userId: 'me', requestBody: { topicName: 'gmail' } }), (e) => status(e) === 400);
+    await assert.rejects(gmail.users.watch({ userId: 'me', requestBody: { topicName: TOPIC } }), (e) => status(e) === 404);
+    emu.subscribe({ topic: 'projects/emu/topics/closed', pushEndpoint: 'http://127.0.0.1:9/', gmailPublisher: false });
+    await assert.rejects(
+      gmail.users.watch({ userId: 'me', requestBody: { topicName: 'projects/emu/topics/closed' } }),
+      (e) => status(e) === 403 && /User not authorized/.test((e as Error).message),
+    );
+    const port = (endpoint.address() as AddressInfo).port;
+    emu.subscribe({ topic: TOPIC, pushEndpoint: `http://127.0.0.1:${port}/push`, minBackoffMs: 50 });
+    const w = await gmail.users.watch({
+      userId: 'me',
+      requestBody: { topicName: TOPIC, labelIds: ['STARRED'], labelFilterBehavior: 'include' },
+    });
+    assert.equal(w.data.historyId, String(emu.mailbox().historyId));
+    const days = (Number(w.data.expiration) - Date.now()) / 86_400_000;
+    assert.ok(days > 6.99 && days <= 7, `a watch lasts 7 days (${days})`);
+  });
+
+  test("a change passing the watch's label filter is pushed with a Google-signed token; a nack is delivered again", async () => {
+    const mb = emu.mailbox();
+    mb.add({ labelIds: ['INBOX'] });
+    const starred = mb.add({ labelIds: ['INBOX', 'STARRED'] });
+    failNext = 2;
+    await waitFor('three attempts', async () => received.length >= 3, 10_000, 20);
+    assert.equal(emu.pubsub.published, 1, 'the INBOX-only change is filtered out');
+    assert.deepEqual(notice(0), { emailAddress: 'user@example.com', historyId: starred.historyId });
+    assert.equal(new Set(received.map((r) => r.body.message.messageId)).size, 1, 'the same message, delivered again');
+    assert.match(received[0]!.body.subscription, /^projects\/emu\/subscriptions\//);
+    const attempts = emu.pubsub.deliveries.map((d) => [d.attempt, d.outcome]);
+    assert.deepEqual(attempts, [
+      [1, 503],
+      [2, 503],
+      [3, 204],
+    ]);
+    // The token verifies as Google's: google-auth-library with the emulator's certs endpoint.
+    const client = new OAuth2Client({ endpoints: { oauth2FederatedSignonPemCertsUrl: `${emu.url}oauth2/v1/certs` } });
+    const ticket = await client.verifyIdToken({
+      idToken: received[2]!.auth.replace(/^Bearer /, ''),
+      audience: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/push`,
+    });
+    assert.equal(ticket.getPayload()?.email, 'gmail-push@emu.iam.gserviceaccount.com');
+  });
+
+  test('stop ends the watch: 204, and changes are no longer pushed', async () => {
+    const r = await gmail.users.stop({ userId: 'me' });
+    assert.equal(r.status, 204);
+    const published = emu.pubsub.published;
+    emu.mailbox().add({ labelIds: ['STARRED'] });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(emu.pubsub.published, published, 'nothing published');
+    assert.equal(emu.pubsub.watchOf('user@example.com'), undefined);
   });
 });
