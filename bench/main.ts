@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads`;
+ * `--only emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--search N` set those scenarios' sizes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
 import { searchIndex } from './search.js';
 import { threadFetching } from './threads.js';
+import { pushFreshness } from './push.js';
 import {
   emulatorThroughput,
   fleet,
@@ -29,7 +30,7 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads';
+const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -64,6 +65,7 @@ const size = {
   importMB: full ? 2_000 : 200,
   search: values.search ? Number(values.search) : full ? 1_000_000 : 50_000,
   threads: full ? 10_000 : 2_000,
+  push: full ? { size: 20_000, arrivals: 100 } : { size: 2_000, arrivals: 30 },
 };
 
 const machine = {
@@ -124,6 +126,7 @@ try {
   if (only.has('search')) await measure('search', () => searchIndex(env, size.search));
   if (only.has('import')) for (const mb of [16, 4]) await measure(`import ${mb}`, () => importMbox(env, size.importMB, mb));
   if (only.has('threads')) for (const rate of [0.35, 0.8]) await measure(`threads ${rate}`, () => threadFetching(env, size.threads, rate));
+  if (only.has('push')) await measure('push', () => pushFreshness(env, size.push.size, size.push.arrivals));
 } finally {
   await env.stop();
 }

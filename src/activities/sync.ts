@@ -14,7 +14,7 @@ import {
   type SyncRunRecord,
   storedMirror,
 } from '../lake/mirror.js';
-import { isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
+import { describeSyncSchedule, isWorkflowRunning, upsertSyncSchedule } from '../schedules.js';
 import { storedWatch, storeWatch } from '../lake/watches.js';
 import { attemptDir, fetchToStaging } from './batch.js';
 import { type ActivityDeps, activityLog, attemptMeter, execution, heartbeating, rethrowGmail } from './context.js';
@@ -48,7 +48,8 @@ const RENEW_AFTER_MS = 24 * 3600 * 1000;
 
 /**
  * Keeps the mailbox watched on `topic` (users.watch, 100 units) when its watch is older than a day, lapses within
- * one, or is on another topic. A watch Gmail refuses (the topic missing, or Gmail not allowed to publish to it) is
+ * one, or is on another topic: at the end of a backfill that keeps the mailbox in sync, and in each sync of a mailbox
+ * whose schedule is not paused. A watch Gmail refuses (the topic missing, or Gmail not allowed to publish to it) is
  * reported and logged, never a failed sync: the schedule still syncs the mailbox.
  */
 async function keepWatched(deps: ActivityDeps, account: string, topic: string, meter: UnitMeter): Promise<WatchStatus> {
@@ -78,6 +79,13 @@ async function keepWatched(deps: ActivityDeps, account: string, topic: string, m
       error,
     };
   }
+}
+
+/** Whether the mailbox has a sync schedule that is not paused: push serves those (a paused one's watch lapses). */
+async function scheduled(deps: ActivityDeps, account: string): Promise<boolean> {
+  if (!deps.temporal) return true;
+  const schedule = await describeSyncSchedule(deps.temporal, deps.ids, account);
+  return !!schedule && !schedule.paused;
 }
 
 /** Mirror activities: a sync by history, a reconciliation by listing, and their run records and schedule. */
@@ -114,7 +122,10 @@ export function syncActivities(deps: ActivityDeps) {
         rethrowGmail(err, activityLog(deps));
       }
       const state = await mailboxState(deps.lake, input.account);
-      const watch = deps.pushTopic ? await keepWatched(deps, input.account, deps.pushTopic, meter) : undefined;
+      const watch =
+        deps.pushTopic && (await scheduled(deps, input.account))
+          ? await keepWatched(deps, input.account, deps.pushTopic, meter)
+          : undefined;
       return { busy: null, historyId: state?.historyId ?? null, format: state?.format ?? null, meter, ...(watch ? { watch } : {}) };
     },
 
@@ -372,6 +383,8 @@ export function syncActivities(deps: ActivityDeps) {
     async ensureSyncSchedule(input: { account: string; every: string; format?: MessageFormat }): Promise<void> {
       if (!deps.temporal) throw ApplicationFailure.nonRetryable('this worker has no Temporal client', 'NoTemporalClient');
       await upsertSyncSchedule(deps.temporal, deps.ids, deps.taskQueue, input);
+      // Pushes from now on, not from the schedule's first sync.
+      if (deps.pushTopic) await keepWatched(deps, input.account, deps.pushTopic, newMeter());
     },
   };
 }

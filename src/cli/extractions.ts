@@ -236,6 +236,9 @@ export async function sync(home: Home, api: ApiClient, address: string | undefin
           `Sync ${last.status}${typeof last.mode === 'string' ? ` by ${last.mode}` : ''}: changes ${JSON.stringify(last.changes ?? {})}, quota units ${JSON.stringify(last.units ?? {})}`,
         );
         if (last.reason) out.line(`Reason: ${last.reason}`);
+        const watch = last.watch as { topic: string; expiresAt: string | null; error: string | null } | undefined;
+        if (watch?.error) out.line(`Push: not watched (${watch.error}); syncs run on the schedule only.`);
+        else if (watch?.expiresAt) out.line(`Push: watched on ${watch.topic} until ${watch.expiresAt} (renewed by its syncs).`);
       });
       return last.status === 'completed' ? EXIT.ok : last.status === 'deferred' ? EXIT.ok : EXIT.failed;
     }

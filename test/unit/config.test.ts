@@ -110,3 +110,24 @@ test('the search index sits in DATA_DIR; an encrypted lake gets none unless aske
     '/x/i.sqlite',
   );
 });
+
+test('Gmail push: a topic of the right shape; audience and service account both or neither; certs from the Google root', () => {
+  assert.equal(loadConfig({}).api.push, undefined);
+  assert.equal(loadConfig({}).gmail.pushTopic, undefined);
+  assert.throws(() => loadConfig({ GMAIL_PUSH_TOPIC: 'gmail-lake' }), /GMAIL_PUSH_TOPIC.*projects\/<project>\/topics\/<topic>/);
+  assert.throws(() => loadConfig({ GMAIL_PUSH_AUDIENCE: 'https://lake.example.com/push/gmail' }), /GMAIL_PUSH_SERVICE_ACCOUNT: set both/);
+  assert.throws(() => loadConfig({ GMAIL_PUSH_SERVICE_ACCOUNT: 'push@p.iam.gserviceaccount.com' }), /GMAIL_PUSH_AUDIENCE: set both/);
+  const c = loadConfig({
+    GMAIL_PUSH_TOPIC: 'projects/p/topics/gmail',
+    GMAIL_PUSH_AUDIENCE: 'https://lake.example.com/push/gmail',
+    GMAIL_PUSH_SERVICE_ACCOUNT: 'Push@p.iam.gserviceaccount.com',
+  });
+  assert.equal(c.gmail.pushTopic, 'projects/p/topics/gmail');
+  assert.deepEqual(c.api.push, {
+    audience: 'https://lake.example.com/push/gmail',
+    serviceAccount: 'push@p.iam.gserviceaccount.com',
+    certsUrl: 'https://www.googleapis.com/oauth2/v1/certs',
+  });
+  const emulated = loadConfig({ GOOGLE_API_URL: 'http://127.0.0.1:8085', GMAIL_PUSH_AUDIENCE: 'a', GMAIL_PUSH_SERVICE_ACCOUNT: 'p@x.com' });
+  assert.equal(emulated.api.push?.certsUrl, 'http://127.0.0.1:8085/oauth2/v1/certs');
+});
