@@ -3,7 +3,7 @@ import { startPipeline } from '../src/pipeline.js';
 import { type BenchEnv, benchConfig, credentials, runExtraction } from './harness.js';
 import { round, type Row } from './scenarios.js';
 
-const TOPIC = 'projects/bench/topics/gmail';
+const TOPIC = 'projects/gmail-lake-emulator/topics/gmail';
 const AUDIENCE = 'bench-push';
 const PUSHER = 'gmail-push@bench.iam.gserviceaccount.com';
 /** Gaps between arrivals, in ms, cycled: bursts inside Gmail's one-second silence, and mail minutes apart. */
@@ -28,7 +28,13 @@ export async function pushFreshness(env: BenchEnv, size: number, arrivals: numbe
     credentials,
   );
   try {
-    emu.subscribe({ topic: TOPIC, pushEndpoint: `${p.url}/push/gmail`, audience: AUDIENCE, serviceAccountEmail: PUSHER, minBackoffMs: 1000 });
+    emu.subscribe({
+      topic: TOPIC,
+      pushEndpoint: `${p.url}/push/gmail`,
+      audience: AUDIENCE,
+      serviceAccountEmail: PUSHER,
+      minBackoffMs: 1000,
+    });
     const backfill = await runExtraction(p, { account, keepInSync: '1h', batchSize: 500 });
     if (backfill.final.status !== 'completed') throw new Error(`backfill ${backfill.final.status}: ${backfill.final.error}`);
     // The first sync watches the mailbox (users.watch); from then on Gmail publishes every change.

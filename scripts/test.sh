@@ -124,6 +124,8 @@ integration() {
   counts[integration]=$t
   total=$((total + t)) passed=$((passed + p)) failed=$((failed + fl))
   echo "== integration tier, file by file (start → end, seconds since the tier started; exit code)"
+  # No timeline when no file ran (typecheck or lint failed before the first started): their output follows.
+  touch "$dir/timeline"
   sort -n "$dir/timeline" | awk '{ printf "%6d → %4d  %4d s  %s  %s\n", $1, $2, $2 - $1, ($3 == 0 ? "ok" : "exit " $3), $4 }'
   [ "$(cat "$LOGS/static.status" 2>/dev/null)" != failed ] || staticChecks
   if [ "$fl" -ne 0 ] || awk '$3 != 0 { bad = 1 } END { exit !bad }' "$dir/timeline"; then

@@ -62,23 +62,21 @@ async function keepWatched(deps: ActivityDeps, account: string, topic: string, m
     stored.expiresAt.getTime() - now > RENEW_AFTER_MS
   )
     return { topic, expiresAt: stored.expiresAt.toISOString(), renewed: false, error: null };
+  let w;
   try {
-    const gmail = deps.gmail.scoped({ meter, signal: Context.current().cancellationSignal });
-    const w = await gmail.watch(account, topic);
-    await storeWatch(deps.lake, account, { topic, ...w });
-    activityLog(deps).info({ topic, expiresAt: new Date(w.expiration).toISOString() }, 'mailbox watched for push');
-    return { topic, expiresAt: new Date(w.expiration).toISOString(), renewed: true, error: null };
+    w = await deps.gmail.scoped({ meter, signal: Context.current().cancellationSignal }).watch(account, topic);
   } catch (err) {
     if (Context.current().cancellationSignal.aborted) throw err;
+    // Tried again at the next sync (100 units each time): what refuses it (the topic, its permission) needs a person.
     const error = `users.watch on ${topic} failed: ${describeGmailError(err)}`;
     activityLog(deps).warn({ topic, err: describeGmailError(err) }, 'mailbox not watched: syncs run on their schedule only');
-    return {
-      topic,
-      expiresAt: stored?.topic === topic && stored.expiresAt.getTime() > now ? stored.expiresAt.toISOString() : null,
-      renewed: false,
-      error,
-    };
+    const live = stored?.topic === topic && stored.expiresAt.getTime() > now;
+    return { topic, expiresAt: live ? stored.expiresAt.toISOString() : null, renewed: false, error };
   }
+  // Outside the try: a lake that cannot record the watch fails the activity (retried), not the watch.
+  await storeWatch(deps.lake, account, { topic, ...w });
+  activityLog(deps).info({ topic, expiresAt: new Date(w.expiration).toISOString() }, 'mailbox watched for push');
+  return { topic, expiresAt: new Date(w.expiration).toISOString(), renewed: true, error: null };
 }
 
 /** Whether the mailbox has a sync schedule that is not paused: push serves those (a paused one's watch lapses). */

@@ -280,7 +280,7 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
 
 /** The emulator's Pub/Sub push of the local stack: a topic, its audience and the account its tokens are minted for. */
 const LOCAL_PUSH = {
-  topic: 'projects/gmail-lake-local/topics/gmail',
+  topic: 'projects/gmail-lake-emulator/topics/gmail',
   audience: 'gmail-lake-local-push',
   serviceAccountEmail: 'gmail-push@gmail-lake-local.iam.gserviceaccount.com',
 };

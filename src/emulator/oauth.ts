@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { html } from 'hono/html';
 import type { Limits } from './limits.js';
-import { DIRECTORY_USER_READONLY, GMAIL_READONLY, type Workspace } from './workspace.js';
+import { DIRECTORY_USER_READONLY, EMULATOR_PROJECT, GMAIL_READONLY, type Workspace } from './workspace.js';
 
 /**
  * Google's OAuth 2.0 authorization server as the emulator plays it, after Google's documentation for installed apps
@@ -137,7 +137,7 @@ export class Authority {
     return {
       [type]: {
         client_id: client.clientId,
-        project_id: 'gmail-lake-emulator',
+        project_id: EMULATOR_PROJECT,
         auth_uri: `${baseUrl}o/oauth2/auth`,
         token_uri: `${baseUrl}token`,
         auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',

@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { googleError } from './gmail-responses.js';
 import type { HistoryRecord } from './mailbox.js';
-import { HttpError } from './state.js';
+import { HttpError } from './http-error.js';
+import { EMULATOR_PROJECT } from './workspace.js';
 
 /** A watch lasts 7 days (Gmail's `expiration`); it must be renewed before. */
 export const WATCH_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -106,14 +107,19 @@ export class PubSub {
     return sub;
   }
 
-  /** users.watch: replaces the user's watch; Gmail first checks that it may publish to the topic. */
-  watch(user: string, body: Record<string, unknown>, historyId: number): { historyId: string; expiration: string } {
+  /**
+   * users.watch: replaces the user's watch. The topic must be in the caller's own Cloud project (Gmail: it "must
+   * exactly match your Google developer project id"), exist, and let Gmail publish to it.
+   */
+  watch(
+    user: string,
+    body: Record<string, unknown>,
+    historyId: number,
+    project = EMULATOR_PROJECT,
+  ): { historyId: string; expiration: string } {
     const topicName = typeof body.topicName === 'string' ? body.topicName : '';
-    if (!TOPIC.test(topicName))
-      throw new HttpError(
-        400,
-        googleError(400, 'Invalid topicName does not match projects/SOME-ANDROID-PROJECT/topics/*', 'invalidArgument'),
-      );
+    if (!TOPIC.test(topicName) || topicName.split('/')[1] !== project)
+      throw new HttpError(400, googleError(400, `Invalid topicName does not match projects/${project}/topics/*`, 'invalidArgument'));
     const topic = this.topics.get(topicName);
     if (!topic) throw new HttpError(404, googleError(404, `Resource not found (resource=${topicName.split('/')[3]}).`, 'notFound'));
     if (!topic.gmailPublisher)
@@ -206,7 +212,7 @@ export class PubSub {
   /** The OIDC token Pub/Sub attaches to a push: signed by Google, for the subscription's audience and account. */
   token(
     sub: Pick<PushSubscription, 'audience' | 'serviceAccountEmail'>,
-    forge: { key?: KeyObject; kid?: string; issuedAt?: number } = {},
+    forge: { key?: KeyObject; kid?: string; issuedAt?: number; issuer?: string; emailVerified?: boolean } = {},
   ): string {
     const { key = this.key, kid = this.kid } = forge;
     const iat = Math.floor((forge.issuedAt ?? Date.now()) / 1000);
@@ -216,10 +222,10 @@ export class PubSub {
       aud: sub.audience,
       azp: '1' + sub.serviceAccountEmail.length.toString().padStart(20, '0'),
       email: sub.serviceAccountEmail,
-      email_verified: true,
+      email_verified: forge.emailVerified ?? true,
       exp: iat + 3600,
       iat,
-      iss: 'https://accounts.google.com',
+      iss: forge.issuer ?? 'https://accounts.google.com',
       sub: '1' + sub.serviceAccountEmail.length.toString().padStart(20, '0'),
     });
     return `${head}.${body}.${sign('RSA-SHA256', Buffer.from(`${head}.${body}`), key).toString('base64url')}`;

@@ -24,12 +24,4 @@ export interface EmulatorState {
 /** The Hono environment of the emulator's routes: Node's request and response, for faults that cut a connection. */
 export type EmulatorEnv = { Bindings: HttpBindings };
 
-/** An answer other than 200, thrown by a route: `body` is sent as JSON. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super(typeof body === 'string' ? body : JSON.stringify(body));
-  }
-}
+export { HttpError } from './http-error.js';

@@ -1,5 +1,8 @@
 import { createHash, generateKeyPairSync, randomBytes, verify, type KeyObject } from 'node:crypto';
 
+/** The emulator's one Cloud project: its OAuth clients, its service account and the topics Gmail may push to. */
+export const EMULATOR_PROJECT = 'gmail-lake-emulator';
+
 /**
  * A Google Workspace domain as the emulator plays it: a directory of users (some suspended, some outside the service
  * account's domain-wide delegation) and one service account whose key the emulator generates, with the JWT-bearer grant
@@ -64,7 +67,7 @@ export class Workspace {
   ) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.publicKey = publicKey;
-    const project = 'gmail-lake-emulator';
+    const project = EMULATOR_PROJECT;
     this.key = {
       type: 'service_account',
       project_id: project,

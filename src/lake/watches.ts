@@ -25,8 +25,9 @@ export async function storeWatch(lake: Lake, account: string, w: { topic: string
   await lake.write(async (conn) => {
     await conn.run(`DELETE FROM lake.mailbox_watch WHERE account = $account`, { account });
     await conn.run(
-      `INSERT INTO lake.mailbox_watch VALUES ($account, $topic, $hist::BIGINT, make_timestamp($expires::BIGINT * 1000), now()::TIMESTAMP)`,
-      { account, topic: w.topic, hist: w.historyId || null, expires: w.expiration },
+      // Both instants in UTC from epoch milliseconds (now()::TIMESTAMP would be the session's local time).
+      `INSERT INTO lake.mailbox_watch VALUES ($account, $topic, $hist::BIGINT, make_timestamp($expires::BIGINT * 1000), make_timestamp($now::BIGINT * 1000))`,
+      { account, topic: w.topic, hist: w.historyId || null, expires: w.expiration, now: Date.now() },
     );
   });
 }

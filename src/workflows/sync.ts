@@ -92,15 +92,18 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
     patched(SYNC_PATCHES.pushNotifications);
   /**
    * Gmail drops a mailbox's notifications for a second after each one it sends, so a change right after the one
-   * announced may never be: once per notification, a sync that read history less than TRAILING_READ_MS after it
-   * waits out the rest and reads one more page (2 units), instead of leaving that change to the next sync.
+   * announced may never be: once per notification, when the last page began listing history before that second (and
+   * a margin) had passed, the sync waits it out and reads one more page (2 units), rather than leaving the change to
+   * the next sync. (A new value of TRAILING_READ_MS changes the commands of running syncs: it needs a patch.)
    */
+  let pageStartedAt = 0;
   const trailingRead = async (): Promise<boolean> => {
     const n = s.notified;
     const window = input.trailingReadMs ?? TRAILING_READ_MS;
-    if (!n?.at || n.trailed === n.at || Date.now() - n.at >= window || !patched(SYNC_PATCHES.pushNotifications)) return false;
+    if (!n?.at || window <= 0 || n.trailed === n.at || pageStartedAt >= n.at + window || !patched(SYNC_PATCHES.pushNotifications))
+      return false;
     n.trailed = n.at;
-    await sleep(n.at + window - Date.now());
+    await sleep(Math.max(1, n.at + window - Date.now()));
     return true;
   };
   const absorb = (r: SyncStepResult) => {
@@ -150,6 +153,7 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
       if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof syncWorkflow>({ ...input, state: s });
       try {
         seen = notifications();
+        pageStartedAt = Date.now();
         const r = await syncHistoryPage({ account, startHistoryId: s.cursor!, format: s.format });
         s.pages++;
         absorb(r);

@@ -19,7 +19,7 @@ before(async () => {
 });
 after(() => emu.close());
 
-function setup(push = true) {
+function setup(push = true, certsUrl = googleEndpoints(emu.url).certsUrl) {
   const calls: [string, string][] = [];
   const mailboxes = {
     async pushed(account: string, historyId: string) {
@@ -31,7 +31,7 @@ function setup(push = true) {
     auth: { keys: [], ratePerMinute: 0 },
     extractions: {} as never,
     mailboxes,
-    push: push ? { audience: AUDIENCE, serviceAccount: ACCOUNT, certsUrl: googleEndpoints(emu.url).certsUrl } : undefined,
+    push: push ? { audience: AUDIENCE, serviceAccount: ACCOUNT, certsUrl } : undefined,
     readiness: {},
     logger: createLogger('silent'),
   });
@@ -107,4 +107,12 @@ test('a push whose message is not a Gmail notification is a 400; push unconfigur
   const off = await setup(false).post(good(), push({ emailAddress: 'user@example.com', historyId: '5' }));
   assert.equal(off.status, 404);
   assert.match(off.body.error?.message ?? '', /GMAIL_PUSH_AUDIENCE/);
+});
+
+test("Google's keys out of reach: 503, so that Pub/Sub delivers the push again", async () => {
+  const { post, calls } = setup(true, 'http://127.0.0.1:9/oauth2/v1/certs');
+  const r = await post(good(), push({ emailAddress: 'user@example.com', historyId: '7' }));
+  assert.equal(r.status, 503, r.text);
+  assert.equal(r.body.error?.code, 'UNAVAILABLE');
+  assert.deepEqual(calls, []);
 });

@@ -342,7 +342,7 @@ describe('scale', () => {
 });
 
 describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () => {
-  const TOPIC = 'projects/emu/topics/gmail';
+  const TOPIC = 'projects/gmail-lake-emulator/topics/gmail';
   let emu: RunningEmulator;
   let gmail: gmail_v1.Gmail;
   const received: { auth: string; body: { message: { data: string; messageId: string }; subscription: string } }[] = [];
@@ -371,10 +371,16 @@ describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () =>
 
   test('watch checks the topic as Gmail does: its name, that it exists, that Gmail may publish to it', async () => {
     await assert.rejects(gmail.users.watch({ userId: 'me', requestBody: { topicName: 'gmail' } }), (e) => status(e) === 400);
-    await assert.rejects(gmail.users.watch({ userId: 'me', requestBody: { topicName: TOPIC } }), (e) => status(e) === 404);
-    emu.subscribe({ topic: 'projects/emu/topics/closed', pushEndpoint: 'http://127.0.0.1:9/', gmailPublisher: false });
+    // A topic of another project than the caller's: Gmail refuses it even when it exists.
+    emu.subscribe({ topic: 'projects/elsewhere/topics/gmail', pushEndpoint: 'http://127.0.0.1:9/' });
     await assert.rejects(
-      gmail.users.watch({ userId: 'me', requestBody: { topicName: 'projects/emu/topics/closed' } }),
+      gmail.users.watch({ userId: 'me', requestBody: { topicName: 'projects/elsewhere/topics/gmail' } }),
+      (e) => status(e) === 400 && /projects\/gmail-lake-emulator\/topics/.test((e as Error).message),
+    );
+    await assert.rejects(gmail.users.watch({ userId: 'me', requestBody: { topicName: TOPIC } }), (e) => status(e) === 404);
+    emu.subscribe({ topic: 'projects/gmail-lake-emulator/topics/closed', pushEndpoint: 'http://127.0.0.1:9/', gmailPublisher: false });
+    await assert.rejects(
+      gmail.users.watch({ userId: 'me', requestBody: { topicName: 'projects/gmail-lake-emulator/topics/closed' } }),
       (e) => status(e) === 403 && /User not authorized/.test((e as Error).message),
     );
     const port = (endpoint.address() as AddressInfo).port;
@@ -392,12 +398,15 @@ describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () =>
     const mb = emu.mailbox();
     mb.add({ labelIds: ['INBOX'] });
     const starred = mb.add({ labelIds: ['INBOX', 'STARRED'] });
+    await new Promise((r) => setImmediate(r));
+    // Filtered out, not rate-dropped: a change the filter let through would have been published, the next dropped.
+    assert.equal(emu.pubsub.dropped, 0);
     failNext = 2;
     await waitFor('three attempts', async () => received.length >= 3, 10_000, 20);
     assert.equal(emu.pubsub.published, 1, 'the INBOX-only change is filtered out');
     assert.deepEqual(notice(0), { emailAddress: 'user@example.com', historyId: starred.historyId });
     assert.equal(new Set(received.map((r) => r.body.message.messageId)).size, 1, 'the same message, delivered again');
-    assert.match(received[0]!.body.subscription, /^projects\/emu\/subscriptions\//);
+    assert.match(received[0]!.body.subscription, /^projects\/gmail-lake-emulator\/subscriptions\//);
     const attempts = emu.pubsub.deliveries.map((d) => [d.attempt, d.outcome]);
     assert.deepEqual(attempts, [
       [1, 503],
@@ -410,16 +419,18 @@ describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () =>
       idToken: received[2]!.auth.replace(/^Bearer /, ''),
       audience: `http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/push`,
     });
-    assert.equal(ticket.getPayload()?.email, 'gmail-push@emu.iam.gserviceaccount.com');
+    assert.equal(ticket.getPayload()?.email, 'gmail-push@gmail-lake-emulator.iam.gserviceaccount.com');
   });
 
   test('stop ends the watch: 204, and changes are no longer pushed', async () => {
     const r = await gmail.users.stop({ userId: 'me' });
     assert.equal(r.status, 204);
     const published = emu.pubsub.published;
+    const dropped = emu.pubsub.dropped;
     emu.mailbox().add({ labelIds: ['STARRED'] });
     await new Promise((r) => setImmediate(r));
     assert.equal(emu.pubsub.published, published, 'nothing published');
+    assert.equal(emu.pubsub.dropped, dropped, 'nor dropped by the rate: no watch saw the change');
     assert.equal(emu.pubsub.watchOf('user@example.com'), undefined);
   });
 });

@@ -14,7 +14,7 @@ import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, t
  * emulator plays Gmail publishing each change and Pub/Sub POSTing it to /push/gmail with a Google-signed OIDC token,
  * and the API starts the mailbox's sync — new mail is in the lake without waiting for the schedule (1 h here).
  */
-const TOPIC = 'projects/lake-test/topics/gmail';
+const TOPIC = 'projects/gmail-lake-emulator/topics/gmail';
 const AUDIENCE = 'https://lake.test/push/gmail';
 const PUSHER = 'gmail-push@lake-test.iam.gserviceaccount.com';
 const OWNER = 'user@example.com';

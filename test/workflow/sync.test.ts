@@ -42,7 +42,7 @@ test('a change announced while the sync records its end starts a new run, which 
 
 test('a sync started by a push reads history once more, after the second Gmail stays silent, once', async () => {
   // Gmail drops notifications for a second after each one: a change in that second is read by the trailing page.
-  const r = await run('sync-push-trailing', { startSignal: '105', trailingReadMs: 3000 });
+  const r = await run('sync-push-trailing', { startSignal: '105', trailingReadMs: 5000 });
   assert.deepEqual(r.pages, ['100', '110'], 'the first page, then one trailing page from where it ended');
   assert.equal(r.result.notifications, 1);
   assert.equal(r.begins, 1);
