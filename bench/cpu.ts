@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ExtractionProgress } from '../src/workflows/contracts.js';
+import { profileSummary } from './profile.js';
 import type { BenchEnv } from './harness.js';
 import { startEmulatorProcess } from './harness.js';
 import { measuredWorkerRun } from './large.js';
@@ -11,19 +15,21 @@ import type { Row } from './scenarios.js';
  * thread: DuckDB's, Temporal's core, the tsx loader's), divided by the messages. The emulator's and the Temporal
  * server's CPU are not counted; the worker's start is not either (it is measured from the request that starts the run).
  */
-export async function workerCpu(env: BenchEnv, format: 'full' | 'raw', messages: number): Promise<Row> {
+export async function workerCpu(env: BenchEnv, format: 'full' | 'raw', messages: number, profile = false): Promise<Row[]> {
   const emu = await startEmulatorProcess({ messages, seed: `cpu-${format}` });
+  // With --profile: the worker's main JavaScript thread profiled (V8's sampler; it adds a few % of CPU), summarized.
+  const profileDir = profile ? mkdtempSync(join(tmpdir(), 'gmail-lake-cpu-prof-')) : undefined;
   try {
     const { final, seconds, cpuMs, peak } = await measuredWorkerRun<ExtractionProgress>(
       env,
       `cpu-${format}`,
       emu,
-      {},
+      profileDir ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {},
       { path: '/extract', body: { account: 'cpu@example.com', format, batchSize: 500 } },
       (id) => `/extract/${id}`,
     );
     const n = final.progress.persisted;
-    return {
+    const row: Row = {
       scenario: `worker CPU per message (${format}, unthrottled, one worker process)`,
       status: final.status,
       messages: n,
@@ -33,8 +39,11 @@ export async function workerCpu(env: BenchEnv, format: 'full' | 'raw', messages:
       'worker CPU ms/msg': Math.round((cpuMs / n) * 1000) / 1000,
       'worker cores busy': Math.round((cpuMs / 1000 / seconds) * 100) / 100,
       'worker peak RSS MB': Math.round(peak),
+      ...(profileDir ? { profiled: 'yes (CPU a few % higher)' } : {}),
     };
+    return profileDir ? [row, ...profileSummary(profileDir, `worker ${format} profile`)] : [row];
   } finally {
     await emu.stop();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
   }
 }

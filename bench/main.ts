@@ -34,6 +34,8 @@ const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,cpu,many,lake,scale
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
+    // The cpu scenario's worker profiled: self time per area and the top functions (`--only cpu --profile`).
+    profile: { type: 'boolean', default: false },
     only: { type: 'string', default: DEFAULT_ONLY },
     report: { type: 'string' },
     // Overrides the scale scenario's mailbox size (diagnostic runs between full ones).
@@ -110,7 +112,8 @@ try {
   if (only.has('project')) await measure('project quota', () => projectQuota(env, 20, size.project));
   if (only.has('ceiling'))
     for (const f of ['full', 'raw'] as const) await measure(`unthrottled ${f}`, () => unthrottled(env, f, size.ceiling));
-  if (only.has('cpu')) for (const f of ['full', 'raw'] as const) await measure(`worker cpu ${f}`, () => workerCpu(env, f, size.cpu));
+  if (only.has('cpu'))
+    for (const f of ['full', 'raw'] as const) await measure(`worker cpu ${f}`, () => workerCpu(env, f, size.cpu, values.profile));
   if (only.has('many')) {
     await measure('many off', () => manyMailboxes(env, 20, size.many, 'off'));
     await measure('many legacy', () => manyMailboxes(env, 20, size.manyQuota, 'legacy'));
