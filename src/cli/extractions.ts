@@ -101,7 +101,16 @@ export async function status(home: Home, api: ApiClient, address: string | undef
   const id = await extractionOf(api, account);
   const { body: p } = await api.call<ExtractionProgress>('GET', `/extract/${encodeURIComponent(id)}`);
   if (!once && !closed(p) && process.stdout.isTTY && !out.json) return follow(home, api, account, id, out);
-  out.result(p, () => describe(home, p, out));
+  const mirror = out.json
+    ? undefined
+    : await api.call<MailboxView>('GET', `/mailboxes/${encodeURIComponent(account)}`).then(
+        (r) => r.body,
+        () => undefined,
+      );
+  out.result(p, () => {
+    describe(home, p, out);
+    if (mirror) describeMirror(mirror, out);
+  });
   return closed(p) && p.status !== 'completed' ? EXIT.failed : EXIT.ok;
 }
 
@@ -128,6 +137,21 @@ function describe(home: Home, p: ExtractionProgress, out: Out) {
   const ui = home.stack()?.temporalUiUrl;
   if (ui) out.line(`  Web UI    ${ui}/namespaces/default/workflows/${encodeURIComponent(p.id)} (progress under "User Metadata")`);
   out.line(`  Temporal  npm run temporal -- workflow query --workflow-id '${p.id}' --name progress`);
+}
+
+/** The mailbox's mirror in two lines: its schedule and last sync, and its push watch when the workers push. */
+function describeMirror(m: MailboxView, out: Out) {
+  const last = m.lastSync;
+  const schedule = m.schedule ? `every ${m.schedule.every ?? '?'}${m.schedule.paused ? ' (paused)' : ''}` : 'no schedule';
+  const sync = m.syncRunning
+    ? `a sync runs now (${m.syncRunning.trigger ?? '?'})`
+    : last
+      ? `last sync ${last.status}${last.trigger ? ` (${last.trigger})` : ''} ${last.finishedAt ?? ''}`.trim()
+      : 'no sync yet';
+  out.line(`  mirror    ${schedule}; ${sync}`);
+  const watch = (m.syncRunning ?? last)?.watch;
+  if (watch)
+    out.line(`  push      ${watch.error ? `not watched: ${watch.error}` : `watched on ${watch.topic} until ${watch.expiresAt ?? '?'}`}`);
 }
 
 /**

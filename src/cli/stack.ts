@@ -202,6 +202,7 @@ export async function up(home: Home, options: UpOptions, out: Out): Promise<Stac
       out.line('Gmail emulator: starting (plays Google: Gmail, the consent page, the token endpoint) …');
       const emulatorArgs = (port: number) => [
         ...['--port', String(port), '--client-file', clientFile, '--oauth-state', join(data, 'emulator', 'oauth-state.json')],
+        ...['--watch-state', join(data, 'emulator', 'watches.json')],
         ...['--messages', String(options.messages ?? 2000), '--history-id-base', String(Date.now())],
       ];
       const { pid, port } = await spawnServing(

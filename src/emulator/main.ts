@@ -27,6 +27,7 @@ const { values } = parseArgs({
     'service-account-file': { type: 'string' },
     'client-file': { type: 'string' },
     'oauth-state': { type: 'string' },
+    'watch-state': { type: 'string' },
     'refresh-token-ttl': { type: 'string' },
     'history-id-base': { type: 'string' },
     large: { type: 'string' },
@@ -41,6 +42,7 @@ if (values.help) {
   console.log('       [--client-file FILE (writes the Desktop OAuth client file for `gmail-lake login`)] [--refresh-token-ttl SECONDS]');
   console.log('       [--history-id-base N (history ids start above it; give a larger one on each restart over the same lake)]');
   console.log('       [--oauth-state FILE (keeps the refresh tokens it issues across restarts)]');
+  console.log("       [--watch-state FILE (keeps the users' Gmail watches across restarts)]");
   console.log('       [--large EVERY:MIN-MAX (every EVERY-th message carries an attachment of MIN to MAX megabytes, e.g. 100:20-25)]');
   process.exit(0);
 }
@@ -90,6 +92,7 @@ try {
     settings: { quota: values.quota as SettingsInput['quota'], concurrency: Number(values.concurrency), faults, refreshTokenTtl },
     historyIdBase,
     oauthStateFile: values['oauth-state'],
+    watchStateFile: values['watch-state'],
     workspace: values.domain
       ? { domain: values.domain, users, suspended: list(values.suspended), undelegated: list(values.undelegated) }
       : undefined,

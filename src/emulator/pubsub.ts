@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { googleError } from './gmail-responses.js';
 import type { HistoryRecord } from './mailbox.js';
 import { HttpError } from './http-error.js';
@@ -68,10 +69,20 @@ export class PubSub {
   published = 0;
 
   /** How long a watch lasts (7 days; shorter to play its expiry: tests may change it between watches). */
-  constructor(public watchTtlMs = WATCH_TTL_MS) {
+  constructor(
+    public watchTtlMs = WATCH_TTL_MS,
+    /** Keeps the users' watches across restarts, as Gmail keeps them (`gmail-lake up --emulator` after a `down`). */
+    private readonly stateFile?: string,
+  ) {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.key = privateKey;
     this.publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    if (stateFile && existsSync(stateFile))
+      for (const [user, w] of JSON.parse(readFileSync(stateFile, 'utf8')) as [string, Watch][]) this.watches.set(user, w);
+  }
+
+  private save(): void {
+    if (this.stateFile) writeFileSync(this.stateFile, JSON.stringify([...this.watches]));
   }
 
   /** Google's signing keys, kid → PEM (what `OAuth2Client.verifyIdToken` fetches). */
@@ -140,12 +151,14 @@ export class PubSub {
       labelFilterBehavior: behavior === 'exclude' ? 'exclude' : 'include',
       expiration,
     });
+    this.save();
     return { historyId: String(historyId), expiration: String(expiration) };
   }
 
   /** users.stop. */
   stop(user: string): void {
     this.watches.delete(user);
+    this.save();
   }
 
   watchOf(user: string): Watch | undefined {
@@ -156,6 +169,7 @@ export class PubSub {
   expireWatch(user: string): boolean {
     const w = this.watches.get(user);
     if (w) w.expiration = Date.now();
+    this.save();
     return !!w;
   }
 

@@ -68,6 +68,8 @@ export interface EmulatorOptions {
   push?: { topic: string; pushEndpoint: string; audience?: string; serviceAccountEmail?: string; minBackoffMs?: number };
   /** How long a `users.watch` lasts: 7 days, as Gmail's (shorter to play its expiry). */
   watchTtlMs?: number;
+  /** Keep the users' watches in this file across restarts (Gmail keeps them). */
+  watchStateFile?: string;
 }
 
 export interface RunningEmulator {
@@ -109,7 +111,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     stateFile: options.oauthStateFile,
   });
   const mailboxes = new Map<string, Mailbox>();
-  const pubsub = new PubSub(options.watchTtlMs);
+  const pubsub = new PubSub(options.watchTtlMs, options.watchStateFile);
   if (options.push) pubsub.subscribe(options.push);
   const loaded = options.mbox ? readMailSource(options.mbox) : undefined;
 
