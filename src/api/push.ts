@@ -2,6 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { OAuth2Client } from 'google-auth-library';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import { HISTORY_ID } from '../workflows/contracts.js';
 import { ApiError } from './errors.js';
 import type { MailboxService } from './mailboxes.js';
 import { commonErrors, errorSchema, json } from './schemas.js';
@@ -112,7 +113,7 @@ export function pushRoutes(app: OpenAPIHono<any>, mailboxes: MailboxService, set
       if (!parsed?.success)
         throw new ApiError(400, 'INVALID_REQUEST', 'message.data is not base64 of a Gmail notification ({"emailAddress", "historyId"})');
       const { emailAddress, historyId } = parsed.data;
-      if (!/^\d{1,20}$/.test(historyId)) throw new ApiError(400, 'INVALID_REQUEST', "the notification's historyId is not a number");
+      if (!HISTORY_ID.test(historyId)) throw new ApiError(400, 'INVALID_REQUEST', "the notification's historyId is not a number");
       const outcome = await mailboxes.pushed(emailAddress.toLowerCase(), historyId);
       logger.info({ status: outcome.status, reason: outcome.reason, syncId: outcome.id, historyId }, 'gmail push');
       return c.json(outcome, 200);

@@ -232,15 +232,17 @@ export class PubSub {
     const iat = Math.floor((forge.issuedAt ?? Date.now()) / 1000);
     const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const head = enc({ alg: 'RS256', kid, typ: 'JWT' });
+    // The service account's numeric id (Google's `sub` and `azp`), made up from its address.
+    const accountId = '1' + sub.serviceAccountEmail.length.toString().padStart(20, '0');
     const body = enc({
       aud: sub.audience,
-      azp: '1' + sub.serviceAccountEmail.length.toString().padStart(20, '0'),
+      azp: accountId,
       email: sub.serviceAccountEmail,
       email_verified: forge.emailVerified ?? true,
       exp: iat + 3600,
       iat,
       iss: forge.issuer ?? 'https://accounts.google.com',
-      sub: '1' + sub.serviceAccountEmail.length.toString().padStart(20, '0'),
+      sub: accountId,
     });
     return `${head}.${body}.${sign('RSA-SHA256', Buffer.from(`${head}.${body}`), key).toString('base64url')}`;
   }

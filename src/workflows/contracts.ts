@@ -356,6 +356,9 @@ export interface BeginSyncResult {
   watch?: WatchStatus;
 }
 
+/** A Gmail historyId as a push notification may name one: decimal digits that fit an unsigned 64-bit integer's length. */
+export const HISTORY_ID = /^\d{1,20}$/;
+
 /** A mailbox's push watch as a sync left it: renewed now or not, until when, or why it could not be made. */
 export interface WatchStatus {
   topic: string;

@@ -15,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { beginSync, reconcileMailbox, recordSync, syncHistoryPage } from './activities.js';
-import { FAILURE, type SyncInput, type SyncResult, type SyncState, type SyncStatus, type SyncStepResult } from './contracts.js';
+import { FAILURE, HISTORY_ID, type SyncInput, type SyncResult, type SyncState, type SyncStatus, type SyncStepResult } from './contracts.js';
 import { ACCOUNT_SEARCH_ATTRIBUTE } from './ids.js';
 import { SYNC_PATCHES } from './patches.js';
 import { addCounts, failureType } from './tally.js';
@@ -23,13 +23,13 @@ import { addCounts, failureType } from './tally.js';
 export type MessageFormat = 'minimal' | 'metadata' | 'full' | 'raw';
 
 export const syncProgressQuery = defineQuery<SyncResult>('progress');
+/** How long after a notification a sync reads history once more (Gmail's one notification a second, and a margin). */
+export const TRAILING_READ_MS = 1500;
+
 /**
  * Gmail push: the mailbox changed up to `historyId` (what POST /push/gmail sends, with signal-with-start). A sync that
  * is reading history when it arrives makes one more pass if the historyId is newer than what it has read.
  */
-/** How long after a notification a sync reads history once more (Gmail's one notification a second, and a margin). */
-export const TRAILING_READ_MS = 1500;
-
 export const mailboxChangedSignal = defineSignal<[{ historyId: string }]>('mailboxChanged');
 
 /**
@@ -80,7 +80,7 @@ export async function syncWorkflow(input: SyncInput): Promise<SyncResult> {
     const notified = (s.notified ??= { count: 0, historyId: null });
     notified.count++;
     notified.at = Date.now();
-    if (/^\d{1,20}$/.test(historyId) && (!notified.historyId || BigInt(historyId) > BigInt(notified.historyId)))
+    if (HISTORY_ID.test(historyId) && (!notified.historyId || BigInt(historyId) > BigInt(notified.historyId)))
       notified.historyId = historyId;
   });
   const notifications = () => s.notified?.count ?? 0;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import type { Lake } from '../../src/lake/lake.js';
+import type { MailboxView } from '../../src/api/mailboxes.js';
+import { api } from './http.js';
+import { waitFor } from './ports.js';
 import { control } from './emulator.js';
 import { manifest, type ManifestEntry, rawMismatches } from './verify.js';
 
@@ -74,4 +77,27 @@ export async function changeCounts(lake: Lake, account: string, source?: string)
     source ? { account, source } : { account },
   );
   return Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+}
+
+/** The mailbox as `GET /mailboxes/:account` of a running API shows it. */
+export const mailboxView = (server: { url: string }, account: string) =>
+  api<MailboxView>(server, 'GET', `/mailboxes/${account}`).then((r) => r.body);
+
+/**
+ * Runs one sync over HTTP (202) and waits for its end; returns the mailbox once GET /mailboxes shows that sync as its
+ * last, completed one.
+ */
+export async function syncOverHttp(
+  server: { url: string; client: { workflow: { getHandle(id: string, runId: string): { result(): Promise<unknown> } } } },
+  account: string,
+  body?: unknown,
+): Promise<MailboxView> {
+  const before = (await mailboxView(server, account)).lastSync?.finishedAt ?? '';
+  const started = await api<{ id: string; runId: string }>(server, 'POST', `/mailboxes/${account}/sync`, body);
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  await server.client.workflow.getHandle(started.body.id, started.body.runId).result();
+  return waitFor('the sync in GET /mailboxes', async () => {
+    const m = await mailboxView(server, account);
+    return m.lastSync?.status === 'completed' && !m.syncRunning && (m.lastSync.finishedAt ?? '') > before ? m : undefined;
+  });
 }

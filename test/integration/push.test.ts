@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { MailboxView } from '../../src/api/mailboxes.js';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
-import type { ExtractionProgress } from '../../src/workflows/contracts.js';
 import { control } from '../helpers/emulator.js';
-import { api } from '../helpers/http.js';
+import { api, extractionEnded } from '../helpers/http.js';
+import { mailboxView, syncOverHttp } from '../helpers/mirror.js';
 import { waitFor } from '../helpers/ports.js';
 import { credentials, startTestEmulator, startTestTemporal, type TestTemporal, testConfig } from '../helpers/stack.js';
 
@@ -38,7 +37,7 @@ after(async () => {
   await temporal?.stop();
 });
 
-const mailbox = (account: string) => api<MailboxView>(p, 'GET', `/mailboxes/${account}`).then((r) => r.body);
+const mailbox = (account: string) => mailboxView(p, account);
 const stored = async (account: string, id: string) =>
   (
     await p.lake.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM lake.messages WHERE account = $account AND id = $id`, {
@@ -50,25 +49,13 @@ const stored = async (account: string, id: string) =>
 async function backfillKeptInSync(account: string) {
   const r = await api<{ id: string }>(p, 'POST', '/extract', { account, batchSize: 100, keepInSync: '1h' });
   assert.equal(r.status, 202, JSON.stringify(r.body));
-  await waitFor('the backfill', async () => {
-    const s = (await api<ExtractionProgress>(p, 'GET', `/extract/${r.body.id}`)).body;
-    if (s.status === 'failed') throw new Error(`backfill failed: ${s.error}`);
-    return s.status === 'completed';
-  });
+  const ended = await extractionEnded(p, r.body.id, 120_000);
+  assert.equal(ended.status, 'completed', `backfill ${ended.status}: ${ended.error}`);
   await waitFor('its schedule', async () => (await mailbox(account)).schedule !== null);
 }
 
-/** A sync over HTTP, to its end: the first one watches the mailbox. */
-async function syncNow(account: string) {
-  const before = (await mailbox(account)).lastSync?.finishedAt ?? '';
-  const started = await api<{ id: string; runId: string }>(p, 'POST', `/mailboxes/${account}/sync`);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  await p.client.workflow.getHandle(started.body.id, started.body.runId).result();
-  return waitFor('the sync in GET /mailboxes', async () => {
-    const m = await mailbox(account);
-    return !m.syncRunning && m.lastSync && (m.lastSync.finishedAt ?? '') > before ? m.lastSync : undefined;
-  });
-}
+/** A sync over HTTP, to its end: its result. */
+const syncNow = async (account: string) => (await syncOverHttp(p, account)).lastSync!;
 
 const deliveriesOf = async (account: string) =>
   (

@@ -14,7 +14,7 @@ import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
 import { projectRoot } from '../../src/stack/tools.js';
 import { control, emulatorStats } from '../helpers/emulator.js';
-import { assertMirror, changeCounts, expectedLabelChanges, mutations } from '../helpers/mirror.js';
+import { assertMirror, changeCounts, expectedLabelChanges, mailboxView, mutations, syncOverHttp } from '../helpers/mirror.js';
 import { api, temporalCli } from '../helpers/http.js';
 import { waitFor } from '../helpers/ports.js';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -34,19 +34,10 @@ after(async () => temporal.stop());
 
 const cli = (args: string[]) => temporalCli(temporal.address, args);
 
-const mailbox = (p: Pipeline, account = OWNER) => api<MailboxView>(p, 'GET', `/mailboxes/${account}`).then((r) => r.body);
+const mailbox = (p: Pipeline, account = OWNER) => mailboxView(p, account);
 
-/** Runs one sync over HTTP and waits for its end; returns its result. */
-async function syncNow(p: Pipeline, account = OWNER, body?: unknown) {
-  const started = await api<{ id: string; runId: string }>(p, 'POST', `/mailboxes/${account}/sync`, body);
-  assert.equal(started.status, 202, JSON.stringify(started.body));
-  const handle = p.client.workflow.getHandle(started.body.id, started.body.runId);
-  await handle.result();
-  return waitFor('the sync in GET /mailboxes', async () => {
-    const m = await mailbox(p, account);
-    return m.lastSync?.status === 'completed' && !m.syncRunning ? m : undefined;
-  });
-}
+/** Runs one sync over HTTP and waits for its end; returns the mailbox with it as its last sync. */
+const syncNow = (p: Pipeline, account = OWNER, body?: unknown) => syncOverHttp(p, account, body);
 
 async function backfill(p: Pipeline, body: Record<string, unknown>) {
   const r = await api<{ id: string }>(p, 'POST', '/extract', body);
