@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../src/api/app.js';
@@ -14,18 +14,51 @@ import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js
 import { type BenchEnv, startEmulatorProcess } from './harness.js';
 import type { Row } from './scenarios.js';
 
-/** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
 /** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux; `getconf CLK_TCK` says otherwise). */
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 /** The process's CPU time so far (user + system, its threads included), in milliseconds. */
 export function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return ticksMs(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** user + system of a /proc stat line, in milliseconds. */
+function ticksMs(stat: string): number {
   // The fields after the command name (which may hold spaces), from field 3 (state): utime is 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / TICKS) * 1000;
 }
 
+/**
+ * The CPU time so far of each of the process's threads, by thread id, with its name (main `node`, libuv's pool
+ * `libuv-worker`, V8's `V8 DefaultWorke` (GC, compilers), the Temporal core's `tokio-runtime-w`, DuckDB's…).
+ */
+export function threadCpuOf(pid: number): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: ticksMs(stat) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The CPU each group of threads spent between two snapshots (threads that ended in between are not counted). */
+export function threadCpuSpent(before: ReturnType<typeof threadCpuOf>, after: ReturnType<typeof threadCpuOf>): Map<string, number> {
+  const byName = new Map<string, number>();
+  // The main thread's id is the process's: the smallest.
+  const main = Math.min(...[...after.keys()].map(Number));
+  for (const [tid, t] of after) {
+    const name = Number(tid) === main ? 'main (JavaScript)' : t.name.replace(/\d+$/, '');
+    byName.set(name, (byName.get(name) ?? 0) + t.ms - (before.get(tid)?.ms ?? 0));
+  }
+  return byName;
+}
+
+/** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
 function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
@@ -45,7 +78,17 @@ export async function measuredWorkerRun<P extends { status: string }>(
   extra: Record<string, string>,
   start: { path: string; body: unknown },
   statusOf: (id: string) => string,
-): Promise<{ final: P; seconds: number; peak: number; sampled: number; cpuMs: number; wenv: Record<string, string> }> {
+  /** Run the compiled worker (dist/, as the container image does; `npm run build` first) rather than tsx's. */
+  compiled = false,
+): Promise<{
+  final: P;
+  seconds: number;
+  peak: number;
+  sampled: number;
+  cpuMs: number;
+  threads: Map<string, number>;
+  wenv: Record<string, string>;
+}> {
   const queue = `bench-${name}-${Math.random().toString(36).slice(2, 8)}`;
   const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, { DATA_DIR: join(env.dir, queue), ...extra });
   const connection = await Connection.connect({ address: env.temporal.address });
@@ -57,10 +100,11 @@ export async function measuredWorkerRun<P extends { status: string }>(
     readiness: {},
     logger: createLogger('silent'),
   });
-  const worker = await startWorkerProcess(wenv);
+  const worker = await startWorkerProcess(wenv, { compiled });
   try {
     const t0 = performance.now();
     const cpu0 = cpuMsOf(worker.child.pid!);
+    const threads0 = threadCpuOf(worker.child.pid!);
     const res = await app.request(start.path, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -77,8 +121,9 @@ export async function measuredWorkerRun<P extends { status: string }>(
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpuMs = cpuMsOf(worker.child.pid!) - cpu0;
+    const threads = threadCpuSpent(threads0, threadCpuOf(worker.child.pid!));
     const { peak } = memoryOf(worker.child.pid!);
-    return { final, seconds, peak, sampled, cpuMs, wenv };
+    return { final, seconds, peak, sampled, cpuMs, threads, wenv };
   } finally {
     await worker.stop();
     await connection.close();

@@ -1,14 +1,17 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push`;
+ * `--only emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--search N` set those scenarios' sizes.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { projectRoot } from '../src/stack/tools.js';
 import { startBenchTemporal } from './harness.js';
 import { workerCpu } from './cpu.js';
+import { httpClient } from './http.js';
 import { importMbox } from './import.js';
 import { largeMessages } from './large.js';
 import { markdownReport } from './report.js';
@@ -30,12 +33,17 @@ import {
   unthrottled,
 } from './scenarios.js';
 
-const DEFAULT_ONLY = 'emulator,quota,workers,project,ceiling,cpu,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push';
+const DEFAULT_ONLY =
+  'emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
     // The cpu scenario's worker profiled: self time per area and the top functions (`--only cpu --profile`).
     profile: { type: 'boolean', default: false },
+    // The cpu scenario's worker run compiled (dist/, as the container image runs it) as well as under tsx.
+    compiled: { type: 'boolean', default: false },
+    // The cpu scenario's formats (`full,raw` by default).
+    'cpu-formats': { type: 'string', default: 'full,raw' },
     only: { type: 'string', default: DEFAULT_ONLY },
     report: { type: 'string' },
     // Overrides the scale scenario's mailbox size (diagnostic runs between full ones).
@@ -54,6 +62,7 @@ const size = {
   quotaSeconds: full ? 130 : 30,
   ceiling: full ? 50_000 : 5_000,
   cpu: full ? 50_000 : 10_000,
+  http: full ? 20_000 : 6_000,
   many: full ? 2_500 : 250,
   manyQuota: full ? 1_000 : 150,
   lake: full ? 50_000 : 5_000,
@@ -112,8 +121,13 @@ try {
   if (only.has('project')) await measure('project quota', () => projectQuota(env, 20, size.project));
   if (only.has('ceiling'))
     for (const f of ['full', 'raw'] as const) await measure(`unthrottled ${f}`, () => unthrottled(env, f, size.ceiling));
-  if (only.has('cpu'))
-    for (const f of ['full', 'raw'] as const) await measure(`worker cpu ${f}`, () => workerCpu(env, f, size.cpu, values.profile));
+  if (only.has('cpu')) {
+    if (values.compiled) execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
+    for (const compiled of values.compiled ? [false, true] : [false])
+      for (const f of values['cpu-formats'].split(',') as ('full' | 'raw')[])
+        await measure(`worker cpu ${f}`, () => workerCpu(env, f, size.cpu, { profile: values.profile, compiled }));
+  }
+  if (only.has('http')) await measure('http client', () => httpClient(size.http));
   if (only.has('many')) {
     await measure('many off', () => manyMailboxes(env, 20, size.many, 'off'));
     await measure('many legacy', () => manyMailboxes(env, 20, size.manyQuota, 'legacy'));

@@ -6,6 +6,7 @@ import type { GmailConfig } from '../config.js';
 import { registerSecrets } from '../redact.js';
 import { CredentialStore } from './credential-store.js';
 import { describeGmailError } from './errors.js';
+import { leanJsonAdapter } from './http-adapter.js';
 
 /** An OAuth "authorized_user" credentials file: the client and a refresh token of the mailbox owner. */
 const authorizedUserSchema = z.object({
@@ -64,7 +65,8 @@ export type GmailClients = (account: string) => { gmail: gmail_v1.Gmail; source:
  * retry.ts). No credentials for a mailbox: a NoCredentials error naming the command that makes them.
  */
 export function gmailClients(config: GmailConfig, credentials: GmailCredentials | undefined): GmailClients {
-  const client = (auth: OAuth2Client) => gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000 });
+  const adapter = leanJsonAdapter();
+  const client = (auth: OAuth2Client) => gmailApi({ version: 'v1', auth, rootUrl: config.rootUrl, retry: false, timeout: 60_000, adapter });
   const userClient = (c: Pick<AuthorizedUser, 'client_id' | 'client_secret' | 'refresh_token'>) => {
     registerSecrets(c.client_secret, c.refresh_token);
     const auth = new OAuth2Client({

@@ -51,13 +51,10 @@ export class CredentialStore {
   /** A mailbox's credentials and the file's version (size and mtime), or undefined when none are stored. */
   read(account: string): { credentials: StoredCredentials; version: string } | undefined {
     const path = this.path(account);
-    let version: string;
-    try {
-      const s = statSync(path);
-      version = `${s.size}:${s.mtimeMs}`;
-    } catch {
-      return undefined;
-    }
+    // Asked before every Gmail call: no exception (and its stack) built when there is no file.
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (!s) return undefined;
+    const version = `${s.size}:${s.mtimeMs}`;
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(path, 'utf8'));

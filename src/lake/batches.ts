@@ -7,6 +7,8 @@ import {
   ATTACHMENT_COLUMNS,
   CONTENT_COLUMNS,
   CONTENTS,
+  ID_COLUMNS,
+  IDS,
   longestLine,
   MESSAGE_COLUMNS,
   readJson,
@@ -103,13 +105,9 @@ export async function persistStaged(
   expected?: string[],
   failures: MessageFailure[] = [],
 ): Promise<{ inserted: number; staged: number }> {
-  const longest = await longestLine(dir);
-  const stagedIds = await lake.query<{ id: string; account: string }>(
-    `SELECT id, account FROM ${readJson('m', MESSAGE_COLUMNS, longest)}`,
-    {
-      m: join(dir, 'messages.ndjson'),
-    },
-  );
+  const stagedIds = await lake.query<{ id: string; account: string }>(`SELECT id, account FROM ${readJson('m', ID_COLUMNS)}`, {
+    m: join(dir, IDS),
+  });
   if (expected) {
     const want = new Set(expected);
     const foreign = stagedIds.filter((r) => !want.has(r.id) || r.account !== checkpoint.account);
@@ -166,8 +164,8 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
   }
   await conn.run(
     `DELETE FROM lake.failed_messages WHERE account = $account
-       AND (list_contains($failed, id) OR id IN (SELECT id FROM ${readJson('m', MESSAGE_COLUMNS, await longestLine(dir))}))`,
-    { account, failed, m: join(dir, 'messages.ndjson') },
+       AND (list_contains($failed, id) OR id IN (SELECT id FROM ${readJson('m', ID_COLUMNS)}))`,
+    { account, failed, m: join(dir, IDS) },
     types,
   );
   for (const f of failures) {
@@ -190,33 +188,48 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
 
 /**
  * Inserts, inside the caller's transaction, the staged messages of `dir` whose (account, id) the lake does not hold
- * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time. Messages go in slices of
- * at most INSERT_SLICE_BYTES of raw bytes (one statement each, one transaction for all): a batch of large messages is
- * never loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob). The staged rows are
- * read once into a temporary table first: DuckDB's JSON reader holds buffers of twice the longest line, and beside a
- * 35 MB blob in one statement they took a commit past DuckDB's default memory limit (measured: a 34 MB message failed
- * at 256 MB with read_json in its statement and commits with the table). `sameBytes`: a message whose raw bytes the
- * account already holds (same raw_sha256, under any id) is not inserted either (imports).
+ * yet, with their attachments; returns the rows inserted. `first_seen_at` is the commit time. Which ids are stored and
+ * how the insert goes are read from the batch's keys (ids.ndjson), not from its rows. Messages go in slices of at most
+ * INSERT_SLICE_BYTES of raw bytes (one statement each, one transaction for all): a batch of large messages is never
+ * loaded into DuckDB at once. Raw bytes streamed to files are read from there (read_blob).
+ *
+ * A batch of small rows and no raw files (`full`, `metadata`: the common case) is inserted straight from its JSON
+ * lines, parsed once. Any other is first read into a temporary table: DuckDB's JSON reader holds buffers of twice the
+ * longest line, and beside a 35 MB blob in one statement they took a commit past DuckDB's default memory limit
+ * (measured: a 34 MB message failed at 256 MB with read_json in its statement and commits with the table).
+ * `sameBytes`: a message whose raw bytes the account already holds (same raw_sha256, under any id) is not inserted
+ * either (imports).
  */
 export async function insertStaged(conn: DuckDBConnection, dir: string, account: string, sameBytes = false): Promise<number> {
   const longest = await longestLine(dir);
   const a = readJson('a', ATTACHMENT_COLUMNS, longest);
-  const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
-  const staged = `staged_${randomBytes(8).toString('hex')}`;
-  await conn.run(`CREATE TEMP TABLE ${staged} AS SELECT * FROM ${readJson('m', STAGED_MESSAGE_COLUMNS, longest)}`, { m: files.m });
-  try {
+  const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson'), keys: join(dir, IDS) };
+  const keys = readJson('keys', ID_COLUMNS);
+  const storedOf = async (staged: string) => {
     const probe = await conn.runAndReadAll(
       sameBytes
         ? `SELECT s.id FROM ${staged} s
            WHERE s.id IN (SELECT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged}))
               OR s.raw_sha256 IN (SELECT l.raw_sha256 FROM lake.messages l
                                   WHERE l.account = $account AND l.raw_sha256 IN (SELECT raw_sha256 FROM ${staged}))`
-        : `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged})`,
-      { account },
+        : `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${keys})`,
+      { account, ...(sameBytes ? {} : { keys: files.keys }) },
     );
     // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
-    const stored = listValue(probe.getRows().map(([id]) => String(id)));
-    const types = { stored: LIST(VARCHAR) };
+    return listValue(probe.getRows().map(([id]) => String(id)));
+  };
+  const types = { stored: LIST(VARCHAR) };
+  const plan = async (stored: DuckDBListValue) => {
+    const pending = await conn.runAndReadAll(
+      `SELECT k.id, k.raw_file, coalesce(k.size_estimate, 0) FROM ${keys} k WHERE NOT list_contains($stored, k.id)`,
+      { keys: files.keys, stored },
+      types,
+    );
+    return slices(
+      pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
+    );
+  };
+  const attachmentsAndContents = async (stored: DuckDBListValue) => {
     await conn.run(
       `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a
        WHERE NOT list_contains($stored, a.message_id)`,
@@ -224,16 +237,31 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
       types,
     );
     await insertContents(conn, dir, account, stored, a);
-    const pending = await conn.runAndReadAll(
-      `SELECT s.id, s.raw_file, coalesce(s.size_estimate, 0) FROM ${staged} s WHERE NOT list_contains($stored, s.id)`,
-      { stored },
-      types,
-    );
-    const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
+  };
+  const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
+  if (!sameBytes && longest < DIRECT_LINE_BYTES) {
+    const stored = await storedOf('');
+    const planned = await plan(stored);
+    if (planned.length <= 1 && planned.every((slice) => slice.every((r) => r.file === null))) {
+      await attachmentsAndContents(stored);
+      if (!planned.length) return 0;
+      const result = await conn.run(
+        `INSERT INTO lake.messages (${columns}, first_seen_at)
+         SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP
+         FROM ${readJson('m', MESSAGE_COLUMNS, longest)} s WHERE NOT list_contains($stored, s.id)`,
+        { m: files.m, stored },
+        types,
+      );
+      return Number(result.rowsChanged);
+    }
+  }
+  const staged = `staged_${randomBytes(8).toString('hex')}`;
+  await conn.run(`CREATE TEMP TABLE ${staged} AS SELECT * FROM ${readJson('m', STAGED_MESSAGE_COLUMNS, longest)}`, { m: files.m });
+  try {
+    const stored = await storedOf(staged);
+    await attachmentsAndContents(stored);
     let inserted = 0;
-    for (const slice of slices(
-      pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
-    )) {
+    for (const slice of await plan(stored)) {
       const blobs = slice.map((r) => r.file).filter((f): f is string => f !== null);
       const values = MESSAGE_COLUMNS.map(([n, , expr]) =>
         n === 'raw' && blobs.length ? 'coalesce(from_base64(s.raw), b.content)' : (expr ?? `s.${n}`),
@@ -254,6 +282,9 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
     await conn.run(`DROP TABLE IF EXISTS ${staged}`).catch(() => undefined);
   }
 }
+
+/** The longest staged line a batch inserted straight from its JSON lines may have (see insertStaged). */
+const DIRECT_LINE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Inside the caller's transaction: the staged attachments' bytes (ATTACHMENTS=content) that the inserted messages'
