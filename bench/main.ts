@@ -42,6 +42,10 @@ const { values } = parseArgs({
     profile: { type: 'boolean', default: false },
     // The cpu scenario's worker run compiled (dist/, as the container image runs it) as well as under tsx.
     compiled: { type: 'boolean', default: false },
+    // The fleet scenario's mailboxes at once (`20` by default; several, comma-separated, are measured in turn).
+    'fleet-concurrency': { type: 'string', default: '20' },
+    // The fleet scenario's layouts (`embedded,postgres` by default).
+    'fleet-layouts': { type: 'string', default: 'embedded,postgres' },
     // The cpu scenario's formats (`full,raw` by default).
     'cpu-formats': { type: 'string', default: 'full,raw' },
     only: { type: 'string', default: DEFAULT_ONLY },
@@ -136,8 +140,14 @@ try {
   if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
   if (only.has('mirror')) await measure('mirror', () => mirror(env, size.mirror, 1_000));
   if (only.has('fleet')) {
-    await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20));
-    await measure('fleet postgres', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, 20, { workers: 2, catalog: 'postgres' }));
+    for (const concurrency of values['fleet-concurrency'].split(',').map(Number)) {
+      const layouts = values['fleet-layouts'].split(',');
+      if (layouts.includes('embedded')) await measure('fleet', () => fleet(env, size.fleetMailboxes, size.fleetPerMailbox, concurrency));
+      if (layouts.includes('postgres'))
+        await measure('fleet postgres', () =>
+          fleet(env, size.fleetMailboxes, size.fleetPerMailbox, concurrency, { workers: 2, catalog: 'postgres' }),
+        );
+    }
   }
   if (only.has('large')) await measure('large', () => largeMessages(env, size.large));
   if (only.has('search')) await measure('search', () => searchIndex(env, size.search));

@@ -772,11 +772,12 @@ export async function fleet(
   });
   const keyFile = join(env.dir, 'fleet-service-account.json');
   writeFileSync(keyFile, JSON.stringify(emu.workspace!.key), { mode: 0o600 });
-  const queue = `bench-fleet-${layout.catalog}-${layout.workers}`;
+  // Its own queue and lake per layout and concurrency: a second run in one bench starts from an empty lake.
+  const queue = `bench-fleet-${layout.catalog}-${layout.workers}-${concurrency}`;
   const postgres = layout.catalog === 'postgres' ? await startPostgres() : undefined;
   if (postgres) await postgres.createDatabase('fleet');
   const wenv = workerEnv(env.dir, env.temporal.address, queue, emu, {
-    DATA_DIR: join(env.dir, `fleet-data-${layout.catalog}-${layout.workers}`),
+    DATA_DIR: join(env.dir, `fleet-data-${layout.catalog}-${layout.workers}-${concurrency}`),
     // PostgreSQL: reads run concurrently, every worker commits, and the project's bookings are shared.
     ...(postgres ? { LAKE_CATALOG: 'postgres', LAKE_PG_DSN: postgres.dsn('fleet') } : {}),
     GMAIL_CREDENTIALS_FILE: keyFile,
