@@ -19,7 +19,7 @@ type Response = Awaited<ReturnType<Adapter>>;
  * googleapis client is otherwise unchanged: it builds the request, authenticates it, checks the status and makes
  * errors of it as before (a non-2xx answer becomes a GaxiosError with the parsed body; a reset, a truncated body or an
  * abort becomes one without a response, which the classifier takes as transient). Streams (`raw` bodies), requests
- * with a body and anything else go through gaxios' own fetch.
+ * with a body, requests through a proxy (HTTPS_PROXY) or with an agent of their own go through gaxios' own fetch.
  */
 export function leanJsonAdapter(): Adapter {
   const agents = {
@@ -29,7 +29,10 @@ export function leanJsonAdapter(): Adapter {
   const adapter = (opts: Prepared, defaultAdapter: (opts: Prepared) => Promise<Response>): Promise<Response> => {
     const { url } = opts;
     const method = (opts.method ?? 'GET').toUpperCase();
-    if (method !== 'GET' || opts.body !== undefined || opts.responseType === 'stream' || !(url.protocol in agents))
+    // An agent of gaxios' choosing (HTTPS_PROXY/HTTP_PROXY, a client certificate) or of the caller's: gaxios' transport,
+    // which knows how to use it.
+    const own = !opts.agent && !opts.proxy;
+    if (!own || method !== 'GET' || opts.body !== undefined || opts.responseType === 'stream' || !(url.protocol in agents))
       return defaultAdapter(opts);
     return get(url, opts, agents[url.protocol as keyof typeof agents]);
   };

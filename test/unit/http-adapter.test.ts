@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { gzipSync, brotliCompressSync } from 'node:zlib';
@@ -69,6 +69,16 @@ test('a JSON answer is parsed once, whatever its compression; the request carrie
   assert.equal(last.headers.authorization, 'Bearer token-1');
   assert.equal(last.headers['accept-encoding'], 'gzip', 'googleapis asks for gzip');
   assert.equal(new Set(seen.slice(-3).map((r) => r.socket)).size, 1, 'one kept-alive connection for the three requests');
+});
+
+test("a request with an agent of its own (a proxy's, a client certificate's) goes by gaxios' transport, with that agent", async () => {
+  const agent = new Agent({ keepAlive: false });
+  const r = await gmail.users.messages.get({ userId: 'me', id: 'plain', format: 'full' }, { agent });
+  assert.deepEqual(r.data, message);
+  assert.equal(seen.at(-1)!.headers.connection, 'close', "the given agent's, not the adapter's kept-alive connection");
+  const kept = await get('plain');
+  assert.deepEqual(kept.data, message);
+  assert.equal(seen.at(-1)!.headers.connection, 'keep-alive', "the adapter's own");
 });
 
 test('errors come as googleapis makes them: the status and the parsed body, classified as before', async () => {
