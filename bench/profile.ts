@@ -78,7 +78,10 @@ export function profileSummary(dir: string, label: string, top = 12): Row[] {
     if (functionName === '(idle)') continue;
     const area = areaOf(url, functionName);
     areas.set(area, (areas.get(area) ?? 0) + us);
-    if (area === BUILT_INS) builtInCallers.set(callerArea(n), (builtInCallers.get(callerArea(n)) ?? 0) + us);
+    if (area === BUILT_INS) {
+      const caller = callerArea(n);
+      builtInCallers.set(caller, (builtInCallers.get(caller) ?? 0) + us);
+    }
     const key = `${functionName || '(anonymous)'} ${url.replace(/^.*node_modules\//, '').replace(/^.*\/src\//, 'src/')}:${lineNumber + 1}`;
     functions.set(key, (functions.get(key) ?? 0) + us);
   }

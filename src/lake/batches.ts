@@ -203,32 +203,31 @@ async function recordFailures(conn: DuckDBConnection, dir: string, account: stri
 export async function insertStaged(conn: DuckDBConnection, dir: string, account: string, sameBytes = false): Promise<number> {
   const longest = await longestLine(dir);
   const a = readJson('a', ATTACHMENT_COLUMNS, longest);
-  const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson'), keys: join(dir, IDS) };
-  const keys = readJson('keys', ID_COLUMNS);
-  const storedOf = async (staged: string) => {
+  const files = { m: join(dir, 'messages.ndjson'), a: join(dir, 'attachments.ndjson') };
+  // The batch's keys, read once: its ids, where their raw bytes are, how large they are.
+  const keys = (
+    await conn.runAndReadAll(`SELECT id, raw_file, coalesce(size_estimate, 0) FROM ${readJson('keys', ID_COLUMNS)}`, {
+      keys: join(dir, IDS),
+    })
+  )
+    .getRows()
+    .map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) }));
+  /** The staged ids the account holds already (`staged`: the rows' table, which an import's probe by bytes needs). */
+  const storedOf = async (staged?: string): Promise<string[]> => {
     const probe = await conn.runAndReadAll(
       sameBytes
         ? `SELECT s.id FROM ${staged} s
            WHERE s.id IN (SELECT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${staged}))
               OR s.raw_sha256 IN (SELECT l.raw_sha256 FROM lake.messages l
                                   WHERE l.account = $account AND l.raw_sha256 IN (SELECT raw_sha256 FROM ${staged}))`
-        : `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT id FROM ${keys})`,
-      { account, ...(sameBytes ? {} : { keys: files.keys }) },
+        : `SELECT DISTINCT l.id FROM lake.messages l WHERE l.account = $account AND l.id IN (SELECT unnest($ids))`,
+      { account, ...(sameBytes ? {} : { ids: listValue(keys.map((k) => k.id)) }) },
+      sameBytes ? {} : { ids: LIST(VARCHAR) },
     );
-    // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
-    return listValue(probe.getRows().map(([id]) => String(id)));
+    return probe.getRows().map(([id]) => String(id));
   };
+  // Every value bound: the staged files' paths and the ids already stored (a typed list, possibly empty).
   const types = { stored: LIST(VARCHAR) };
-  const plan = async (stored: DuckDBListValue) => {
-    const pending = await conn.runAndReadAll(
-      `SELECT k.id, k.raw_file, coalesce(k.size_estimate, 0) FROM ${keys} k WHERE NOT list_contains($stored, k.id)`,
-      { keys: files.keys, stored },
-      types,
-    );
-    return slices(
-      pending.getRows().map(([id, file, size]) => ({ id: String(id), file: file === null ? null : String(file), size: Number(size) })),
-    );
-  };
   const attachmentsAndContents = async (stored: DuckDBListValue) => {
     await conn.run(
       `INSERT INTO lake.attachments SELECT ${ATTACHMENT_COLUMNS.map(([n]) => `a.${n}`).join(', ')} FROM ${a} a
@@ -239,29 +238,27 @@ export async function insertStaged(conn: DuckDBConnection, dir: string, account:
     await insertContents(conn, dir, account, stored, a);
   };
   const columns = MESSAGE_COLUMNS.map(([n]) => n).join(', ');
-  if (!sameBytes && longest < DIRECT_LINE_BYTES) {
-    const stored = await storedOf('');
-    const planned = await plan(stored);
-    if (planned.length <= 1 && planned.every((slice) => slice.every((r) => r.file === null))) {
-      await attachmentsAndContents(stored);
-      if (!planned.length) return 0;
-      const result = await conn.run(
-        `INSERT INTO lake.messages (${columns}, first_seen_at)
-         SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP
-         FROM ${readJson('m', MESSAGE_COLUMNS, longest)} s WHERE NOT list_contains($stored, s.id)`,
-        { m: files.m, stored },
-        types,
-      );
-      return Number(result.rowsChanged);
-    }
+  if (!sameBytes && longest < DIRECT_LINE_BYTES && keys.every((k) => k.file === null) && slices(keys).length <= 1) {
+    const ids = await storedOf();
+    const stored = listValue(ids);
+    await attachmentsAndContents(stored);
+    if (ids.length === new Set(keys.map((k) => k.id)).size) return 0; // every staged id is stored
+    const result = await conn.run(
+      `INSERT INTO lake.messages (${columns}, first_seen_at)
+       SELECT ${MESSAGE_COLUMNS.map(([n, , expr]) => expr ?? `s.${n}`).join(', ')}, now()::TIMESTAMP
+       FROM ${readJson('m', MESSAGE_COLUMNS, longest)} s WHERE NOT list_contains($stored, s.id)`,
+      { m: files.m, stored },
+      types,
+    );
+    return Number(result.rowsChanged);
   }
   const staged = `staged_${randomBytes(8).toString('hex')}`;
   await conn.run(`CREATE TEMP TABLE ${staged} AS SELECT * FROM ${readJson('m', STAGED_MESSAGE_COLUMNS, longest)}`, { m: files.m });
   try {
-    const stored = await storedOf(staged);
-    await attachmentsAndContents(stored);
+    const ids = new Set(await storedOf(staged));
+    await attachmentsAndContents(listValue([...ids]));
     let inserted = 0;
-    for (const slice of await plan(stored)) {
+    for (const slice of slices(keys.filter((k) => !ids.has(k.id)))) {
       const blobs = slice.map((r) => r.file).filter((f): f is string => f !== null);
       const values = MESSAGE_COLUMNS.map(([n, , expr]) =>
         n === 'raw' && blobs.length ? 'coalesce(from_base64(s.raw), b.content)' : (expr ?? `s.${n}`),
