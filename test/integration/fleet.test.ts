@@ -66,6 +66,9 @@ before(async () => {
     GMAIL_QUOTA_PROFILE: 'legacy',
     GMAIL_PROJECT_QUOTA_UNITS: '1500',
     GMAIL_PROJECT_QUOTA_WINDOW_SECONDS: '10',
+    // Headroom (1 − share) × 1500 = 300 units: the bookings' bound, (1 + 2 workers) × 50 units, and ~1.2 s of delay
+    // between the workers' pacing and the emulator's count (see hosts.test.ts and docs/architecture.md).
+    GMAIL_QUOTA_SHARE: '0.8',
   });
 });
 after(async () => {
@@ -157,8 +160,7 @@ test('a fleet of 15 directory mailboxes (2 suspended, 1 undelegated, 1 deleted m
   const served = stats.reduce((n, s) => n + s.served, 0);
   const projectThrottled = stats.reduce((n, s) => n + (s.projectThrottled ?? 0), 0);
   t.diagnostic(`${total} messages in 11 mailboxes; ${projectThrottled} of ${served} requests over the project quota`);
-  // Not zero: at this scaled-down quota the headroom (45 units) is below the bound of (1 + 2 workers) × 50 units
-  // (docs/architecture.md, Known limits).
+  // Gmail's 403s for a project are retried; a few may still come when the machine stalls past the headroom.
   assert.ok(projectThrottled <= served * 0.01, `the project quota was exceeded ${projectThrottled} times of ${served}`);
 });
 
