@@ -59,7 +59,7 @@ export function threadCpuSpent(before: ReturnType<typeof threadCpuOf>, after: Re
 }
 
 /** A process's resident set and its peak (VmRSS, VmHWM) in MB, from /proc. */
-function memoryOf(pid: number): { rss: number; peak: number } {
+export function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };

@@ -1,8 +1,9 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push`;
- * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--search N` set those scenarios' sizes.
+ * `--only emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,memory,recovery,mirror,fleet,large,import,search,threads,push`;
+ * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--memory N` / `--search N` set those
+ * scenarios' sizes.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { workerCpu } from './cpu.js';
 import { httpClient } from './http.js';
 import { importMbox } from './import.js';
 import { largeMessages } from './large.js';
+import { memoryOverBackfill } from './memory.js';
 import { markdownReport } from './report.js';
 import { searchIndex } from './search.js';
 import { threadFetching } from './threads.js';
@@ -34,14 +36,21 @@ import {
 } from './scenarios.js';
 
 const DEFAULT_ONLY =
-  'emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,recovery,mirror,fleet,large,import,search,threads,push';
+  'emulator,quota,workers,project,ceiling,cpu,http,many,lake,scale,memory,recovery,mirror,fleet,large,import,search,threads,push';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
     // The cpu scenario's worker profiled: self time per area and the top functions (`--only cpu --profile`).
     profile: { type: 'boolean', default: false },
-    // The cpu scenario's worker run compiled (dist/, as the container image runs it) as well as under tsx.
+    // The cpu scenario's worker run compiled (dist/, as the container image runs it) as well as under tsx; the memory
+    // scenario's worker and compactor run compiled only.
     compiled: { type: 'boolean', default: false },
+    // The memory scenario's worker's own settings, `K=V,K=V` (e.g. `LAKE_MEMORY_LIMIT=128MB`).
+    'worker-env': { type: 'string', default: '' },
+    // The memory scenario's data files in a MinIO server (S3).
+    'memory-s3': { type: 'boolean', default: false },
+    // The memory scenario's batch size (the API's default, 100, unless given).
+    'memory-batch': { type: 'string' },
     // The fleet scenario's mailboxes at once (`20` by default; several, comma-separated, are measured in turn).
     'fleet-concurrency': { type: 'string', default: '20' },
     // The fleet scenario's layouts (`embedded,postgres` by default).
@@ -52,6 +61,8 @@ const { values } = parseArgs({
     report: { type: 'string' },
     // Overrides the scale scenario's mailbox size (diagnostic runs between full ones).
     scale: { type: 'string' },
+    // Overrides the memory scenario's mailbox size.
+    memory: { type: 'string' },
     // Overrides the search scenario's lake size.
     search: { type: 'string' },
   },
@@ -71,6 +82,7 @@ const size = {
   manyQuota: full ? 1_000 : 150,
   lake: full ? 50_000 : 5_000,
   scale: values.scale ? Number(values.scale) : full ? 1_000_000 : 20_000,
+  memory: values.memory ? Number(values.memory) : full ? 1_000_000 : 50_000,
   recovery: full ? 20_000 : 5_000,
   project: full ? 600 : 150,
   mirror: full ? 100_000 : 20_000,
@@ -117,6 +129,28 @@ const measure = async (scenario: string, run: () => Promise<Row | Row[]>) => {
 try {
   // Scale first: it reports the process's peak RSS, which earlier scenarios would inflate (freed memory stays mapped).
   if (only.has('scale')) await measure(`scale ${size.scale}`, () => scale(env, size.scale));
+  if (only.has('memory')) {
+    if (values.compiled) execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'inherit' });
+    const workerEnv = Object.fromEntries(
+      values['worker-env']
+        .split(',')
+        .filter(Boolean)
+        .map((kv) => kv.split('=', 2) as [string, string]),
+    );
+    await measure(`memory ${size.memory}`, () =>
+      memoryOverBackfill(
+        env,
+        size.memory,
+        `bench/results/${full ? 'full' : 'quick'}-memory-rss-${size.memory}${values['memory-s3'] ? '-s3' : ''}.png`,
+        {
+          compiled: values.compiled,
+          workerEnv,
+          s3: values['memory-s3'],
+          batchSize: values['memory-batch'] ? Number(values['memory-batch']) : undefined,
+        },
+      ),
+    );
+  }
   if (only.has('emulator'))
     for (const f of ['raw', 'full'] as const) await measure(`emulator ${f}`, () => emulatorThroughput(f, full ? 30 : 10));
   if (only.has('quota'))

@@ -121,7 +121,7 @@ export interface Config {
   dataDir: string;
   lake: LakeConfig;
   gmail: GmailConfig;
-  pipeline: { depth: number; compactEvery: number };
+  pipeline: { depth: number; compactEvery: number; compactionQueue: string | undefined };
   /** Webhook subscribers of lifecycle events, when configured. */
   webhooks: { urls: string[]; secret: string } | undefined;
   logLevel: string;
@@ -148,6 +148,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.LAKE_CATALOG === 'postgres' && !e.LAKE_PG_DSN) {
     throw invalid('LAKE_PG_DSN', 'required when LAKE_CATALOG=postgres');
   }
+  // A compactor writes the lake beside the workers: only the PostgreSQL catalog has several writing processes (two on
+  // the SQLite catalog wait on its lock forever: seen in the memory benchmark).
+  if (e.LAKE_COMPACTION_TASK_QUEUE && e.LAKE_CATALOG !== 'postgres')
+    throw invalid(
+      'LAKE_COMPACTION_TASK_QUEUE',
+      `a compactor writes the lake beside the workers, which needs LAKE_CATALOG=postgres (the ${e.LAKE_CATALOG} catalog has one writing process)`,
+    );
   const auth = apiAuth(e);
   const webhookUrls = (e.WEBHOOK_URLS ?? '').split(/[\s,]+/).filter(Boolean);
   for (const u of webhookUrls) {
@@ -222,7 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attachmentContent: e.ATTACHMENTS === 'content',
       importDirs: e.IMPORT_DIRS,
     },
-    pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY },
+    pipeline: { depth: e.EXTRACT_PIPELINE_DEPTH, compactEvery: e.LAKE_COMPACT_EVERY, compactionQueue: e.LAKE_COMPACTION_TASK_QUEUE },
     webhooks: webhookUrls.length ? { urls: webhookUrls, secret: e.WEBHOOK_SECRET! } : undefined,
     logLevel: e.LOG_LEVEL,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,

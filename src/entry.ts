@@ -4,22 +4,23 @@ import { CredentialStore } from './gmail/credential-store.js';
 import { redactedMessage } from './redact.js';
 
 /**
- * Runs an entry point (`npm start`, `npm run api`, `npm run worker`): loads the configuration and GMAIL_CREDENTIALS_FILE
+ * Runs an entry point (`npm start`, `npm run api`, `npm run worker`, `npm run compactor`): loads the configuration and GMAIL_CREDENTIALS_FILE
  * if set (per-mailbox credentials are read from GMAIL_CREDENTIALS_DIR as they are needed), starts the process's part,
  * stops it on SIGINT/SIGTERM and exits 0. A configuration error exits 2 with one line per variable; any other
  * start-up error exits 1 with its message.
  */
 export async function runEntryPoint(
   start: (config: Config, credentials: GmailCredentials | undefined) => Promise<{ stop(): Promise<void> }>,
+  { gmail = true }: { gmail?: boolean } = {},
 ) {
   try {
     const config = loadConfig();
     const file = config.gmail.credentialsFile;
-    if (!file && new CredentialStore(config.gmail.credentialsDir).accounts().length === 0)
+    if (gmail && !file && new CredentialStore(config.gmail.credentialsDir).accounts().length === 0)
       console.error(
         `No Gmail credentials yet: sign a mailbox in with \`gmail-lake login\` (stored in ${config.gmail.credentialsDir}) or set GMAIL_CREDENTIALS_FILE; extractions fail until then.`,
       );
-    const running = await start(config, file ? loadCredentials(file) : undefined);
+    const running = await start(config, gmail && file ? loadCredentials(file) : undefined);
     let stopping = false;
     const stop = () => {
       // Ctrl-C under npm arrives twice (from the terminal and passed on by npm): one stop, not two.

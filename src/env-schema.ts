@@ -287,6 +287,13 @@ export const envSchema = z.object({
     ),
   EXTRACT_PIPELINE_DEPTH: int(1, 16).default(2).describe('Batches fetched and persisted at once per extraction.'),
   LAKE_COMPACT_EVERY: int(0, 100000).default(50).describe('Compact the lake every N persisted batches (0 = only at the end).'),
+  LAKE_COMPACTION_TASK_QUEUE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Task queue of the lake's compactions, served by `npm run compactor` (a process of its own, so a merge's memory never lands on the extraction workers; runs keep the value of the API that started them). Needs LAKE_CATALOG=postgres. A compaction no compactor takes within 5 minutes is skipped. Unset: each run compacts on its own task queue, in the workers.",
+    ),
   LAKE_SNAPSHOT_RETENTION_DAYS: int(0, 36500)
     .default(7)
     .describe(

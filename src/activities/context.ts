@@ -62,7 +62,7 @@ export function execution(): { workflowId: string; runId: string } {
 }
 
 /** The activity's logger: every line carries the extraction id, run, activity type and attempt. */
-export function activityLog(deps: ActivityDeps): Logger {
+export function activityLog(deps: Pick<ActivityDeps, 'logger'>): Logger {
   const info = Context.current().info;
   const { workflowId, runId } = execution();
   return deps.logger.child({ extractionId: workflowId, runId, activity: info.activityType, attempt: info.attempt });

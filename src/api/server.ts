@@ -127,6 +127,7 @@ export async function startApi(config: Config, credentials: GmailCredentials | u
   const extractionOptions = {
     pipelineDepth: config.pipeline.depth,
     compactEvery: config.pipeline.compactEvery,
+    compactionQueue: config.pipeline.compactionQueue,
     events: config.webhooks !== undefined,
     stallAfterMs: config.api.stallAfterMs,
   };

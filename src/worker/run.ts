@@ -28,7 +28,7 @@ let runtimeInstalled = false;
  * Temporal's own SDK logs at WARN unless debugging (its INFO lines drown the JSON logs), and its runtime metrics go to
  * a Prometheus exporter on a loopback port that `/metrics` appends to this process's own. Once per process.
  */
-async function installTemporalRuntime(level: string): Promise<void> {
+export async function installTemporalRuntime(level: string): Promise<void> {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   const bindAddress = `127.0.0.1:${await freeLoopbackPort()}`;

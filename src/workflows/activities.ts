@@ -1,4 +1,4 @@
-import { ActivityCancellationType, isCancellation, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, ActivityFailure, isCancellation, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE } from './contracts.js';
 import { IMPORT_FAILURE } from './import-contracts.js';
@@ -72,16 +72,35 @@ const { compactLake: compactLakeQuickly } = proxyActivities<Activities>({
   retry: { maximumAttempts: 2 },
 });
 
+/** How long a compaction waits on its own task queue (LAKE_COMPACTION_TASK_QUEUE) for a compactor to take it. */
+const COMPACTOR_WAIT = '5m';
+
 /**
  * Maintenance never fails an extraction or a fleet: a compaction that keeps failing is logged and skipped. `quick`:
- * a dead compactor is noticed after 5 s instead of 30 s.
+ * a dead compactor is noticed after 5 s instead of 30 s. `queue`: the compactors' task queue (`npm run compactor`),
+ * where a compaction no compactor takes within COMPACTOR_WAIT is skipped; absent, the run's own.
  */
-export async function compact(quick = false): Promise<void> {
+export async function compact(quick = false, queue?: string): Promise<void> {
+  const activity = queue
+    ? proxyActivities<Activities>({
+        taskQueue: queue,
+        scheduleToStartTimeout: COMPACTOR_WAIT,
+        startToCloseTimeout: '30m',
+        heartbeatTimeout: quick ? '5s' : '30s',
+        retry: { maximumAttempts: 2 },
+      }).compactLake
+    : quick
+      ? compactLakeQuickly
+      : compactLake;
   try {
-    await (quick ? compactLakeQuickly : compactLake)();
+    await activity();
   } catch (err) {
     if (isCancellation(err)) throw err;
-    log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
+    const waited =
+      queue && err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+    if (waited)
+      log.warn(`no compactor took the lake's compaction within ${COMPACTOR_WAIT}: is \`npm run compactor\` running?`, { taskQueue: queue });
+    else log.warn('lake compaction failed; continuing without it', { error: err instanceof Error ? err.message : String(err) });
   }
 }
 

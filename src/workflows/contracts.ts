@@ -77,6 +77,11 @@ export interface ExtractionOptions {
    */
   compactAtEnd?: boolean;
   /**
+   * The task queue of the lake's compactions (LAKE_COMPACTION_TASK_QUEUE, served by `npm run compactor`). Absent: the
+   * run's own task queue.
+   */
+  compactionQueue?: string;
+  /**
    * Publish a `stalled` event once when nothing has committed for this long while the run is not paused
    * (EXTRACT_STALL_AFTER, in ms). Absent (runs started before it): no such event.
    */

@@ -59,7 +59,7 @@ export const progressQuery = defineQuery<ExtractionProgress>('progress');
 export { ACCOUNT_SEARCH_ATTRIBUTE, extractionWorkflowId, WORKFLOW_ID_PREFIX } from './ids.js';
 
 /** A compaction beside the batches (one at a time): never rejects (maintenance never fails a run), then calls `ended`. */
-const compactBeside = (ended: () => void) => compact(true).then(ended, ended);
+const compactBeside = (queue: string | undefined, ended: () => void) => compact(true, queue).then(ended, ended);
 
 /**
  * Extracts one mailbox into the lake: lists pages of ids and runs each page as a batch (`extractBatch`: the ids not
@@ -226,8 +226,8 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       );
       if (options.compactEvery > 0 && state.batchesSinceCompaction >= options.compactEvery) {
         state.batchesSinceCompaction = 0;
-        if (!patched(PATCHES.compactionBesideBatches)) await compact();
-        else compaction ??= compactBeside(() => (compaction = undefined));
+        if (!patched(PATCHES.compactionBesideBatches)) await compact(false, options.compactionQueue);
+        else compaction ??= compactBeside(options.compactionQueue, () => (compaction = undefined));
       }
     }
     phase = inflight.length ? 'draining' : phase;
@@ -242,7 +242,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     if (options.compactAtEnd !== false) {
       phase = 'compacting';
       showDetails();
-      await compact(patched(PATCHES.compactionBesideBatches));
+      await compact(patched(PATCHES.compactionBesideBatches), options.compactionQueue);
     }
     state.total = state.pass.listed;
     if (patched(PATCHES.labelsAtEnd)) addCounts(state.units, await refreshLabelsAtEnd(request.account));

@@ -81,7 +81,7 @@ export async function fleetWorkflow(input: FleetInput): Promise<FleetProgress> {
     const due = force ? state.sinceCompaction > 0 : options.compactEvery > 0 && state.sinceCompaction >= options.compactEvery;
     if (!due || compacting) return;
     state.sinceCompaction = 0;
-    compacting = compact()
+    compacting = compact(false, options.compactionQueue)
       .catch(() => undefined)
       .finally(() => (compacting = undefined));
   };

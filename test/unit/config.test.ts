@@ -35,6 +35,17 @@ test('a PostgreSQL catalog needs its DSN; s3 data paths are kept as URLs', () =>
   assert.equal(c.lake.encrypted, true);
 });
 
+test("a compactors' task queue: with the PostgreSQL catalog only (the embedded ones have one writing process)", () => {
+  assert.equal(loadConfig({}).pipeline.compactionQueue, undefined, 'unset: each run compacts on its own task queue');
+  for (const LAKE_CATALOG of ['sqlite', 'duckdb'])
+    assert.throws(
+      () => loadConfig({ LAKE_CATALOG, LAKE_COMPACTION_TASK_QUEUE: 'c' }),
+      /LAKE_COMPACTION_TASK_QUEUE: .*LAKE_CATALOG=postgres/,
+    );
+  const c = loadConfig({ LAKE_CATALOG: 'postgres', LAKE_PG_DSN: 'host=db dbname=lake', LAKE_COMPACTION_TASK_QUEUE: 'compactions' });
+  assert.equal(c.pipeline.compactionQueue, 'compactions');
+});
+
 test('API keys: required where the API is served, validated; API_AUTH=off only on loopback', async () => {
   const { assertApiKeys } = await import('../../src/config.js');
   const { generateApiKey } = await import('../../src/api-keys.js');

@@ -143,7 +143,7 @@ let runs = 0;
 /** Runs an extraction of the fake mailbox on a worker of its own task queue; `drive` acts on it while it runs. */
 async function extract(
   mailbox: ReturnType<typeof fakeMailbox>,
-  opts: { perPage: number; pipelineDepth: number; compactEvery?: number; stallAfterMs?: number },
+  opts: { perPage: number; pipelineDepth: number; compactEvery?: number; stallAfterMs?: number; compactor?: Worker },
   drive: (h: {
     query: () => Promise<ExtractionProgress>;
     signal: (s: 'pause' | 'resume') => Promise<void>;
@@ -164,30 +164,33 @@ async function extract(
       compactEvery: opts.compactEvery ?? 0,
       events: opts.stallAfterMs !== undefined,
       stallAfterMs: opts.stallAfterMs,
+      compactionQueue: opts.compactor?.options.taskQueue,
     },
     extractionKey: 'k',
   };
-  return worker.runUntil(async () => {
-    const handle = await environment
-      .current()
-      .client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
-    // Each call bounded: a query the server lets expire (seen once in CI, with the machine loaded) fails and is asked
-    // again by waitFor instead of hanging the test.
-    const bounded = <T>(call: () => Promise<T>) => environment.current().client.withDeadline(Date.now() + 10_000, call);
-    try {
-      await drive({
-        query: () => bounded(() => handle.query<ExtractionProgress>('progress')),
-        signal: (s) => bounded(() => handle.signal(s)),
-        cancel: () => bounded(() => handle.cancel()),
-      });
-    } catch (err) {
-      // A held activity would hold the worker's shutdown (runUntil waits for it) until the file's timeout, hiding this
-      // error: let every activity go, then report it.
-      for (const open of gates) open();
-      throw err;
-    }
-    return handle.result() as Promise<ExtractionProgress>;
-  });
+  const run = () =>
+    worker.runUntil(async () => {
+      const handle = await environment
+        .current()
+        .client.workflow.start('extractionWorkflow', { args: [input], taskQueue, workflowId: `${taskQueue}-wf` });
+      // Each call bounded: a query the server lets expire (seen once in CI, with the machine loaded) fails and is asked
+      // again by waitFor instead of hanging the test.
+      const bounded = <T>(call: () => Promise<T>) => environment.current().client.withDeadline(Date.now() + 10_000, call);
+      try {
+        await drive({
+          query: () => bounded(() => handle.query<ExtractionProgress>('progress')),
+          signal: (s) => bounded(() => handle.signal(s)),
+          cancel: () => bounded(() => handle.cancel()),
+        });
+      } catch (err) {
+        // A held activity would hold the worker's shutdown (runUntil waits for it) until the file's timeout, hiding this
+        // error: let every activity go, then report it.
+        for (const open of gates) open();
+        throw err;
+      }
+      return handle.result() as Promise<ExtractionProgress>;
+    });
+  return opts.compactor ? opts.compactor.runUntil(run) : run();
 }
 
 test('batches that end out of order commit in listing order: no checkpoint covers a batch still in flight', async () => {
@@ -300,6 +303,26 @@ test('a compaction runs beside the batches, one at a time: the batches behind it
   assert.equal(result.status, 'completed');
   assert.equal(result.progress.persisted, 16);
   assert.deepEqual(m.compactions, { started: 2, ended: 2 }, "the one beside the batches, then the end's");
+});
+
+test("with a compactors' task queue, the compactions run there and nowhere else", async () => {
+  const m = fakeMailbox(8, 2);
+  let compacted = 0;
+  const compactor = await Worker.create({
+    connection: environment.current().nativeConnection,
+    taskQueue: `workflow-test-compactor-${runs + 1}`,
+    activities: {
+      async compactLake() {
+        compacted++;
+        return { filesBefore: 2, filesAfter: 1 };
+      },
+    },
+  });
+  const result = await extract(m, { perPage: 2, pipelineDepth: 1, compactEvery: 2, compactor });
+  assert.equal(result.status, 'completed');
+  assert.equal(result.progress.persisted, 16);
+  assert.ok(compacted >= 2, `the compactor compacted (${compacted} times): beside the batches and at the end`);
+  assert.deepEqual(m.compactions, { started: 0, ended: 0 }, "the run's own workers compacted nothing");
 });
 
 test('a stall publishes one `stalled` event, however long it lasts; a new stall after a commit publishes another', async () => {
