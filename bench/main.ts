@@ -135,7 +135,7 @@ try {
       values['worker-env']
         .split(',')
         .filter(Boolean)
-        .map((kv) => kv.split('=', 2) as [string, string]),
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
     );
     await measure(`memory ${size.memory}`, () =>
       memoryOverBackfill(

@@ -11,7 +11,7 @@ import type { ExtractionProgress } from '../src/workflows/contracts.js';
 import { startMinio } from '../test/helpers/minio.js';
 import { freePort } from '../test/helpers/ports.js';
 import { startPostgres } from '../test/helpers/postgres.js';
-import { startWorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
+import { startWorkerProcess, type WorkerProcess, workerEnv } from '../test/helpers/worker-process.js';
 import { type BenchEnv, startEmulatorProcess } from './harness.js';
 import { memoryOf } from './large.js';
 import { lineChartPng } from './plot.js';
@@ -26,6 +26,7 @@ interface Sample {
   worker: number;
   /** Of the worker's: V8's heap (total) and its external buffers, from its /metrics. */
   v8: number;
+  v8Used: number;
   compactor: number;
 }
 
@@ -34,6 +35,12 @@ async function v8MemoryOf(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   const value = (name: string) => Number(new RegExp(`^gmail_lake_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return (value('nodejs_heap_size_total_bytes') + value('nodejs_external_memory_bytes')) / 2 ** 20;
+}
+
+/** V8's heap in use (live objects and garbage not yet collected) of the same process, in MB. */
+async function v8UsedOf(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(/^gmail_lake_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? 0) / 2 ** 20;
 }
 
 /**
@@ -80,15 +87,17 @@ export async function memoryOverBackfill(
     readiness: {},
     logger: createLogger('silent'),
   });
-  const metricsPort = await freePort();
-  const worker = await startWorkerProcess({ ...wenv, METRICS_PORT: String(metricsPort), ...workerOnly }, { compiled: opts.compiled });
-  const compactor = await startWorkerProcess(wenv, {
-    compiled: opts.compiled,
-    entry: 'src/worker/compactor-main.ts',
-    ready: 'compactor ready',
-  });
+  let worker: WorkerProcess | undefined;
+  let compactor: WorkerProcess | undefined;
   const samples: Sample[] = [];
   try {
+    const metricsPort = await freePort();
+    worker = await startWorkerProcess({ ...wenv, METRICS_PORT: String(metricsPort), ...workerOnly }, { compiled: opts.compiled });
+    compactor = await startWorkerProcess(wenv, {
+      compiled: opts.compiled,
+      entry: 'src/worker/compactor-main.ts',
+      ready: 'compactor ready',
+    });
     const t0 = performance.now();
     const res = await app.request('/extract', {
       method: 'POST',
@@ -96,24 +105,34 @@ export async function memoryOverBackfill(
       body: JSON.stringify({ account: 'memory@example.com', format: 'full', batchSize: opts.batchSize }),
     });
     const { id } = (await res.json()) as { id: string };
-    let final: ExtractionProgress;
+    let final: ExtractionProgress | undefined;
+    let unanswered = 0;
     let next = 0;
     for (;;) {
-      final = (await (await app.request(`/extract/${id}`)).json()) as ExtractionProgress;
+      if (worker.child.exitCode !== null || worker.child.signalCode !== null)
+        throw new Error(`the worker exited (${worker.child.exitCode ?? worker.child.signalCode}): ${worker.output().slice(-2000)}`);
+      // A status the API could not read in time (503 from a loaded Temporal) is asked again a second later; the
+      // memory samples keep their pace meanwhile.
+      const status = await app.request(`/extract/${id}`);
+      if (status.ok) final = (await status.json()) as ExtractionProgress;
+      else unanswered++;
       const now = performance.now();
-      if (now >= next || final.status !== 'running') {
+      const ended = final !== undefined && final.status !== 'running';
+      if (now >= next || ended) {
         next = now + everyMs;
         samples.push({
           minutes: (now - t0) / 60_000,
-          persisted: final.progress.persisted,
+          persisted: final?.progress.persisted ?? 0,
           worker: memoryOf(worker.child.pid!).rss,
           v8: await v8MemoryOf(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => 0),
+          v8Used: await v8UsedOf(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => 0),
           compactor: memoryOf(compactor.child.pid!).rss,
         });
       }
-      if (final.status !== 'running') break;
+      if (ended) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
+    if (!final) throw new Error('the extraction ended without a status');
     const seconds = (performance.now() - t0) / 1000;
     const workerPeak = memoryOf(worker.child.pid!).peak;
     const compactorPeak = memoryOf(compactor.child.pid!).peak;
@@ -165,10 +184,11 @@ export async function memoryOverBackfill(
       ...(failed ? { 'first failure': failures[0]!.slice(0, 300) } : {}),
       'data files': files?.n ?? 0,
       samples: samples.length,
+      'status requests unanswered': unanswered,
       png,
     };
   } finally {
-    await Promise.all([worker.stop(), compactor.stop()]);
+    await Promise.all([worker?.stop(), compactor?.stop()]);
     await connection.close();
     await emu.stop();
     await minio?.stop();
