@@ -223,6 +223,11 @@ export async function stageBatch(dir: string, messages: MessageRow[], attachment
   return batch.close();
 }
 
+/**
+ * Removes a batch's staging. Retried (Node's own retry of ENOTEMPTY and EBUSY): a fetch aborted by a cancel or a
+ * worker's shutdown may still create its file while the folder is being removed, and the removal then met a folder
+ * that was no longer empty ("ENOTEMPTY: directory not empty, rmdir", seen once in CI on Ctrl-C of `npm start`).
+ */
 export async function dropStaged(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 }
