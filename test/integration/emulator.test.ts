@@ -402,7 +402,9 @@ describe('users.watch and Pub/Sub push, as Gmail and Pub/Sub answer them', () =>
     // Filtered out, not rate-dropped: a change the filter let through would have been published, the next dropped.
     assert.equal(emu.pubsub.dropped, 0);
     failNext = 2;
-    await waitFor('three attempts', async () => received.length >= 3, 10_000, 20);
+    // The emulator records an attempt's outcome when the endpoint's answer reaches it, after the endpoint saw the
+    // request: wait for both (CI once read the deliveries between the third request and its 204).
+    await waitFor('three attempts, answered', async () => received.length >= 3 && emu.pubsub.deliveries.length >= 3, 10_000, 20);
     assert.equal(emu.pubsub.published, 1, 'the INBOX-only change is filtered out');
     assert.deepEqual(notice(0), { emailAddress: 'user@example.com', historyId: starred.historyId });
     assert.equal(new Set(received.map((r) => r.body.message.messageId)).size, 1, 'the same message, delivered again');
