@@ -30,17 +30,15 @@ interface Sample {
   compactor: number;
 }
 
-/** V8's heap (total) and external memory of a process serving prom-client's default metrics, in MB. */
-async function v8MemoryOf(metricsUrl: string): Promise<number> {
+/** V8's heap (total) with its external buffers, and its heap in use (live objects and garbage not yet collected), in
+ * MB, of a process serving prom-client's default metrics. */
+async function v8MemoryOf(metricsUrl: string): Promise<{ v8: number; v8Used: number }> {
   const text = await (await fetch(metricsUrl)).text();
-  const value = (name: string) => Number(new RegExp(`^gmail_lake_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  return (value('nodejs_heap_size_total_bytes') + value('nodejs_external_memory_bytes')) / 2 ** 20;
-}
-
-/** V8's heap in use (live objects and garbage not yet collected) of the same process, in MB. */
-async function v8UsedOf(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  return Number(/^gmail_lake_nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? 0) / 2 ** 20;
+  const value = (name: string) => Number(new RegExp(`^gmail_lake_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0) / 2 ** 20;
+  return {
+    v8: value('nodejs_heap_size_total_bytes') + value('nodejs_external_memory_bytes'),
+    v8Used: value('nodejs_heap_size_used_bytes'),
+  };
 }
 
 /**
@@ -124,8 +122,7 @@ export async function memoryOverBackfill(
           minutes: (now - t0) / 60_000,
           persisted: final?.progress.persisted ?? 0,
           worker: memoryOf(worker.child.pid!).rss,
-          v8: await v8MemoryOf(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => 0),
-          v8Used: await v8UsedOf(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => 0),
+          ...(await v8MemoryOf(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => ({ v8: 0, v8Used: 0 }))),
           compactor: memoryOf(compactor.child.pid!).rss,
         });
       }
@@ -137,9 +134,10 @@ export async function memoryOverBackfill(
     const workerPeak = memoryOf(worker.child.pid!).peak;
     const compactorPeak = memoryOf(compactor.child.pid!).peak;
     const log = compactor.output();
-    const compacted = log.split('\n').filter((l) => l.includes('"lake compacted"')).length;
+    const lines = log.split('\n');
+    const compacted = lines.filter((l) => l.includes('"lake compacted"')).length;
     // A compaction that fails is reported by the SDK's activity logger ("Activity failed"), its cause quoted.
-    const failures = log.split('\n').filter((l) => /Activity failed|Out of Memory/i.test(l));
+    const failures = lines.filter((l) => /Activity failed|Out of Memory/i.test(l));
     const failed = failures.length;
     writeFileSync(png.replace(/\.png$/, '-compactor.log'), log);
     writeFileSync(

@@ -13,6 +13,22 @@ import { workflowBundle } from './bundle.js';
 import { ActivityMetrics } from './metrics-interceptor.js';
 import { RedactFailures } from './redact-failures.js';
 
+/** The activity interceptors of every worker and the compactor: spans (with tracing on), metrics, redacted failures. */
+export function activityInterceptors(tracing = false): ActivityInterceptorsFactory[] {
+  return [
+    ...(tracing
+      ? [
+          ((ctx) => ({
+            inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+            outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+          })) satisfies ActivityInterceptorsFactory,
+        ]
+      : []),
+    (ctx) => ({ inbound: new ActivityMetrics(ctx) }),
+    () => ({ inbound: new RedactFailures() }),
+  ];
+}
+
 /** Creates a worker on the extraction task queue with activities built from `deps`. */
 export async function createWorker(
   config: Config,
@@ -30,20 +46,7 @@ export async function createWorker(
     workflowBundle: { codePath: workflowBundle(dataConverter?.failureConverterPath, tracing !== undefined) },
     dataConverter,
     activities: createActivities(deps),
-    interceptors: {
-      activity: [
-        ...(tracing
-          ? [
-              ((ctx) => ({
-                inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
-                outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
-              })) satisfies ActivityInterceptorsFactory,
-            ]
-          : []),
-        (ctx) => ({ inbound: new ActivityMetrics(ctx) }),
-        () => ({ inbound: new RedactFailures() }),
-      ],
-    },
+    interceptors: { activity: activityInterceptors(tracing !== undefined) },
     // Workflow spans leave the sandbox through this sink.
     sinks: tracing ? { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) } : undefined,
     maxConcurrentActivityTaskExecutions: 32,

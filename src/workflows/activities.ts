@@ -64,14 +64,6 @@ export const { deliverEvent } = proxyActivities<Activities>({
   scheduleToCloseTimeout: '1 day',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', nonRetryableErrorTypes: ['WebhookRefused'] },
 });
-const { compactLake } = proxyActivities<Activities>({ startToCloseTimeout: '30m', heartbeatTimeout: '30s', retry: { maximumAttempts: 2 } });
-/** The same, its death noticed as fast as a batch's (PATCHES.compactionBesideBatches); it heartbeats every second. */
-const { compactLake: compactLakeQuickly } = proxyActivities<Activities>({
-  startToCloseTimeout: '30m',
-  heartbeatTimeout: '5s',
-  retry: { maximumAttempts: 2 },
-});
-
 /** How long a compaction waits on its own task queue (LAKE_COMPACTION_TASK_QUEUE) for a compactor to take it. */
 const COMPACTOR_WAIT = '5m';
 
@@ -81,19 +73,15 @@ const COMPACTOR_WAIT = '5m';
  * where a compaction no compactor takes within COMPACTOR_WAIT is skipped; absent, the run's own.
  */
 export async function compact(quick = false, queue?: string): Promise<void> {
-  const activity = queue
-    ? proxyActivities<Activities>({
-        taskQueue: queue,
-        scheduleToStartTimeout: COMPACTOR_WAIT,
-        startToCloseTimeout: '30m',
-        heartbeatTimeout: quick ? '5s' : '30s',
-        retry: { maximumAttempts: 2 },
-      }).compactLake
-    : quick
-      ? compactLakeQuickly
-      : compactLake;
+  const { compactLake } = proxyActivities<Activities>({
+    startToCloseTimeout: '30m',
+    // quick: its death noticed as fast as a batch's (PATCHES.compactionBesideBatches); it heartbeats every second.
+    heartbeatTimeout: quick ? '5s' : '30s',
+    retry: { maximumAttempts: 2 },
+    ...(queue && { taskQueue: queue, scheduleToStartTimeout: COMPACTOR_WAIT }),
+  });
   try {
-    await activity();
+    await compactLake();
   } catch (err) {
     if (isCancellation(err)) throw err;
     const waited =
