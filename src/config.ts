@@ -17,6 +17,8 @@ export interface LakeConfig {
   extensionDir: string;
   memoryLimit: string;
   threads: number;
+  /** Lake commits after which a writer opens a fresh DuckDB instance (0: never; see Lake). */
+  renewAfterWrites: number;
   /** DuckDB spill directory. */
   tempDir: string;
   /** Days of snapshots compaction keeps (time travel). */
@@ -206,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       extensionDir: resolve(e.DUCKDB_EXTENSION_DIR),
       memoryLimit: e.LAKE_MEMORY_LIMIT,
       threads: e.LAKE_THREADS,
+      renewAfterWrites: e.LAKE_RENEW_AFTER_WRITES,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),
       snapshotRetentionDays: e.LAKE_SNAPSHOT_RETENTION_DAYS,
       searchIndexPath:

@@ -163,6 +163,11 @@ export const envSchema = z.object({
     .default('256MB')
     .describe("DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM)."),
   LAKE_THREADS: int(1, 64).default(2).describe("DuckDB threads of a worker's lake connection."),
+  LAKE_RENEW_AFTER_WRITES: int(0, 1_000_000)
+    .default(100)
+    .describe(
+      "A process that writes the lake replaces its DuckDB instance with a fresh one after this many commits (0: never; never with the DuckDB-file catalog, which one instance locks). What an instance keeps grows with the lake (DuckLake's view of the catalog, cached data files): without renewal a worker grew ~100 MB per 100,000 messages backfilled, with it stays flat (docs/benchmarks.md). Costs one catalog attach per renewal; queries running on the old instance finish there.",
+    ),
   DUCKDB_EXTENSION_DIR: z
     .string()
     .default('.tools/duckdb-extensions')

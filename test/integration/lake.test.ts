@@ -82,6 +82,29 @@ describe('DuckLake smoke', () => {
     assert.ok(r.rows[0].n > 1, 'DuckLake snapshots are recorded in the PostgreSQL catalog');
   });
 
+  test('LAKE_RENEW_AFTER_WRITES=3: a fresh DuckDB instance every 3 commits; a query open across renewals ends; nothing lost', async () => {
+    const lake = await Lake.open(loadConfig(lakeEnv({ LAKE_RENEW_AFTER_WRITES: '3' })).lake);
+    try {
+      // A connection of the first instance, held open while the writes replace that instance twice.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const reading = lake.withConnection(async (c) => {
+        await held;
+        return Number((await c.runAndReadAll(`SELECT count(*) FROM lake.labels WHERE account = 'renew@example.com'`)).getRows()[0]?.[0]);
+      });
+      for (let i = 0; i < 7; i++)
+        await lake.write((c) => c.run(`INSERT INTO lake.labels VALUES ('renew@example.com', 'L${i}', 'L', 'user', now()::TIMESTAMP)`));
+      assert.equal(lake.renewals, 2, 'renewed after the 3rd and the 6th commit');
+      release();
+      // The retired instance served its open connection to the end (and was closed after it).
+      assert.equal(await reading, 7);
+      const [after] = await lake.query<{ n: number }>(`SELECT count(*)::INT AS n FROM lake.labels WHERE account = 'renew@example.com'`);
+      assert.equal(after?.n, 7);
+    } finally {
+      lake.close();
+    }
+  });
+
   test('an invalid catalog fails with a LakeError naming the catalog', async () => {
     await assert.rejects(
       Lake.open(
