@@ -314,8 +314,8 @@ export class Lake {
   /**
    * Replaces the instance with a fresh one after `config.renewAfterWrites` writes (LAKE_RENEW_AFTER_WRITES). What a
    * DuckDB instance keeps between queries grows with the lake — DuckLake's view of the catalog (every snapshot, every
-   * file), the data files the stored-ids probes read — and a process-long instance grew by ~15-50 MB per 100,000
-   * messages backfilled, never returned. A fresh one starts from nothing; the old one closes when its last query ends.
+   * file), the data files the stored-ids probes read — and a process-long worker's grew by ~100 MB per 100,000
+   * messages backfilled (docs/benchmarks.md), never returned. A fresh one starts from nothing; the old one closes when its last query ends.
    * Runs between two writes (the next write waits for it); a failed reopen keeps the current instance.
    */
   private async renewIfWorn(): Promise<void> {
