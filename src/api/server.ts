@@ -33,8 +33,8 @@ export interface ApiOptions {
   /** A readiness check of the lake, when this process also runs a worker (`npm start`, the demo). */
   lakeReady?: () => Promise<void>;
   /**
-   * The worker's lake, when this process runs one: /messages and /mcp read it. A second instance would read the
-   * SQLite catalog beside the worker's commits, and a stream of reads there starves them ("database is locked").
+   * The worker's lake, when this process runs one: /messages and /mcp read it, rather than a second DuckDB instance
+   * that would hold a second copy of the catalog's state.
    */
   lake?: Lake;
 }

@@ -219,6 +219,7 @@ export class Lake {
           ducklake_uri: uri,
           data_path: config.dataPath,
           encrypted: config.encrypted ? ', ENCRYPTED' : '',
+          journal: config.catalog === 'sqlite' ? ", META_JOURNAL_MODE 'WAL'" : '',
         }),
       );
       await conn.run(renderSql('schema.sql', {}));

@@ -44,15 +44,19 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
         // 409: it completed first.
         assert.ok([202, 409].includes(r.status), `${action} → ${r.status}`);
       }
+      let last: unknown; // for the failure's message: a run left paused, or one whose batches stopped
       await waitFor(
         `${account}'s extraction to end`,
         async () => {
           const s = await api<{ status: string }>(p, 'GET', path);
+          last = s.body;
           return s.status === 200 && !['running', 'pausing', 'paused'].includes(s.body.status);
         },
         120_000,
         200,
-      );
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}; its last status: ${JSON.stringify(last)}`);
+      });
     }
   };
   const races = Promise.all([race('race0@example.com'), race('race1@example.com')]);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -64,6 +64,40 @@ async function writeAndRead(env: Record<string, string>) {
 describe('DuckLake smoke', () => {
   test('SQLite catalog (the default): written, closed, reopened, read; every table has statistics, no row added', async () => {
     assert.deepEqual(await writeAndRead({}), [{ id: 'INBOX', name: 'Inbox' }]);
+  });
+
+  test('SQLite catalog: a read-only lake reading in a loop beside a writer in one process: both go on (WAL journal)', async () => {
+    const config = loadConfig(lakeEnv({})).lake;
+    const lake = await Lake.open(config);
+    const reader = await Lake.openReadOnly(config);
+    try {
+      // In SQLite's rollback journal these two waited on each other's locks (5 s busy timeouts, over and over): not one
+      // write went through while the reader read (run_sql's sandbox beside a worker; `gmail-lake query` beside one).
+      assert.ok(existsSync(`${config.catalogPath}-wal`), 'the catalog is in WAL mode');
+      let writes = 0;
+      let reads = 0;
+      const stalled = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`stalled: ${writes} writes, ${reads} reads in 120 s`)), 120_000).unref(),
+      );
+      const writing = (async () => {
+        while (writes < 30 || reads < 5)
+          await lake.write((c) =>
+            c.run(`INSERT INTO lake.labels VALUES ('wal@example.com', 'L${writes++}', 'L', 'user', now()::TIMESTAMP)`),
+          );
+      })();
+      const reading = (async () => {
+        while (writes < 30 || reads < 5) {
+          await reader.query(`SELECT count(*) FROM labels`);
+          reads++;
+        }
+      })();
+      await Promise.race([Promise.all([writing, reading]), stalled]);
+      const [n] = await reader.query<{ n: number }>(`SELECT count(*)::INT AS n FROM labels WHERE account = 'wal@example.com'`);
+      assert.equal(n?.n, writes, 'the reader sees every committed write');
+    } finally {
+      reader.close();
+      lake.close();
+    }
   });
 
   test('DuckDB-file catalog: written, closed, reopened, read', async () => {
