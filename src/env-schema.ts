@@ -113,7 +113,7 @@ export const envSchema = z.object({
     .enum(['sqlite', 'duckdb', 'postgres'])
     .default('sqlite')
     .describe(
-      'Lake catalog kind: `sqlite` (a local file that other processes — the DuckDB CLI, Python — can read while the pipeline writes), `duckdb` (a local DuckDB file: one process at a time, readers included) or `postgres` (many writers on many hosts).',
+      "Lake catalog kind: `sqlite` (a file on a local disk, in SQLite's WAL mode, that other processes — the DuckDB CLI, Python — can read while the pipeline writes), `duckdb` (a local DuckDB file: one process at a time, readers included) or `postgres` (many writers on many hosts).",
     ),
   LAKE_CATALOG_PATH: z
     .string()
