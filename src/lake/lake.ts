@@ -150,6 +150,15 @@ export class Lake {
   }
 
   /**
+   * Opens a lake this process has opened with `open` before: the catalog is attached, nothing else — its schema, the
+   * statistics primer and the tables' options were settled then, and running them again would write the catalog for
+   * nothing (the compactor opens a lake per compaction).
+   */
+  static async reopen(config: LakeConfig): Promise<Lake> {
+    return retryingConflicts(async () => new Lake(await Lake.openInstance(config, false, true), config));
+  }
+
+  /**
    * Opens the lake to read only (`gmail-lake query`, `doctor`): attached READ_ONLY and as the default database, so
    * `SELECT … FROM messages` works; a SQLite catalog is read while the pipeline writes it. Never creates anything.
    */
@@ -163,8 +172,11 @@ export class Lake {
     return new Lake(await Lake.openInstance(config, readOnly), config, readOnly);
   }
 
-  /** A DuckDB instance with the catalog attached (created with its schema when new, unless `readOnly`). */
-  private static async openInstance(config: LakeConfig, readOnly: boolean): Promise<DuckDBInstance> {
+  /**
+   * A DuckDB instance with the catalog attached (created with its schema when new, unless `readOnly`; only attached
+   * when `attachOnly`: the lake was opened by this process before).
+   */
+  private static async openInstance(config: LakeConfig, readOnly: boolean, attachOnly = false): Promise<DuckDBInstance> {
     const instance = await DuckDBInstance.create(':memory:', {
       extension_directory: config.extensionDir,
       allow_unsigned_extensions: 'false',
@@ -222,9 +234,11 @@ export class Lake {
           journal: config.catalog === 'sqlite' ? ", META_JOURNAL_MODE 'WAL'" : '',
         }),
       );
-      await conn.run(renderSql('schema.sql', {}));
-      await primeStatistics(conn);
-      await conn.run(renderSql('table-options.sql', {}));
+      if (!attachOnly) {
+        await conn.run(renderSql('schema.sql', {}));
+        await primeStatistics(conn);
+        await conn.run(renderSql('table-options.sql', {}));
+      }
     } catch (e) {
       conn.closeSync();
       instance.closeSync();
@@ -295,9 +309,12 @@ export class Lake {
     return this.reopening ?? Promise.resolve(this.instance);
   }
 
-  /** Opens a fresh instance (once for all callers); the one it replaces is retired unless it was invalidated. */
+  /**
+   * Opens a fresh instance (once for all callers), the catalog attached only (this one settled the rest); the one it
+   * replaces is retired unless it was invalidated.
+   */
   private replaceInstance(): Promise<DuckDBInstance> {
-    this.reopening ??= Lake.openInstance(this.config, this.readOnly)
+    this.reopening ??= Lake.openInstance(this.config, this.readOnly, true)
       .then((next) => {
         const old = this.instance;
         this.instance = next;

@@ -36,7 +36,7 @@ export async function startCompactor(config: Config): Promise<CompactorProcess> 
   // first compaction.
   (await Lake.open(lakeConfig)).close();
   const withLake = async <T>(fn: (lake: Lake) => Promise<T>): Promise<T> => {
-    const lake = await Lake.open(lakeConfig);
+    const lake = await Lake.reopen(lakeConfig);
     try {
       return await fn(lake);
     } finally {
