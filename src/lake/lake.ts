@@ -155,7 +155,7 @@ export class Lake {
    * nothing (the compactor opens a lake per compaction).
    */
   static async reopen(config: LakeConfig): Promise<Lake> {
-    return retryingConflicts(async () => new Lake(await Lake.openInstance(config, false, true), config));
+    return retryingConflicts(() => Lake.openOnce(config, false, true));
   }
 
   /**
@@ -168,8 +168,8 @@ export class Lake {
     return retryingConflicts(() => Lake.openOnce(config, true));
   }
 
-  private static async openOnce(config: LakeConfig, readOnly: boolean): Promise<Lake> {
-    return new Lake(await Lake.openInstance(config, readOnly), config, readOnly);
+  private static async openOnce(config: LakeConfig, readOnly: boolean, attachOnly = false): Promise<Lake> {
+    return new Lake(await Lake.openInstance(config, readOnly, attachOnly), config, readOnly);
   }
 
   /**
