@@ -129,6 +129,13 @@ integration() {
   sort -n "$dir/timeline" | awk '{ printf "%6d → %4d  %4d s  %s  %s\n", $1, $2, $2 - $1, ($3 == 0 ? "ok" : "exit " $3), $4 }'
   [ "$(cat "$LOGS/static.status" 2>/dev/null)" != failed ] || staticChecks
   if [ "$fl" -ne 0 ] || awk '$3 != 0 { bad = 1 } END { exit !bad }' "$dir/timeline"; then
+    # What failed, file by file, next to the summary (each file's whole TAP is printed above, among the others').
+    echo "== integration failures"
+    awk '$3 != 0 { print $4 }' "$dir/timeline" | while read -r f; do
+      echo "-- $f"
+      grep -a -E -A14 '^ *not ok' "$dir/$(basename "$f" .test.ts).tap" | head -60 || true
+      grep -a -E '^# ' "$dir/$(basename "$f" .test.ts).tap" | grep -a -v -E '^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ' | head -12 || true
+    done
     summary "the integration tier failed"
     exit 1
   fi

@@ -16,6 +16,8 @@ export interface LakeConfig {
   stagingDir: string;
   extensionDir: string;
   memoryLimit: string;
+  /** A compactor's memory limit (LAKE_COMPACTOR_MEMORY_LIMIT): it replaces memoryLimit there. */
+  compactorMemoryLimit: string;
   threads: number;
   /** Lake commits after which a writer opens a fresh DuckDB instance (0: never; see Lake). */
   renewAfterWrites: number;
@@ -207,6 +209,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       stagingDir: resolve(e.LAKE_STAGING_DIR ?? `${dataDir}/staging`),
       extensionDir: resolve(e.DUCKDB_EXTENSION_DIR),
       memoryLimit: e.LAKE_MEMORY_LIMIT,
+      compactorMemoryLimit: e.LAKE_COMPACTOR_MEMORY_LIMIT,
       threads: e.LAKE_THREADS,
       renewAfterWrites: e.LAKE_RENEW_AFTER_WRITES,
       tempDir: resolve(`${dataDir}/duckdb-tmp`),

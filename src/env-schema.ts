@@ -162,6 +162,13 @@ export const envSchema = z.object({
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 256MB or 1GiB')
     .default('256MB')
     .describe("DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM)."),
+  LAKE_COMPACTOR_MEMORY_LIMIT: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 1GB or 2GiB')
+    .default('1GB')
+    .describe(
+      "DuckDB memory limit of a compactor's (`npm run compactor`) merges, one at a time on one thread. Above a worker's: merging a lake's files at 256 MB failed now and then with \"Out of Memory\" (a compaction that fails is skipped and its files wait for the next one).",
+    ),
   LAKE_THREADS: int(1, 64).default(2).describe("DuckDB threads of a worker's lake connection."),
   LAKE_RENEW_AFTER_WRITES: int(0, 1_000_000)
     .default(0)

@@ -30,8 +30,10 @@ export async function startCompactor(config: Config): Promise<CompactorProcess> 
   const logger = createLogger(config.logLevel, { service: 'gmail-lake-compactor' });
   await installTemporalRuntime(config.logLevel);
   // One DuckDB thread: nothing else runs on this lake here, and a merge's memory is then one Parquet writer's (the
-  // setting is the instance's, which in a worker would slow its batches too).
-  const lakeConfig = { ...config.lake, threads: 1 };
+  // setting is the instance's, which in a worker would slow its batches too). Its own memory limit, above a worker's:
+  // at 256 MB merges of hosts.test's lake (PostgreSQL catalog, encrypted files on S3) failed now and then with "failed
+  // to pin block" in fresh-clone CI.
+  const lakeConfig = { ...config.lake, threads: 1, memoryLimit: config.lake.compactorMemoryLimit };
   // Opened once at the start so that a catalog that cannot be reached (or a lake to create) shows now, not at the
   // first compaction.
   (await Lake.open(lakeConfig)).close();

@@ -54,8 +54,23 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
         },
         120_000,
         200,
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}; its last status: ${JSON.stringify(last)}`);
+      ).catch(async (e: Error) => {
+        // What it waits on: the activities Temporal has pending for it (a hang in its closing steps, seen in CI).
+        const pending = await p.client.workflow
+          .getHandle(started.body.id)
+          .describe()
+          .then((d) =>
+            JSON.stringify(
+              d.raw.pendingActivities?.map((a) => ({
+                type: a.activityType?.name,
+                state: a.state,
+                attempt: a.attempt,
+                lastFailure: a.lastFailure?.message,
+              })),
+            ),
+          )
+          .catch((err: Error) => `describe failed: ${err.message}`);
+        throw new Error(`${e.message}; its last status: ${JSON.stringify(last)}; pending activities: ${pending}`);
       });
     }
   };
