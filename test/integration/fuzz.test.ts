@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { RunningEmulator } from '../../src/emulator/server.js';
 import { type Pipeline, startPipeline } from '../../src/pipeline.js';
@@ -31,6 +32,11 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
   // Small extractions completing under the fuzzer, with pause/resume racing their completion: two mailboxes, each
   // starting its next extraction once the last one ended (a tight loop of 409s would only load the two cores).
   let racing = true;
+  // For a failure's message: the fuzzer's seed (to run the same cases again) and the longest the event loop was held.
+  const seed = Date.now() % 1_000_000;
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
+  t.after(() => loop.disable());
   const race = async (account: string) => {
     for (let i = 0; racing; i++) {
       const started = await api<{ id: string }>(p, 'POST', '/extract', { account, maxMessages: 20 + i, batchSize: 10, format: 'minimal' });
@@ -70,7 +76,10 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
             ),
           )
           .catch((err: Error) => `describe failed: ${err.message}`);
-        throw new Error(`${e.message}; its last status: ${JSON.stringify(last)}; pending activities: ${pending}`);
+        const held = `${Math.round(loop.max / 1e6)} ms`;
+        throw new Error(
+          `${e.message}; its last status: ${JSON.stringify(last)}; pending activities: ${pending}; seed ${seed}; event loop held up to ${held}`,
+        );
       });
     }
   };
@@ -96,7 +105,7 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
       '--workers',
       '1',
       '--seed',
-      String(Date.now() % 1_000_000),
+      String(seed),
       '--no-color',
     ],
     { cwd: temporal.dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' } },
