@@ -124,6 +124,9 @@ export class Lake {
   /** Instances that were invalidated (see answers), with their connections: kept, never closed (see withConnection). */
   private readonly discarded = new Set<DuckDBInstance>();
   private reopening: Promise<DuckDBInstance> | undefined;
+  /** The compaction running, and the one those asked for meanwhile share (see compact). */
+  private compaction: Promise<{ filesBefore: number; filesAfter: number }> | undefined;
+  private nextCompaction: Promise<{ filesBefore: number; filesAfter: number }> | undefined;
   /** Connections open on each instance: a retired instance is closed when its last one closes. */
   private readonly connections = new Map<DuckDBInstance, number>();
   /** Instances replaced by a fresh one (see renew), waiting for their connections to close. */
@@ -398,8 +401,33 @@ export class Lake {
     return this.serialized(() => retryingConflicts(read));
   }
 
-  /** Merges small adjacent data files and removes the replaced ones (the lake's routine maintenance). */
-  async compact(): Promise<{ filesBefore: number; filesAfter: number }> {
+  /**
+   * Merges small adjacent data files and removes the replaced ones (the lake's routine maintenance). Compactions asked
+   * for in this process at once are one: one runs, and those asked for meanwhile share the next (which merges what
+   * committed since) — every extraction compacts as it ends, and a fuzzer's dozens of runs queued as many whole-lake
+   * compactions in the process's one line of lake work, ahead of their own closing records.
+   */
+  compact(): Promise<{ filesBefore: number; filesAfter: number }> {
+    if (this.nextCompaction) return this.nextCompaction;
+    const start = () => {
+      const run = this.compactNow().finally(() => {
+        if (this.compaction === run) this.compaction = undefined;
+      });
+      this.compaction = run;
+      return run;
+    };
+    if (!this.compaction) return start();
+    const next = this.compaction
+      .catch(() => undefined)
+      .then(() => {
+        this.nextCompaction = undefined;
+        return start();
+      });
+    this.nextCompaction = next;
+    return next;
+  }
+
+  private async compactNow(): Promise<{ filesBefore: number; filesAfter: number }> {
     const files = async () =>
       (await this.query<{ n: number }>(`SELECT count(*)::INTEGER AS n FROM ducklake_list_files('lake', 'messages')`))[0]?.n ?? 0;
     const filesBefore = await files();

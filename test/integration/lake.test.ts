@@ -116,6 +116,29 @@ describe('DuckLake smoke', () => {
     assert.ok(r.rows[0].n > 1, 'DuckLake snapshots are recorded in the PostgreSQL catalog');
   });
 
+  test('compactions asked for at once are two runs: the first, and one the others share; one asked for later runs anew', async () => {
+    const lake = await Lake.open(loadConfig(lakeEnv({})).lake);
+    try {
+      const runs: number[] = [];
+      const spied = lake as unknown as { compactNow: () => Promise<unknown> };
+      const compactNow = spied.compactNow.bind(lake);
+      spied.compactNow = () => {
+        runs.push(Date.now());
+        return compactNow();
+      };
+      const asked = Array.from({ length: 5 }, () => lake.compact());
+      const results = await Promise.all(asked);
+      assert.equal(runs.length, 2, 'one compaction, then one for all asked for while it ran');
+      assert.notEqual(asked[0], asked[1]);
+      for (const later of asked.slice(2)) assert.equal(later, asked[1], 'those asked for meanwhile share the next');
+      for (const r of results) assert.equal(typeof r.filesAfter, 'number');
+      await lake.compact();
+      assert.equal(runs.length, 3, 'asked for once the others ended: a compaction of its own');
+    } finally {
+      lake.close();
+    }
+  });
+
   test('LAKE_RENEW_AFTER_WRITES=3: a fresh DuckDB instance every 3 commits; a query open across renewals ends; nothing lost', async () => {
     const lake = await Lake.open(loadConfig(lakeEnv({ LAKE_RENEW_AFTER_WRITES: '3' })).lake);
     try {
