@@ -173,7 +173,7 @@ export const envSchema = z.object({
   LAKE_RENEW_AFTER_WRITES: int(0, 1_000_000)
     .default(0)
     .describe(
-      "A process that writes the lake replaces its DuckDB instance with a fresh one after this many commits (a batch is one commit; 0, the default: never; never with the DuckDB-file catalog, which one instance locks). What an instance keeps grows with the lake (DuckLake's view of the catalog, cached data files): without renewal a worker grew ~100 MB per 100,000 messages backfilled, with 100 it stayed flat through 1,000,000 on a PostgreSQL catalog and 500,000 on S3 (docs/benchmarks.md). Queries running on the old instance finish there. Off by default: with it on, an extraction's closing steps hung in 3 of 4 fresh-clone CI runs (SQLite catalog, API and worker in one process, fuzz test), not yet explained.",
+      "A process that writes the lake replaces its DuckDB instance with a fresh one after this many commits (a batch is one commit; 0, the default: never; never with the DuckDB-file catalog, which one instance locks). What an instance keeps grows with the lake (DuckLake's view of the catalog, cached data files): without renewal a worker grew ~100 MB per 100,000 messages backfilled, with 100 it stayed flat through 1,000,000 on a PostgreSQL catalog and 500,000 on S3 (docs/benchmarks.md). Queries running on the old instance finish there. Off by default: with it on, a small extraction's closing steps ran past 2 minutes in 3 of 4 fresh-clone CI runs of the fuzz test (SQLite catalog, API and worker in one process, dozens of fuzzer-started runs sharing the worker's lake), and once since with it off; not yet explained beyond that load.",
     ),
   DUCKDB_EXTENSION_DIR: z
     .string()
