@@ -33,9 +33,12 @@ export function renderSql(file: string, values: Record<string, string>): string 
 /**
  * Errors another writer can cause and a retry resolves: DuckLake's optimistic-commit conflicts (two processes
  * committing to one catalog), a SQLite catalog busy with another process, and the races of several processes creating
- * a new catalog at once (PostgreSQL `duplicate key … pg_type_typname_nsp_index`, "already exists").
+ * a new catalog at once (PostgreSQL `duplicate key … pg_type_typname_nsp_index`, "already exists"; on SQLite in WAL mode,
+ * whose two connections DuckLake reads may see two moments of another process's creation: `Table entry "attachments"
+ * does not have any columns`, which exited a worker process starting beside another in CI's `import` test).
  */
-const RETRYABLE_LAKE_ERROR = /Transaction conflict|database is locked|duplicate key value|already exists|could not serialize/i;
+const RETRYABLE_LAKE_ERROR =
+  /Transaction conflict|database is locked|duplicate key value|already exists|could not serialize|does not have any columns/i;
 
 /** True when `err` is a conflict with another writer that a retry resolves. */
 export function isLakeConflict(err: unknown): boolean {
