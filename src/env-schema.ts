@@ -22,6 +22,8 @@ export type QuotaProfileName = keyof typeof QUOTA_PROFILES;
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A DuckDB memory size (`memory_limit`), `example` in the message of a value that is not one. */
+const memorySize = (example: string) => z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, example);
 
 /** Environment variables, each with its default. The README's configuration table mirrors this schema. */
 export const envSchema = z.object({
@@ -157,14 +159,10 @@ export const envSchema = z.object({
     .default('path')
     .describe('S3 URL style: `path` for MinIO and most S3-compatible servers, `vhost` for AWS.'),
   LAKE_STAGING_DIR: z.string().optional().describe('Folder of staged batches between fetch and persist. Default $DATA_DIR/staging.'),
-  LAKE_MEMORY_LIMIT: z
-    .string()
-    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 256MB or 1GiB')
+  LAKE_MEMORY_LIMIT: memorySize('e.g. 256MB or 1GiB')
     .default('256MB')
     .describe("DuckDB memory limit of a worker's lake connection (DuckDB's own default is 80% of RAM)."),
-  LAKE_COMPACTOR_MEMORY_LIMIT: z
-    .string()
-    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, 'e.g. 1GB or 2GiB')
+  LAKE_COMPACTOR_MEMORY_LIMIT: memorySize('e.g. 1GB or 2GiB')
     .default('1GB')
     .describe(
       "DuckDB memory limit of a compactor's (`npm run compactor`) merges, one at a time on one thread. Above a worker's: merging a lake's files at 256 MB failed now and then with \"Out of Memory\" (a compaction that fails is skipped and its files wait for the next one).",
