@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
 import { guarded, guardKey, insertGuard } from './write-guard.js';
@@ -71,6 +72,15 @@ export async function startRun(
   });
   guarded.add(guardKey(lake, r.account));
   return checkpoint;
+}
+
+/**
+ * A digest of labels as Gmail answered them (order-free): equal digests at a backfill's start and end mean the snapshot
+ * stored at the start still names every label, and the end need not write it again (four lake statements a mailbox).
+ */
+export function labelsDigest(labels: { id: string; name: string; type: string }[]): string {
+  const sorted = labels.map((l) => [l.id, l.name, l.type]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('base64url');
 }
 
 /** Replaces the labels snapshot of an account. */

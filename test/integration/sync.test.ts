@@ -200,6 +200,14 @@ describe('the living mirror of a 1,500-message mailbox', () => {
     assert.ok(Number.isInteger(gets) && Number.isInteger(threads), JSON.stringify(done.units));
     assert.ok(gets + 3 * threads <= done.progress.fetched && gets + threads > 0, JSON.stringify(done.units));
     assert.ok((done.units?.list ?? 0) > 0 && done.units?.profile === 1);
+    // Gmail's labels were read again as it ended (labels.list, and SPAM and TRASH as it began) and, unchanged since the
+    // start, not written again: the one snapshot is the start's.
+    assert.equal(done.units?.labels, 4, JSON.stringify(done.units));
+    const snapshots = await p.lake.query<{ n: number }>(
+      `SELECT count(DISTINCT fetched_at)::INTEGER AS n FROM lake.labels WHERE account = $a`,
+      { a: account },
+    );
+    assert.equal(snapshots[0]?.n, 1, 'unchanged labels are not written again at the end');
     const view = await mailbox(p, account);
     assert.equal(view.schedule?.every, '1h');
     assert.equal(view.schedule?.paused, false);

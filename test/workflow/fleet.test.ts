@@ -46,7 +46,7 @@ test('a stored plan of 130 mailboxes read in pages of 30 over three runs; 125 fa
     },
     async recordExtractionEvent() {},
     async refreshLabels() {
-      return { units: { labels: 1 } };
+      return { units: { labels: 1 }, written: true };
     },
     async handOverToSync() {
       return true;
