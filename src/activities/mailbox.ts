@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { newMeter } from '../gmail/client.js';
 import { classifyGmailError, describeGmailError, GMAIL_FAILURE, isFailedPrecondition } from '../gmail/errors.js';
 import { storedIds } from '../lake/batches.js';
-import { labelsDigest, startRun, storeLabels } from '../lake/runs.js';
+import { snapshotHolds, startRun, storeLabels } from '../lake/runs.js';
 import { type ActivityDeps, activityLog, execution, heartbeatingEach, rethrowGmail } from './context.js';
 import type { ListInput, ListResult, PrepareInput, PrepareResult, UnitMeter } from '../workflows/contracts.js';
 
@@ -61,7 +61,6 @@ export function mailboxActivities(deps: ActivityDeps) {
         messagesTotal: profile.messagesTotal,
         spamTrashTotal: spamTrash,
         units: meter.units,
-        labelsDigest: labelsDigest(labels),
         resume: checkpoint && {
           pageToken: checkpoint.pageToken,
           historyId: checkpoint.historyId,
@@ -76,11 +75,11 @@ export function mailboxActivities(deps: ActivityDeps) {
     /**
      * Replaces the labels snapshot of the mailbox with Gmail's labels now (1 unit): at the end of a backfill, so that a
      * label renamed or created while it ran has its name in the lake (one deleted meanwhile leaves the snapshot; the
-     * messages fetched before keep it in label_ids until a sync applies Gmail's history). Labels whose digest is
-     * `unchangedFrom` (the start's: nothing renamed, created or deleted since) leave the lake alone: a fleet's small
-     * mailboxes spent four of their ~29 lake statements writing the snapshot they had just written.
+     * messages fetched before keep it in label_ids until a sync applies Gmail's history). A snapshot that already holds
+     * them (nothing renamed, created or deleted since it was taken: the common case) is left alone, one read instead of
+     * four statements of the lake that a fleet's small mailboxes share.
      */
-    async refreshLabels(input: { account: string; unchangedFrom?: string }): Promise<{ units: UnitMeter['units']; written: boolean }> {
+    async refreshLabels(input: { account: string }): Promise<{ units: UnitMeter['units']; written: boolean }> {
       const meter = newMeter();
       let labels;
       try {
@@ -88,7 +87,7 @@ export function mailboxActivities(deps: ActivityDeps) {
       } catch (err) {
         rethrowGmail(err, activityLog(deps));
       }
-      if (input.unchangedFrom !== undefined && labelsDigest(labels) === input.unchangedFrom) return { units: meter.units, written: false };
+      if (await snapshotHolds(deps.lake, input.account, labels)) return { units: meter.units, written: false };
       await storeLabels(deps.lake, input.account, labels);
       return { units: meter.units, written: true };
     },

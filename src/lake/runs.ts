@@ -74,13 +74,23 @@ export async function startRun(
   return checkpoint;
 }
 
-/**
- * A digest of labels as Gmail answered them (order-free): equal digests at a backfill's start and end mean the snapshot
- * stored at the start still names every label, and the end need not write it again (four lake statements a mailbox).
- */
+/** A digest of labels (order-free): two lists with equal digests name the same labels, with the same names and types. */
 export function labelsDigest(labels: { id: string; name: string; type: string }[]): string {
   const sorted = labels.map((l) => [l.id, l.name, l.type]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
   return createHash('sha256').update(JSON.stringify(sorted)).digest('base64url');
+}
+
+/**
+ * Whether the account's current labels snapshot holds exactly `labels` as Gmail answers them (the labels an import
+ * created aside, which every snapshot keeps): then writing them again would change nothing. One read, whoever wrote
+ * the snapshot last.
+ */
+export async function snapshotHolds(lake: Lake, account: string, labels: { id: string; name: string; type: string }[]): Promise<boolean> {
+  const stored = await lake.query<{ id: string; name: string; type: string }>(
+    `SELECT id, name, type FROM ${CURRENT_LABELS} WHERE type <> 'imported'`,
+    { account },
+  );
+  return labelsDigest(stored) === labelsDigest(labels.filter((l) => l.type !== 'imported'));
 }
 
 /** Replaces the labels snapshot of an account. */

@@ -119,12 +119,12 @@ const { refreshLabels } = proxyActivities<Activities>({
 });
 /**
  * The labels snapshot taken again as a backfill ends (a label renamed or created while it ran gets its name in the
- * lake; labels unchanged since `unchangedFrom`, the start's digest, are not written again); its quota units. A failure is logged and passes: every message is stored, and the labels keep the names they
+ * lake); its quota units. A failure is logged and passes: every message is stored, and the labels keep the names they
  * had as the backfill began until the next sync.
  */
-export async function refreshLabelsAtEnd(account: string, unchangedFrom?: string): Promise<Record<string, number> | undefined> {
+export async function refreshLabelsAtEnd(account: string): Promise<Record<string, number> | undefined> {
   try {
-    return (await refreshLabels({ account, unchangedFrom })).units;
+    return (await refreshLabels({ account })).units;
   } catch (err) {
     if (isCancellation(err)) throw err;
     log.warn('labels not refreshed at the end', { error: err instanceof Error ? err.message : String(err) });

@@ -175,8 +175,6 @@ export interface ExtractionState {
   units: Record<string, number>;
   /** When the current pause began (the rate leaves paused time out). */
   pausedAt?: number;
-  /** Digest of Gmail's labels as the backfill began (PrepareResult.labelsDigest): the end leaves them if unchanged. */
-  labelsDigest?: string;
 }
 
 /** The parts of a request that make its extraction key, besides the mailbox. */
@@ -284,8 +282,6 @@ export interface PrepareResult {
   resume?: Pick<Checkpoint, 'pageToken' | 'historyId' | 'listed' | 'persisted' | 'skipped' | 'failed'>;
   /** Quota units spent, per method. */
   units?: Partial<Record<string, number>>;
-  /** Digest of the labels Gmail answered (what the snapshot stored as the run began holds): see `labelsDigest`. */
-  labelsDigest?: string;
 }
 
 export interface ListInput {

@@ -117,7 +117,6 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
     if (!state.prepared) {
       const prepared = await prepareExtraction({ account: request.account, extractionKey: state.extractionKey });
       state.historyId = prepared.historyId;
-      state.labelsDigest = prepared.labelsDigest;
       addCounts(state.units, prepared.units);
       // What the listing will return: without includeSpamTrash, the mailbox less SPAM and TRASH.
       const listable = prepared.messagesTotal - (request.includeSpamTrash ? 0 : prepared.spamTrashTotal);
@@ -246,7 +245,7 @@ export async function extractionWorkflow(input: ExtractionInput): Promise<Extrac
       await compact(patched(PATCHES.compactionBesideBatches), options.compactionQueue);
     }
     state.total = state.pass.listed;
-    if (patched(PATCHES.labelsAtEnd)) addCounts(state.units, await refreshLabelsAtEnd(request.account, state.labelsDigest));
+    if (patched(PATCHES.labelsAtEnd)) addCounts(state.units, await refreshLabelsAtEnd(request.account));
     phase = 'done';
     touch();
     await event(

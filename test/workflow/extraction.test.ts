@@ -66,11 +66,9 @@ function fakeMailbox(pages: number, perPage: number) {
   const details: string[] = [];
   /** Lifecycle events delivered (with `events` on), by type, in delivery order. */
   const published: string[] = [];
-  /** The start's labels digest each refreshLabels was given. */
-  const labelsRefreshed: (string | undefined)[] = [];
   const activities: Partial<Activities> = {
     async prepareExtraction() {
-      return { historyId: '100', messagesTotal: pages * perPage, spamTrashTotal: 0, labelsDigest: 'labels-as-begun' };
+      return { historyId: '100', messagesTotal: pages * perPage, spamTrashTotal: 0 };
     },
     async listPage(input: ListInput) {
       const failure = listFailures.get(input.pageToken);
@@ -104,9 +102,8 @@ function fakeMailbox(pages: number, perPage: number) {
     async handOverToSync() {
       return true;
     },
-    async refreshLabels(input: { unchangedFrom?: string }) {
-      labelsRefreshed.push(input.unchangedFrom);
-      return { units: { labels: 1 }, written: false };
+    async refreshLabels() {
+      return { units: { labels: 1 }, written: true };
     },
     async ensureSyncSchedule() {},
     async compactLake() {
@@ -130,7 +127,6 @@ function fakeMailbox(pages: number, perPage: number) {
     events,
     details,
     published,
-    labelsRefreshed,
     pageOf,
     pageOfId,
     compactions,
@@ -210,7 +206,6 @@ test('batches that end out of order commit in listing order: no checkpoint cover
   assert.equal(result.status, 'completed');
   assert.equal(result.progress.persisted, 18);
   assert.equal(m.stored.size, 18);
-  assert.deepEqual(m.labelsRefreshed, ['labels-as-begun'], "the end's labels refresh is given the start's digest");
   for (const b of m.batches) {
     const own = m.pageOfId(b.ids[0]!);
     const covered = m.pageOf(b.checkpoint.pageToken);
