@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import type { Lake } from './lake.js';
 import { guarded, guardKey, insertGuard } from './write-guard.js';
@@ -74,10 +73,9 @@ export async function startRun(
   return checkpoint;
 }
 
-/** A digest of labels (order-free): two lists with equal digests name the same labels, with the same names and types. */
-export function labelsDigest(labels: { id: string; name: string; type: string }[]): string {
-  const sorted = labels.map((l) => [l.id, l.name, l.type]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify(sorted)).digest('base64url');
+/** Labels as one comparable string (order-free): two lists with equal keys name the same labels, with the same names and types. */
+export function labelsKey(labels: { id: string; name: string; type: string }[]): string {
+  return JSON.stringify(labels.map((l) => [l.id, l.name, l.type]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)));
 }
 
 /**
@@ -90,7 +88,7 @@ export async function snapshotHolds(lake: Lake, account: string, labels: { id: s
     `SELECT id, name, type FROM ${CURRENT_LABELS} WHERE type <> 'imported'`,
     { account },
   );
-  return labelsDigest(stored) === labelsDigest(labels.filter((l) => l.type !== 'imported'));
+  return labelsKey(stored) === labelsKey(labels.filter((l) => l.type !== 'imported'));
 }
 
 /** Replaces the labels snapshot of an account. */
