@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
 import { redactedMessage } from '../redact.js';
 import { pgUnreachable } from '../postgres.js';
+import { WorkLine } from './line.js';
 
 /** Lake errors: thrown by openLake when the catalog cannot be attached, with the cause's text. */
 export class LakeError extends Error {
@@ -58,10 +59,6 @@ async function retryingConflicts<T>(fn: () => Promise<T>, attempts = 30, onConfl
   }
 }
 
-/**
- * One DuckDB instance per process with the DuckLake catalog attached as `lake`. Writes are serialized within the
- * process and retried on conflicts with other processes (DuckLake commits are optimistic); reads run concurrently.
- */
 /**
  * Gives every lake table that has no statistics yet a statistics row. The DuckLake extension pinned here reads an empty
  * table's statistics from the catalog again on every query that references it (≈ 27 ms of CPU per query on a SQLite
@@ -120,8 +117,13 @@ async function answers(instance: DuckDBInstance): Promise<boolean> {
 /** Data files at least this large are never merged by `compact` (see there). */
 const MERGE_FILES_UNDER = 16 * 1024 * 1024;
 
+/**
+ * One DuckDB instance per process with the DuckLake catalog attached as `lake`. Writes are serialized within the
+ * process and retried on conflicts with other processes (DuckLake commits are optimistic). Reads run concurrently,
+ * except over a SQLite catalog, where they take the writes' line (src/lake/line.ts) ahead of the writes waiting.
+ */
 export class Lake {
-  private writeChain: Promise<unknown> = Promise.resolve();
+  private readonly line = new WorkLine();
   /** Commits retried because another process committed a conflicting change first (for tests and benchmarks). */
   conflicts = 0;
   /** Instances that were invalidated (see answers), with their connections: kept, never closed (see withConnection). */
@@ -379,11 +381,9 @@ export class Lake {
     });
   }
 
-  /** Runs `fn` after every lake operation queued before it in this process has settled. */
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.writeChain.then(fn);
-    this.writeChain = next.catch(() => undefined);
-    return next;
+  /** Runs `fn` in this process's one line of lake work (src/lake/line.ts): a read ahead of the writes still waiting. */
+  private serialized<T>(fn: () => Promise<T>, read = false): Promise<T> {
+    return this.line.run(fn, read);
   }
 
   /** Rows of a read query as plain objects (BIGINT as number, TIMESTAMP as ISO string). */
@@ -400,8 +400,9 @@ export class Lake {
     const read = () => this.withConnection(fn);
     if (this.config.catalog !== 'sqlite') return read();
     // A SQLite catalog locks the whole file while one connection commits: this process's reads wait their turn behind
-    // its writes (instead of failing with "database is locked"), and retry when another process holds the lock.
-    return this.serialized(() => retryingConflicts(read));
+    // its writes (instead of failing with "database is locked"), and retry when another process holds the lock. They
+    // wait for the write running, not for those queued behind it.
+    return this.serialized(() => retryingConflicts(read), true);
   }
 
   /**

@@ -33,7 +33,8 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
   // starting its next extraction once the last one ended (a tight loop of 409s would only load the two cores).
   let racing = true;
   // For a failure's message: the fuzzer's seed (to run the same cases again) and the longest the event loop was held.
-  const seed = Date.now() % 1_000_000;
+  // FUZZ_SEED: a failed run's seed, to run the same cases again.
+  const seed = Number(process.env.FUZZ_SEED) || Date.now() % 1_000_000;
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
   t.after(() => loop.disable());
@@ -140,7 +141,9 @@ test('schemathesis (examples, coverage, fuzzing, stateful via links) against /op
   t.diagnostic(
     out
       .split('\n')
-      .filter((l) => /generated|passed|failed|Phases|Stateful|Scenarios|Links/.test(l))
+      .filter((l) =>
+        /generated|passed|failed|error|Error|timed out|Phases|Stateful|Scenarios|Links|^ *(GET|POST|PUT|PATCH|DELETE) \//.test(l),
+      )
       .join('\n'),
   );
   assert.equal(code, 0, out.slice(-6000));
