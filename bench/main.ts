@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (quick, a few minutes) or `npm run bench -- --full` (the issue's sizes). Prints a table per scenario
  * and writes bench/results/<quick|full>-<scenarios>.json with the machine's description.
- * `--only emulator,quota,workers,project,ceiling,cpu,http,many,lake,statements,scale,memory,recovery,mirror,fleet,large,import,search,threads,push`;
+ * `--only emulator,quota,workers,project,ceiling,cpu,http,many,lake,statements,reads,scale,memory,recovery,mirror,fleet,large,import,search,threads,push`;
  * `--report FILE` prints a results file as the README's Markdown table; `--scale N` / `--memory N` / `--search N` set those
  * scenarios' sizes.
  */
@@ -21,6 +21,7 @@ import { searchIndex } from './search.js';
 import { threadFetching } from './threads.js';
 import { pushFreshness } from './push.js';
 import { lakeStatements } from './statements.js';
+import { readsBesideWrites } from './reads.js';
 import {
   emulatorThroughput,
   fleet,
@@ -37,7 +38,7 @@ import {
 } from './scenarios.js';
 
 const DEFAULT_ONLY =
-  'emulator,quota,workers,project,ceiling,cpu,http,many,lake,statements,scale,memory,recovery,mirror,fleet,large,import,search,threads,push';
+  'emulator,quota,workers,project,ceiling,cpu,http,many,lake,statements,reads,scale,memory,recovery,mirror,fleet,large,import,search,threads,push';
 const { values } = parseArgs({
   options: {
     full: { type: 'boolean', default: false },
@@ -85,6 +86,7 @@ const size = {
   manyQuota: full ? 1_000 : 150,
   lake: full ? 50_000 : 5_000,
   statements: values.statements ? Number(values.statements) : full ? 1_000 : 200,
+  reads: full ? 64 : 24,
   scale: values.scale ? Number(values.scale) : full ? 1_000_000 : 20_000,
   memory: values.memory ? Number(values.memory) : full ? 1_000_000 : 50_000,
   recovery: full ? 20_000 : 5_000,
@@ -176,6 +178,7 @@ try {
   }
   if (only.has('lake')) await measure('lake writes', () => lakeWrites(env, size.lake));
   if (only.has('statements')) await measure('lake statements', () => lakeStatements(env, size.statements));
+  if (only.has('reads')) await measure('reads beside writes', () => readsBesideWrites(env, size.reads));
   if (only.has('recovery')) await measure('recovery', () => recovery(env, size.recovery));
   if (only.has('mirror')) await measure('mirror', () => mirror(env, size.mirror, 1_000));
   if (only.has('fleet')) {
