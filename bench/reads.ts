@@ -1,12 +1,13 @@
 // `--only reads`: how long a read of the lake waits while a backfill's commits queue in the same process (`npm start`
 // runs the API beside the worker, and over a SQLite catalog the API's reads share the worker's line of lake work:
-// src/lake/line.ts). `writes` staged batches of 500 `full` messages are committed at once, as a worker's activity
+// src/lake/line.ts, where a request's reads go ahead of the commits waiting). `writes` staged batches of 500 `full` messages are committed at once, as a worker's activity
 // slots hand them over, and while they drain one search after another asks the lake (GET /messages' SQL, no index)
 // and the readiness probe's count. Reported: the drain's time, a commit's mean, and the reads' median and longest waits.
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { persistStaged } from '../src/lake/batches.js';
 import { Lake } from '../src/lake/lake.js';
+import { readsAhead } from '../src/read-priority.js';
 import { searchMessages } from '../src/lake/search.js';
 import { stageBatch } from '../src/lake/staging.js';
 import { projectRoot } from '../src/stack/tools.js';
@@ -40,8 +41,12 @@ export async function readsBesideWrites(env: BenchEnv, writes: number): Promise<
     const queries = ['from:alice', 'is:unread has:attachment', 'subject:invoice OR label:projects'];
     for (let i = 0; draining; i++) {
       const t = performance.now();
-      if (i % 2) await lake.query(`SELECT count(*) FROM lake.extraction_runs`);
-      else await searchMessages(lake, { account, q: queries[(i / 2) % queries.length], limit: 50, index: false });
+      // As the API's requests read (src/api/app.ts).
+      await readsAhead(() =>
+        i % 2
+          ? lake.query(`SELECT count(*) FROM lake.extraction_runs`)
+          : searchMessages(lake, { account, q: queries[(i / 2) % queries.length], limit: 50, index: false }),
+      );
       waits.push(performance.now() - t);
     }
     await commits;

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { metricsText, registry } from '../metrics.js';
 import { redactedMessage } from '../redact.js';
 import { traceRequests } from '../tracing.js';
+import { readsAhead } from '../read-priority.js';
 import { ApiError, errorBody } from './errors.js';
 import type { ExtractionService } from './extractions.js';
 import { mailboxRoutes } from './mailbox-routes.js';
@@ -100,6 +101,8 @@ export function createApp(deps: AppDeps) {
     },
   });
   app.use(requestId());
+  // A request's lake reads go ahead of the worker's waiting commits (`npm start` shares one lake: src/lake/line.ts).
+  app.use((_c, next) => readsAhead(next));
   app.use(traceRequests);
   if (deps.codec) codecCors(app, deps.codec.uiOrigin);
   const sessions = deps.codec && deps.auth ? codecSessions(deps.auth.keys, deps.codec.keys) : undefined;

@@ -9,6 +9,7 @@ import { MailboxIds } from '../mailbox-ids.js';
 import { registerConfiguredSecrets, temporalClient } from '../process.js';
 import { flushTraces, startTracing } from '../tracing.js';
 import type { Lake } from '../lake/lake.js';
+import { readsInLine } from '../read-priority.js';
 import { type Opened, opened } from '../opened.js';
 import { redactedMessage } from '../redact.js';
 import { createApp } from './app.js';
@@ -66,10 +67,13 @@ function searchIndexKeeper(logger: Logger, everyMs = 5_000) {
     keep(lake: Lake): void {
       if (kept) return;
       kept = lake;
+      // Set up inside a search's request, whose reads go ahead of the worker's commits: this one's keep their place.
       timer = setInterval(() => {
-        void import('../lake/index-feed.js')
-          .then(async ({ indexFeed }) => (await indexFeed(lake))?.refresh())
-          .catch((e: unknown) => logger.warn({ err: redactedMessage(e) }, 'search index refresh failed; searches read the lake'));
+        void readsInLine(() =>
+          import('../lake/index-feed.js')
+            .then(async ({ indexFeed }) => (await indexFeed(lake))?.refresh())
+            .catch((e: unknown) => logger.warn({ err: redactedMessage(e) }, 'search index refresh failed; searches read the lake')),
+        );
       }, everyMs).unref();
     },
     async stop(): Promise<void> {

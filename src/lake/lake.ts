@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { LakeConfig } from '../config.js';
 import { redactedMessage } from '../redact.js';
 import { pgUnreachable } from '../postgres.js';
+import { readingAhead } from '../read-priority.js';
 import { WorkLine } from './line.js';
 
 /** Lake errors: thrown by openLake when the catalog cannot be attached, with the cause's text. */
@@ -120,7 +121,8 @@ const MERGE_FILES_UNDER = 16 * 1024 * 1024;
 /**
  * One DuckDB instance per process with the DuckLake catalog attached as `lake`. Writes are serialized within the
  * process and retried on conflicts with other processes (DuckLake commits are optimistic). Reads run concurrently,
- * except over a SQLite catalog, where they take the writes' line (src/lake/line.ts) ahead of the writes waiting.
+ * except over a SQLite catalog, where they take the writes' line (src/lake/line.ts): the API's ahead of the writes
+ * waiting, the pipeline's own in order.
  */
 export class Lake {
   private readonly line = new WorkLine();
@@ -381,9 +383,9 @@ export class Lake {
     });
   }
 
-  /** Runs `fn` in this process's one line of lake work (src/lake/line.ts): a read ahead of the writes still waiting. */
-  private serialized<T>(fn: () => Promise<T>, read = false): Promise<T> {
-    return this.line.run(fn, read);
+  /** Runs `fn` in this process's one line of lake work (src/lake/line.ts); `ahead`: a read ahead of waiting writes. */
+  private serialized<T>(fn: () => Promise<T>, ahead = false): Promise<T> {
+    return this.line.run(fn, ahead);
   }
 
   /** Rows of a read query as plain objects (BIGINT as number, TIMESTAMP as ISO string). */
@@ -400,9 +402,9 @@ export class Lake {
     const read = () => this.withConnection(fn);
     if (this.config.catalog !== 'sqlite') return read();
     // A SQLite catalog locks the whole file while one connection commits: this process's reads wait their turn behind
-    // its writes (instead of failing with "database is locked"), and retry when another process holds the lock. They
-    // wait for the write running, not for those queued behind it.
-    return this.serialized(() => retryingConflicts(read), true);
+    // its writes (instead of failing with "database is locked"), and retry when another process holds the lock. The
+    // API's (readsAhead) wait for the write running, not for those queued behind it.
+    return this.serialized(() => retryingConflicts(read), readingAhead());
   }
 
   /**

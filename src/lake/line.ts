@@ -1,19 +1,27 @@
 /**
- * A process's one line of lake work: one operation at a time, in order, except that a read goes ahead of the writes
- * still waiting. A search beside a backfill then waits for the write that is running, not for every batch queued
- * behind it (a fuzzer's dozens of runs held a SQLite catalog's line for two minutes, and its reads with it). So that
- * reads cannot hold writes back for ever, a waiting write runs once `readsAhead` reads have gone ahead of it.
+ * A process's one line of lake work: one operation at a time, in order, except that a read asked `ahead` goes ahead
+ * of the writes still waiting. A search beside a backfill then waits for the write that is running, not for every
+ * batch queued behind it (a fuzzer's dozens of runs held a SQLite catalog's line for two minutes, and the API's reads
+ * with it). So that they cannot hold the rest back for long, reads ahead pass the first operation in line for at most
+ * `passForMs` (counted from the first read that passed it; the read running then finishes first); then it runs.
  */
 export class WorkLine {
-  private readonly waiting: Array<{ read: boolean; start: () => void }> = [];
+  /** `ahead`: a read that goes ahead (any other operation keeps its place). */
+  private readonly waiting: Array<{ ahead: boolean; start: () => void }> = [];
   private busy = false;
-  /** Reads run since the first waiting write was passed over. */
-  private passed = 0;
+  /** When the first read passed the operation now first in line (undefined: none has). */
+  private passingSince: number | undefined;
 
-  constructor(private readonly readsAhead = 8) {}
+  constructor(
+    private readonly passForMs = 1_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    // 0 would put a read behind every write that comes while it waits: a backfill's stream of them would starve it.
+    if (!(passForMs > 0)) throw new RangeError(`passForMs must be above 0, not ${passForMs}`);
+  }
 
-  /** Runs `fn` when its turn comes; `read`: ahead of the writes not started yet. */
-  run<T>(fn: () => Promise<T>, read = false): Promise<T> {
+  /** Runs `fn` when its turn comes; `ahead`: a read that goes ahead of the writes not started yet. */
+  run<T>(fn: () => Promise<T>, ahead = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         Promise.resolve()
@@ -24,9 +32,10 @@ export class WorkLine {
             this.next();
           });
       };
-      const firstWrite = read ? this.waiting.findIndex((w) => !w.read) : -1;
-      if (firstWrite >= 0) this.waiting.splice(firstWrite, 0, { read, start });
-      else this.waiting.push({ read, start });
+      // The line is always the reads that go ahead, then the rest, each in the order they came.
+      const firstInLine = ahead ? this.waiting.findIndex((w) => !w.ahead) : -1;
+      if (firstInLine >= 0) this.waiting.splice(firstInLine, 0, { ahead, start });
+      else this.waiting.push({ ahead, start });
       this.next();
     });
   }
@@ -39,15 +48,15 @@ export class WorkLine {
   private next(): void {
     if (this.busy || this.waiting.length === 0) return;
     let i = 0;
-    const write = this.waiting.findIndex((w) => !w.read);
-    if (write > 0) {
-      // Reads are ahead of a write: they go first until `readsAhead` of them did.
-      if (this.passed >= this.readsAhead) i = write;
-      else this.passed++;
+    const inLine = this.waiting.findIndex((w) => !w.ahead);
+    if (inLine > 0) {
+      // Reads are ahead of an operation in line: they go first while it has been passed for less than passForMs.
+      this.passingSince ??= this.now();
+      if (this.now() - this.passingSince >= this.passForMs) i = inLine;
     }
     const [w] = this.waiting.splice(i, 1);
     if (!w) return;
-    if (!w.read) this.passed = 0;
+    if (!w.ahead) this.passingSince = undefined;
     this.busy = true;
     w.start();
   }

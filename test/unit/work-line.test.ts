@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkLine } from '../../src/lake/line.js';
+import { readingAhead, readsAhead, readsInLine } from '../../src/read-priority.js';
 
 /** An operation that records when it starts and ends, and ends when `release` is called. */
 function gate(log: string[], name: string) {
@@ -39,13 +40,16 @@ test('the lake line: one operation at a time; reads go ahead of the writes still
   assert.deepEqual(log, ['w1+', 'w1-', 'r1+', 'r1-', 'r2+', 'r2-', 'w2+', 'w2-', 'w3+', 'w3-']);
 });
 
-test('the lake line: writes keep their order, a failure rejects only its own caller, and reads cannot hold a write back for ever', async () => {
-  const line = new WorkLine(2);
+test('the lake line: writes keep their order, a failure rejects only its own caller, and reads pass a write for passForMs at most', async () => {
+  let clock = 0;
+  const line = new WorkLine(100, () => clock);
   const order: string[] = [];
+  // Each operation takes 40 ms of the line's clock.
   const op =
     (name: string, fail = false) =>
     async () => {
       order.push(name);
+      clock += 40;
       await tick();
       if (fail) throw new Error(`${name} failed`);
       return name;
@@ -53,21 +57,39 @@ test('the lake line: writes keep their order, a failure rejects only its own cal
   const first = line.run(op('w0'));
   const failing = line.run(op('w1', true));
   const after = line.run(op('w2'));
-  const reads = [1, 2, 3, 4, 5].map((i) => line.run(op(`r${i}`), true));
+  const reads = [1, 2, 3, 4, 5, 6, 7].map((i) => line.run(op(`r${i}`), true));
   assert.equal(await first, 'w0');
   await assert.rejects(failing, /w1 failed/);
   assert.equal(await after, 'w2');
   await Promise.all(reads);
-  // Two reads pass w1, then w1 runs; two more pass w2, then w2; the last read after it.
-  assert.deepEqual(order, ['w0', 'r1', 'r2', 'w1', 'r3', 'r4', 'w2', 'r5']);
+  // r1 passes w1 at 40 ms, r2 at 80, r3 at 120 (80 ms after the first pass), then w1's turn (120 ms since); three more
+  // pass w2, then w2, then the last read.
+  assert.deepEqual(order, ['w0', 'r1', 'r2', 'r3', 'w1', 'r4', 'r5', 'r6', 'w2', 'r7']);
   assert.equal(line.length, 0);
 });
 
-test('the lake line: an operation that throws before its first await rejects its caller and the line goes on', async () => {
+test('the lake line: an operation that throws before its first await rejects its caller and the line goes on; 0 ms is refused', async () => {
   const line = new WorkLine();
   const bad = line.run(() => {
     throw new Error('synchronous');
   });
   await assert.rejects(bad, /synchronous/);
   assert.equal(await line.run(async () => 'next'), 'next');
+  assert.throws(() => new WorkLine(0), RangeError);
+});
+
+test("the lake line: reads go ahead inside readsAhead (the API's requests), through awaits and timers, and not inside readsInLine", async () => {
+  assert.equal(readingAhead(), false, "the pipeline's own work keeps its place");
+  await readsAhead(async () => {
+    await tick();
+    assert.equal(readingAhead(), true);
+    await new Promise<void>((r) =>
+      setTimeout(() => {
+        assert.equal(readingAhead(), true, 'a timer set in a request');
+        readsInLine(() => assert.equal(readingAhead(), false, 'what the request starts in the background'));
+        r();
+      }, 1),
+    );
+  });
+  assert.equal(readingAhead(), false);
 });
