@@ -1,8 +1,9 @@
 // `--only reads`: how long a read of the lake waits while a backfill's commits queue in the same process (`npm start`
 // runs the API beside the worker, and over a SQLite catalog the API's reads share the worker's line of lake work:
-// src/lake/line.ts, where a request's reads go ahead of the commits waiting). `writes` staged batches of 500 `full` messages are committed at once, as a worker's activity
-// slots hand them over, and while they drain one search after another asks the lake (GET /messages' SQL, no index)
-// and the readiness probe's count. Reported: the drain's time, a commit's mean, and the reads' median and longest waits.
+// src/lake/line.ts, where a request's reads go ahead of the commits waiting). `writes` staged batches of 500 `full`
+// messages are committed at once, as a worker's activity slots hand them over, and while they drain one search after
+// another asks the lake (GET /messages' SQL, no index) and the readiness probe's count. Reported: the drain's time, a
+// commit's mean, and the reads' median and longest waits.
 import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { persistStaged } from '../src/lake/batches.js';
@@ -13,10 +14,9 @@ import { stageBatch } from '../src/lake/staging.js';
 import { projectRoot } from '../src/stack/tools.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import type { BenchEnv } from './harness.js';
-import { round, type Row } from './scenarios.js';
+import { percentile, round, type Row } from './scenarios.js';
 
 const BATCH = 500;
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
 
 export async function readsBesideWrites(env: BenchEnv, writes: number): Promise<Row> {
   const account = 'reads@example.com';

@@ -32,6 +32,9 @@ import { MemoryBudget } from '../src/activities/memory-budget.js';
 export type Row = Record<string, string | number | null>;
 /** `n` rounded to `d` decimals. */
 export const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
+/** The `p` quantile (0–1) of `xs`, nearest rank; 0 when empty. */
+export const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
 /** Messages per second a project quota of `units` per `window` seconds allows (legacy costs: a get, and a list per 100). */
 const projectCeiling = (units: number, window: number) =>
   units / window / (QUOTA_PROFILES.legacy.costs.get + QUOTA_PROFILES.legacy.costs.list / 100);

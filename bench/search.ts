@@ -7,7 +7,7 @@ import { searchMessages } from '../src/lake/search.js';
 import { stageBatch } from '../src/lake/staging.js';
 import { syntheticCheckpoint, syntheticRows } from '../test/helpers/rows.js';
 import { type BenchEnv, benchConfig } from './harness.js';
-import { round, type Row } from './scenarios.js';
+import { percentile, round, type Row } from './scenarios.js';
 
 /** Operators alone and combined, and bare words (ranked): the search test's kinds of query. */
 const QUERIES = [
@@ -40,8 +40,6 @@ const WORDS = [
   'zürich -subject:trip',
   'budget report',
 ];
-
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
 
 /**
  * The search index (issue 23) on an n-message lake: generated messages (format full, the pipeline's MIME reader) are
